@@ -1,0 +1,65 @@
+/* m3ret-pipeline.h — a pipeline file, parsed and validated.
+ *
+ * Loading checks everything that can be checked without heavy work: every
+ * group and key is declared (by the core or by the plugin the group
+ * selects), values have the declared type and range, plugin names resolve
+ * in the registry.  Errors name the file, the line, the key and what is
+ * allowed.  Defaults are filled and logged once.
+ */
+#ifndef M3RET_PIPELINE_H
+#define M3RET_PIPELINE_H
+
+#include <glib.h>
+
+#include "m3ret-config.h"
+#include "m3ret-registry.h"
+
+G_BEGIN_DECLS
+
+typedef struct _M3retPipeline M3retPipeline;
+
+/* Returns: (transfer full) the validated pipeline, or NULL with @error in
+ * M3RET_CONFIG_ERROR (or G_FILE_ERROR when @path cannot be read). */
+M3retPipeline *m3ret_pipeline_load (M3retRegistry *registry, const gchar *path, GError **error);
+
+/* Same, from text; @source names it in messages and relative paths resolve
+ * against @base_dir (NULL: the current folder). */
+M3retPipeline *m3ret_pipeline_load_data (M3retRegistry *registry, const gchar *text, gssize length,
+                                         const gchar *source, const gchar *base_dir,
+                                         GError **error);
+void m3ret_pipeline_free (M3retPipeline *pipeline);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (M3retPipeline, m3ret_pipeline_free)
+
+/* (transfer none) one of the fixed groups: pipeline, input, encoder,
+ * objective, data, train, retriever. For groups that select a plugin the
+ * config also holds that plugin's keys. */
+M3retConfig *m3ret_pipeline_get_config (const M3retPipeline *pipeline, const gchar *group);
+
+/* (transfer none) the config of modality plugin @name: its [modality NAME]
+ * group, or its defaults when the file has none; NULL if no such plugin. */
+M3retConfig *m3ret_pipeline_get_modality_config (const M3retPipeline *pipeline,
+                                                 const gchar *name);
+
+/* (transfer none) the plugin chosen for a kind that has one per pipeline
+ * (backend, objective, retriever). */
+const M3retPlugin *m3ret_pipeline_get_plugin (const M3retPipeline *pipeline, M3retPluginKind kind);
+
+/* The file's text as read, for checkpoint metadata. */
+const gchar *m3ret_pipeline_get_text (const M3retPipeline *pipeline);
+const gchar *m3ret_pipeline_get_source (const M3retPipeline *pipeline);
+
+/* Returns: (transfer full) @path made absolute against the pipeline's folder. */
+gchar *m3ret_pipeline_resolve_path (const M3retPipeline *pipeline, const gchar *path);
+
+/* Returns: (transfer none) "group.key=value" for each key that took its
+ * default, in file order of groups. */
+const GPtrArray *m3ret_pipeline_get_defaulted (const M3retPipeline *pipeline);
+
+/* The groups the core declares, in canonical order, NULL-terminated. */
+const gchar *const *m3ret_pipeline_core_groups (void);
+/* (transfer none) the core's keys of @group, or NULL. */
+const M3retKeySpec *m3ret_pipeline_core_keys (const gchar *group);
+
+G_END_DECLS
+
+#endif /* M3RET_PIPELINE_H */

@@ -1,0 +1,10 @@
+/* m3ret.h — the public API of libm3ret: include this one header. */
+#ifndef M3RET_H
+#define M3RET_H
+
+#include <m3ret-plugin.h>
+#include <m3ret-registry.h>
+#include <m3ret-config.h>
+#include <m3ret-pipeline.h>
+
+#endif /* M3RET_H */

@@ -1,0 +1,99 @@
+/* pipeline-keys.c — the keys the core itself declares, group by group.
+ *
+ * Plugin keys join a group when the group selects the plugin (`backend=`
+ * in [pipeline], `plugin=` in [objective] and [retriever]) or names it
+ * ([modality NAME]).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "m3ret-pipeline.h"
+#include "pipeline-private.h"
+
+#define U M3RET_KEY_UNBOUNDED
+
+static const M3retKeySpec pipeline_keys[] = {
+  M3RET_KEY_PLUGIN_SPEC ("backend", "cpu", M3RET_PLUGIN_BACKEND, "compute backend plugin"),
+  M3RET_KEY_INT_SPEC ("threads", "2", 1, 256, "compute threads (BLAS and the backend's own)"),
+  M3RET_KEY_INT_SPEC ("seed", "0", 0, 4294967295.0, "seed of every random stream of the run"),
+  M3RET_KEY_END
+};
+
+static const M3retKeySpec input_keys[] = {
+  M3RET_KEY_INT_SPEC ("size", "64", 8, 4096, "H = W of the canonical grid, in pixels"),
+  M3RET_KEY_INT_SPEC ("depth", "16", 1, 1024, "T of the canonical grid for videos and volumes"),
+  M3RET_KEY_INT_LIST_SPEC ("tubelet", "2,8,8", 3, 1, 64, "tubelet pt,ph,pw; must divide depth,size,size"),
+  M3RET_KEY_END
+};
+
+static const M3retKeySpec encoder_keys[] = {
+  M3RET_KEY_ENUM_SPEC ("preset", "tiny", "micro|tiny|small|base",
+                       "ViT size: micro 64/2/2, tiny 192/12/3, small 384/12/6, base 768/12/12"),
+  M3RET_KEY_ENUM_SPEC ("pool", "cls", "cls|mean", "retrieval embedding: final CLS or mean of patch tokens"),
+  M3RET_KEY_END
+};
+
+static const M3retKeySpec objective_keys[] = {
+  M3RET_KEY_PLUGIN_SPEC ("plugin", "mae", M3RET_PLUGIN_OBJECTIVE, "self-supervised objective plugin"),
+  M3RET_KEY_END
+};
+
+static const M3retKeySpec data_keys[] = {
+  M3RET_KEY_STRING_SPEC ("train", "", "training manifest CSV, relative to this file"),
+  M3RET_KEY_WEIGHTS_SPEC ("weights", "", "sampling weight per modality, NAME:W,...; empty = equal"),
+  M3RET_KEY_END
+};
+
+static const M3retKeySpec train_keys[] = {
+  M3RET_KEY_INT_SPEC ("batch", "32", 1, 65536, "samples per step"),
+  M3RET_KEY_INT_SPEC ("steps", "2000", 0, 1e9, "optimiser steps"),
+  M3RET_KEY_DOUBLE_SPEC ("lr", "1.5e-4", 0, 10, "base learning rate; actual = lr*batch/256"),
+  M3RET_KEY_INT_SPEC ("warmup", "200", 0, 1e9, "linear warm-up steps"),
+  M3RET_KEY_INT_SPEC ("checkpoint_every", "500", 0, 1e9, "steps between checkpoints; 0 = only at the end"),
+  M3RET_KEY_END
+};
+
+static const M3retKeySpec retriever_keys[] = {
+  M3RET_KEY_PLUGIN_SPEC ("plugin", "flat", M3RET_PLUGIN_RETRIEVER, "nearest-neighbour index plugin"),
+  M3RET_KEY_END
+};
+
+#undef U
+
+static const CoreGroup core_groups[] = {
+  { "pipeline", pipeline_keys, "backend", M3RET_PLUGIN_BACKEND },
+  { "input", input_keys, NULL, 0 },
+  { "encoder", encoder_keys, NULL, 0 },
+  { "objective", objective_keys, "plugin", M3RET_PLUGIN_OBJECTIVE },
+  { "data", data_keys, NULL, 0 },
+  { "train", train_keys, NULL, 0 },
+  { "retriever", retriever_keys, "plugin", M3RET_PLUGIN_RETRIEVER },
+  { NULL, NULL, NULL, 0 }
+};
+
+static const gchar *const core_group_names[] = {
+  "pipeline", "input", "encoder", "objective", "data", "train", "retriever", NULL
+};
+
+const CoreGroup *
+m3ret_pipeline_core_group (const gchar *name)
+{
+  for (const CoreGroup *g = core_groups; g->name; g++)
+    if (strcmp (g->name, name) == 0)
+      return g;
+  return NULL;
+}
+
+const gchar *const *
+m3ret_pipeline_core_groups (void)
+{
+  return core_group_names;
+}
+
+const M3retKeySpec *
+m3ret_pipeline_core_keys (const gchar *group)
+{
+  const CoreGroup *g = m3ret_pipeline_core_group (group);
+  return g ? g->keys : NULL;
+}

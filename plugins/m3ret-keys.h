@@ -1,0 +1,79 @@
+/* m3ret-keys.h — how a plugin (or the core) declares its configuration keys.
+ *
+ * One declaration feeds validation of pipeline files, the defaults, the
+ * text of `m3ret plugins NAME` and the README tables: a key is described
+ * once, here, and nowhere else.
+ */
+#ifndef M3RET_KEYS_H
+#define M3RET_KEYS_H
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  M3RET_KEY_INT,          /* whole number within [min, max]                    */
+  M3RET_KEY_DOUBLE,       /* real number within [min, max]                     */
+  M3RET_KEY_BOOL,         /* true/false                                        */
+  M3RET_KEY_STRING,       /* free text (paths, names)                          */
+  M3RET_KEY_ENUM,         /* one of `choices`, written "a|b|c"                 */
+  M3RET_KEY_INT_LIST,     /* comma separated ints, each in [min, max]          */
+  M3RET_KEY_DOUBLE_LIST,  /* comma separated reals, each in [min, max]         */
+  M3RET_KEY_PLUGIN,       /* the name of a plugin of kind `plugin_kind`        */
+  M3RET_KEY_WEIGHTS       /* "name:weight,..." with weight >= 0 (sampler mix)  */
+} M3retKeyType;
+
+typedef struct _M3retKeySpec M3retKeySpec;
+
+/**
+ * M3retKeySpec:
+ * @name: key as written in the pipeline file
+ * @type: value type
+ * @default_value: textual default, as it would be written in the file;
+ *   NULL makes the key mandatory
+ * @min, @max: inclusive numeric range (per element for lists)
+ * @n_values: for lists, the exact number of elements; 0 allows any number >= 1
+ * @choices: for %M3RET_KEY_ENUM, the allowed words separated by '|'
+ * @plugin_kind: for %M3RET_KEY_PLUGIN, an #M3retPluginKind
+ * @help: one line for `m3ret plugins NAME` and the docs
+ */
+struct _M3retKeySpec {
+  const gchar *name;
+  M3retKeyType type;
+  const gchar *default_value;
+  gdouble min;
+  gdouble max;
+  guint n_values;
+  const gchar *choices;
+  gint plugin_kind;
+  const gchar *help;
+};
+
+#define M3RET_KEY_UNBOUNDED G_MAXDOUBLE
+
+/* Declaration helpers; a table of keys ends with M3RET_KEY_END. */
+#define M3RET_KEY_INT_SPEC(n, def, lo, hi, h) \
+  { (n), M3RET_KEY_INT, (def), (lo), (hi), 0, NULL, 0, (h) }
+#define M3RET_KEY_DOUBLE_SPEC(n, def, lo, hi, h) \
+  { (n), M3RET_KEY_DOUBLE, (def), (lo), (hi), 0, NULL, 0, (h) }
+#define M3RET_KEY_BOOL_SPEC(n, def, h) \
+  { (n), M3RET_KEY_BOOL, (def), 0, 1, 0, NULL, 0, (h) }
+#define M3RET_KEY_STRING_SPEC(n, def, h) \
+  { (n), M3RET_KEY_STRING, (def), 0, 0, 0, NULL, 0, (h) }
+#define M3RET_KEY_ENUM_SPEC(n, def, choices, h) \
+  { (n), M3RET_KEY_ENUM, (def), 0, 0, 0, (choices), 0, (h) }
+#define M3RET_KEY_INT_LIST_SPEC(n, def, count, lo, hi, h) \
+  { (n), M3RET_KEY_INT_LIST, (def), (lo), (hi), (count), NULL, 0, (h) }
+#define M3RET_KEY_DOUBLE_LIST_SPEC(n, def, count, lo, hi, h) \
+  { (n), M3RET_KEY_DOUBLE_LIST, (def), (lo), (hi), (count), NULL, 0, (h) }
+#define M3RET_KEY_PLUGIN_SPEC(n, def, kind, h) \
+  { (n), M3RET_KEY_PLUGIN, (def), 0, 0, 0, NULL, (kind), (h) }
+#define M3RET_KEY_WEIGHTS_SPEC(n, def, h) \
+  { (n), M3RET_KEY_WEIGHTS, (def), 0, M3RET_KEY_UNBOUNDED, 0, NULL, 0, (h) }
+#define M3RET_KEY_END { NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL }
+
+const gchar *m3ret_key_type_name (M3retKeyType type);
+
+G_END_DECLS
+
+#endif /* M3RET_KEYS_H */

@@ -1,0 +1,74 @@
+/* vtable-check.c — mandatory entries of each kind's table, declared once.
+ *
+ * Each row names an entry by its offset; the registry refuses a plugin that
+ * leaves one NULL.  `since` is the ABI minor that introduced the entry: a
+ * plugin built against an older minor is not asked for it.
+ */
+#include "config.h"
+
+#include <stddef.h>
+
+#include "m3ret-registry.h"
+#include "vtable-check.h"
+
+typedef struct {
+  gsize offset;
+  const gchar *name;
+  guint since;
+} Entry;
+
+#define ENTRY(type, field) { offsetof (type, field), #field, 0 }
+
+static const Entry modality_entries[] = {
+  ENTRY (M3retModalityVTable, create),
+  ENTRY (M3retModalityVTable, destroy),
+  ENTRY (M3retModalityVTable, probe),
+  { 0, NULL, 0 }
+};
+
+static const Entry objective_entries[] = {
+  ENTRY (M3retObjectiveVTable, create),
+  ENTRY (M3retObjectiveVTable, destroy),
+  { 0, NULL, 0 }
+};
+
+static const Entry backend_entries[] = {
+  ENTRY (M3retBackendVTable, create),
+  ENTRY (M3retBackendVTable, destroy),
+  { 0, NULL, 0 }
+};
+
+static const Entry retriever_entries[] = {
+  ENTRY (M3retRetrieverVTable, create),
+  ENTRY (M3retRetrieverVTable, destroy),
+  ENTRY (M3retRetrieverVTable, add),
+  ENTRY (M3retRetrieverVTable, count),
+  ENTRY (M3retRetrieverVTable, search),
+  ENTRY (M3retRetrieverVTable, save),
+  ENTRY (M3retRetrieverVTable, load),
+  { 0, NULL, 0 }
+};
+
+static const Entry *const kind_entries[M3RET_PLUGIN_N_KINDS] = {
+  [M3RET_PLUGIN_MODALITY] = modality_entries,
+  [M3RET_PLUGIN_OBJECTIVE] = objective_entries,
+  [M3RET_PLUGIN_BACKEND] = backend_entries,
+  [M3RET_PLUGIN_RETRIEVER] = retriever_entries,
+};
+
+gboolean
+m3ret_vtable_check (M3retPluginKind kind, gconstpointer vtable, guint abi_minor, GError **error)
+{
+  g_return_val_if_fail ((guint) kind < M3RET_PLUGIN_N_KINDS, FALSE);
+  for (const Entry *e = kind_entries[kind]; e->name != NULL; e++) {
+    if (e->since > abi_minor)
+      continue;
+    gconstpointer fn = *(gconstpointer const *) ((const guint8 *) vtable + e->offset);
+    if (fn == NULL) {
+      g_set_error (error, M3RET_PLUGIN_ERROR, M3RET_PLUGIN_ERROR_MISSING_ENTRY,
+                   "mandatory entry '%s' is NULL", e->name);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}

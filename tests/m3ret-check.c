@@ -1,0 +1,113 @@
+/* m3ret-check.c — fatal unexpected warnings, pinned plugin path, temp dirs. */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "m3ret-check.h"
+
+static gchar *expected_substring;
+static guint expected_left;
+
+static GLogWriterOutput
+writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+  if (level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR)) {
+    const gchar *message = "";
+    for (gsize i = 0; i < n_fields; i++)
+      if (strcmp (fields[i].key, "MESSAGE") == 0)
+        message = fields[i].value;
+    if (expected_left > 0 && expected_substring && strstr (message, expected_substring)) {
+      expected_left--;
+      return G_LOG_WRITER_HANDLED;
+    }
+    g_printerr ("unexpected log message: %s\n", message);
+    ck_abort_msg ("unexpected warning or critical: %s", message);
+  }
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+void
+m3ret_check_init (void)
+{
+  g_log_set_writer_func (writer, NULL, NULL);
+  /* Hermetic: never pick up an installed m3ret's plugins. */
+  g_setenv (M3RET_PLUGIN_SYSTEM_PATH_ENV, "", TRUE);
+  if (g_getenv ("M3RET_TEST_PLUGIN_PATH") != NULL)
+    g_setenv (M3RET_PLUGIN_PATH_ENV, g_getenv ("M3RET_TEST_PLUGIN_PATH"), TRUE);
+}
+
+void
+m3ret_check_expect_log (const gchar *substring, guint n)
+{
+  g_free (expected_substring);
+  expected_substring = g_strdup (substring);
+  expected_left = n;
+}
+
+void
+m3ret_check_expected_done (void)
+{
+  ck_assert_msg (expected_left == 0, "%u expected log message(s) '%s' never came", expected_left,
+                 expected_substring);
+  g_clear_pointer (&expected_substring, g_free);
+}
+
+M3retRegistry *
+m3ret_check_registry (void)
+{
+  M3retRegistry *registry = m3ret_registry_new ();
+  m3ret_registry_scan (registry, NULL);
+  const GPtrArray *failures = m3ret_registry_get_failures (registry);
+  for (guint i = 0; i < failures->len; i++)
+    ck_abort_msg ("build-tree plugin failed to load: %s",
+                  ((M3retPluginFailure *) failures->pdata[i])->error->message);
+  return registry;
+}
+
+int
+m3ret_check_run (Suite *suite)
+{
+  SRunner *runner = srunner_create (suite);
+  srunner_run_all (runner, CK_NORMAL);
+  int failed = srunner_ntests_failed (runner);
+  srunner_free (runner);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+gchar *
+m3ret_check_tmpdir (void)
+{
+  GError *error = NULL;
+  gchar *dir = g_dir_make_tmp ("m3ret-test-XXXXXX", &error);
+  ck_assert_msg (dir != NULL, "tmpdir: %s", error ? error->message : "?");
+  return dir;
+}
+
+void
+m3ret_check_rmtree (const gchar *path)
+{
+  if (path == NULL)
+    return;
+  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
+    GDir *dir = g_dir_open (path, 0, NULL);
+    const gchar *name;
+    while (dir && (name = g_dir_read_name (dir)) != NULL) {
+      g_autofree gchar *child = g_build_filename (path, name, NULL);
+      m3ret_check_rmtree (child);
+    }
+    if (dir)
+      g_dir_close (dir);
+    g_rmdir (path);
+  } else {
+    g_unlink (path);
+  }
+}
+
+gchar *
+m3ret_check_srcfile (const gchar *name)
+{
+  const gchar *srcdir = g_getenv ("M3RET_TEST_SRCDIR");
+  return g_build_filename (srcdir ? srcdir : ".", name, NULL);
+}

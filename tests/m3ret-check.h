@@ -1,0 +1,36 @@
+/* m3ret-check.h — the small helper library every Check suite uses.
+ *
+ * As GStreamer's gstcheck: a g_warning or g_critical that a test did not
+ * announce fails it, and plugins come from the build tree only
+ * (M3RET_PLUGIN_PATH set by `make check`, install dir disabled).
+ */
+#ifndef M3RET_CHECK_H
+#define M3RET_CHECK_H
+
+#include <check.h>
+
+#include "m3ret.h"
+
+/* Makes warnings and criticals fatal and pins the plugin path. Call first. */
+void m3ret_check_init (void);
+
+/* The next @n warnings/criticals whose message contains @substring are
+ * expected (a test of g_return_if_fail paths); checked by
+ * m3ret_check_expected_done(). */
+void m3ret_check_expect_log (const gchar *substring, guint n);
+void m3ret_check_expected_done (void);
+
+/* Returns: (transfer full) a registry scanned along the pinned path. */
+M3retRegistry *m3ret_check_registry (void);
+
+/* Runs @suite and returns the process exit status. */
+int m3ret_check_run (Suite *suite);
+
+/* Returns: (transfer full) a fresh temporary folder; remove with m3ret_check_rmtree(). */
+gchar *m3ret_check_tmpdir (void);
+void m3ret_check_rmtree (const gchar *path);
+
+/* Path of a file in the source tree's tests/ folder. (transfer full) */
+gchar *m3ret_check_srcfile (const gchar *name);
+
+#endif
