@@ -22,7 +22,7 @@ esac
 packages="build-essential autoconf automake libtool pkg-config
   libglib2.0-dev libopenblas-dev libpng-dev
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
-  libnifti2-dev zlib1g-dev libcairo2-dev check libhnswlib-dev libtorch-dev
+  libnifti2-dev zlib1g-dev libcairo2-dev libjson-glib-dev check libhnswlib-dev libtorch-dev
   valgrind clang libclang-rt-14-dev"
 
 missing=""
