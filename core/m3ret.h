@@ -6,5 +6,10 @@
 #include <m3ret-registry.h>
 #include <m3ret-config.h>
 #include <m3ret-pipeline.h>
+#include <m3ret-device.h>
+#include <m3ret-tensor.h>
+#include <m3ret-graph.h>
+#include <m3ret-ops.h>
+#include <m3ret-rng.h>
 
 #endif /* M3RET_H */

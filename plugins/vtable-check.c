@@ -23,6 +23,8 @@ static const Entry modality_entries[] = {
   ENTRY (M3retModalityVTable, create),
   ENTRY (M3retModalityVTable, destroy),
   ENTRY (M3retModalityVTable, probe),
+  ENTRY (M3retModalityVTable, layout),
+  ENTRY (M3retModalityVTable, read),
   { 0, NULL, 0 }
 };
 
@@ -35,6 +37,39 @@ static const Entry objective_entries[] = {
 static const Entry backend_entries[] = {
   ENTRY (M3retBackendVTable, create),
   ENTRY (M3retBackendVTable, destroy),
+  ENTRY (M3retBackendVTable, alloc),
+  ENTRY (M3retBackendVTable, free),
+  ENTRY (M3retBackendVTable, upload),
+  ENTRY (M3retBackendVTable, download),
+  ENTRY (M3retBackendVTable, gemm),
+  ENTRY (M3retBackendVTable, fill),
+  ENTRY (M3retBackendVTable, axpby),
+  ENTRY (M3retBackendVTable, add_bcast),
+  ENTRY (M3retBackendVTable, reduce_period),
+  ENTRY (M3retBackendVTable, mul),
+  ENTRY (M3retBackendVTable, scale_by),
+  ENTRY (M3retBackendVTable, gelu_fwd),
+  ENTRY (M3retBackendVTable, gelu_bwd),
+  ENTRY (M3retBackendVTable, sumsq),
+  ENTRY (M3retBackendVTable, layernorm_fwd),
+  ENTRY (M3retBackendVTable, layernorm_bwd),
+  ENTRY (M3retBackendVTable, softmax_fwd),
+  ENTRY (M3retBackendVTable, softmax_bwd),
+  ENTRY (M3retBackendVTable, l2norm_fwd),
+  ENTRY (M3retBackendVTable, l2norm_bwd),
+  ENTRY (M3retBackendVTable, gather_rows),
+  ENTRY (M3retBackendVTable, scatter_add_rows),
+  ENTRY (M3retBackendVTable, copy2d),
+  ENTRY (M3retBackendVTable, reduce_mid),
+  ENTRY (M3retBackendVTable, expand_mid),
+  ENTRY (M3retBackendVTable, attention_fwd),
+  ENTRY (M3retBackendVTable, attention_bwd),
+  ENTRY (M3retBackendVTable, mse_fwd),
+  ENTRY (M3retBackendVTable, mse_bwd),
+  ENTRY (M3retBackendVTable, logdet_fwd),
+  ENTRY (M3retBackendVTable, logdet_bwd),
+  ENTRY (M3retBackendVTable, sum_fwd),
+  ENTRY (M3retBackendVTable, adamw),
   { 0, NULL, 0 }
 };
 

@@ -1,0 +1,856 @@
+/* cpu-ops.c — every op of the backend table on host memory.
+ *
+ * Each op splits its outer loop over the pool; inside a chunk OpenBLAS runs
+ * single-threaded.  Reductions that cross the split (column sums, norms)
+ * are split over the reduced-into index instead, or combined per thread in
+ * a fixed order, so a given thread count always gives the same bits.
+ * Sums accumulate in double.
+ */
+#include "config.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "cpu-private.h"
+
+/* Elementwise loops are worth splitting from this many elements on. */
+#define GRAIN_ELEMS 16384
+
+/* LAPACK (shipped inside OpenBLAS), Fortran interface. */
+extern void dpotrf_ (const char *uplo, const int *n, double *a, const int *lda, int *info);
+extern void dpotri_ (const char *uplo, const int *n, double *a, const int *lda, int *info);
+
+static inline CpuPool *
+pool_of (gpointer self)
+{
+  return ((Cpu *) self)->pool;
+}
+
+/* ------------------------------------------------------------------ gemm */
+
+typedef struct {
+  gboolean ta, tb, split_m;
+  gint m, n, k, lda, ldb, ldc;
+  gfloat alpha, beta;
+  const float *a, *b;
+  float *c;
+} GemmJob;
+
+static void
+gemm_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  GemmJob *j = data;
+  gint len = (gint) (hi - lo);
+  if (j->split_m) {
+    const float *a = j->ta ? j->a + lo : j->a + lo * (gsize) j->lda;
+    cblas_sgemm (CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans,
+                 len, j->n, j->k, j->alpha, a, j->lda, j->b, j->ldb, j->beta,
+                 j->c + lo * (gsize) j->ldc, j->ldc);
+  } else {
+    const float *b = j->tb ? j->b + lo * (gsize) j->ldb : j->b + lo;
+    cblas_sgemm (CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans,
+                 j->m, len, j->k, j->alpha, j->a, j->lda, b, j->ldb, j->beta, j->c + lo, j->ldc);
+  }
+}
+
+static void
+cpu_gemm (gpointer self, gboolean trans_a, gboolean trans_b, gint m, gint n, gint k, gfloat alpha,
+          const float *a, gint lda, const float *b, gint ldb, gfloat beta, float *c, gint ldc)
+{
+  GemmJob j = { trans_a, trans_b, TRUE, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c };
+  if (m <= 0 || n <= 0)
+    return;
+  gdouble work = (gdouble) m * n * MAX (k, 1);
+  gint threads = ((Cpu *) self)->n_threads;
+  if (threads == 1 || work < 2e5) {
+    gemm_chunk (&j, 0, (gsize) m, 0);
+    return;
+  }
+  /* Split the longer of m and n: both halves keep OpenBLAS's kernels busy. */
+  j.split_m = m >= n;
+  cpu_pool_run (pool_of (self), (gsize) (j.split_m ? m : n), 1, gemm_chunk, &j);
+}
+
+/* ----------------------------------------------------------- elementwise */
+
+typedef struct {
+  const float *x, *y, *s;
+  float *out;
+  gsize n, ny;
+  gfloat a, b, value;
+} EwJob;
+
+static void
+fill_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  EwJob *j = data;
+  for (gsize i = lo; i < hi; i++)
+    j->out[i] = j->value;
+}
+
+static void
+cpu_fill (gpointer self, float *x, gsize n, gfloat value)
+{
+  EwJob j = { .out = x, .value = value };
+  cpu_pool_run (pool_of (self), n, GRAIN_ELEMS, fill_chunk, &j);
+}
+
+static void
+axpby_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  EwJob *j = data;
+  if (j->b == 0.0f)
+    for (gsize i = lo; i < hi; i++)
+      j->out[i] = j->a * j->x[i];
+  else
+    for (gsize i = lo; i < hi; i++)
+      j->out[i] = j->a * j->x[i] + j->b * j->out[i];
+}
+
+static void
+cpu_axpby (gpointer self, gsize n, gfloat a, const float *x, gfloat b, float *y)
+{
+  EwJob j = { .x = x, .out = y, .a = a, .b = b };
+  cpu_pool_run (pool_of (self), n, GRAIN_ELEMS, axpby_chunk, &j);
+}
+
+static void
+add_bcast_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  EwJob *j = data;
+  gsize k = lo % j->ny;
+  for (gsize i = lo; i < hi; i++) {
+    j->out[i] = j->x[i] + j->y[k];
+    if (++k == j->ny)
+      k = 0;
+  }
+}
+
+static void
+cpu_add_bcast (gpointer self, gsize n, const float *x, gsize ny, const float *y, float *out)
+{
+  EwJob j = { .x = x, .y = y, .out = out, .ny = ny };
+  cpu_pool_run (pool_of (self), n, GRAIN_ELEMS, add_bcast_chunk, &j);
+}
+
+static void
+reduce_period_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  EwJob *j = data;
+  gsize periods = j->n / j->ny;
+  gsize w = hi - lo;
+  double acc[256];
+  /* Column blocks of up to 256 accumulators walk the rows contiguously. */
+  for (gsize c0 = lo; c0 < hi; c0 += 256) {
+    gsize cw = MIN ((gsize) 256, hi - c0);
+    memset (acc, 0, sizeof acc);
+    for (gsize p = 0; p < periods; p++) {
+      const float *row = j->x + p * j->ny + c0;
+      for (gsize c = 0; c < cw; c++)
+        acc[c] += row[c];
+    }
+    for (gsize c = 0; c < cw; c++)
+      j->out[c0 + c] = (float) acc[c] + (j->b != 0.0f ? j->b * j->out[c0 + c] : 0.0f);
+  }
+  (void) w;
+}
+
+static void
+cpu_reduce_period (gpointer self, gsize n, const float *x, gsize ny, gfloat beta, float *out)
+{
+  EwJob j = { .x = x, .out = out, .n = n, .ny = ny, .b = beta };
+  /* split over output columns; worth it when there is much to sum */
+  cpu_pool_run (pool_of (self), ny, n >= GRAIN_ELEMS ? 1 : G_MAXSIZE, reduce_period_chunk, &j);
+}
+
+static void
+mul_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  EwJob *j = data;
+  if (j->b == 0.0f)
+    for (gsize i = lo; i < hi; i++)
+      j->out[i] = j->x[i] * j->y[i];
+  else
+    for (gsize i = lo; i < hi; i++)
+      j->out[i] = j->x[i] * j->y[i] + j->b * j->out[i];
+}
+
+static void
+cpu_mul (gpointer self, gsize n, const float *x, const float *y, gfloat beta, float *out)
+{
+  EwJob j = { .x = x, .y = y, .out = out, .b = beta };
+  cpu_pool_run (pool_of (self), n, GRAIN_ELEMS, mul_chunk, &j);
+}
+
+static void
+cpu_scale_by (gpointer self, gsize n, const float *x, const float *s, gfloat beta, float *out)
+{
+  EwJob j = { .x = x, .out = out, .a = s[0], .b = beta };
+  cpu_pool_run (pool_of (self), n, GRAIN_ELEMS, axpby_chunk, &j);
+}
+
+static void
+gelu_fwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  EwJob *j = data;
+  for (gsize i = lo; i < hi; i++) {
+    float x = j->x[i];
+    j->out[i] = 0.5f * x * (1.0f + erff (x * (float) M_SQRT1_2));
+  }
+}
+
+static void
+cpu_gelu_fwd (gpointer self, gsize n, const float *x, float *out)
+{
+  EwJob j = { .x = x, .out = out };
+  cpu_pool_run (pool_of (self), n, GRAIN_ELEMS, gelu_fwd_chunk, &j);
+}
+
+static void
+gelu_bwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  EwJob *j = data;
+  const float inv_sqrt_2pi = 0.3989422804014327f;
+  for (gsize i = lo; i < hi; i++) {
+    float x = j->x[i];
+    float cdf = 0.5f * (1.0f + erff (x * (float) M_SQRT1_2));
+    float pdf = inv_sqrt_2pi * expf (-0.5f * x * x);
+    j->out[i] += j->y[i] * (cdf + x * pdf);
+  }
+}
+
+static void
+cpu_gelu_bwd (gpointer self, gsize n, const float *x, const float *dout, float *dx)
+{
+  EwJob j = { .x = x, .y = dout, .out = dx };
+  cpu_pool_run (pool_of (self), n, GRAIN_ELEMS, gelu_bwd_chunk, &j);
+}
+
+typedef struct {
+  const float *x;
+  double partial[256];
+} SumsqJob;
+
+static void
+sumsq_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  SumsqJob *j = data;
+  double acc = 0;
+  for (gsize i = lo; i < hi; i++)
+    acc += (double) j->x[i] * j->x[i];
+  j->partial[tid] = acc;
+}
+
+static gdouble
+cpu_sumsq (gpointer self, gsize n, const float *x)
+{
+  SumsqJob j = { .x = x };
+  cpu_pool_run (pool_of (self), n, GRAIN_ELEMS, sumsq_chunk, &j);
+  double total = 0;
+  for (gint t = 0; t < ((Cpu *) self)->n_threads && t < 256; t++)
+    total += j.partial[t];
+  return total;
+}
+
+/* ------------------------------------------------------------------ rows */
+
+typedef struct {
+  gint rows, cols;
+  gfloat eps, scale, beta;
+  const float *x, *y, *gamma, *bias, *mean, *rstd, *dout;
+  float *out, *dx, *dgamma, *dbeta, *save_mean, *save_rstd;
+} RowJob;
+
+static void
+layernorm_fwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  RowJob *j = data;
+  for (gsize r = lo; r < hi; r++) {
+    const float *x = j->x + r * j->cols;
+    float *out = j->out + r * j->cols;
+    double s = 0, ss = 0;
+    for (gint c = 0; c < j->cols; c++)
+      s += x[c];
+    double mean = s / j->cols;
+    for (gint c = 0; c < j->cols; c++) {
+      double d = x[c] - mean;
+      ss += d * d;
+    }
+    float rstd = (float) (1.0 / sqrt (ss / j->cols + j->eps));
+    float m = (float) mean;
+    for (gint c = 0; c < j->cols; c++)
+      out[c] = (x[c] - m) * rstd * j->gamma[c] + j->bias[c];
+    j->save_mean[r] = m;
+    j->save_rstd[r] = rstd;
+  }
+}
+
+static void
+cpu_layernorm_fwd (gpointer self, gint rows, gint cols, gfloat eps, const float *x,
+                   const float *gamma, const float *beta, float *out, float *mean, float *rstd)
+{
+  RowJob j = { .rows = rows, .cols = cols, .eps = eps, .x = x, .gamma = gamma, .bias = beta,
+               .out = out, .save_mean = mean, .save_rstd = rstd };
+  cpu_pool_run (pool_of (self), (gsize) rows, 64, layernorm_fwd_chunk, &j);
+}
+
+static void
+layernorm_dx_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  RowJob *j = data;
+  for (gsize r = lo; r < hi; r++) {
+    const float *x = j->x + r * j->cols;
+    const float *dy = j->dout + r * j->cols;
+    float *dx = j->dx + r * j->cols;
+    float m = j->mean[r], rs = j->rstd[r];
+    double sg = 0, sgx = 0;
+    for (gint c = 0; c < j->cols; c++) {
+      double g = (double) dy[c] * j->gamma[c];
+      sg += g;
+      sgx += g * (x[c] - m) * rs;
+    }
+    float mg = (float) (sg / j->cols), mgx = (float) (sgx / j->cols);
+    for (gint c = 0; c < j->cols; c++) {
+      float xhat = (x[c] - m) * rs;
+      dx[c] += rs * (dy[c] * j->gamma[c] - mg - xhat * mgx);
+    }
+  }
+}
+
+static void
+layernorm_dparam_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  RowJob *j = data;
+  double dg[256], db[256];
+  for (gsize c0 = lo; c0 < hi; c0 += 256) {
+    gsize cw = MIN ((gsize) 256, hi - c0);
+    memset (dg, 0, sizeof dg);
+    memset (db, 0, sizeof db);
+    for (gint r = 0; r < j->rows; r++) {
+      const float *x = j->x + (gsize) r * j->cols + c0;
+      const float *dy = j->dout + (gsize) r * j->cols + c0;
+      float m = j->mean[r], rs = j->rstd[r];
+      for (gsize c = 0; c < cw; c++) {
+        dg[c] += (double) dy[c] * (x[c] - m) * rs;
+        db[c] += dy[c];
+      }
+    }
+    for (gsize c = 0; c < cw; c++) {
+      if (j->dgamma)
+        j->dgamma[c0 + c] += (float) dg[c];
+      if (j->dbeta)
+        j->dbeta[c0 + c] += (float) db[c];
+    }
+  }
+}
+
+static void
+cpu_layernorm_bwd (gpointer self, gint rows, gint cols, const float *x, const float *gamma,
+                   const float *mean, const float *rstd, const float *dout, float *dx,
+                   float *dgamma, float *dbeta)
+{
+  RowJob j = { .rows = rows, .cols = cols, .x = x, .gamma = gamma, .mean = mean, .rstd = rstd,
+               .dout = dout, .dx = dx, .dgamma = dgamma, .dbeta = dbeta };
+  if (dx)
+    cpu_pool_run (pool_of (self), (gsize) rows, 64, layernorm_dx_chunk, &j);
+  if (dgamma || dbeta)
+    cpu_pool_run (pool_of (self), (gsize) cols, (gsize) rows * cols >= GRAIN_ELEMS ? 1 : G_MAXSIZE,
+                  layernorm_dparam_chunk, &j);
+}
+
+static void
+softmax_row (const float *x, float *y, gint cols)
+{
+  float mx = x[0];
+  for (gint c = 1; c < cols; c++)
+    mx = MAX (mx, x[c]);
+  double s = 0;
+  for (gint c = 0; c < cols; c++) {
+    y[c] = expf (x[c] - mx);
+    s += y[c];
+  }
+  float inv = (float) (1.0 / s);
+  for (gint c = 0; c < cols; c++)
+    y[c] *= inv;
+}
+
+/* dx = (or +=) y ⊙ (dy − y·dy), scaled */
+static void
+softmax_bwd_row (const float *y, const float *dy, float *dx, gint cols, float scale, gboolean acc)
+{
+  double dot = 0;
+  for (gint c = 0; c < cols; c++)
+    dot += (double) y[c] * dy[c];
+  float d = (float) dot;
+  if (acc)
+    for (gint c = 0; c < cols; c++)
+      dx[c] += scale * y[c] * (dy[c] - d);
+  else
+    for (gint c = 0; c < cols; c++)
+      dx[c] = scale * y[c] * (dy[c] - d);
+}
+
+static void
+softmax_fwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  RowJob *j = data;
+  for (gsize r = lo; r < hi; r++)
+    softmax_row (j->x + r * j->cols, j->out + r * j->cols, j->cols);
+}
+
+static void
+cpu_softmax_fwd (gpointer self, gint rows, gint cols, const float *x, float *out)
+{
+  RowJob j = { .rows = rows, .cols = cols, .x = x, .out = out };
+  cpu_pool_run (pool_of (self), (gsize) rows, 64, softmax_fwd_chunk, &j);
+}
+
+static void
+softmax_bwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  RowJob *j = data;
+  for (gsize r = lo; r < hi; r++)
+    softmax_bwd_row (j->y + r * j->cols, j->dout + r * j->cols, j->dx + r * j->cols, j->cols,
+                     1.0f, TRUE);
+}
+
+static void
+cpu_softmax_bwd (gpointer self, gint rows, gint cols, const float *y, const float *dy, float *dx)
+{
+  RowJob j = { .rows = rows, .cols = cols, .y = y, .dout = dy, .dx = dx };
+  cpu_pool_run (pool_of (self), (gsize) rows, 64, softmax_bwd_chunk, &j);
+}
+
+static void
+l2norm_fwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  RowJob *j = data;
+  for (gsize r = lo; r < hi; r++) {
+    const float *x = j->x + r * j->cols;
+    float *out = j->out + r * j->cols;
+    double ss = 0;
+    for (gint c = 0; c < j->cols; c++)
+      ss += (double) x[c] * x[c];
+    float inv = (float) (1.0 / MAX (sqrt (ss), (double) j->eps));
+    for (gint c = 0; c < j->cols; c++)
+      out[c] = x[c] * inv;
+  }
+}
+
+static void
+cpu_l2norm_fwd (gpointer self, gint rows, gint cols, gfloat eps, const float *x, float *out)
+{
+  RowJob j = { .rows = rows, .cols = cols, .eps = eps, .x = x, .out = out };
+  cpu_pool_run (pool_of (self), (gsize) rows, 64, l2norm_fwd_chunk, &j);
+}
+
+static void
+l2norm_bwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  RowJob *j = data;
+  for (gsize r = lo; r < hi; r++) {
+    const float *x = j->x + r * j->cols;
+    const float *dy = j->dout + r * j->cols;
+    float *dx = j->dx + r * j->cols;
+    double ss = 0, xd = 0;
+    for (gint c = 0; c < j->cols; c++) {
+      ss += (double) x[c] * x[c];
+      xd += (double) x[c] * dy[c];
+    }
+    double n = sqrt (ss);
+    if (n > j->eps) {
+      /* (I − y yᵀ)/n · dy with y = x/n */
+      float inv = (float) (1.0 / n);
+      float k = (float) (xd / (n * n * n));
+      for (gint c = 0; c < j->cols; c++)
+        dx[c] += dy[c] * inv - x[c] * k;
+    } else {
+      for (gint c = 0; c < j->cols; c++)
+        dx[c] += dy[c] / j->eps;
+    }
+  }
+}
+
+static void
+cpu_l2norm_bwd (gpointer self, gint rows, gint cols, gfloat eps, const float *x,
+                const float *dout, float *dx)
+{
+  RowJob j = { .rows = rows, .cols = cols, .eps = eps, .x = x, .dout = dout, .dx = dx };
+  cpu_pool_run (pool_of (self), (gsize) rows, 64, l2norm_bwd_chunk, &j);
+}
+
+typedef struct {
+  gint m, cols, lds, ldd, inner;
+  gfloat beta, scale;
+  const float *src;
+  const gint32 *idx;
+  float *dst;
+} CopyJob;
+
+static void
+gather_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  CopyJob *j = data;
+  for (gsize i = lo; i < hi; i++)
+    memcpy (j->dst + i * j->cols, j->src + (gsize) j->idx[i] * j->cols,
+            sizeof (float) * j->cols);
+}
+
+static void
+cpu_gather_rows (gpointer self, gint m, gint cols, const float *x, const gint32 *idx, float *out)
+{
+  CopyJob j = { .m = m, .cols = cols, .src = x, .idx = idx, .dst = out };
+  cpu_pool_run (pool_of (self), (gsize) m, 64, gather_chunk, &j);
+}
+
+/* split over columns: repeated indices never race */
+static void
+scatter_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  CopyJob *j = data;
+  for (gint i = 0; i < j->m; i++) {
+    const float *s = j->src + (gsize) i * j->cols;
+    float *d = j->dst + (gsize) j->idx[i] * j->cols;
+    for (gsize c = lo; c < hi; c++)
+      d[c] += s[c];
+  }
+}
+
+static void
+cpu_scatter_add_rows (gpointer self, gint m, gint cols, const float *dout, const gint32 *idx,
+                      float *dx)
+{
+  CopyJob j = { .m = m, .cols = cols, .src = dout, .idx = idx, .dst = dx };
+  cpu_pool_run (pool_of (self), (gsize) cols,
+                (gsize) m * cols >= GRAIN_ELEMS && cols >= 32 ? 1 : G_MAXSIZE, scatter_chunk, &j);
+}
+
+static void
+copy2d_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  CopyJob *j = data;
+  for (gsize r = lo; r < hi; r++) {
+    const float *s = j->src + r * j->lds;
+    float *d = j->dst + r * j->ldd;
+    if (j->beta == 0.0f)
+      memcpy (d, s, sizeof (float) * j->cols);
+    else
+      for (gint c = 0; c < j->cols; c++)
+        d[c] = s[c] + j->beta * d[c];
+  }
+}
+
+static void
+cpu_copy2d (gpointer self, gint rows, gint cols, const float *src, gint lds, gfloat beta,
+            float *dst, gint ldd)
+{
+  CopyJob j = { .cols = cols, .lds = lds, .ldd = ldd, .beta = beta, .src = src, .dst = dst };
+  cpu_pool_run (pool_of (self), (gsize) rows, (gsize) rows * cols >= GRAIN_ELEMS ? 1 : G_MAXSIZE,
+                copy2d_chunk, &j);
+}
+
+static void
+reduce_mid_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  CopyJob *j = data;
+  for (gsize b = lo; b < hi; b++) {
+    float *d = j->dst + b * j->cols;
+    for (gint c = 0; c < j->cols; c++) {
+      double acc = 0;
+      for (gint n = 0; n < j->inner; n++)
+        acc += j->src[(b * j->inner + n) * j->cols + c];
+      d[c] = j->scale * (float) acc + (j->beta != 0.0f ? j->beta * d[c] : 0.0f);
+    }
+  }
+}
+
+static void
+cpu_reduce_mid (gpointer self, gint outer, gint inner, gint cols, gfloat scale, const float *x,
+                gfloat beta, float *out)
+{
+  CopyJob j = { .cols = cols, .inner = inner, .scale = scale, .beta = beta, .src = x, .dst = out };
+  cpu_pool_run (pool_of (self), (gsize) outer, 1, reduce_mid_chunk, &j);
+}
+
+static void
+expand_mid_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  CopyJob *j = data;
+  for (gsize b = lo; b < hi; b++)
+    for (gint n = 0; n < j->inner; n++) {
+      float *d = j->dst + (b * j->inner + n) * j->cols;
+      const float *s = j->src + b * j->cols;
+      for (gint c = 0; c < j->cols; c++)
+        d[c] += j->scale * s[c];
+    }
+}
+
+static void
+cpu_expand_mid (gpointer self, gint outer, gint inner, gint cols, gfloat scale, const float *dout,
+                float *dx)
+{
+  CopyJob j = { .cols = cols, .inner = inner, .scale = scale, .src = dout, .dst = dx };
+  cpu_pool_run (pool_of (self), (gsize) outer, 1, expand_mid_chunk, &j);
+}
+
+/* ------------------------------------------------------------- attention */
+
+typedef struct {
+  Cpu *cpu;
+  const M3retAttentionShape *s;
+  const float *qkv, *probs_in, *dout;
+  float *probs, *out, *dqkv;
+  gboolean oom;
+} AttnJob;
+
+static void
+attn_fwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  AttnJob *j = data;
+  const M3retAttentionShape *s = j->s;
+  gint n = s->tokens, d = s->dim, dh = d / s->heads, ld = 3 * d;
+  for (gsize bh = lo; bh < hi; bh++) {
+    gsize b = bh / s->heads, h = bh % s->heads;
+    const float *q = j->qkv + b * n * ld + h * dh;
+    const float *k = q + d, *v = q + 2 * d;
+    float *p = j->probs + bh * n * n;
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, n, dh, s->scale, q, ld, k, ld, 0.0f,
+                 p, n);
+    for (gint r = 0; r < n; r++)
+      softmax_row (p + (gsize) r * n, p + (gsize) r * n, n);
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, dh, n, 1.0f, p, n, v, ld, 0.0f,
+                 j->out + b * n * d + h * dh, d);
+  }
+}
+
+static void
+cpu_attention_fwd (gpointer self, const M3retAttentionShape *shape, const float *qkv,
+                   float *probs, float *out)
+{
+  AttnJob j = { .cpu = self, .s = shape, .qkv = qkv, .probs = probs, .out = out };
+  cpu_pool_run (pool_of (self), (gsize) shape->batch * shape->heads, 1, attn_fwd_chunk, &j);
+}
+
+static void
+attn_bwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  AttnJob *j = data;
+  const M3retAttentionShape *s = j->s;
+  gint n = s->tokens, d = s->dim, dh = d / s->heads, ld = 3 * d;
+  float *dp = cpu_scratch (j->cpu, tid, sizeof (float) * n * n);
+  if (dp == NULL) {
+    j->oom = TRUE;
+    return;
+  }
+  for (gsize bh = lo; bh < hi; bh++) {
+    gsize b = bh / s->heads, h = bh % s->heads;
+    const float *q = j->qkv + b * n * ld + h * dh;
+    const float *k = q + d, *v = q + 2 * d;
+    float *dq = j->dqkv + b * n * ld + h * dh;
+    float *dk = dq + d, *dv = dq + 2 * d;
+    const float *p = j->probs_in + bh * n * n;
+    const float *dO = j->dout + b * n * d + h * dh;
+    /* dV += Pᵀ·dO;  dP = dO·Vᵀ */
+    cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, n, dh, n, 1.0f, p, n, dO, d, 1.0f, dv,
+                 ld);
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, n, dh, 1.0f, dO, d, v, ld, 0.0f, dp,
+                 n);
+    /* dS = scale · softmax'(dP) */
+    for (gint r = 0; r < n; r++)
+      softmax_bwd_row (p + (gsize) r * n, dp + (gsize) r * n, dp + (gsize) r * n, n, s->scale,
+                       FALSE);
+    /* dQ += dS·K;  dK += dSᵀ·Q */
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, dh, n, 1.0f, dp, n, k, ld, 1.0f,
+                 dq, ld);
+    cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, n, dh, n, 1.0f, dp, n, q, ld, 1.0f, dk,
+                 ld);
+  }
+}
+
+static void
+cpu_attention_bwd (gpointer self, const M3retAttentionShape *shape, const float *qkv,
+                   const float *probs, const float *dout, float *dqkv)
+{
+  AttnJob j = { .cpu = self, .s = shape, .qkv = qkv, .probs_in = probs, .dout = dout,
+                .dqkv = dqkv };
+  cpu_pool_run (pool_of (self), (gsize) shape->batch * shape->heads, 1, attn_bwd_chunk, &j);
+  if (j.oom)
+    g_critical ("cpu backend: out of memory for attention scratch (%d tokens)", shape->tokens);
+}
+
+/* ---------------------------------------------------------------- losses */
+
+static void
+cpu_mse_fwd (gpointer self, gint rows, gint cols, const float *x, const float *y,
+             const float *mask, float *out)
+{
+  double num = 0, den = 0;
+  for (gint r = 0; r < rows; r++) {
+    double w = mask ? mask[r] : 1.0;
+    if (w == 0.0)
+      continue;
+    double acc = 0;
+    for (gint c = 0; c < cols; c++) {
+      double e = (double) x[(gsize) r * cols + c] - y[(gsize) r * cols + c];
+      acc += e * e;
+    }
+    num += w * acc / cols;
+    den += w;
+  }
+  out[0] = den > 0 ? (float) (num / den) : 0.0f;
+}
+
+static void
+cpu_mse_bwd (gpointer self, gint rows, gint cols, const float *x, const float *y,
+             const float *mask, const float *dout, float *dx, float *dy)
+{
+  double den = 0;
+  for (gint r = 0; r < rows; r++)
+    den += mask ? mask[r] : 1.0;
+  if (den <= 0)
+    return;
+  for (gint r = 0; r < rows; r++) {
+    double w = mask ? mask[r] : 1.0;
+    if (w == 0.0)
+      continue;
+    float k = (float) (dout[0] * w * 2.0 / (cols * den));
+    for (gint c = 0; c < cols; c++) {
+      gsize i = (gsize) r * cols + c;
+      float g = k * (x[i] - y[i]);
+      if (dx)
+        dx[i] += g;
+      if (dy)
+        dy[i] -= g;
+    }
+  }
+}
+
+static void
+cpu_logdet_fwd (gpointer self, gint rows, gint p, gfloat c, const float *z, float *out, float *inv)
+{
+  Cpu *cpu = self;
+  double *zd = cpu_scratch (cpu, 0, sizeof (double) * ((gsize) rows * p + (gsize) p * p));
+  if (zd == NULL) {
+    out[0] = NAN;
+    return;
+  }
+  double *m = zd + (gsize) rows * p;
+  for (gsize i = 0; i < (gsize) rows * p; i++)
+    zd[i] = z[i];
+  /* M = I + c·ZᵀZ (upper triangle from syrk, mirrored below) */
+  for (gsize i = 0; i < (gsize) p * p; i++)
+    m[i] = 0.0;
+  for (gint i = 0; i < p; i++)
+    m[(gsize) i * p + i] = 1.0;
+  cblas_dsyrk (CblasRowMajor, CblasUpper, CblasTrans, p, rows, c, zd, p, 1.0, m, p);
+  for (gint i = 0; i < p; i++)
+    for (gint k = 0; k < i; k++)
+      m[(gsize) i * p + k] = m[(gsize) k * p + i];
+  int n = p, info = 0;
+  dpotrf_ ("L", &n, m, &n, &info);
+  if (info != 0) {
+    out[0] = NAN;
+    return;
+  }
+  double ld = 0;
+  for (gint i = 0; i < p; i++)
+    ld += 2.0 * log (m[(gsize) i * p + i]);
+  out[0] = (float) ld;
+  dpotri_ ("L", &n, m, &n, &info);
+  /* Fortran "L" is the row-major upper triangle: mirror it into both */
+  for (gint i = 0; i < p; i++)
+    for (gint k = i; k < p; k++) {
+      float v = (float) m[(gsize) i * p + k];
+      inv[(gsize) i * p + k] = v;
+      inv[(gsize) k * p + i] = v;
+    }
+}
+
+static void
+cpu_logdet_bwd (gpointer self, gint rows, gint p, gfloat c, const float *z, const float *inv,
+                const float *dout, float *dz)
+{
+  cpu_gemm (self, FALSE, FALSE, rows, p, p, 2.0f * c * dout[0], z, p, inv, p, 1.0f, dz, p);
+}
+
+static void
+cpu_sum_fwd (gpointer self, gsize n, const float *x, gfloat beta, float *out)
+{
+  double acc = 0;
+  for (gsize i = 0; i < n; i++)
+    acc += x[i];
+  out[0] = (float) acc + (beta != 0.0f ? beta * out[0] : 0.0f);
+}
+
+/* ------------------------------------------------------------- optimiser */
+
+typedef struct {
+  float *p, *m, *v;
+  const float *g;
+  gfloat lr, b1, b2, eps, wd, bc1, bc2;
+} AdamJob;
+
+static void
+adamw_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  AdamJob *j = data;
+  for (gsize i = lo; i < hi; i++) {
+    float g = j->g[i];
+    float p = j->p[i] * (1.0f - j->lr * j->wd);
+    float m = j->b1 * j->m[i] + (1.0f - j->b1) * g;
+    float v = j->b2 * j->v[i] + (1.0f - j->b2) * g * g;
+    j->m[i] = m;
+    j->v[i] = v;
+    j->p[i] = p - j->lr * (m / j->bc1) / (sqrtf (v / j->bc2) + j->eps);
+  }
+}
+
+static void
+cpu_adamw (gpointer self, gsize n, float *param, const float *grad, float *m, float *v, gfloat lr,
+           gfloat beta1, gfloat beta2, gfloat eps, gfloat weight_decay, gint t)
+{
+  AdamJob j = { param, m, v, grad, lr, beta1, beta2, eps, weight_decay,
+                (gfloat) (1.0 - pow (beta1, t)), (gfloat) (1.0 - pow (beta2, t)) };
+  cpu_pool_run (pool_of (self), n, GRAIN_ELEMS, adamw_chunk, &j);
+}
+
+const M3retBackendVTable cpu_vtable = {
+  .score = NULL,
+  .create = cpu_create,
+  .destroy = cpu_destroy,
+  .alloc = cpu_alloc,
+  .free = cpu_free,
+  .upload = cpu_copy,
+  .download = cpu_copy,
+  .synchronize = NULL,
+  .gemm = cpu_gemm,
+  .fill = cpu_fill,
+  .axpby = cpu_axpby,
+  .add_bcast = cpu_add_bcast,
+  .reduce_period = cpu_reduce_period,
+  .mul = cpu_mul,
+  .scale_by = cpu_scale_by,
+  .gelu_fwd = cpu_gelu_fwd,
+  .gelu_bwd = cpu_gelu_bwd,
+  .sumsq = cpu_sumsq,
+  .layernorm_fwd = cpu_layernorm_fwd,
+  .layernorm_bwd = cpu_layernorm_bwd,
+  .softmax_fwd = cpu_softmax_fwd,
+  .softmax_bwd = cpu_softmax_bwd,
+  .l2norm_fwd = cpu_l2norm_fwd,
+  .l2norm_bwd = cpu_l2norm_bwd,
+  .gather_rows = cpu_gather_rows,
+  .scatter_add_rows = cpu_scatter_add_rows,
+  .copy2d = cpu_copy2d,
+  .reduce_mid = cpu_reduce_mid,
+  .expand_mid = cpu_expand_mid,
+  .attention_fwd = cpu_attention_fwd,
+  .attention_bwd = cpu_attention_bwd,
+  .mse_fwd = cpu_mse_fwd,
+  .mse_bwd = cpu_mse_bwd,
+  .logdet_fwd = cpu_logdet_fwd,
+  .logdet_bwd = cpu_logdet_bwd,
+  .sum_fwd = cpu_sum_fwd,
+  .adamw = cpu_adamw,
+};

@@ -1,0 +1,90 @@
+/* cpu.c — the `cpu` backend plugin: host memory, OpenBLAS sgemm, own threads.
+ *
+ * Threads: `threads=` of [pipeline] workers run every loop, each chunk
+ * calling OpenBLAS single-threaded (openblas_set_num_threads(1) at
+ * create), so OpenBLAS's pool and ours never compete for the cores.
+ * OpenBLAS's thread count is process-wide state; a process holds one cpu
+ * context at a time in practice.
+ */
+#include "config.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu-private.h"
+
+gpointer
+cpu_create (const M3retConfig *config, GError **error)
+{
+  gint n_threads = 1;
+  if (config != NULL && m3ret_config_has_key (config, "threads"))
+    n_threads = (gint) m3ret_config_get_int (config, "threads");
+  n_threads = CLAMP (n_threads, 1, 256);
+  openblas_set_num_threads (1);
+  Cpu *cpu = g_new0 (Cpu, 1);
+  cpu->n_threads = n_threads;
+  cpu->pool = cpu_pool_new (n_threads);
+  cpu->scratch = g_new0 (gpointer, n_threads);
+  cpu->scratch_size = g_new0 (gsize, n_threads);
+  return cpu;
+}
+
+void
+cpu_destroy (gpointer self)
+{
+  Cpu *cpu = self;
+  if (cpu == NULL)
+    return;
+  cpu_pool_free (cpu->pool);
+  for (gint i = 0; i < cpu->n_threads; i++)
+    free (cpu->scratch[i]);
+  g_free (cpu->scratch);
+  g_free (cpu->scratch_size);
+  g_free (cpu);
+}
+
+gpointer
+cpu_scratch (Cpu *cpu, gint tid, gsize nbytes)
+{
+  if (cpu->scratch_size[tid] < nbytes) {
+    free (cpu->scratch[tid]);
+    cpu->scratch[tid] = NULL;
+    cpu->scratch_size[tid] = 0;
+    gpointer mem = NULL;
+    if (posix_memalign (&mem, 64, nbytes) != 0)
+      return NULL;
+    cpu->scratch[tid] = mem;
+    cpu->scratch_size[tid] = nbytes;
+  }
+  return cpu->scratch[tid];
+}
+
+gpointer
+cpu_alloc (gpointer self, gsize nbytes, GError **error)
+{
+  gpointer mem = NULL;
+  if (posix_memalign (&mem, 64, MAX (nbytes, 64)) != 0) {
+    g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_NO_MEMORY,
+                 "cpu backend: cannot allocate %" G_GSIZE_FORMAT " bytes", nbytes);
+    return NULL;
+  }
+  return mem;
+}
+
+void
+cpu_free (gpointer self, gpointer mem)
+{
+  free (mem);
+}
+
+void
+cpu_copy (gpointer self, gpointer dst, gconstpointer src, gsize nbytes)
+{
+  if (nbytes > 0)
+    memcpy (dst, src, nbytes);
+}
+
+M3RET_PLUGIN_DEFINE (cpu, M3RET_PLUGIN_BACKEND, "0.1.0",
+                     "float32 on the CPU: OpenBLAS sgemm, own worker threads", "LGPL-2.1-or-later",
+                     NULL, NULL, &cpu_vtable)

@@ -1,0 +1,135 @@
+/* device.c — a backend plugin's table and context held together. */
+#include "config.h"
+
+#include "m3ret-device.h"
+
+struct _M3retDevice {
+  const M3retBackendVTable *vt;
+  gpointer ctx;
+  gchar *name;
+  gint threads;
+};
+
+M3retDevice *
+m3ret_device_new (const M3retPlugin *plugin, M3retConfig *config, GError **error)
+{
+  g_return_val_if_fail (plugin != NULL, NULL);
+  const M3retPluginDesc *desc = m3ret_plugin_get_desc (plugin);
+  g_return_val_if_fail (desc->kind == M3RET_PLUGIN_BACKEND, NULL);
+  const M3retBackendVTable *vt = m3ret_plugin_get_vtable (plugin);
+  if (vt->score != NULL) {
+    GError *local = NULL;
+    if (vt->score (config, &local) == 0) {
+      g_set_error (error, M3RET_PLUGIN_ERROR, M3RET_PLUGIN_ERROR_DECLINED,
+                   "backend '%s' is not usable here: %s", desc->name,
+                   local ? local->message : "it declined");
+      g_clear_error (&local);
+      return NULL;
+    }
+  }
+  gpointer ctx = vt->create (config, error);
+  if (ctx == NULL)
+    return NULL;
+  M3retDevice *device = g_new0 (M3retDevice, 1);
+  device->vt = vt;
+  device->ctx = ctx;
+  device->name = g_strdup (desc->name);
+  device->threads = 1;
+  if (config != NULL && m3ret_config_has_key (config, "threads"))
+    device->threads = (gint) m3ret_config_get_int (config, "threads");
+  return device;
+}
+
+M3retDevice *
+m3ret_device_new_for_pipeline (const M3retPipeline *pipeline, GError **error)
+{
+  const M3retPlugin *plugin = m3ret_pipeline_get_plugin (pipeline, M3RET_PLUGIN_BACKEND);
+  return m3ret_device_new (plugin, m3ret_pipeline_get_config (pipeline, "pipeline"), error);
+}
+
+M3retDevice *
+m3ret_device_new_by_name (M3retRegistry *registry, const gchar *name, gint threads,
+                          GError **error)
+{
+  const M3retPlugin *plugin = m3ret_registry_require (registry, M3RET_PLUGIN_BACKEND, name, error);
+  if (plugin == NULL)
+    return NULL;
+  g_autoptr (M3retConfig) config = m3ret_config_new ("pipeline");
+  if (!m3ret_config_add_keys (config, m3ret_pipeline_core_keys ("pipeline"), error))
+    return NULL;
+  const M3retKeySpec *keys = m3ret_plugin_get_desc (plugin)->keys;
+  if (keys != NULL && !m3ret_config_add_keys (config, keys, error))
+    return NULL;
+  g_autofree gchar *threads_text = g_strdup_printf ("%d", threads);
+  if (!m3ret_config_set (config, "backend", name, error)
+      || !m3ret_config_set (config, "threads", threads_text, error)
+      || !m3ret_config_fill_defaults (config, NULL, error))
+    return NULL;
+  return m3ret_device_new (plugin, config, error);
+}
+
+void
+m3ret_device_free (M3retDevice *device)
+{
+  if (device == NULL)
+    return;
+  device->vt->destroy (device->ctx);
+  g_free (device->name);
+  g_free (device);
+}
+
+const M3retBackendVTable *
+m3ret_device_get_vtable (const M3retDevice *device)
+{
+  return device->vt;
+}
+
+gpointer
+m3ret_device_get_context (const M3retDevice *device)
+{
+  return device->ctx;
+}
+
+const gchar *
+m3ret_device_get_name (const M3retDevice *device)
+{
+  return device->name;
+}
+
+gint
+m3ret_device_get_threads (const M3retDevice *device)
+{
+  return device->threads;
+}
+
+gpointer
+m3ret_device_alloc (M3retDevice *device, gsize nbytes, GError **error)
+{
+  return device->vt->alloc (device->ctx, nbytes, error);
+}
+
+void
+m3ret_device_free_mem (M3retDevice *device, gpointer mem)
+{
+  if (mem != NULL)
+    device->vt->free (device->ctx, mem);
+}
+
+void
+m3ret_device_upload (M3retDevice *device, gpointer dst, gconstpointer src, gsize nbytes)
+{
+  device->vt->upload (device->ctx, dst, src, nbytes);
+}
+
+void
+m3ret_device_download (M3retDevice *device, gpointer dst, gconstpointer src, gsize nbytes)
+{
+  device->vt->download (device->ctx, dst, src, nbytes);
+}
+
+void
+m3ret_device_synchronize (M3retDevice *device)
+{
+  if (device->vt->synchronize != NULL)
+    device->vt->synchronize (device->ctx);
+}

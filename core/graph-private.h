@@ -1,0 +1,49 @@
+/* graph-private.h — what ops need from the graph: the tape and the arena. */
+#ifndef M3RET_GRAPH_PRIVATE_H
+#define M3RET_GRAPH_PRIVATE_H
+
+#include "m3ret-graph.h"
+
+G_BEGIN_DECLS
+
+typedef struct _GraphNode GraphNode;
+
+/* Adds into the gradients of the node's inputs, given out->grad. */
+typedef void (*GraphBackward) (M3retGraph *graph, GraphNode *node);
+
+#define GRAPH_NODE_MAX_IN 3
+
+struct _GraphNode {
+  GraphBackward backward;
+  M3retTensor *out;
+  M3retTensor *in[GRAPH_NODE_MAX_IN];
+  gpointer saved[3];  /* device buffers from the arena */
+  gint64 i[6];
+  gfloat f[4];
+  M3retAttentionShape attn;
+};
+
+/* The backend, for ops to call. */
+const M3retBackendVTable *graph_vt (const M3retGraph *graph);
+gpointer graph_ctx (const M3retGraph *graph);
+
+/* TRUE when an earlier op failed (ops then return NULL). */
+gboolean graph_failed (const M3retGraph *graph);
+
+/* Records that @out = op(@in...) when gradients are enabled and an input
+ * requires one; sets @out->requires_grad and @out->node.  Returns:
+ * (transfer none) the node to fill (valid until the next record), or NULL
+ * when nothing is recorded. */
+GraphNode *graph_record (M3retGraph *graph, GraphBackward backward, M3retTensor *out,
+                         M3retTensor *in0, M3retTensor *in1, M3retTensor *in2);
+
+/* (transfer none) the gradient buffer of @t, created zeroed on first use;
+ * NULL when @t needs no gradient (or on out of memory). */
+float *graph_grad (M3retGraph *graph, M3retTensor *t);
+
+/* A step tensor that shares @src's data with another shape. */
+M3retTensor *graph_view (M3retGraph *graph, M3retTensor *src, gint ndim, const gint64 *shape);
+
+G_END_DECLS
+
+#endif

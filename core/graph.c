@@ -1,0 +1,255 @@
+/* graph.c — the tape, the step arena and reverse-mode differentiation. */
+#include "config.h"
+
+#include <string.h>
+
+#include "arena-private.h"
+#include "graph-private.h"
+
+#define TENSORS_PER_BLOCK 256
+
+struct _M3retGraph {
+  M3retDevice *device;
+  const M3retBackendVTable *vt;
+  gpointer ctx;
+  Arena *arena;
+  GArray *nodes;        /* GraphNode, the tape */
+  GPtrArray *tblocks;   /* host blocks of TENSORS_PER_BLOCK step tensor structs */
+  guint n_tensors;      /* in use this step */
+  gboolean grad_enabled;
+  GError *error;        /* first failure of this step */
+};
+
+M3retGraph *
+m3ret_graph_new (M3retDevice *device)
+{
+  g_return_val_if_fail (device != NULL, NULL);
+  M3retGraph *g = g_new0 (M3retGraph, 1);
+  g->device = device;
+  g->vt = m3ret_device_get_vtable (device);
+  g->ctx = m3ret_device_get_context (device);
+  g->arena = arena_new (device, 16 << 20);
+  g->nodes = g_array_sized_new (FALSE, TRUE, sizeof (GraphNode), 256);
+  g->tblocks = g_ptr_array_new_with_free_func (g_free);
+  g->grad_enabled = TRUE;
+  return g;
+}
+
+void
+m3ret_graph_free (M3retGraph *g)
+{
+  if (g == NULL)
+    return;
+  arena_free (g->arena);
+  g_array_unref (g->nodes);
+  g_ptr_array_unref (g->tblocks);
+  g_clear_error (&g->error);
+  g_free (g);
+}
+
+M3retDevice *
+m3ret_graph_get_device (const M3retGraph *g)
+{
+  return g->device;
+}
+
+void
+m3ret_graph_reset (M3retGraph *g)
+{
+  g_array_set_size (g->nodes, 0);
+  g->n_tensors = 0;
+  arena_reset (g->arena);
+  g_clear_error (&g->error);
+}
+
+void
+m3ret_graph_set_grad_enabled (M3retGraph *g, gboolean enabled)
+{
+  g->grad_enabled = enabled;
+}
+
+gboolean
+m3ret_graph_get_grad_enabled (const M3retGraph *g)
+{
+  return g->grad_enabled;
+}
+
+const M3retBackendVTable *
+graph_vt (const M3retGraph *g)
+{
+  return g->vt;
+}
+
+gpointer
+graph_ctx (const M3retGraph *g)
+{
+  return g->ctx;
+}
+
+gboolean
+graph_failed (const M3retGraph *g)
+{
+  return g->error != NULL;
+}
+
+gboolean
+m3ret_graph_check (const M3retGraph *g, GError **error)
+{
+  if (g->error != NULL) {
+    g_propagate_error (error, g_error_copy (g->error));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gpointer
+m3ret_graph_alloc (M3retGraph *g, gsize nbytes)
+{
+  if (g->error != NULL)
+    return NULL;
+  return arena_alloc (g->arena, nbytes, &g->error);
+}
+
+static M3retTensor *
+new_struct (M3retGraph *g)
+{
+  guint block = g->n_tensors / TENSORS_PER_BLOCK;
+  if (block == g->tblocks->len)
+    g_ptr_array_add (g->tblocks, g_new (M3retTensor, TENSORS_PER_BLOCK));
+  M3retTensor *t = (M3retTensor *) g->tblocks->pdata[block] + g->n_tensors % TENSORS_PER_BLOCK;
+  g->n_tensors++;
+  memset (t, 0, sizeof *t);
+  t->device = g->device;
+  t->node = -1;
+  return t;
+}
+
+M3retTensor *
+graph_view (M3retGraph *g, M3retTensor *src, gint ndim, const gint64 *shape)
+{
+  M3retTensor *t = new_struct (g);
+  if (!m3ret_tensor_set_shape (t, ndim, shape) || t->numel != src->numel) {
+    g_critical ("view of %" G_GSIZE_FORMAT " elements as a different size", src->numel);
+    return NULL;
+  }
+  t->data = src->data;
+  return t;
+}
+
+M3retTensor *
+m3ret_graph_new_tensor (M3retGraph *g, gint ndim, const gint64 *shape)
+{
+  if (g->error != NULL)
+    return NULL;
+  M3retTensor *t = new_struct (g);
+  if (!m3ret_tensor_set_shape (t, ndim, shape)) {
+    g_critical ("bad step tensor shape (%d dims)", ndim);
+    return NULL;
+  }
+  t->data = arena_alloc (g->arena, t->numel * sizeof (float), &g->error);
+  return t->data ? t : NULL;
+}
+
+M3retTensor *
+m3ret_graph_zeros (M3retGraph *g, gint ndim, const gint64 *shape)
+{
+  M3retTensor *t = m3ret_graph_new_tensor (g, ndim, shape);
+  if (t != NULL)
+    g->vt->fill (g->ctx, t->data, t->numel, 0.0f);
+  return t;
+}
+
+M3retTensor *
+m3ret_graph_from_host (M3retGraph *g, gint ndim, const gint64 *shape, const float *host,
+                       gboolean requires_grad)
+{
+  M3retTensor *t = m3ret_graph_new_tensor (g, ndim, shape);
+  if (t == NULL)
+    return NULL;
+  g->vt->upload (g->ctx, t->data, host, t->numel * sizeof (float));
+  t->requires_grad = requires_grad;
+  return t;
+}
+
+GraphNode *
+graph_record (M3retGraph *g, GraphBackward backward, M3retTensor *out, M3retTensor *in0,
+              M3retTensor *in1, M3retTensor *in2)
+{
+  if (!g->grad_enabled)
+    return NULL;
+  if (!((in0 && in0->requires_grad) || (in1 && in1->requires_grad)
+        || (in2 && in2->requires_grad)))
+    return NULL;
+  g_array_set_size (g->nodes, g->nodes->len + 1);
+  GraphNode *n = &g_array_index (g->nodes, GraphNode, g->nodes->len - 1);
+  memset (n, 0, sizeof *n);
+  n->backward = backward;
+  n->out = out;
+  n->in[0] = in0;
+  n->in[1] = in1;
+  n->in[2] = in2;
+  out->requires_grad = TRUE;
+  out->node = (gint) g->nodes->len - 1;
+  return n;
+}
+
+float *
+graph_grad (M3retGraph *g, M3retTensor *t)
+{
+  if (t == NULL || !t->requires_grad)
+    return NULL;
+  if (t->grad == NULL) {
+    if (t->persistent) {
+      g_critical ("persistent tensor requires a gradient but has no buffer");
+      return NULL;
+    }
+    t->grad = arena_alloc (g->arena, t->numel * sizeof (float), &g->error);
+    if (t->grad == NULL)
+      return NULL;
+    g->vt->fill (g->ctx, t->grad, t->numel, 0.0f);
+  }
+  return t->grad;
+}
+
+gboolean
+m3ret_graph_backward (M3retGraph *g, M3retTensor *loss, GError **error)
+{
+  if (!m3ret_graph_check (g, error))
+    return FALSE;
+  g_return_val_if_fail (loss != NULL && loss->numel == 1, FALSE);
+  if (!loss->requires_grad)
+    return TRUE; /* nothing it depends on wants a gradient */
+  float *seed = graph_grad (g, loss);
+  if (seed == NULL)
+    return m3ret_graph_check (g, error);
+  g->vt->fill (g->ctx, seed, 1, 1.0f);
+  /* nodes after the loss's own do not contribute to it */
+  gint last = loss->node >= 0 ? loss->node : (gint) g->nodes->len - 1;
+  for (gint i = last; i >= 0; i--) {
+    GraphNode *n = &g_array_index (g->nodes, GraphNode, i);
+    if (n->out->grad == NULL)
+      continue; /* not on a path to the loss */
+    n->backward (g, n);
+    if (g->error != NULL)
+      break;
+  }
+  return m3ret_graph_check (g, error);
+}
+
+gsize
+m3ret_graph_get_reserved_bytes (const M3retGraph *g)
+{
+  return arena_get_reserved (g->arena);
+}
+
+gsize
+m3ret_graph_get_peak_bytes (const M3retGraph *g)
+{
+  return arena_get_peak (g->arena);
+}
+
+guint
+m3ret_graph_get_n_nodes (const M3retGraph *g)
+{
+  return g->nodes->len;
+}

@@ -1,0 +1,77 @@
+/* m3ret-graph.h — one training step's ops, recorded for reverse mode.
+ *
+ * Execution is eager: every op (m3ret-ops.h) runs at once on the device
+ * and, when one of its inputs requires a gradient, appends a node to the
+ * graph's tape.  m3ret_graph_backward() walks the tape backwards, each
+ * node's rule adding into its inputs' gradients.  Step tensors, their
+ * gradients and saved intermediates come from an arena of device memory
+ * that m3ret_graph_reset() releases in one go; after the first steps the
+ * arena holds one block sized to the step's high-water mark, so the
+ * steady state allocates nothing and does not grow.
+ *
+ * Parameters are persistent tensors (m3ret-tensor.h): their gradients
+ * accumulate across backward calls until zeroed (m3ret-params.h).
+ *
+ * Errors: an op can only fail when the device is out of memory.  It then
+ * returns NULL, later ops given NULL return NULL quietly, and the error
+ * comes out of m3ret_graph_backward() or m3ret_graph_check().
+ */
+#ifndef M3RET_GRAPH_H
+#define M3RET_GRAPH_H
+
+#include <glib.h>
+
+#include "m3ret-tensor.h"
+
+G_BEGIN_DECLS
+
+typedef struct _M3retGraph M3retGraph;
+
+/* Returns: (transfer full) an empty graph on @device (not owned; it must
+ * outlive the graph). */
+M3retGraph *m3ret_graph_new (M3retDevice *device);
+/* Accepts NULL. */
+void m3ret_graph_free (M3retGraph *graph);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (M3retGraph, m3ret_graph_free)
+
+/* (transfer none) */
+M3retDevice *m3ret_graph_get_device (const M3retGraph *graph);
+
+/* Forgets the tape and every step tensor (pointers to them dangle after
+ * this); clears a recorded error. */
+void m3ret_graph_reset (M3retGraph *graph);
+
+/* While disabled (e.g. a teacher's forward, evaluation), ops record
+ * nothing and their outputs need no gradient.  Enabled at creation. */
+void m3ret_graph_set_grad_enabled (M3retGraph *graph, gboolean enabled);
+gboolean m3ret_graph_get_grad_enabled (const M3retGraph *graph);
+
+/* Differentiates the single-element @loss with respect to everything it
+ * was computed from (d loss / d loss = 1).  Returns FALSE with @error when
+ * an op failed earlier or memory ran out. */
+gboolean m3ret_graph_backward (M3retGraph *graph, M3retTensor *loss, GError **error);
+
+/* FALSE with @error (a copy) if an op of this step failed. */
+gboolean m3ret_graph_check (const M3retGraph *graph, GError **error);
+
+/* Step tensors.  Returns: (transfer none) valid until the next reset, or
+ * NULL on out of memory. */
+M3retTensor *m3ret_graph_new_tensor (M3retGraph *graph, gint ndim, const gint64 *shape);
+M3retTensor *m3ret_graph_zeros (M3retGraph *graph, gint ndim, const gint64 *shape);
+/* Uploads @host (numel floats).  With @requires_grad the tensor is a leaf
+ * whose gradient backward fills. */
+M3retTensor *m3ret_graph_from_host (M3retGraph *graph, gint ndim, const gint64 *shape,
+                                    const float *host, gboolean requires_grad);
+/* (transfer none) @nbytes of device memory until the next reset. */
+gpointer m3ret_graph_alloc (M3retGraph *graph, gsize nbytes);
+
+/* Arena figures: bytes reserved from the device now, and the most bytes
+ * one step has used so far. */
+gsize m3ret_graph_get_reserved_bytes (const M3retGraph *graph);
+gsize m3ret_graph_get_peak_bytes (const M3retGraph *graph);
+/* Number of ops recorded on the tape since the last reset. */
+guint m3ret_graph_get_n_nodes (const M3retGraph *graph);
+
+G_END_DECLS
+
+#endif /* M3RET_GRAPH_H */

@@ -1,0 +1,86 @@
+/* m3ret-ops.h — differentiable ops on step tensors.
+ *
+ * Every op runs immediately on the graph's device and returns a step
+ * tensor (transfer none, valid until m3ret_graph_reset()); see
+ * m3ret-graph.h for recording and errors.  Rows: unless said otherwise an
+ * op works on the last dimension, every leading dimension being rows.
+ * Shapes that do not fit are programming errors (g_critical, NULL).
+ *
+ * Adding an op: a forward here calling backend entries, a backward rule
+ * next to it in ops.c, and one case in tests/test-ops.c.
+ */
+#ifndef M3RET_OPS_H
+#define M3RET_OPS_H
+
+#include <glib.h>
+
+#include "m3ret-graph.h"
+
+G_BEGIN_DECLS
+
+/* ---- shapes ---- */
+/* Same data, new shape (same number of elements). */
+M3retTensor *m3ret_op_reshape (M3retGraph *g, M3retTensor *x, gint ndim, const gint64 *shape);
+/* Same data, cut off from the graph: no gradient flows back through it. */
+M3retTensor *m3ret_op_detach (M3retGraph *g, M3retTensor *x);
+
+/* ---- algebra ---- */
+/* a (…×K) · b (K×N, or N×K when @trans_b) → …×N */
+M3retTensor *m3ret_op_matmul (M3retGraph *g, M3retTensor *a, M3retTensor *b, gboolean trans_b);
+/* x (…×in) · wᵀ + bias: w is out×in (PyTorch's nn.Linear), @bias (out) may be NULL */
+M3retTensor *m3ret_op_linear (M3retGraph *g, M3retTensor *x, M3retTensor *w, M3retTensor *bias);
+/* a + b, where b's element count divides a's and b repeats along a
+ * (a bias, a position table, a token broadcast) */
+M3retTensor *m3ret_op_add (M3retGraph *g, M3retTensor *a, M3retTensor *b);
+/* a − b, same shape */
+M3retTensor *m3ret_op_sub (M3retGraph *g, M3retTensor *a, M3retTensor *b);
+/* a ⊙ b, same shape */
+M3retTensor *m3ret_op_mul (M3retGraph *g, M3retTensor *a, M3retTensor *b);
+/* s · x */
+M3retTensor *m3ret_op_scale (M3retGraph *g, M3retTensor *x, gfloat s);
+
+/* ---- neural ---- */
+/* LayerNorm over the last dimension with weight @w and bias @b (cols each) */
+M3retTensor *m3ret_op_layernorm (M3retGraph *g, M3retTensor *x, M3retTensor *w, M3retTensor *b,
+                                 gfloat eps);
+/* exact GELU x·Φ(x) */
+M3retTensor *m3ret_op_gelu (M3retGraph *g, M3retTensor *x);
+/* softmax over the last dimension */
+M3retTensor *m3ret_op_softmax (M3retGraph *g, M3retTensor *x);
+/* multi-head self-attention core: qkv (B×N×3D, [q|k|v]) → B×N×D,
+ * softmax(q·kᵀ/sqrt(D/heads))·v per head */
+M3retTensor *m3ret_op_attention (M3retGraph *g, M3retTensor *qkv, gint heads);
+/* rows divided by their L2 norm (at least @eps) */
+M3retTensor *m3ret_op_l2normalize (M3retGraph *g, M3retTensor *x, gfloat eps);
+
+/* ---- tokens (x is B×N×D) ---- */
+/* out[b,k,:] = x[b, idx[b·K + k], :] for k < K; @idx is host memory, B×K
+ * values in [0, N).  MAE keeps tokens with it and restores order with it. */
+M3retTensor *m3ret_op_gather_tokens (M3retGraph *g, M3retTensor *x, const gint32 *idx, gint k);
+/* Rows of x viewed as (numel/D)×D: out[i,:] = x[rows[i],:] for i < m (host
+ * indices, repeats allowed) → m×D */
+M3retTensor *m3ret_op_gather_rows (M3retGraph *g, M3retTensor *x, const gint32 *rows, gint m);
+/* x (D elements, e.g. a 1×1×D token) repeated → B×N×D */
+M3retTensor *m3ret_op_expand_tokens (M3retGraph *g, M3retTensor *x, gint b, gint n);
+/* a (B×N1×D), b (B×N2×D) → B×(N1+N2)×D */
+M3retTensor *m3ret_op_concat_tokens (M3retGraph *g, M3retTensor *a, M3retTensor *b);
+/* a (B×N×D) → B×(N−@start)×D: tokens from @start on (drop the CLS) */
+M3retTensor *m3ret_op_slice_tokens (M3retGraph *g, M3retTensor *x, gint start, gint count);
+/* x (B×N×D) → B×D: mean over tokens */
+M3retTensor *m3ret_op_mean_tokens (M3retGraph *g, M3retTensor *x);
+
+/* ---- reductions and losses (→ one element) ---- */
+M3retTensor *m3ret_op_sum (M3retGraph *g, M3retTensor *x);
+M3retTensor *m3ret_op_mean (M3retGraph *g, M3retTensor *x);
+/* Σ_r w_r·mean_c (x−y)² / Σ_r w_r over rows of the last dimension;
+ * @mask (rows elements, no gradient) may be NULL for all ones.  Gradients
+ * flow to y too unless it is detached. */
+M3retTensor *m3ret_op_mse (M3retGraph *g, M3retTensor *x, M3retTensor *y, M3retTensor *mask);
+/* logdet(I_p + c·ZᵀZ) of z (b×p), by Cholesky (SimDINO's coding rate) */
+M3retTensor *m3ret_op_logdet_gram (M3retGraph *g, M3retTensor *z, gfloat c);
+/* cosine similarities of the rows: a (n×d), b (m×d) → n×m */
+M3retTensor *m3ret_op_cosine_matrix (M3retGraph *g, M3retTensor *a, M3retTensor *b);
+
+G_END_DECLS
+
+#endif /* M3RET_OPS_H */

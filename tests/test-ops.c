@@ -1,0 +1,814 @@
+/* test-ops.c — every op: forward against plain loops, backward against
+ * central finite differences, on random shapes with odd sizes.
+ *
+ * One table row per op.  Input shapes are written with letters that stand
+ * for dimensions drawn at random per run of a case (B batch, N tokens,
+ * D width, K inner, Q = 3·heads·head_dim, P coding width, 1); the loss
+ * differentiated is Σ out ⊙ R for a fixed random R, evaluated in double
+ * on the host for the finite differences.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "m3ret-check.h"
+#include "m3ret-rng.h"
+
+#define MAX_IN 3
+
+typedef struct {
+  gint b, n, d, k, heads, hd, p;
+  gint32 idx[64];   /* token indices, B×K */
+  gfloat mask[64];  /* row mask */
+} Dims;
+
+typedef struct {
+  M3retTensor *in[MAX_IN];
+  float *host[MAX_IN];
+  const Dims *dims;
+} Inputs;
+
+typedef M3retTensor *(*BuildFn) (M3retGraph *g, Inputs *in);
+/* Reference forward on the host into @out (size of the op's output). */
+typedef void (*RefFn) (Inputs *in, double *out);
+
+typedef struct {
+  const gchar *name;
+  const gchar *shapes[MAX_IN]; /* NULL-terminated letters per input */
+  BuildFn build;
+  RefFn ref;
+  gboolean positive;           /* inputs drawn in [0.5, 1.5) instead of [−1, 1) */
+  gboolean grad_input_last;    /* last input is a constant (no gradient) */
+} OpCase;
+
+static M3retRegistry *registry;
+
+static gint
+dim_of (const Dims *d, gchar c)
+{
+  switch (c) {
+  case 'B': return d->b;
+  case 'N': return d->n;
+  case 'D': return d->d;
+  case 'K': return d->k;
+  case 'Q': return 3 * d->heads * d->hd;
+  case 'E': return d->heads * d->hd;
+  case 'P': return d->p;
+  case 'R': return d->b * d->n; /* rows of B×N */
+  case '1': return 1;
+  default: g_assert_not_reached ();
+  }
+}
+
+static void
+draw_dims (Dims *d, M3retRng *rng)
+{
+  d->b = 1 + (gint) m3ret_rng_below (rng, 3);
+  d->n = 2 + (gint) m3ret_rng_below (rng, 6);
+  d->d = 5 + 2 * (gint) m3ret_rng_below (rng, 4); /* odd: 5..11 */
+  d->k = 3 + (gint) m3ret_rng_below (rng, 5);
+  d->heads = 1 + (gint) m3ret_rng_below (rng, 3);
+  d->hd = 2 + (gint) m3ret_rng_below (rng, 3);
+  d->p = 3 + (gint) m3ret_rng_below (rng, 5);
+  for (gint i = 0; i < d->b * d->k; i++)
+    d->idx[i] = (gint32) m3ret_rng_below (rng, (guint64) d->n); /* repeats allowed */
+  for (gint i = 0; i < 64; i++)
+    d->mask[i] = (gfloat) (m3ret_rng_below (rng, 3) != 0);
+  d->mask[0] = 1.0f;
+}
+
+/* ------------------------------------------------------------ builders */
+
+static M3retTensor *b_matmul (M3retGraph *g, Inputs *in) { return m3ret_op_matmul (g, in->in[0], in->in[1], FALSE); }
+static M3retTensor *b_matmul_t (M3retGraph *g, Inputs *in) { return m3ret_op_matmul (g, in->in[0], in->in[1], TRUE); }
+static M3retTensor *b_linear (M3retGraph *g, Inputs *in) { return m3ret_op_linear (g, in->in[0], in->in[1], in->in[2]); }
+static M3retTensor *b_add (M3retGraph *g, Inputs *in) { return m3ret_op_add (g, in->in[0], in->in[1]); }
+static M3retTensor *b_sub (M3retGraph *g, Inputs *in) { return m3ret_op_sub (g, in->in[0], in->in[1]); }
+static M3retTensor *b_mul (M3retGraph *g, Inputs *in) { return m3ret_op_mul (g, in->in[0], in->in[1]); }
+static M3retTensor *b_scale (M3retGraph *g, Inputs *in) { return m3ret_op_scale (g, in->in[0], -1.75f); }
+static M3retTensor *b_layernorm (M3retGraph *g, Inputs *in) { return m3ret_op_layernorm (g, in->in[0], in->in[1], in->in[2], 1e-6f); }
+static M3retTensor *b_gelu (M3retGraph *g, Inputs *in) { return m3ret_op_gelu (g, in->in[0]); }
+static M3retTensor *b_softmax (M3retGraph *g, Inputs *in) { return m3ret_op_softmax (g, in->in[0]); }
+static M3retTensor *b_attention (M3retGraph *g, Inputs *in) { return m3ret_op_attention (g, in->in[0], in->dims->heads); }
+static M3retTensor *b_l2norm (M3retGraph *g, Inputs *in) { return m3ret_op_l2normalize (g, in->in[0], 1e-6f); }
+static M3retTensor *b_gather_tokens (M3retGraph *g, Inputs *in) { return m3ret_op_gather_tokens (g, in->in[0], in->dims->idx, in->dims->k); }
+static M3retTensor *b_expand (M3retGraph *g, Inputs *in) { return m3ret_op_expand_tokens (g, in->in[0], in->dims->b, in->dims->n); }
+static M3retTensor *b_concat (M3retGraph *g, Inputs *in) { return m3ret_op_concat_tokens (g, in->in[0], in->in[1]); }
+static M3retTensor *b_slice (M3retGraph *g, Inputs *in) { return m3ret_op_slice_tokens (g, in->in[0], 1, in->dims->n - 1); }
+static M3retTensor *b_mean_tokens (M3retGraph *g, Inputs *in) { return m3ret_op_mean_tokens (g, in->in[0]); }
+static M3retTensor *b_sum (M3retGraph *g, Inputs *in) { return m3ret_op_sum (g, in->in[0]); }
+static M3retTensor *b_mean (M3retGraph *g, Inputs *in) { return m3ret_op_mean (g, in->in[0]); }
+static M3retTensor *b_logdet (M3retGraph *g, Inputs *in) { return m3ret_op_logdet_gram (g, in->in[0], 0.7f); }
+static M3retTensor *b_cosine (M3retGraph *g, Inputs *in) { return m3ret_op_cosine_matrix (g, in->in[0], in->in[1]); }
+
+static M3retTensor *
+b_gather_rows (M3retGraph *g, Inputs *in)
+{
+  /* rows of the flattened B·N×D matrix, reversed and repeated */
+  gint m = in->dims->b * in->dims->k;
+  gint32 rows[64];
+  for (gint i = 0; i < m; i++)
+    rows[i] = (gint32) ((in->dims->idx[i] * 7 + i) % (in->dims->b * in->dims->n));
+  return m3ret_op_gather_rows (g, in->in[0], rows, m);
+}
+
+static M3retTensor *
+b_mse (M3retGraph *g, Inputs *in)
+{
+  const Dims *d = in->dims;
+  gint64 shape[1] = { (gint64) d->b * d->n };
+  M3retTensor *mask = m3ret_graph_from_host (g, 1, shape, d->mask, FALSE);
+  return m3ret_op_mse (g, in->in[0], in->in[1], mask);
+}
+
+static M3retTensor *
+b_reshape_chain (M3retGraph *g, Inputs *in)
+{
+  /* B×N×D → (B·N)×D, used twice */
+  const Dims *d = in->dims;
+  gint64 shape[2] = { (gint64) d->b * d->n, d->d };
+  M3retTensor *r = m3ret_op_reshape (g, in->in[0], 2, shape);
+  return m3ret_op_add (g, r, m3ret_op_scale (g, r, 3.0f));
+}
+
+/* ---------------------------------------------------------- references */
+
+static gint
+rows_of (const Inputs *in, gint which)
+{
+  return (gint) m3ret_tensor_rows (in->in[which]);
+}
+
+static gint
+cols_of (const Inputs *in, gint which)
+{
+  return (gint) m3ret_tensor_cols (in->in[which]);
+}
+
+static void
+r_matmul_any (Inputs *in, double *out, gboolean tb, const float *bias)
+{
+  gint rows = rows_of (in, 0), k = cols_of (in, 0);
+  gint n = tb ? (gint) in->in[1]->shape[0] : (gint) in->in[1]->shape[1];
+  for (gint r = 0; r < rows; r++)
+    for (gint j = 0; j < n; j++) {
+      double s = bias ? bias[j] : 0.0;
+      for (gint q = 0; q < k; q++)
+        s += (double) in->host[0][r * k + q] * (tb ? in->host[1][j * k + q] : in->host[1][q * n + j]);
+      out[r * n + j] = s;
+    }
+}
+
+static void r_matmul (Inputs *in, double *out) { r_matmul_any (in, out, FALSE, NULL); }
+static void r_matmul_t (Inputs *in, double *out) { r_matmul_any (in, out, TRUE, NULL); }
+static void r_linear (Inputs *in, double *out) { r_matmul_any (in, out, TRUE, in->host[2]); }
+
+static void
+r_add (Inputs *in, double *out)
+{
+  gsize n = in->in[0]->numel, nb = in->in[1]->numel;
+  for (gsize i = 0; i < n; i++)
+    out[i] = (double) in->host[0][i] + in->host[1][i % nb];
+}
+
+static void
+r_sub (Inputs *in, double *out)
+{
+  for (gsize i = 0; i < in->in[0]->numel; i++)
+    out[i] = (double) in->host[0][i] - in->host[1][i];
+}
+
+static void
+r_mul (Inputs *in, double *out)
+{
+  for (gsize i = 0; i < in->in[0]->numel; i++)
+    out[i] = (double) in->host[0][i] * in->host[1][i];
+}
+
+static void
+r_scale (Inputs *in, double *out)
+{
+  for (gsize i = 0; i < in->in[0]->numel; i++)
+    out[i] = -1.75 * in->host[0][i];
+}
+
+static void
+r_layernorm (Inputs *in, double *out)
+{
+  gint rows = rows_of (in, 0), c = cols_of (in, 0);
+  for (gint r = 0; r < rows; r++) {
+    const float *x = in->host[0] + r * c;
+    double m = 0, v = 0;
+    for (gint j = 0; j < c; j++)
+      m += x[j];
+    m /= c;
+    for (gint j = 0; j < c; j++)
+      v += (x[j] - m) * (x[j] - m);
+    v /= c;
+    for (gint j = 0; j < c; j++)
+      out[r * c + j] = (x[j] - m) / sqrt (v + 1e-6) * in->host[1][j] + in->host[2][j];
+  }
+}
+
+static void
+r_gelu (Inputs *in, double *out)
+{
+  for (gsize i = 0; i < in->in[0]->numel; i++) {
+    double x = in->host[0][i];
+    out[i] = 0.5 * x * (1.0 + erf (x / sqrt (2.0)));
+  }
+}
+
+static void
+softmax_ref (const double *x, double *y, gint c)
+{
+  double mx = x[0], s = 0;
+  for (gint j = 1; j < c; j++)
+    mx = MAX (mx, x[j]);
+  for (gint j = 0; j < c; j++)
+    s += (y[j] = exp (x[j] - mx));
+  for (gint j = 0; j < c; j++)
+    y[j] /= s;
+}
+
+static void
+r_softmax (Inputs *in, double *out)
+{
+  gint rows = rows_of (in, 0), c = cols_of (in, 0);
+  double *x = g_new (double, c);
+  for (gint r = 0; r < rows; r++) {
+    for (gint j = 0; j < c; j++)
+      x[j] = in->host[0][r * c + j];
+    softmax_ref (x, out + r * c, c);
+  }
+  g_free (x);
+}
+
+static void
+r_attention (Inputs *in, double *out)
+{
+  const Dims *d = in->dims;
+  gint n = d->n, e = d->heads * d->hd, ld = 3 * e;
+  double *s = g_new (double, n), *p = g_new (double, n);
+  for (gint b = 0; b < d->b; b++)
+    for (gint h = 0; h < d->heads; h++)
+      for (gint i = 0; i < n; i++) {
+        const float *q = in->host[0] + (b * n + i) * ld + h * d->hd;
+        for (gint j = 0; j < n; j++) {
+          const float *k = in->host[0] + (b * n + j) * ld + e + h * d->hd;
+          double acc = 0;
+          for (gint c = 0; c < d->hd; c++)
+            acc += (double) q[c] * k[c];
+          s[j] = acc / sqrt ((double) d->hd);
+        }
+        softmax_ref (s, p, n);
+        for (gint c = 0; c < d->hd; c++) {
+          double acc = 0;
+          for (gint j = 0; j < n; j++)
+            acc += p[j] * in->host[0][(b * n + j) * ld + 2 * e + h * d->hd + c];
+          out[(b * n + i) * e + h * d->hd + c] = acc;
+        }
+      }
+  g_free (s);
+  g_free (p);
+}
+
+static void
+r_l2norm (Inputs *in, double *out)
+{
+  gint rows = rows_of (in, 0), c = cols_of (in, 0);
+  for (gint r = 0; r < rows; r++) {
+    double ss = 0;
+    for (gint j = 0; j < c; j++)
+      ss += (double) in->host[0][r * c + j] * in->host[0][r * c + j];
+    for (gint j = 0; j < c; j++)
+      out[r * c + j] = in->host[0][r * c + j] / MAX (sqrt (ss), 1e-6);
+  }
+}
+
+static void
+r_gather_tokens (Inputs *in, double *out)
+{
+  const Dims *d = in->dims;
+  for (gint b = 0; b < d->b; b++)
+    for (gint k = 0; k < d->k; k++)
+      for (gint c = 0; c < d->d; c++)
+        out[(b * d->k + k) * d->d + c] = in->host[0][(b * d->n + d->idx[b * d->k + k]) * d->d + c];
+}
+
+static void
+r_gather_rows (Inputs *in, double *out)
+{
+  const Dims *d = in->dims;
+  for (gint i = 0; i < d->b * d->k; i++) {
+    gint row = (d->idx[i] * 7 + i) % (d->b * d->n);
+    for (gint c = 0; c < d->d; c++)
+      out[i * d->d + c] = in->host[0][row * d->d + c];
+  }
+}
+
+static void
+r_expand (Inputs *in, double *out)
+{
+  const Dims *d = in->dims;
+  for (gint i = 0; i < d->b * d->n * d->d; i++)
+    out[i] = in->host[0][i % d->d];
+}
+
+static void
+r_concat (Inputs *in, double *out)
+{
+  const Dims *d = in->dims;
+  gint n2 = d->k;
+  for (gint b = 0; b < d->b; b++)
+    for (gint t = 0; t < d->n + n2; t++)
+      for (gint c = 0; c < d->d; c++)
+        out[(b * (d->n + n2) + t) * d->d + c] =
+          t < d->n ? in->host[0][(b * d->n + t) * d->d + c]
+                   : in->host[1][(b * n2 + t - d->n) * d->d + c];
+}
+
+static void
+r_slice (Inputs *in, double *out)
+{
+  const Dims *d = in->dims;
+  for (gint b = 0; b < d->b; b++)
+    for (gint t = 1; t < d->n; t++)
+      for (gint c = 0; c < d->d; c++)
+        out[(b * (d->n - 1) + t - 1) * d->d + c] = in->host[0][(b * d->n + t) * d->d + c];
+}
+
+static void
+r_mean_tokens (Inputs *in, double *out)
+{
+  const Dims *d = in->dims;
+  for (gint b = 0; b < d->b; b++)
+    for (gint c = 0; c < d->d; c++) {
+      double s = 0;
+      for (gint t = 0; t < d->n; t++)
+        s += in->host[0][(b * d->n + t) * d->d + c];
+      out[b * d->d + c] = s / d->n;
+    }
+}
+
+static void
+r_sum (Inputs *in, double *out)
+{
+  out[0] = 0;
+  for (gsize i = 0; i < in->in[0]->numel; i++)
+    out[0] += in->host[0][i];
+}
+
+static void
+r_mean (Inputs *in, double *out)
+{
+  r_sum (in, out);
+  out[0] /= (double) in->in[0]->numel;
+}
+
+static void
+r_mse (Inputs *in, double *out)
+{
+  const Dims *d = in->dims;
+  gint rows = d->b * d->n, c = d->d;
+  double num = 0, den = 0;
+  for (gint r = 0; r < rows; r++) {
+    double e = 0;
+    for (gint j = 0; j < c; j++) {
+      double t = (double) in->host[0][r * c + j] - in->host[1][r * c + j];
+      e += t * t;
+    }
+    num += d->mask[r] * e / c;
+    den += d->mask[r];
+  }
+  out[0] = num / den;
+}
+
+/* logdet(I + c·ZᵀZ) by plain Gaussian elimination in double */
+static void
+r_logdet (Inputs *in, double *out)
+{
+  gint b = (gint) in->in[0]->shape[0], p = (gint) in->in[0]->shape[1];
+  double *m = g_new0 (double, p * p);
+  for (gint i = 0; i < p; i++)
+    for (gint j = 0; j < p; j++) {
+      double s = 0;
+      for (gint r = 0; r < b; r++)
+        s += (double) in->host[0][r * p + i] * in->host[0][r * p + j];
+      m[i * p + j] = (i == j) + 0.7 * s;
+    }
+  double ld = 0;
+  for (gint c = 0; c < p; c++) {
+    ld += log (m[c * p + c]);
+    for (gint r = c + 1; r < p; r++) {
+      double f = m[r * p + c] / m[c * p + c];
+      for (gint j = c; j < p; j++)
+        m[r * p + j] -= f * m[c * p + j];
+    }
+  }
+  out[0] = ld;
+  g_free (m);
+}
+
+static void
+r_cosine (Inputs *in, double *out)
+{
+  gint n = (gint) in->in[0]->shape[0], m = (gint) in->in[1]->shape[0];
+  gint c = cols_of (in, 0);
+  for (gint i = 0; i < n; i++)
+    for (gint j = 0; j < m; j++) {
+      double ab = 0, aa = 0, bb = 0;
+      for (gint q = 0; q < c; q++) {
+        double a = in->host[0][i * c + q], bv = in->host[1][j * c + q];
+        ab += a * bv;
+        aa += a * a;
+        bb += bv * bv;
+      }
+      out[i * m + j] = ab / (sqrt (aa) * sqrt (bb));
+    }
+}
+
+static void
+r_reshape_chain (Inputs *in, double *out)
+{
+  for (gsize i = 0; i < in->in[0]->numel; i++)
+    out[i] = 4.0 * in->host[0][i];
+}
+
+static const OpCase cases[] = {
+  { "matmul", { "BNK", "KD" }, b_matmul, r_matmul, FALSE, FALSE },
+  { "matmul_transposed", { "BNK", "DK" }, b_matmul_t, r_matmul_t, FALSE, FALSE },
+  { "linear", { "BND", "KD", "K" }, b_linear, r_linear, FALSE, FALSE },
+  { "add_same", { "BND", "BND" }, b_add, r_add, FALSE, FALSE },
+  { "add_broadcast", { "BND", "ND" }, b_add, r_add, FALSE, FALSE },
+  { "add_bias", { "BND", "D" }, b_add, r_add, FALSE, FALSE },
+  { "sub", { "BND", "BND" }, b_sub, r_sub, FALSE, FALSE },
+  { "mul", { "BND", "BND" }, b_mul, r_mul, FALSE, FALSE },
+  { "scale", { "BND" }, b_scale, r_scale, FALSE, FALSE },
+  { "layernorm", { "BND", "D", "D" }, b_layernorm, r_layernorm, FALSE, FALSE },
+  { "gelu", { "BND" }, b_gelu, r_gelu, FALSE, FALSE },
+  { "softmax", { "BND" }, b_softmax, r_softmax, FALSE, FALSE },
+  { "attention", { "BNQ" }, b_attention, r_attention, FALSE, FALSE },
+  { "l2normalize", { "BND" }, b_l2norm, r_l2norm, FALSE, FALSE },
+  { "gather_tokens", { "BND" }, b_gather_tokens, r_gather_tokens, FALSE, FALSE },
+  { "gather_rows", { "BND" }, b_gather_rows, r_gather_rows, FALSE, FALSE },
+  { "expand_tokens", { "11D" }, b_expand, r_expand, FALSE, FALSE },
+  { "concat_tokens", { "BND", "BKD" }, b_concat, r_concat, FALSE, FALSE },
+  { "slice_tokens", { "BND" }, b_slice, r_slice, FALSE, FALSE },
+  { "mean_tokens", { "BND" }, b_mean_tokens, r_mean_tokens, FALSE, FALSE },
+  { "sum", { "BND" }, b_sum, r_sum, FALSE, FALSE },
+  { "mean", { "BND" }, b_mean, r_mean, FALSE, FALSE },
+  { "mse_masked", { "BND", "BND" }, b_mse, r_mse, FALSE, FALSE },
+  { "logdet_gram", { "KP" }, b_logdet, r_logdet, FALSE, FALSE },
+  { "cosine_matrix", { "KD", "ND" }, b_cosine, r_cosine, FALSE, FALSE },
+  { "reshape", { "BND" }, b_reshape_chain, r_reshape_chain, FALSE, FALSE },
+};
+
+/* ------------------------------------------------------------- harness */
+
+typedef struct {
+  M3retDevice *device;
+  M3retGraph *graph;
+  Inputs in;
+  Dims dims;
+  gint n_in;
+  float *weights; /* R, the output's size */
+  gsize out_numel;
+} Harness;
+
+static double
+forward_loss (Harness *h, const OpCase *c, double *out_copy)
+{
+  M3retTensor *out = c->build (h->graph, &h->in);
+  ck_assert_ptr_nonnull (out);
+  if (h->weights == NULL) {
+    h->out_numel = out->numel;
+    M3retRng rng;
+    m3ret_rng_init (&rng, 99, 7);
+    h->weights = g_new (float, out->numel);
+    m3ret_rng_fill_uniform (&rng, h->weights, out->numel, -1.0f, 1.0f);
+  }
+  ck_assert_uint_eq (out->numel, h->out_numel);
+  float *host = m3ret_tensor_to_host (out);
+  double loss = 0;
+  for (gsize i = 0; i < out->numel; i++) {
+    loss += (double) host[i] * h->weights[i];
+    if (out_copy)
+      out_copy[i] = host[i];
+  }
+  g_free (host);
+  m3ret_graph_reset (h->graph);
+  return loss;
+}
+
+static void
+run_case (const OpCase *c, guint seed, gint threads)
+{
+  Harness h = { 0 };
+  g_autoptr (GError) error = NULL;
+  h.device = m3ret_device_new_by_name (registry, "cpu", threads, &error);
+  ck_assert_msg (h.device != NULL, "%s", error ? error->message : "");
+  h.graph = m3ret_graph_new (h.device);
+  M3retRng rng;
+  m3ret_rng_init (&rng, seed, 1);
+  draw_dims (&h.dims, &rng);
+  h.in.dims = &h.dims;
+  for (gint i = 0; i < MAX_IN && c->shapes[i]; i++) {
+    gint64 shape[M3RET_TENSOR_MAX_DIMS];
+    gint nd = (gint) strlen (c->shapes[i]);
+    for (gint k = 0; k < nd; k++)
+      shape[k] = dim_of (&h.dims, c->shapes[i][k]);
+    h.in.in[i] = m3ret_tensor_new (h.device, nd, shape, TRUE, &error);
+    ck_assert_ptr_nonnull (h.in.in[i]);
+    h.in.host[i] = g_new (float, h.in.in[i]->numel);
+    if (c->positive)
+      m3ret_rng_fill_uniform (&rng, h.in.host[i], h.in.in[i]->numel, 0.5f, 1.5f);
+    else
+      m3ret_rng_fill_uniform (&rng, h.in.host[i], h.in.in[i]->numel, -1.0f, 1.0f);
+    m3ret_tensor_upload (h.in.in[i], h.in.host[i]);
+    h.n_in = i + 1;
+  }
+
+  /* forward against the reference loops */
+  double loss0 = forward_loss (&h, c, NULL);
+  double *got = g_new (double, h.out_numel), *want = g_new (double, h.out_numel);
+  forward_loss (&h, c, got);
+  c->ref (&h.in, want);
+  for (gsize i = 0; i < h.out_numel; i++)
+    ck_assert_msg (fabs (got[i] - want[i]) <= 1e-4 * (1.0 + fabs (want[i])),
+                   "%s: forward[%" G_GSIZE_FORMAT "] = %g, reference %g", c->name, i, got[i],
+                   want[i]);
+  (void) loss0;
+
+  /* backward: loss = Σ out ⊙ R through the ops mul and sum */
+  M3retTensor *out = c->build (h.graph, &h.in);
+  M3retTensor *r = m3ret_graph_from_host (h.graph, out->ndim, out->shape, h.weights, FALSE);
+  M3retTensor *loss = m3ret_op_sum (h.graph, m3ret_op_mul (h.graph, out, r));
+  ck_assert_msg (m3ret_graph_backward (h.graph, loss, &error), "%s",
+                 error ? error->message : "");
+  m3ret_graph_reset (h.graph);
+
+  gint n_grad = c->grad_input_last ? h.n_in - 1 : h.n_in;
+  for (gint i = 0; i < n_grad; i++) {
+    M3retTensor *t = h.in.in[i];
+    float *analytic = g_new (float, t->numel);
+    m3ret_tensor_download_grad (t, analytic);
+    double num = 0, den_a = 0, den_n = 0;
+    for (gsize e = 0; e < t->numel; e++) {
+      const float eps = 2e-3f;
+      float keep = h.in.host[i][e];
+      h.in.host[i][e] = keep + eps;
+      m3ret_tensor_upload (t, h.in.host[i]);
+      double lp = forward_loss (&h, c, NULL);
+      h.in.host[i][e] = keep - eps;
+      m3ret_tensor_upload (t, h.in.host[i]);
+      double lm = forward_loss (&h, c, NULL);
+      h.in.host[i][e] = keep;
+      m3ret_tensor_upload (t, h.in.host[i]);
+      double fd = (lp - lm) / (2.0 * eps);
+      num += (fd - analytic[e]) * (fd - analytic[e]);
+      den_a += (double) analytic[e] * analytic[e];
+      den_n += fd * fd;
+    }
+    double rel = sqrt (num) / MAX (MAX (sqrt (den_a), sqrt (den_n)), 1e-6);
+    ck_assert_msg (rel <= 1e-3, "%s: input %d gradient relative error %g (seed %u)", c->name, i,
+                   rel, seed);
+    g_free (analytic);
+  }
+
+  g_free (got);
+  g_free (want);
+  g_free (h.weights);
+  for (gint i = 0; i < h.n_in; i++) {
+    m3ret_tensor_free (h.in.in[i]);
+    g_free (h.in.host[i]);
+  }
+  m3ret_graph_free (h.graph);
+  m3ret_device_free (h.device);
+}
+
+START_TEST (test_op)
+{
+  /* two shape draws per op; the second one with two threads */
+  run_case (&cases[_i], 1000 + (guint) _i, 1);
+  run_case (&cases[_i], 2000 + (guint) _i, 2);
+}
+END_TEST
+
+/* ---------------------------------------------------------- closed forms */
+
+static M3retDevice *
+new_device (gint threads)
+{
+  g_autoptr (GError) error = NULL;
+  M3retDevice *device = m3ret_device_new_by_name (registry, "cpu", threads, &error);
+  ck_assert_msg (device != NULL, "%s", error ? error->message : "");
+  return device;
+}
+
+START_TEST (test_softmax_rows_sum_to_one)
+{
+  M3retDevice *device = new_device (2);
+  M3retGraph *g = m3ret_graph_new (device);
+  gint64 shape[2] = { 37, 129 };
+  float *x = g_new (float, 37 * 129);
+  M3retRng rng;
+  m3ret_rng_init (&rng, 5, 5);
+  m3ret_rng_fill_uniform (&rng, x, 37 * 129, -30.0f, 30.0f);
+  float *y = m3ret_tensor_to_host (m3ret_op_softmax (g, m3ret_graph_from_host (g, 2, shape, x, FALSE)));
+  for (gint r = 0; r < 37; r++) {
+    double s = 0;
+    for (gint c = 0; c < 129; c++) {
+      ck_assert (y[r * 129 + c] >= 0.0f);
+      s += y[r * 129 + c];
+    }
+    ck_assert_double_eq_tol (s, 1.0, 1e-5);
+  }
+  g_free (x);
+  g_free (y);
+  m3ret_graph_free (g);
+  m3ret_device_free (device);
+}
+END_TEST
+
+START_TEST (test_layernorm_moments)
+{
+  M3retDevice *device = new_device (2);
+  M3retGraph *g = m3ret_graph_new (device);
+  gint rows = 300, cols = 96;
+  gint64 shape[2] = { rows, cols }, wshape[1] = { cols };
+  float *x = g_new (float, rows * cols), *ones = g_new (float, cols), *zeros = g_new0 (float, cols);
+  for (gint c = 0; c < cols; c++)
+    ones[c] = 1.0f;
+  M3retRng rng;
+  m3ret_rng_init (&rng, 6, 6);
+  m3ret_rng_fill_normal (&rng, x, rows * cols, 3.0f, 5.0f);
+  M3retTensor *out = m3ret_op_layernorm (g, m3ret_graph_from_host (g, 2, shape, x, FALSE),
+                                         m3ret_graph_from_host (g, 1, wshape, ones, FALSE),
+                                         m3ret_graph_from_host (g, 1, wshape, zeros, FALSE), 1e-6f);
+  float *y = m3ret_tensor_to_host (out);
+  for (gint r = 0; r < rows; r++) {
+    double m = 0, v = 0;
+    for (gint c = 0; c < cols; c++)
+      m += y[r * cols + c];
+    m /= cols;
+    for (gint c = 0; c < cols; c++)
+      v += (y[r * cols + c] - m) * (y[r * cols + c] - m);
+    ck_assert_double_eq_tol (m, 0.0, 1e-5);
+    ck_assert_double_eq_tol (v / cols, 1.0, 1e-4);
+  }
+  g_free (x);
+  g_free (y);
+  g_free (ones);
+  g_free (zeros);
+  m3ret_graph_free (g);
+  m3ret_device_free (device);
+}
+END_TEST
+
+START_TEST (test_logdet_known)
+{
+  M3retDevice *device = new_device (1);
+  M3retGraph *g = m3ret_graph_new (device);
+  /* Z with orthogonal columns of norms 1, 2, 3: ZᵀZ = diag(1, 4, 9),
+   * logdet(I + c·ZᵀZ) = Σ log(1 + c·s²) */
+  float z[4 * 3] = { 0 };
+  z[0 * 3 + 0] = 1.0f;
+  z[1 * 3 + 1] = 2.0f;
+  z[3 * 3 + 2] = 3.0f;
+  gint64 shape[2] = { 4, 3 };
+  gfloat c = 0.5f;
+  M3retTensor *ld = m3ret_op_logdet_gram (g, m3ret_graph_from_host (g, 2, shape, z, FALSE), c);
+  double want = log (1 + c * 1) + log (1 + c * 4) + log (1 + c * 9);
+  ck_assert_double_eq_tol (m3ret_tensor_item (ld), want, 1e-5);
+  /* zero matrix: logdet(I) = 0 */
+  float zero[4 * 3] = { 0 };
+  ld = m3ret_op_logdet_gram (g, m3ret_graph_from_host (g, 2, shape, zero, FALSE), 3.0f);
+  ck_assert_double_eq_tol (m3ret_tensor_item (ld), 0.0, 1e-7);
+  m3ret_graph_free (g);
+  m3ret_device_free (device);
+}
+END_TEST
+
+/* Larger shapes split over threads give the same results as one thread. */
+START_TEST (test_threads_agree)
+{
+  float *res[2];
+  for (gint t = 0; t < 2; t++) {
+    M3retDevice *device = new_device (t + 1);
+    M3retGraph *g = m3ret_graph_new (device);
+    M3retRng rng;
+    m3ret_rng_init (&rng, 8, 8);
+    gint b = 3, n = 33, d = 48;
+    gint64 xs[3] = { b, n, d }, ws[2] = { 3 * d, d }, bs[1] = { 3 * d }, ls[1] = { d };
+    float *x = g_new (float, b * n * d), *w = g_new (float, 3 * d * d), *bias = g_new (float, 3 * d);
+    float *gam = g_new (float, d);
+    m3ret_rng_fill_uniform (&rng, x, b * n * d, -1, 1);
+    m3ret_rng_fill_uniform (&rng, w, 3 * d * d, -0.3f, 0.3f);
+    m3ret_rng_fill_uniform (&rng, bias, 3 * d, -1, 1);
+    m3ret_rng_fill_uniform (&rng, gam, d, 0.5f, 1.5f);
+    M3retTensor *xt = m3ret_graph_from_host (g, 3, xs, x, TRUE);
+    M3retTensor *gt = m3ret_graph_from_host (g, 1, ls, gam, TRUE);
+    M3retTensor *h = m3ret_op_layernorm (g, xt, gt, gt, 1e-6f);
+    M3retTensor *qkv = m3ret_op_linear (g, h, m3ret_graph_from_host (g, 2, ws, w, TRUE),
+                                        m3ret_graph_from_host (g, 1, bs, bias, TRUE));
+    M3retTensor *a = m3ret_op_gelu (g, m3ret_op_attention (g, qkv, 4));
+    M3retTensor *loss = m3ret_op_mean (g, m3ret_op_mul (g, a, a));
+    ck_assert (m3ret_graph_backward (g, loss, NULL));
+    res[t] = g_new (float, b * n * d);
+    m3ret_device_download (device, res[t], xt->grad, sizeof (float) * b * n * d);
+    g_free (x);
+    g_free (w);
+    g_free (bias);
+    g_free (gam);
+    m3ret_graph_free (g);
+    m3ret_device_free (device);
+  }
+  for (gint i = 0; i < 3 * 33 * 48; i++)
+    ck_assert_float_eq_tol (res[0][i], res[1][i], 1e-5f * (1.0f + fabsf (res[0][i])));
+  g_free (res[0]);
+  g_free (res[1]);
+}
+END_TEST
+
+/* A detached branch contributes nothing to the gradient. */
+START_TEST (test_detach)
+{
+  M3retDevice *device = new_device (1);
+  M3retGraph *g = m3ret_graph_new (device);
+  gint64 shape[1] = { 5 };
+  float x[5] = { 1, -2, 3, 0.5f, 7 }, grad[5];
+  M3retTensor *p = m3ret_tensor_new (device, 1, shape, TRUE, NULL);
+  m3ret_tensor_upload (p, x);
+  /* loss = Σ (x + detach(3x)) → d/dx = 1 */
+  M3retTensor *loss = m3ret_op_sum (g, m3ret_op_add (g, p, m3ret_op_detach (g, m3ret_op_scale (g, p, 3.0f))));
+  ck_assert_float_eq_tol (m3ret_tensor_item (loss), 4.0f * 9.5f, 1e-5f);
+  ck_assert (m3ret_graph_backward (g, loss, NULL));
+  m3ret_tensor_download_grad (p, grad);
+  for (gint i = 0; i < 5; i++)
+    ck_assert_float_eq (grad[i], 1.0f);
+  /* with gradients disabled nothing is recorded */
+  m3ret_graph_reset (g);
+  m3ret_graph_set_grad_enabled (g, FALSE);
+  M3retTensor *y = m3ret_op_scale (g, p, 2.0f);
+  ck_assert (!y->requires_grad);
+  ck_assert_uint_eq (m3ret_graph_get_n_nodes (g), 0);
+  m3ret_tensor_free (p);
+  m3ret_graph_free (g);
+  m3ret_device_free (device);
+}
+END_TEST
+
+/* The arena stops growing: after the first steps, identical steps reserve
+ * nothing more. */
+START_TEST (test_arena_flat)
+{
+  M3retDevice *device = new_device (2);
+  M3retGraph *g = m3ret_graph_new (device);
+  gint64 shape[2] = { 512, 1024 };
+  float *x = g_new0 (float, 512 * 1024);
+  gsize reserved[40];
+  for (gint step = 0; step < 40; step++) {
+    M3retTensor *t = m3ret_graph_from_host (g, 2, shape, x, TRUE);
+    M3retTensor *loss = m3ret_op_sum (g, m3ret_op_gelu (g, m3ret_op_gelu (g, t)));
+    ck_assert (m3ret_graph_backward (g, loss, NULL));
+    m3ret_graph_reset (g);
+    reserved[step] = m3ret_graph_get_reserved_bytes (g);
+  }
+  for (gint step = 2; step < 40; step++)
+    ck_assert_uint_eq (reserved[step], reserved[1]);
+  ck_assert_uint_le (m3ret_graph_get_peak_bytes (g), reserved[1]);
+  g_free (x);
+  m3ret_graph_free (g);
+  m3ret_device_free (device);
+}
+END_TEST
+
+static Suite *
+ops_suite (void)
+{
+  Suite *s = suite_create ("ops");
+  TCase *tc = tcase_create ("gradients");
+  tcase_add_loop_test (tc, test_op, 0, G_N_ELEMENTS (cases));
+  suite_add_tcase (s, tc);
+  tc = tcase_create ("closed-forms");
+  tcase_add_test (tc, test_softmax_rows_sum_to_one);
+  tcase_add_test (tc, test_layernorm_moments);
+  tcase_add_test (tc, test_logdet_known);
+  tcase_add_test (tc, test_threads_agree);
+  tcase_add_test (tc, test_arena_flat);
+  tcase_add_test (tc, test_detach);
+  suite_add_tcase (s, tc);
+  return s;
+}
+
+int
+main (void)
+{
+  m3ret_check_init ();
+  registry = m3ret_check_registry ();
+  int rc = m3ret_check_run (ops_suite ());
+  m3ret_registry_free (registry);
+  return rc;
+}
