@@ -20,7 +20,7 @@ static const Command commands[] = {
   { "inspect", "FILE                         which plugin reads FILE, dims, spacing, stats", NULL },
   { "train", "PIPELINE.ini [--steps N] [--out DIR] [--resume CKPT]", NULL },
   { "embed", "PIPELINE.ini --checkpoint CKPT|random --manifest M.csv --out E.npy", NULL },
-  { "index", "PIPELINE.ini --embeddings E.npy --out INDEX", NULL },
+  { "index", "PIPELINE.ini --embeddings E.npy --out INDEX", cmd_index },
   { "query", "PIPELINE.ini --checkpoint CKPT --index INDEX [-k K] [--montage OUT.png] FILE...", NULL },
   { "eval", "PIPELINE.ini --checkpoint CKPT|random --query Q.csv --database D.csv [-k 1,5,10]", NULL },
 };

@@ -1,0 +1,225 @@
+/* fileio.c — crash-safe file writing (temporary, fsync, rename) and CRC-32. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "m3ret-fileio.h"
+
+G_DEFINE_QUARK (m3ret-format-error-quark, m3ret_format_error)
+
+#define BUFFER_SIZE (1u << 20)
+
+struct _M3retAtomicFile {
+  gchar *path;
+  gchar *tmp_path;
+  gint fd;
+  guint8 *buffer;
+  gsize buffered;
+  guint64 written;
+};
+
+static gboolean
+set_errno_error (GError **error, gint err, const gchar *path, const gchar *what)
+{
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (err), "%s: cannot %s: %s", path, what,
+               g_strerror (err));
+  return FALSE;
+}
+
+M3retAtomicFile *
+m3ret_atomic_file_new (const gchar *path, GError **error)
+{
+  g_return_val_if_fail (path != NULL && *path != '\0', NULL);
+  g_autofree gchar *dir = g_path_get_dirname (path);
+  g_autofree gchar *base = g_path_get_basename (path);
+  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_ISDIR, "%s: cannot write: is a folder", path);
+    return NULL;
+  }
+  /* Same folder as the destination, so rename() is atomic (one file system). */
+  g_autofree gchar *name = g_strdup_printf (".%s.XXXXXX", base);
+  gchar *tmp_path = g_build_filename (dir, name, NULL);
+  gint fd = g_mkstemp_full (tmp_path, O_RDWR | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    gint err = errno;
+    set_errno_error (error, err, path, "create a temporary file beside it");
+    g_free (tmp_path);
+    return NULL;
+  }
+  M3retAtomicFile *file = g_new0 (M3retAtomicFile, 1);
+  file->path = g_strdup (path);
+  file->tmp_path = tmp_path;
+  file->fd = fd;
+  file->buffer = g_malloc (BUFFER_SIZE);
+  return file;
+}
+
+static gboolean
+write_all (M3retAtomicFile *file, const guint8 *data, gsize len, GError **error)
+{
+  while (len > 0) {
+    gssize n = write (file->fd, data, MIN (len, (gsize) G_MAXSSIZE));
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return set_errno_error (error, errno, file->path, "write");
+    }
+    data += n;
+    len -= (gsize) n;
+  }
+  return TRUE;
+}
+
+static gboolean
+flush_buffer (M3retAtomicFile *file, GError **error)
+{
+  gsize n = file->buffered;
+  file->buffered = 0;
+  return write_all (file, file->buffer, n, error);
+}
+
+gboolean
+m3ret_atomic_file_write (M3retAtomicFile *file, gconstpointer data, gsize len, GError **error)
+{
+  g_return_val_if_fail (file != NULL && (data != NULL || len == 0), FALSE);
+  file->written += len;
+  if (file->buffered + len <= BUFFER_SIZE) {
+    memcpy (file->buffer + file->buffered, data, len);
+    file->buffered += len;
+    return TRUE;
+  }
+  if (!flush_buffer (file, error))
+    return FALSE;
+  if (len >= BUFFER_SIZE)
+    return write_all (file, data, len, error);
+  memcpy (file->buffer, data, len);
+  file->buffered = len;
+  return TRUE;
+}
+
+guint64
+m3ret_atomic_file_tell (const M3retAtomicFile *file)
+{
+  g_return_val_if_fail (file != NULL, 0);
+  return file->written;
+}
+
+static void
+atomic_file_free (M3retAtomicFile *file)
+{
+  if (file->fd >= 0)
+    close (file->fd);
+  g_free (file->buffer);
+  g_free (file->tmp_path);
+  g_free (file->path);
+  g_free (file);
+}
+
+void
+m3ret_atomic_file_abort (M3retAtomicFile *file)
+{
+  if (file == NULL)
+    return;
+  if (file->fd >= 0) {
+    close (file->fd);
+    file->fd = -1;
+  }
+  g_unlink (file->tmp_path);
+  atomic_file_free (file);
+}
+
+/* The rename is only durable once the folder's entry is on disk too. */
+static void
+sync_folder (const gchar *path)
+{
+  g_autofree gchar *dir = g_path_get_dirname (path);
+  gint fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    fsync (fd);
+    close (fd);
+  }
+}
+
+gboolean
+m3ret_atomic_file_commit (M3retAtomicFile *file, GError **error)
+{
+  g_return_val_if_fail (file != NULL, FALSE);
+  gboolean ok = flush_buffer (file, error);
+  if (ok && fsync (file->fd) != 0)
+    ok = set_errno_error (error, errno, file->path, "sync to disk");
+  if (ok) {
+    gint fd = file->fd;
+    file->fd = -1;
+    if (close (fd) != 0)
+      ok = set_errno_error (error, errno, file->path, "close");
+  }
+  if (ok && g_rename (file->tmp_path, file->path) != 0)
+    ok = set_errno_error (error, errno, file->path, "rename the temporary file into place");
+  if (!ok) {
+    m3ret_atomic_file_abort (file);
+    return FALSE;
+  }
+  sync_folder (file->path);
+  atomic_file_free (file);
+  return TRUE;
+}
+
+gboolean
+m3ret_file_write_atomic (const gchar *path, gconstpointer data, gssize len, GError **error)
+{
+  g_return_val_if_fail (data != NULL || len == 0, FALSE);
+  gsize n = len < 0 ? strlen (data) : (gsize) len;
+  M3retAtomicFile *file = m3ret_atomic_file_new (path, error);
+  if (file == NULL)
+    return FALSE;
+  if (!m3ret_atomic_file_write (file, data, n, error)) {
+    m3ret_atomic_file_abort (file);
+    return FALSE;
+  }
+  return m3ret_atomic_file_commit (file, error);
+}
+
+/* Slicing-by-8 CRC-32: eight tables so the loop consumes 8 bytes a step. */
+static guint32 crc_tables[8][256];
+
+static void
+crc_init_tables (void)
+{
+  for (guint32 i = 0; i < 256; i++) {
+    guint32 c = i;
+    for (gint j = 0; j < 8; j++)
+      c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    crc_tables[0][i] = c;
+  }
+  for (guint32 i = 0; i < 256; i++)
+    for (gint t = 1; t < 8; t++)
+      crc_tables[t][i] = (crc_tables[t - 1][i] >> 8) ^ crc_tables[0][crc_tables[t - 1][i] & 0xff];
+}
+
+guint32
+m3ret_crc32_update (guint32 crc, gconstpointer data, gsize len)
+{
+  static gsize tables_ready = 0;
+  if (g_once_init_enter (&tables_ready)) {
+    crc_init_tables ();
+    g_once_init_leave (&tables_ready, 1);
+  }
+  const guint8 *p = data;
+  guint32 c = ~crc;
+  while (len >= 8) {
+    guint32 lo = c ^ ((guint32) p[0] | (guint32) p[1] << 8 | (guint32) p[2] << 16 |
+                      (guint32) p[3] << 24);
+    c = crc_tables[7][lo & 0xff] ^ crc_tables[6][(lo >> 8) & 0xff] ^
+        crc_tables[5][(lo >> 16) & 0xff] ^ crc_tables[4][lo >> 24] ^ crc_tables[3][p[4]] ^
+        crc_tables[2][p[5]] ^ crc_tables[1][p[6]] ^ crc_tables[0][p[7]];
+    p += 8;
+    len -= 8;
+  }
+  while (len-- > 0)
+    c = crc_tables[0][(c ^ *p++) & 0xff] ^ (c >> 8);
+  return ~c;
+}

@@ -1,0 +1,385 @@
+/* index.c — M3retIndex: drives a retriever plugin and owns its file container. */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "m3ret-fileio.h"
+#include "m3ret-index.h"
+#include "m3ret-plugin.h"
+
+#define HEADER_SIZE 64
+#define TRAILER_SIZE 24
+#define NAME_SIZE 32
+
+static const gchar file_magic[8] = { 'M', '3', 'R', 'E', 'T', 'I', 'D', 'X' };
+static const gchar end_magic[4] = { 'M', '3', 'I', 'X' };
+
+struct _M3retIndex {
+  const M3retRetrieverVTable *vt;
+  gchar *plugin_name;
+  gpointer handle;
+  guint dim;
+  M3retItems *items;
+};
+
+struct _M3retIndexWriter {
+  M3retAtomicFile *file;
+  guint32 crc;
+};
+
+gboolean
+m3ret_index_writer_write (M3retIndexWriter *writer, gconstpointer data, gsize len, GError **error)
+{
+  g_return_val_if_fail (writer != NULL && (data != NULL || len == 0), FALSE);
+  writer->crc = m3ret_crc32_update (writer->crc, data, len);
+  return m3ret_atomic_file_write (writer->file, data, len, error);
+}
+
+static const M3retRetrieverVTable *
+retriever_vtable (const M3retPlugin *plugin, GError **error)
+{
+  const M3retPluginDesc *desc = m3ret_plugin_get_desc (plugin);
+  if (desc->kind != M3RET_PLUGIN_RETRIEVER) {
+    g_set_error (error, M3RET_PLUGIN_ERROR, M3RET_PLUGIN_ERROR_NOT_FOUND,
+                 "plugin '%s' is a %s, not a retriever", desc->name,
+                 m3ret_plugin_kind_to_string (desc->kind));
+    return NULL;
+  }
+  return m3ret_plugin_get_vtable (plugin);
+}
+
+static M3retIndex *
+index_wrap (const M3retRetrieverVTable *vt, const gchar *name, gpointer handle, guint dim)
+{
+  M3retIndex *index = g_new0 (M3retIndex, 1);
+  index->vt = vt;
+  index->plugin_name = g_strdup (name);
+  index->handle = handle;
+  index->dim = dim;
+  return index;
+}
+
+M3retIndex *
+m3ret_index_new (const M3retPlugin *plugin, const M3retConfig *config, guint dim, guint n_threads,
+                 GError **error)
+{
+  g_return_val_if_fail (plugin != NULL && config != NULL && dim > 0, NULL);
+  const M3retRetrieverVTable *vt = retriever_vtable (plugin, error);
+  if (vt == NULL)
+    return NULL;
+  gpointer handle = vt->create (config, dim, MAX (n_threads, 1), error);
+  if (handle == NULL)
+    return NULL;
+  return index_wrap (vt, m3ret_plugin_get_desc (plugin)->name, handle, dim);
+}
+
+void
+m3ret_index_free (M3retIndex *index)
+{
+  if (index == NULL)
+    return;
+  index->vt->destroy (index->handle);
+  m3ret_items_free (index->items);
+  g_free (index->plugin_name);
+  g_free (index);
+}
+
+gsize
+m3ret_index_count (const M3retIndex *index)
+{
+  g_return_val_if_fail (index != NULL, 0);
+  return index->vt->count (index->handle);
+}
+
+guint
+m3ret_index_dim (const M3retIndex *index)
+{
+  g_return_val_if_fail (index != NULL, 0);
+  return index->dim;
+}
+
+const gchar *
+m3ret_index_plugin_name (const M3retIndex *index)
+{
+  g_return_val_if_fail (index != NULL, NULL);
+  return index->plugin_name;
+}
+
+void
+m3ret_index_set_items (M3retIndex *index, M3retItems *items)
+{
+  g_return_if_fail (index != NULL);
+  m3ret_items_free (index->items);
+  index->items = items;
+}
+
+const M3retItems *
+m3ret_index_get_items (const M3retIndex *index)
+{
+  g_return_val_if_fail (index != NULL, NULL);
+  return index->items;
+}
+
+/* Plugins may assume unit rows; a wrong row would silently break cosine. */
+static gboolean
+check_rows (const gfloat *rows, gsize n, guint dim, const gchar *what, GError **error)
+{
+  for (gsize i = 0; i < n; i++) {
+    const gfloat *r = rows + i * dim;
+    gdouble ss = 0;
+    for (guint j = 0; j < dim; j++)
+      ss += (gdouble) r[j] * r[j];
+    if (!isfinite (ss) || fabs (ss - 1.0) > 1e-3) {
+      g_set_error (error, M3RET_FORMAT_ERROR, M3RET_FORMAT_ERROR_INVALID,
+                   "%s row %zu is not a finite unit vector (squared norm %g)", what, i, ss);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+gboolean
+m3ret_index_add (M3retIndex *index, const gfloat *vectors, gsize n, GError **error)
+{
+  g_return_val_if_fail (index != NULL && (vectors != NULL || n == 0), FALSE);
+  if (!check_rows (vectors, n, index->dim, "database", error))
+    return FALSE;
+  return n == 0 || index->vt->add (index->handle, vectors, n, error);
+}
+
+gboolean
+m3ret_index_search (M3retIndex *index, const gfloat *queries, gsize n_queries, guint k,
+                    const gint64 *exclude, gint64 *ids, gfloat *scores, GError **error)
+{
+  g_return_val_if_fail (index != NULL && (queries != NULL || n_queries == 0), FALSE);
+  g_return_val_if_fail (k > 0 && k < G_MAXUINT && ids != NULL && scores != NULL, FALSE);
+  if (!check_rows (queries, n_queries, index->dim, "query", error))
+    return FALSE;
+  if (n_queries == 0)
+    return TRUE;
+  if (exclude == NULL)
+    return index->vt->search (index->handle, queries, n_queries, k, ids, scores, error);
+  /* One extra candidate per query replaces its own row when that comes back. */
+  guint k1 = k + 1;
+  g_autofree gint64 *all_ids = g_new (gint64, n_queries * k1);
+  g_autofree gfloat *all_scores = g_new (gfloat, n_queries * k1);
+  if (!index->vt->search (index->handle, queries, n_queries, k1, all_ids, all_scores, error))
+    return FALSE;
+  for (gsize q = 0; q < n_queries; q++) {
+    guint out = 0;
+    for (guint j = 0; j < k1 && out < k; j++) {
+      gint64 id = all_ids[q * k1 + j];
+      if (id >= 0 && id == exclude[q])
+        continue;
+      ids[q * k + out] = id;
+      scores[q * k + out] = all_scores[q * k1 + j];
+      out++;
+    }
+  }
+  return TRUE;
+}
+
+static void
+put_u32 (guint8 *p, guint32 v)
+{
+  for (gint i = 0; i < 4; i++)
+    p[i] = (v >> (8 * i)) & 0xff;
+}
+
+static void
+put_u64 (guint8 *p, guint64 v)
+{
+  for (gint i = 0; i < 8; i++)
+    p[i] = (v >> (8 * i)) & 0xff;
+}
+
+static guint32
+get_u32 (const guint8 *p)
+{
+  return (guint32) p[0] | (guint32) p[1] << 8 | (guint32) p[2] << 16 | (guint32) p[3] << 24;
+}
+
+static guint64
+get_u64 (const guint8 *p)
+{
+  return (guint64) get_u32 (p) | (guint64) get_u32 (p + 4) << 32;
+}
+
+gboolean
+m3ret_index_save (M3retIndex *index, const gchar *path, GError **error)
+{
+  g_return_val_if_fail (index != NULL && path != NULL, FALSE);
+  gsize count = m3ret_index_count (index);
+  if (index->items != NULL && index->items->n != count) {
+    g_set_error (error, M3RET_FORMAT_ERROR, M3RET_FORMAT_ERROR_MISMATCH,
+                 "%s: the index holds %zu vectors but %zu items", path, count, index->items->n);
+    return FALSE;
+  }
+  gsize items_len = 0;
+  g_autofree gchar *items_csv = index->items ? m3ret_items_to_csv (index->items, &items_len) : NULL;
+  M3retIndexWriter writer = { m3ret_atomic_file_new (path, error), 0 };
+  if (writer.file == NULL)
+    return FALSE;
+  guint8 header[HEADER_SIZE] = { 0 };
+  memcpy (header, file_magic, sizeof file_magic);
+  put_u32 (header + 8, M3RET_INDEX_FILE_VERSION);
+  put_u32 (header + 12, index->dim);
+  put_u64 (header + 16, count);
+  strncpy ((gchar *) header + 24, index->plugin_name, NAME_SIZE - 1);
+  gboolean ok = m3ret_index_writer_write (&writer, header, sizeof header, error) &&
+                m3ret_index_writer_write (&writer, items_csv, items_len, error);
+  guint64 payload_start = m3ret_atomic_file_tell (writer.file);
+  ok = ok && index->vt->save (index->handle, &writer, error);
+  if (ok) {
+    guint8 trailer[TRAILER_SIZE];
+    put_u64 (trailer, items_len);
+    put_u64 (trailer + 8, m3ret_atomic_file_tell (writer.file) - payload_start);
+    writer.crc = m3ret_crc32_update (writer.crc, trailer, 16);
+    put_u32 (trailer + 16, writer.crc);
+    memcpy (trailer + 20, end_magic, 4);
+    ok = m3ret_atomic_file_write (writer.file, trailer, sizeof trailer, error);
+  }
+  if (!ok) {
+    m3ret_atomic_file_abort (writer.file);
+    return FALSE;
+  }
+  return m3ret_atomic_file_commit (writer.file, error);
+}
+
+static gpointer
+refuse (GError **error, gint code, const gchar *path, const gchar *format, ...) G_GNUC_PRINTF (4, 5);
+
+static gpointer
+refuse (GError **error, gint code, const gchar *path, const gchar *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_autofree gchar *reason = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error (error, M3RET_FORMAT_ERROR, code, "%s: %s", path, reason);
+  return NULL;
+}
+
+static M3retIndex *
+index_decode (const M3retPlugin *plugin, const M3retRetrieverVTable *vt, const M3retConfig *config,
+              const guint8 *bytes, gsize len, const gchar *path, guint n_threads, GError **error)
+{
+  if (memcmp (bytes, file_magic, MIN (len, sizeof file_magic)) != 0)
+    return refuse (error, M3RET_FORMAT_ERROR_FOREIGN, path, "not an m3ret index file");
+  if (len < HEADER_SIZE + TRAILER_SIZE)
+    return refuse (error, M3RET_FORMAT_ERROR_TRUNCATED, path,
+                   "truncated: %zu bytes, smaller than any index file", len);
+  guint32 version = get_u32 (bytes + 8);
+  if (version == 0 || version > M3RET_INDEX_FILE_VERSION)
+    return refuse (error, M3RET_FORMAT_ERROR_VERSION, path,
+                   "index file version %u; this m3ret reads version %d", version,
+                   M3RET_INDEX_FILE_VERSION);
+  const guint8 *trailer = bytes + len - TRAILER_SIZE;
+  if (memcmp (trailer + 20, end_magic, 4) != 0)
+    return refuse (error, M3RET_FORMAT_ERROR_TRUNCATED, path,
+                   "the end marker is missing: the file is truncated or was not fully written");
+  guint64 items_len = get_u64 (trailer), payload_len = get_u64 (trailer + 8);
+  guint64 body = len - HEADER_SIZE - TRAILER_SIZE;
+  if (items_len > body || payload_len != body - items_len)
+    return refuse (error, M3RET_FORMAT_ERROR_CORRUPT, path,
+                   "section lengths (%" G_GUINT64_FORMAT " + %" G_GUINT64_FORMAT
+                   ") do not match the file size", items_len, payload_len);
+  guint32 stored = get_u32 (trailer + 16);
+  guint32 computed = m3ret_crc32_update (0, bytes, len - 8);
+  if (stored != computed)
+    return refuse (error, M3RET_FORMAT_ERROR_CORRUPT, path,
+                   "checksum mismatch (stored %08x, computed %08x): the file is corrupt", stored,
+                   computed);
+  gchar name[NAME_SIZE + 1] = { 0 };
+  memcpy (name, bytes + 24, NAME_SIZE);
+  const gchar *want = m3ret_plugin_get_desc (plugin)->name;
+  if (strcmp (name, want) != 0)
+    return refuse (error, M3RET_FORMAT_ERROR_FOREIGN, path,
+                   "built by retriever '%s', but the pipeline selects '%s'", name, want);
+  guint dim = get_u32 (bytes + 12);
+  guint64 count = get_u64 (bytes + 16);
+  if (dim == 0 || count > G_MAXSIZE / dim)
+    return refuse (error, M3RET_FORMAT_ERROR_CORRUPT, path, "impossible shape %" G_GUINT64_FORMAT
+                   " × %u", count, dim);
+  M3retItems *items = NULL;
+  if (items_len > 0) {
+    g_autofree gchar *label = g_strdup_printf ("%s (items)", path);
+    items = m3ret_items_parse_csv ((const gchar *) bytes + HEADER_SIZE, items_len, label, error);
+    if (items == NULL)
+      return NULL;
+    if (items->n != count) {
+      m3ret_items_free (items);
+      return refuse (error, M3RET_FORMAT_ERROR_CORRUPT, path,
+                     "%zu items for %" G_GUINT64_FORMAT " vectors", items->n, count);
+    }
+  }
+  GError *local = NULL;
+  gpointer handle = vt->load (config, dim, count, bytes + HEADER_SIZE + items_len, payload_len,
+                              MAX (n_threads, 1), &local);
+  if (handle == NULL) {
+    m3ret_items_free (items);
+    if (local == NULL)
+      return refuse (error, M3RET_FORMAT_ERROR_CORRUPT, path, "the %s plugin refused it", name);
+    g_set_error (error, local->domain, local->code, "%s: %s", path, local->message);
+    g_error_free (local);
+    return NULL;
+  }
+  M3retIndex *index = index_wrap (vt, name, handle, dim);
+  index->items = items;
+  if (vt->count (handle) != count) {
+    m3ret_index_free (index);
+    return refuse (error, M3RET_FORMAT_ERROR_CORRUPT, path,
+                   "the payload holds a different number of vectors than the header");
+  }
+  return index;
+}
+
+M3retIndex *
+m3ret_index_load (const M3retPlugin *plugin, const M3retConfig *config, const gchar *path,
+                  guint n_threads, GError **error)
+{
+  g_return_val_if_fail (plugin != NULL && config != NULL && path != NULL, NULL);
+  const M3retRetrieverVTable *vt = retriever_vtable (plugin, error);
+  if (vt == NULL)
+    return NULL;
+  GError *local = NULL;
+  GMappedFile *map = g_mapped_file_new (path, FALSE, &local);
+  if (map == NULL) {
+    g_propagate_error (error, local);
+    return NULL;
+  }
+  static const guint8 empty[1] = { 0 };
+  const guint8 *bytes = (const guint8 *) g_mapped_file_get_contents (map);
+  gsize len = g_mapped_file_get_length (map);
+  M3retIndex *index = index_decode (plugin, vt, config, bytes ? bytes : empty, len, path,
+                                    n_threads, error);
+  g_mapped_file_unref (map);
+  return index;
+}
+
+gboolean
+m3ret_vectors_normalize (gfloat *rows, gsize n, guint dim, const gchar *name, GError **error)
+{
+  g_return_val_if_fail (rows != NULL || n == 0, FALSE);
+  for (gsize i = 0; i < n; i++) {
+    gfloat *r = rows + i * dim;
+    gdouble ss = 0;
+    for (guint j = 0; j < dim; j++)
+      ss += (gdouble) r[j] * r[j];
+    if (!isfinite (ss)) {
+      g_set_error (error, M3RET_FORMAT_ERROR, M3RET_FORMAT_ERROR_INVALID,
+                   "%s: row %zu holds NaN or infinity", name, i);
+      return FALSE;
+    }
+    if (ss == 0) {
+      g_set_error (error, M3RET_FORMAT_ERROR, M3RET_FORMAT_ERROR_INVALID,
+                   "%s: row %zu is all zeros and has no direction", name, i);
+      return FALSE;
+    }
+    gfloat inv = (gfloat) (1.0 / sqrt (ss));
+    for (guint j = 0; j < dim; j++)
+      r[j] *= inv;
+  }
+  return TRUE;
+}

@@ -1,0 +1,65 @@
+/* m3ret-fileio.h — writing files crash-safely, and the errors of our formats.
+ *
+ * Every file m3ret produces (embeddings, indexes, checkpoints, reports) is
+ * written to a temporary in the destination folder, flushed to disk with
+ * fsync, then renamed over the destination, and the folder is synced: a
+ * reader sees the old file or the complete new one, never a half-written
+ * one, and a failure leaves nothing behind.
+ */
+#ifndef M3RET_FILEIO_H
+#define M3RET_FILEIO_H
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Errors of m3ret's own file formats (npy, sidecar CSV, index files); the
+ * message always names the file and the reason.  I/O failures themselves
+ * are G_FILE_ERROR. */
+#define M3RET_FORMAT_ERROR (m3ret_format_error_quark ())
+GQuark m3ret_format_error_quark (void);
+
+typedef enum {
+  M3RET_FORMAT_ERROR_FOREIGN,    /* not a file of the expected kind (magic, plugin) */
+  M3RET_FORMAT_ERROR_VERSION,    /* a version this build does not read */
+  M3RET_FORMAT_ERROR_TRUNCATED,  /* shorter than its header says */
+  M3RET_FORMAT_ERROR_CORRUPT,    /* checksum mismatch, inconsistent sizes, bad ids */
+  M3RET_FORMAT_ERROR_UNSUPPORTED,/* well-formed but not what we accept (dtype, order, rank) */
+  M3RET_FORMAT_ERROR_MISMATCH,   /* two files that belong together disagree (rows, dim) */
+  M3RET_FORMAT_ERROR_INVALID     /* values we refuse (NaN, empty, bad field) */
+} M3retFormatError;
+
+typedef struct _M3retAtomicFile M3retAtomicFile;
+
+/* Starts writing @path: creates a temporary ".NAME.XXXXXX" beside it.
+ * Returns: (transfer full) the writer; finish with m3ret_atomic_file_commit()
+ * or m3ret_atomic_file_abort(). */
+M3retAtomicFile *m3ret_atomic_file_new (const gchar *path, GError **error);
+
+/* Appends @len bytes (buffered). On failure the writer stays valid only
+ * for m3ret_atomic_file_abort(). */
+gboolean m3ret_atomic_file_write (M3retAtomicFile *file, gconstpointer data, gsize len,
+                                  GError **error);
+
+/* Bytes written so far. */
+guint64 m3ret_atomic_file_tell (const M3retAtomicFile *file);
+
+/* Flushes, fsyncs, renames over the destination and syncs the folder.
+ * Always consumes @file; on failure the temporary is removed and the
+ * destination is untouched. */
+gboolean m3ret_atomic_file_commit (M3retAtomicFile *file, GError **error);
+
+/* Drops the temporary; the destination is untouched. Accepts NULL. */
+void m3ret_atomic_file_abort (M3retAtomicFile *file);
+
+/* One-shot: writes @len bytes (-1: @data is a string) to @path atomically. */
+gboolean m3ret_file_write_atomic (const gchar *path, gconstpointer data, gssize len,
+                                  GError **error);
+
+/* CRC-32 (the zlib/PNG polynomial, so `python -c 'zlib.crc32(...)'` agrees):
+ * start with @crc = 0 and feed consecutive chunks. */
+guint32 m3ret_crc32_update (guint32 crc, gconstpointer data, gsize len);
+
+G_END_DECLS
+
+#endif /* M3RET_FILEIO_H */
