@@ -43,6 +43,10 @@ float *graph_grad (M3retGraph *graph, M3retTensor *t);
 
 /* A step tensor that shares @src's data with another shape. */
 M3retTensor *graph_view (M3retGraph *graph, M3retTensor *src, gint ndim, const gint64 *shape);
+/* A constant step tensor over @src's data from element @offset on (no
+ * gradient flows through it: for buffers such as position tables). */
+M3retTensor *graph_const_view_at (M3retGraph *graph, const M3retTensor *src, gsize offset,
+                                  gint ndim, const gint64 *shape);
 
 G_END_DECLS
 

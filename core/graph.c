@@ -137,6 +137,21 @@ graph_view (M3retGraph *g, M3retTensor *src, gint ndim, const gint64 *shape)
 }
 
 M3retTensor *
+graph_const_view_at (M3retGraph *g, const M3retTensor *src, gsize offset, gint ndim,
+                     const gint64 *shape)
+{
+  if (g->error != NULL)
+    return NULL;
+  M3retTensor *t = new_struct (g);
+  if (!m3ret_tensor_set_shape (t, ndim, shape) || offset + t->numel > src->numel) {
+    g_critical ("view outside a tensor of %" G_GSIZE_FORMAT " elements", src->numel);
+    return NULL;
+  }
+  t->data = src->data + offset;
+  return t;
+}
+
+M3retTensor *
 m3ret_graph_new_tensor (M3retGraph *g, gint ndim, const gint64 *shape)
 {
   if (g->error != NULL)

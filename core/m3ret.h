@@ -11,5 +11,8 @@
 #include <m3ret-graph.h>
 #include <m3ret-ops.h>
 #include <m3ret-rng.h>
+#include <m3ret-params.h>
+#include <m3ret-vit.h>
+#include <m3ret-optim.h>
 
 #endif /* M3RET_H */

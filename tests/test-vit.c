@@ -1,0 +1,410 @@
+/* test-vit.c — the encoder: names and shapes, patchification, position
+ * table, token subsets, embeddings, overfitting a batch with flat memory,
+ * and seeded reproducibility. */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "m3ret-check.h"
+
+static M3retRegistry *registry;
+
+static M3retDevice *
+new_device (gint threads)
+{
+  g_autoptr (GError) error = NULL;
+  M3retDevice *device = m3ret_device_new_by_name (registry, "cpu", threads, &error);
+  ck_assert_msg (device != NULL, "%s", error ? error->message : "");
+  return device;
+}
+
+static void
+micro_config (M3retVitConfig *c, gint size, gint frames)
+{
+  const gint tubelet[3] = { 2, 8, 8 };
+  g_autoptr (GError) error = NULL;
+  ck_assert_msg (m3ret_vit_config_init (c, "micro", size, frames, tubelet, &error), "%s",
+                 error ? error->message : "");
+}
+
+static void
+assert_shape (M3retParams *params, const gchar *name, gint ndim, const gint64 *shape)
+{
+  M3retTensor *t = m3ret_params_lookup (params, name);
+  ck_assert_msg (t != NULL, "no parameter %s", name);
+  ck_assert_int_eq (t->ndim, ndim);
+  for (gint i = 0; i < ndim; i++)
+    ck_assert_int_eq (t->shape[i], shape[i]);
+}
+
+START_TEST (test_names_and_shapes)
+{
+  M3retDevice *device = new_device (1);
+  M3retParams *params = m3ret_params_new (device);
+  M3retVitConfig c;
+  micro_config (&c, 32, 4);
+  M3retRng rng;
+  m3ret_rng_init (&rng, 0, M3RET_RNG_STREAM_INIT);
+  M3retVit *vit = m3ret_vit_new (params, "", &c, &rng, NULL);
+  ck_assert_ptr_nonnull (vit);
+  gint64 l = 2 * 4 * 4, d = 64;
+  assert_shape (params, "cls_token", 3, (gint64[]) { 1, 1, d });
+  assert_shape (params, "pos_embed", 3, (gint64[]) { 1, 1 + l, d });
+  assert_shape (params, "patch_embed.proj.weight", 5, (gint64[]) { d, 3, 2, 8, 8 });
+  assert_shape (params, "patch_embed.proj.bias", 1, (gint64[]) { d });
+  assert_shape (params, "blocks.0.norm1.weight", 1, (gint64[]) { d });
+  assert_shape (params, "blocks.0.attn.qkv.weight", 2, (gint64[]) { 3 * d, d });
+  assert_shape (params, "blocks.0.attn.qkv.bias", 1, (gint64[]) { 3 * d });
+  assert_shape (params, "blocks.1.attn.proj.weight", 2, (gint64[]) { d, d });
+  assert_shape (params, "blocks.1.norm2.bias", 1, (gint64[]) { d });
+  assert_shape (params, "blocks.1.mlp.fc1.weight", 2, (gint64[]) { 4 * d, d });
+  assert_shape (params, "blocks.1.mlp.fc2.weight", 2, (gint64[]) { d, 4 * d });
+  assert_shape (params, "norm.weight", 1, (gint64[]) { d });
+  ck_assert_ptr_null (m3ret_params_lookup (params, "blocks.2.norm1.weight"));
+  /* pos_embed is a buffer; biases and norms get no decay, matrices do */
+  for (guint i = 0; i < m3ret_params_get_n (params); i++) {
+    const gchar *name = m3ret_params_get_name (params, i);
+    ck_assert_int_eq (m3ret_params_is_trainable (params, i), strcmp (name, "pos_embed") != 0);
+    gboolean vector = m3ret_params_get_tensor (params, i)->ndim == 1;
+    if (m3ret_params_is_trainable (params, i))
+      ck_assert_int_eq (m3ret_params_get_decay (params, i), !vector);
+  }
+  /* trainable count: blocks 12D²+13D each, patch D·P+D, cls D, final norm 2D */
+  gsize p = 3 * 2 * 8 * 8;
+  gsize want = 2 * (12 * d * d + 13 * d) + d * p + d + d + 2 * d;
+  ck_assert_uint_eq (m3ret_params_count (params, TRUE), want);
+  /* init: LayerNorm weights one, biases zero, a qkv weight within the xavier bound */
+  float *w = m3ret_tensor_to_host (m3ret_params_lookup (params, "blocks.0.norm1.weight"));
+  float *bias = m3ret_tensor_to_host (m3ret_params_lookup (params, "blocks.0.attn.qkv.bias"));
+  float *qkv = m3ret_tensor_to_host (m3ret_params_lookup (params, "blocks.0.attn.qkv.weight"));
+  gdouble bound = sqrt (6.0 / (d + 3 * d)), maxabs = 0;
+  for (gint i = 0; i < d; i++) {
+    ck_assert_float_eq (w[i], 1.0f);
+    ck_assert_float_eq (bias[i], 0.0f);
+  }
+  for (gint i = 0; i < 3 * d * d; i++)
+    maxabs = MAX (maxabs, fabs (qkv[i]));
+  ck_assert (maxabs <= bound && maxabs > 0.9 * bound);
+  g_free (w);
+  g_free (bias);
+  g_free (qkv);
+  m3ret_vit_free (vit);
+  m3ret_params_free (params);
+  m3ret_device_free (device);
+}
+END_TEST
+
+START_TEST (test_presets)
+{
+  const gint tubelet[3] = { 2, 8, 8 };
+  const struct { const gchar *name; gint d, depth, heads; } want[] = {
+    { "micro", 64, 2, 2 }, { "tiny", 192, 12, 3 }, { "small", 384, 12, 6 }, { "base", 768, 12, 12 }
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (want); i++) {
+    M3retVitConfig c;
+    ck_assert (m3ret_vit_config_init (&c, want[i].name, 64, 16, tubelet, NULL));
+    ck_assert_int_eq (c.dim, want[i].d);
+    ck_assert_int_eq (c.depth, want[i].depth);
+    ck_assert_int_eq (c.heads, want[i].heads);
+    ck_assert_int_eq (c.mlp_hidden, 4 * want[i].d);
+    ck_assert_int_eq (m3ret_vit_config_n_tokens (&c, 16), 8 * 8 * 8);
+    ck_assert_int_eq (m3ret_vit_config_n_tokens (&c, 2), 8 * 8);
+  }
+  M3retVitConfig c;
+  g_autoptr (GError) error = NULL;
+  ck_assert (!m3ret_vit_config_init (&c, "huge", 64, 16, tubelet, &error));
+  ck_assert_ptr_nonnull (strstr (error->message, "huge"));
+  g_clear_error (&error);
+  const gint bad[3] = { 3, 8, 8 };
+  ck_assert (!m3ret_vit_config_init (&c, "tiny", 64, 16, bad, &error));
+}
+END_TEST
+
+START_TEST (test_patchify)
+{
+  gint b = 2, ch = 3, t = 4, h = 16, w = 24;
+  const gint tub[3] = { 2, 8, 4 };
+  gsize n = (gsize) b * ch * t * h * w;
+  float *x = g_new (float, n), *out = g_new (float, n);
+  for (gsize i = 0; i < n; i++)
+    x[i] = (float) i;
+  m3ret_patchify (x, b, ch, t, h, w, tub, out);
+  gint gt = 2, gh = 2, gw = 6, p = ch * 2 * 8 * 4;
+  for (gint bi = 0; bi < b; bi++)
+    for (gint c = 0; c < ch; c++)
+      for (gint ti = 0; ti < t; ti++)
+        for (gint hi = 0; hi < h; hi++)
+          for (gint wi = 0; wi < w; wi++) {
+            gsize src = ((((gsize) bi * ch + c) * t + ti) * h + hi) * w + wi;
+            gint token = ((ti / 2) * gh + hi / 8) * gw + wi / 4;
+            gint within = ((c * 2 + ti % 2) * 8 + hi % 8) * 4 + wi % 4;
+            ck_assert_float_eq (out[((gsize) bi * gt * gh * gw + token) * p + within], x[src]);
+          }
+  g_free (x);
+  g_free (out);
+}
+END_TEST
+
+START_TEST (test_pos_embed)
+{
+  gint d = 64, gt = 2, gh = 3, gw = 4, l = gt * gh * gw;
+  float *pos = g_new (float, l * d);
+  m3ret_sincos_pos_embed_3d (d, gt, gh, gw, pos);
+  gint part = 2 * (d / 6);
+  /* origin: sin 0 = 0, cos 0 = 1 in each axis part; padding columns zero */
+  for (gint a = 0; a < 3; a++)
+    for (gint i = 0; i < part / 2; i++) {
+      ck_assert_float_eq (pos[a * part + i], 0.0f);
+      ck_assert_float_eq (pos[a * part + part / 2 + i], 1.0f);
+    }
+  for (gint r = 0; r < l; r++)
+    for (gint c = 3 * part; c < d; c++)
+      ck_assert_float_eq (pos[r * d + c], 0.0f);
+  /* every row distinct, every value in [−1, 1]; w moves only the w part */
+  for (gint r = 0; r < l; r++)
+    for (gint q = r + 1; q < l; q++)
+      ck_assert (memcmp (pos + r * d, pos + q * d, sizeof (float) * d) != 0);
+  for (gint i = 0; i < l * d; i++)
+    ck_assert (fabsf (pos[i]) <= 1.0f);
+  ck_assert (memcmp (pos, pos + d, sizeof (float) * 2 * part) == 0);
+  g_free (pos);
+}
+END_TEST
+
+typedef struct {
+  M3retDevice *device;
+  M3retParams *params;
+  M3retVit *vit;
+  M3retGraph *graph;
+  M3retVitConfig config;
+} Model;
+
+static void
+model_init (Model *m, gint threads, guint64 seed, gint size, gint frames)
+{
+  m->device = new_device (threads);
+  m->params = m3ret_params_new (m->device);
+  micro_config (&m->config, size, frames);
+  M3retRng rng;
+  m3ret_rng_init (&rng, seed, M3RET_RNG_STREAM_INIT);
+  m->vit = m3ret_vit_new (m->params, "", &m->config, &rng, NULL);
+  ck_assert_ptr_nonnull (m->vit);
+  m->graph = m3ret_graph_new (m->device);
+}
+
+static void
+model_clear (Model *m)
+{
+  m3ret_graph_free (m->graph);
+  m3ret_vit_free (m->vit);
+  m3ret_params_free (m->params);
+  m3ret_device_free (m->device);
+}
+
+static float *
+random_images (guint64 seed, gint b, gint frames, gint size)
+{
+  gsize n = (gsize) b * 3 * frames * size * size;
+  float *x = g_new (float, n);
+  M3retRng rng;
+  m3ret_rng_init (&rng, seed, 77);
+  m3ret_rng_fill_normal (&rng, x, n, 0.0f, 1.0f);
+  return x;
+}
+
+/* Attention is equivariant in the patch tokens: encoding a permuted
+ * subset gives the permuted rows, and the identity subset is the full
+ * forward. */
+START_TEST (test_token_subset)
+{
+  Model m;
+  model_init (&m, 2, 3, 32, 2);
+  gint b = 2, l = 16, d = 64;
+  float *x = random_images (1, b, 2, 32);
+  M3retTensor *patches = m3ret_vit_patchify (m.graph, m.vit, x, b, 2);
+  ck_assert_int_eq (patches->shape[1], l);
+  float *full = m3ret_tensor_to_host (m3ret_vit_forward (m.graph, m.vit, patches, NULL, 0));
+  gint32 ident[32], perm[32];
+  for (gint i = 0; i < b * l; i++)
+    ident[i] = i % l;
+  M3retRng rng;
+  m3ret_rng_init (&rng, 4, 4);
+  for (gint bi = 0; bi < b; bi++)
+    m3ret_rng_permutation (&rng, perm + bi * l, l);
+  float *same = m3ret_tensor_to_host (m3ret_vit_forward (m.graph, m.vit, patches, ident, l));
+  for (gint i = 0; i < b * (1 + l) * d; i++)
+    ck_assert_float_eq (same[i], full[i]);
+  /* keep 5 tokens in permuted order */
+  gint k = 5;
+  gint32 keep[10];
+  for (gint bi = 0; bi < b; bi++)
+    for (gint j = 0; j < k; j++)
+      keep[bi * k + j] = perm[bi * l + j];
+  M3retTensor *sub = m3ret_vit_forward (m.graph, m.vit, patches, keep, k);
+  ck_assert_int_eq (sub->shape[1], 1 + k);
+  M3retTensor *sub_all = m3ret_vit_forward (m.graph, m.vit, patches, perm, l);
+  float *sa = m3ret_tensor_to_host (sub_all);
+  for (gint bi = 0; bi < b; bi++)
+    for (gint j = 0; j < l; j++)
+      for (gint c = 0; c < d; c++)
+        ck_assert_float_eq_tol (sa[((gsize) bi * (1 + l) + 1 + j) * d + c],
+                                full[((gsize) bi * (1 + l) + 1 + perm[bi * l + j]) * d + c], 1e-4f);
+  g_free (sa);
+  g_free (full);
+  g_free (same);
+  g_free (x);
+  model_clear (&m);
+}
+END_TEST
+
+START_TEST (test_embedding_normalised)
+{
+  Model m;
+  model_init (&m, 1, 5, 16, 2);
+  gint b = 3;
+  float *x = random_images (2, b, 2, 16);
+  for (gint pool = 0; pool < 2; pool++) {
+    m3ret_vit_set_pool (m.vit, pool ? M3RET_POOL_MEAN : M3RET_POOL_CLS);
+    M3retTensor *e = m3ret_vit_embed (m.graph, m.vit, m3ret_vit_patchify (m.graph, m.vit, x, b, 2));
+    ck_assert_int_eq (e->ndim, 2);
+    ck_assert_int_eq (e->shape[0], b);
+    ck_assert_int_eq (e->shape[1], 64);
+    float *h = m3ret_tensor_to_host (e);
+    for (gint r = 0; r < b; r++) {
+      double ss = 0;
+      for (gint c = 0; c < 64; c++)
+        ss += (double) h[r * 64 + c] * h[r * 64 + c];
+      ck_assert_double_eq_tol (ss, 1.0, 1e-5);
+    }
+    g_free (h);
+    m3ret_graph_reset (m.graph);
+  }
+  g_free (x);
+  model_clear (&m);
+}
+END_TEST
+
+/* One training step of the regression: pooled features → target. */
+static gfloat
+train_step (Model *m, M3retAdamW *opt, const float *x, gint b, const float *target, gdouble lr)
+{
+  M3retGraph *g = m->graph;
+  M3retTensor *patches = m3ret_vit_patchify (g, m->vit, x, b, 2);
+  M3retTensor *pooled = m3ret_vit_pool (g, m->vit, m3ret_vit_forward (g, m->vit, patches, NULL, 0));
+  M3retTensor *t = m3ret_graph_from_host (g, 2, pooled->shape, target, FALSE);
+  M3retTensor *loss = m3ret_op_mse (g, pooled, t, NULL);
+  m3ret_params_zero_grad (m->params);
+  g_autoptr (GError) error = NULL;
+  ck_assert_msg (m3ret_graph_backward (g, loss, &error), "%s", error ? error->message : "");
+  gfloat value = m3ret_tensor_item (loss);
+  m3ret_params_clip_grad_norm (m->params, 5.0);
+  m3ret_adamw_step (opt, lr, 0.0);
+  m3ret_graph_reset (g);
+  return value;
+}
+
+START_TEST (test_overfit_flat_memory)
+{
+  Model m;
+  model_init (&m, 2, 11, 16, 2);
+  gint b = 4, steps = 400;
+  float *x = random_images (3, b, 2, 16);
+  float *target = g_new (float, b * 64);
+  M3retRng rng;
+  m3ret_rng_init (&rng, 12, 12);
+  m3ret_rng_fill_normal (&rng, target, b * 64, 0.0f, 1.0f);
+  M3retAdamW *opt = m3ret_adamw_new (m.params, 0.9, 0.95, 1e-8, NULL);
+  gfloat first = 0, last = 0;
+  gsize reserved_after_warmup = 0;
+  for (gint s = 0; s < steps; s++) {
+    gdouble lr = m3ret_schedule_warmup_cosine (s, 20, steps, 3e-3, 1e-5);
+    last = train_step (&m, opt, x, b, target, lr);
+    if (s == 0)
+      first = last;
+    if (s == 2)
+      reserved_after_warmup = m3ret_graph_get_reserved_bytes (m.graph);
+    if (s > 2)
+      ck_assert_uint_eq (m3ret_graph_get_reserved_bytes (m.graph), reserved_after_warmup);
+  }
+  ck_assert_msg (first > 0.5f, "initial loss %g", first);
+  ck_assert_msg (last < 1e-3f * first && last < 1e-3f, "loss %g → %g after %d steps", first, last,
+                 steps);
+  ck_assert_uint_le (m3ret_graph_get_peak_bytes (m.graph), reserved_after_warmup);
+  m3ret_adamw_free (opt);
+  g_free (x);
+  g_free (target);
+  model_clear (&m);
+}
+END_TEST
+
+/* Weights after a few steps, on the host. */
+static float *
+weights_after (guint64 seed, gint threads, gint steps, gsize *n)
+{
+  Model m;
+  model_init (&m, threads, seed, 16, 2);
+  gint b = 2;
+  float *x = random_images (seed + 100, b, 2, 16);
+  float *target = g_new0 (float, b * 64);
+  target[0] = 1.0f;
+  M3retAdamW *opt = m3ret_adamw_new (m.params, 0.9, 0.999, 1e-8, NULL);
+  for (gint s = 0; s < steps; s++)
+    train_step (&m, opt, x, b, target, 1e-3);
+  *n = m3ret_params_count (m.params, FALSE);
+  float *all = g_new (float, *n), *p = all;
+  for (guint i = 0; i < m3ret_params_get_n (m.params); i++) {
+    M3retTensor *t = m3ret_params_get_tensor (m.params, i);
+    m3ret_tensor_download (t, p);
+    p += t->numel;
+  }
+  m3ret_adamw_free (opt);
+  g_free (x);
+  g_free (target);
+  model_clear (&m);
+  return all;
+}
+
+START_TEST (test_seeded)
+{
+  gsize n1, n2, n3;
+  float *a = weights_after (7, 2, 3, &n1);
+  float *b = weights_after (7, 2, 3, &n2);
+  float *c = weights_after (8, 2, 3, &n3);
+  ck_assert_uint_eq (n1, n2);
+  ck_assert_uint_eq (n1, n3);
+  ck_assert (memcmp (a, b, sizeof (float) * n1) == 0);
+  ck_assert (memcmp (a, c, sizeof (float) * n1) != 0);
+  g_free (a);
+  g_free (b);
+  g_free (c);
+}
+END_TEST
+
+static Suite *
+vit_suite (void)
+{
+  Suite *s = suite_create ("vit");
+  TCase *tc = tcase_create ("encoder");
+  tcase_set_timeout (tc, 120);
+  tcase_add_test (tc, test_names_and_shapes);
+  tcase_add_test (tc, test_presets);
+  tcase_add_test (tc, test_patchify);
+  tcase_add_test (tc, test_pos_embed);
+  tcase_add_test (tc, test_token_subset);
+  tcase_add_test (tc, test_embedding_normalised);
+  tcase_add_test (tc, test_overfit_flat_memory);
+  tcase_add_test (tc, test_seeded);
+  suite_add_tcase (s, tc);
+  return s;
+}
+
+int
+main (void)
+{
+  m3ret_check_init ();
+  registry = m3ret_check_registry ();
+  int rc = m3ret_check_run (vit_suite ());
+  m3ret_registry_free (registry);
+  return rc;
+}
