@@ -77,6 +77,18 @@ name_is_valid (const gchar *name)
   return TRUE;
 }
 
+/* Keys may use capitals (hnsw's M), plugin names may not. */
+static gboolean
+key_name_is_valid (const gchar *name)
+{
+  if (name == NULL || *name == '\0' || strlen (name) > 64)
+    return FALSE;
+  for (const gchar *c = name; *c; c++)
+    if (!(g_ascii_isalnum (*c) || *c == '_'))
+      return FALSE;
+  return TRUE;
+}
+
 static gboolean
 check_descriptor (const M3retPluginDesc *desc, const gchar *filename, GError **error)
 {
@@ -110,7 +122,7 @@ check_descriptor (const M3retPluginDesc *desc, const gchar *filename, GError **e
     return FALSE;
   }
   for (const M3retKeySpec *k = desc->keys; k != NULL && k->name != NULL; k++) {
-    if (!name_is_valid (k->name) || (guint) k->type > M3RET_KEY_WEIGHTS) {
+    if (!key_name_is_valid (k->name) || (guint) k->type > M3RET_KEY_WEIGHTS) {
       g_set_error (error, M3RET_PLUGIN_ERROR, M3RET_PLUGIN_ERROR_BAD_DESCRIPTOR,
                    "%s: plugin '%s' declares a malformed key '%s'", filename, desc->name,
                    k->name);

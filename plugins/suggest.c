@@ -5,25 +5,28 @@
 
 #include "m3ret-registry.h"
 
-/* Levenshtein distance with one rolling row; words here are short. */
+/* Optimal-string-alignment distance: Levenshtein plus adjacent swaps, so
+ * "setps" is one edit from "steps". Words here are short: a full table. */
 static guint
 edit_distance (const gchar *a, const gchar *b)
 {
-  gsize la = strlen (a), lb = strlen (b);
-  g_autofree guint *row = g_new (guint, lb + 1);
+  gsize la = strlen (a), lb = strlen (b), w = lb + 1;
+  g_autofree guint *d = g_new (guint, (la + 1) * w);
+  for (gsize i = 0; i <= la; i++)
+    d[i * w] = i;
   for (gsize j = 0; j <= lb; j++)
-    row[j] = j;
+    d[j] = j;
   for (gsize i = 1; i <= la; i++) {
-    guint diag = row[0];
-    row[0] = i;
     for (gsize j = 1; j <= lb; j++) {
-      guint up = row[j];
-      guint cost = g_ascii_tolower (a[i - 1]) == g_ascii_tolower (b[j - 1]) ? 0 : 1;
-      row[j] = MIN (MIN (row[j] + 1, row[j - 1] + 1), diag + cost);
-      diag = up;
+      gchar ca = g_ascii_tolower (a[i - 1]), cb = g_ascii_tolower (b[j - 1]);
+      guint best = MIN (d[(i - 1) * w + j] + 1, d[i * w + j - 1] + 1);
+      best = MIN (best, d[(i - 1) * w + j - 1] + (ca == cb ? 0 : 1));
+      if (i > 1 && j > 1 && ca == g_ascii_tolower (b[j - 2]) && g_ascii_tolower (a[i - 2]) == cb)
+        best = MIN (best, d[(i - 2) * w + j - 2] + 1);
+      d[i * w + j] = best;
     }
   }
-  return row[lb];
+  return d[la * w + lb];
 }
 
 gchar *

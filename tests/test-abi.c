@@ -1,0 +1,52 @@
+/* test-abi.c — sizes of the public structs plugins are compiled against.
+ *
+ * A change here breaks every plugin built before it: bump M3RET_ABI_MAJOR,
+ * or append at the end and use the reserved slots with a minor bump.
+ * Figures are for LP64 (x86_64, aarch64); other ABIs skip.
+ */
+#include "config.h"
+
+#include "m3ret-check.h"
+
+START_TEST (test_sizes)
+{
+  if (sizeof (gpointer) != 8 || sizeof (glong) != 8)
+    return;
+  ck_assert_int_eq (M3RET_ABI_MAJOR, 1);
+  ck_assert_uint_eq (sizeof (M3retPluginDesc), 96);
+  ck_assert_uint_eq (sizeof (M3retKeySpec), 72);
+  ck_assert_uint_eq (sizeof (M3retPluginFailure), 16);
+  ck_assert_uint_eq (sizeof (M3retPluginKind), 4);
+  ck_assert_uint_eq (sizeof (M3retKeyType), 4);
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retPluginDesc, vtable), 56);
+}
+END_TEST
+
+/* The enum values are written into descriptors: they must never move. */
+START_TEST (test_enum_values)
+{
+  ck_assert_int_eq (M3RET_PLUGIN_MODALITY, 0);
+  ck_assert_int_eq (M3RET_PLUGIN_OBJECTIVE, 1);
+  ck_assert_int_eq (M3RET_PLUGIN_BACKEND, 2);
+  ck_assert_int_eq (M3RET_PLUGIN_RETRIEVER, 3);
+  ck_assert_int_eq (M3RET_KEY_INT, 0);
+  ck_assert_int_eq (M3RET_KEY_WEIGHTS, 8);
+  M3retPluginKind kind;
+  ck_assert (m3ret_plugin_kind_from_string ("retriever", &kind));
+  ck_assert_int_eq (kind, M3RET_PLUGIN_RETRIEVER);
+  ck_assert (!m3ret_plugin_kind_from_string ("decoder", &kind));
+  ck_assert_str_eq (m3ret_plugin_kind_to_string (M3RET_PLUGIN_BACKEND), "backend");
+}
+END_TEST
+
+int
+main (void)
+{
+  m3ret_check_init ();
+  Suite *s = suite_create ("abi");
+  TCase *tc = tcase_create ("abi");
+  tcase_add_test (tc, test_sizes);
+  tcase_add_test (tc, test_enum_values);
+  suite_add_tcase (s, tc);
+  return m3ret_check_run (s);
+}

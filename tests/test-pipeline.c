@@ -1,0 +1,287 @@
+/* test-pipeline.c — pipeline files: a good one, and every kind of error. */
+#include "config.h"
+
+#include "m3ret-check.h"
+#include "plugins/test-plugins.h"
+
+/* Test plugins of every kind but backends, registered statically; the
+ * backend is the real cpu plugin of the build tree. */
+
+static const M3retKeySpec objective_keys[] = {
+  M3RET_KEY_DOUBLE_SPEC ("mask_ratio", "0.75", 0, 0.99, "fraction of tokens masked"),
+  M3RET_KEY_BOOL_SPEC ("norm_pix", "true", "normalise targets"),
+  M3RET_KEY_END
+};
+M3RET_PLUGIN_DEFINE (tobj, M3RET_PLUGIN_OBJECTIVE, "1.0", "test objective", "MIT", objective_keys,
+                     NULL, &test_objective_vtable)
+
+static const M3retKeySpec retriever_keys[] = {
+  M3RET_KEY_INT_SPEC ("M", "16", 2, 128, "graph degree"),
+  M3RET_KEY_END
+};
+M3RET_PLUGIN_DEFINE (tret, M3RET_PLUGIN_RETRIEVER, "1.0", "test retriever", "MIT", retriever_keys,
+                     NULL, &test_retriever_vtable)
+
+static const M3retKeySpec required_keys[] = {
+  M3RET_KEY_STRING_SPEC ("codebook", NULL, "a key without default"),
+  M3RET_KEY_END
+};
+M3RET_PLUGIN_DEFINE (tretreq, M3RET_PLUGIN_RETRIEVER, "1.0", "needs a key", "MIT", required_keys,
+                     NULL, &test_retriever_vtable)
+
+static const M3retKeySpec modality_keys[] = {
+  M3RET_KEY_DOUBLE_LIST_SPEC ("window", "-1000,1000", 2, -4000, 4000, "HU window"),
+  M3RET_KEY_END
+};
+M3RET_PLUGIN_DEFINE (tct, M3RET_PLUGIN_MODALITY, "1.0", "test ct", "MIT", modality_keys, NULL,
+                     &test_modality_vtable)
+M3RET_PLUGIN_DEFINE (txray, M3RET_PLUGIN_MODALITY, "1.0", "test xray", "MIT", NULL, NULL,
+                     &test_modality_vtable)
+
+static M3retRegistry *
+test_registry (void)
+{
+  M3retRegistry *r = m3ret_registry_new ();
+  g_autofree gchar *cpu = g_build_filename (g_getenv ("M3RET_TEST_BUILDDIR"), "..", "backends", ".libs",
+                                            "m3ret-cpu." G_MODULE_SUFFIX, NULL);
+  GError *load_error = NULL;
+  ck_assert_msg (m3ret_registry_load_file (r, cpu, &load_error) != NULL, "%s",
+                 load_error ? load_error->message : "");
+  const M3retPluginDesc *descs[] = {
+    m3ret_plugin_tobj_get_desc (), m3ret_plugin_tret_get_desc (),
+    m3ret_plugin_tretreq_get_desc (), m3ret_plugin_tct_get_desc (), m3ret_plugin_txray_get_desc (),
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (descs); i++) {
+    GError *error = NULL;
+    ck_assert_msg (m3ret_registry_add_static (r, descs[i], &error) != NULL, "%s",
+                   error ? error->message : "");
+  }
+  return r;
+}
+
+#define HEAD "[pipeline]\nbackend=cpu\n[objective]\nplugin=tobj\n[retriever]\nplugin=tret\n"
+
+static const gchar *good_text =
+  "# a complete pipeline\n"
+  "[pipeline]\n"
+  "backend=cpu\n"
+  "threads=2\n"
+  "seed=7\n"
+  "\n"
+  "[input]\n"
+  "size=64\n"
+  "depth=16\n"
+  "tubelet=2,8,8\n"
+  "[encoder]\n"
+  "preset=micro\n"
+  "[objective]\n"
+  "plugin=tobj\n"
+  "mask_ratio=0.5\n"
+  "[data]\n"
+  "train=data/manifest.csv\n"
+  "weights=tct:2,txray:1\n"
+  "[modality tct]\n"
+  "window=-160,240\n"
+  "[train]\n"
+  "batch=8\n"
+  "lr=1e-3\n"
+  "[retriever]\n"
+  "plugin=tret\n"
+  "M=32\n";
+
+START_TEST (test_good)
+{
+  M3retRegistry *r = test_registry ();
+  GError *error = NULL;
+  M3retPipeline *p = m3ret_pipeline_load_data (r, good_text, -1, "good.ini", "/base", &error);
+  ck_assert_msg (p != NULL, "%s", error ? error->message : "");
+  M3retConfig *pipe = m3ret_pipeline_get_config (p, "pipeline");
+  ck_assert_int_eq (m3ret_config_get_int (pipe, "seed"), 7);
+  ck_assert_str_eq (m3ret_plugin_get_desc (m3ret_pipeline_get_plugin (p, M3RET_PLUGIN_BACKEND))->name,
+                    "cpu");
+  guint n = 0;
+  const gint64 *tub = m3ret_config_get_ints (m3ret_pipeline_get_config (p, "input"), "tubelet", &n);
+  ck_assert_uint_eq (n, 3);
+  ck_assert_int_eq (tub[0], 2);
+  ck_assert_int_eq (tub[2], 8);
+  M3retConfig *obj = m3ret_pipeline_get_config (p, "objective");
+  ck_assert_double_eq (m3ret_config_get_double (obj, "mask_ratio"), 0.5);
+  ck_assert (m3ret_config_get_bool (obj, "norm_pix"));
+  ck_assert (m3ret_config_is_default (obj, "norm_pix"));
+  ck_assert (!m3ret_config_is_default (obj, "mask_ratio"));
+  const gdouble *w = m3ret_config_get_doubles (m3ret_pipeline_get_modality_config (p, "tct"), "window", &n);
+  ck_assert_uint_eq (n, 2);
+  ck_assert_double_eq (w[0], -160);
+  ck_assert_double_eq (w[1], 240);
+  /* Modalities without a group get their defaults. */
+  ck_assert (m3ret_pipeline_get_modality_config (p, "txray") != NULL);
+  const gdouble *weights;
+  const gchar *const *names =
+    m3ret_config_get_weights (m3ret_pipeline_get_config (p, "data"), "weights", &weights, &n);
+  ck_assert_uint_eq (n, 2);
+  ck_assert_str_eq (names[0], "tct");
+  ck_assert_double_eq (weights[0], 2.0);
+  ck_assert_int_eq (m3ret_config_get_int (m3ret_pipeline_get_config (p, "train"), "steps"), 2000);
+  ck_assert_double_eq (m3ret_config_get_double (m3ret_pipeline_get_config (p, "train"), "lr"), 1e-3);
+  /* Defaults are listed once, each as group.key=value. */
+  const GPtrArray *defaulted = m3ret_pipeline_get_defaulted (p);
+  gboolean saw_steps = FALSE;
+  for (guint i = 0; i < defaulted->len; i++)
+    saw_steps |= g_strcmp0 (defaulted->pdata[i], "train.steps=2000") == 0;
+  ck_assert (saw_steps);
+  g_autofree gchar *abs = m3ret_pipeline_resolve_path (p, "data/manifest.csv");
+  ck_assert_str_eq (abs, "/base/data/manifest.csv");
+  ck_assert (strstr (m3ret_pipeline_get_text (p), "window=-160,240") != NULL);
+  m3ret_pipeline_free (p);
+  m3ret_registry_free (r);
+}
+END_TEST
+
+/* Loads @text, expects failure with @code, and a message holding each of the
+ * NULL-terminated fragments. */
+static void
+expect_error (const gchar *text, gint code, ...)
+{
+  M3retRegistry *r = test_registry ();
+  GError *error = NULL;
+  M3retPipeline *p = m3ret_pipeline_load_data (r, text, -1, "bad.ini", NULL, &error);
+  ck_assert_msg (p == NULL, "loaded although it should fail: %s", text);
+  ck_assert (error != NULL);
+  ck_assert_msg (error->domain == M3RET_CONFIG_ERROR && error->code == code,
+                 "expected code %d, got %d: %s", code, error->code, error->message);
+  ck_assert_msg (strchr (error->message, '\n') == NULL, "not one line: %s", error->message);
+  va_list args;
+  va_start (args, code);
+  for (const gchar *frag = va_arg (args, const gchar *); frag; frag = va_arg (args, const gchar *))
+    ck_assert_msg (strstr (error->message, frag) != NULL, "'%s' not in: %s", frag, error->message);
+  va_end (args);
+  g_error_free (error);
+  m3ret_registry_free (r);
+}
+
+START_TEST (test_unknown_key)
+{
+  expect_error (HEAD "[modality tct]\nwindw=-1,1\n", M3RET_CONFIG_ERROR_UNKNOWN_KEY,
+                "bad.ini:8:", "windw", "did you mean 'window'", NULL);
+  expect_error (HEAD "[train]\nbatch=4\nfoo=1\n", M3RET_CONFIG_ERROR_UNKNOWN_KEY, "bad.ini:9:",
+                "'foo'", NULL);
+  /* A key of another plugin than the one selected is unknown too. */
+  expect_error ("[pipeline]\nbackend=cpu\nmask_ratio=0.5\n[objective]\nplugin=tobj\n[retriever]\nplugin=tret\n",
+                M3RET_CONFIG_ERROR_UNKNOWN_KEY, "bad.ini:3:", "mask_ratio", NULL);
+}
+END_TEST
+
+START_TEST (test_unknown_group)
+{
+  expect_error (HEAD "[trian]\nbatch=4\n", M3RET_CONFIG_ERROR_UNKNOWN_GROUP, "bad.ini:7:", "[trian]",
+                "did you mean [train]", NULL);
+  expect_error (HEAD "[whatever]\n", M3RET_CONFIG_ERROR_UNKNOWN_GROUP, "[whatever]", NULL);
+}
+END_TEST
+
+START_TEST (test_bad_values)
+{
+  expect_error (HEAD "[train]\nbatch=abc\n", M3RET_CONFIG_ERROR_BAD_VALUE, "bad.ini:8:", "batch",
+                "abc", "whole number", NULL);
+  expect_error (HEAD "[train]\nbatch=0\n", M3RET_CONFIG_ERROR_OUT_OF_RANGE, "batch=0",
+                "[1, 65536]", NULL);
+  expect_error (HEAD "[train]\nlr=nan\n", M3RET_CONFIG_ERROR_BAD_VALUE, "lr", NULL);
+  expect_error (HEAD "[train]\nbatch=3.5\n", M3RET_CONFIG_ERROR_BAD_VALUE, "batch", NULL);
+  expect_error (HEAD "[encoder]\npreset=huge\n", M3RET_CONFIG_ERROR_BAD_VALUE, "preset='huge'",
+                "micro|tiny|small|base", NULL);
+  expect_error (HEAD "[objective2]\n", M3RET_CONFIG_ERROR_UNKNOWN_GROUP, NULL);
+  expect_error ("[pipeline]\nbackend=cpu\n[objective]\nplugin=tobj\nnorm_pix=maybe\n[retriever]\nplugin=tret\n",
+                M3RET_CONFIG_ERROR_BAD_VALUE, "bad.ini:5:", "norm_pix", "true or false", NULL);
+  expect_error (HEAD "[input]\ntubelet=2,8\n", M3RET_CONFIG_ERROR_OUT_OF_RANGE, "tubelet",
+                "needs 3", NULL);
+  expect_error (HEAD "[input]\nsize=60\n", M3RET_CONFIG_ERROR_OUT_OF_RANGE, "tubelet=2,8,8",
+                "must divide", NULL);
+  expect_error (HEAD "[modality tct]\nwindow=-5000,0\n", M3RET_CONFIG_ERROR_OUT_OF_RANGE,
+                "window", "[-4000, 4000]", NULL);
+  expect_error (HEAD "[data]\nweights=tct:-1\n", M3RET_CONFIG_ERROR_OUT_OF_RANGE, "weights", NULL);
+  expect_error (HEAD "[data]\nweights=tct\n", M3RET_CONFIG_ERROR_BAD_VALUE, "NAME:WEIGHT", NULL);
+}
+END_TEST
+
+START_TEST (test_unknown_plugins)
+{
+  expect_error ("[pipeline]\nbackend=cpx\n[objective]\nplugin=tobj\n[retriever]\nplugin=tret\n",
+                M3RET_CONFIG_ERROR_UNKNOWN_PLUGIN, "bad.ini:2:", "'cpx'", "did you mean 'cpu'", NULL);
+  expect_error (HEAD "[modality mri]\n", M3RET_CONFIG_ERROR_UNKNOWN_PLUGIN, "bad.ini:7:", "mri", NULL);
+  expect_error (HEAD "[data]\nweights=txra:1\n", M3RET_CONFIG_ERROR_UNKNOWN_PLUGIN, "bad.ini:8:",
+                "did you mean 'txray'", NULL);
+  /* The default objective (mae) is not registered here. */
+  expect_error ("[retriever]\nplugin=tret\n", M3RET_CONFIG_ERROR_UNKNOWN_PLUGIN, "'mae'", NULL);
+}
+END_TEST
+
+START_TEST (test_syntax)
+{
+  expect_error (HEAD "[train]\nbatch=4\n[train]\nsteps=3\n", M3RET_CONFIG_ERROR_PARSE, "bad.ini:9:",
+                "[train] appears again (first at line 7)", NULL);
+  expect_error (HEAD "[train]\nbatch=4\nbatch=5\n", M3RET_CONFIG_ERROR_PARSE, "bad.ini:9:",
+                "batch is set again", NULL);
+  expect_error (HEAD "this line is not a key\n", M3RET_CONFIG_ERROR_PARSE, "bad.ini", NULL);
+  expect_error ("[pipeline]\nbackend=cpu\n[objective]\nplugin=tobj\n[retriever]\nplugin=tretreq\n",
+                M3RET_CONFIG_ERROR_MISSING_KEY, "codebook", NULL);
+}
+END_TEST
+
+START_TEST (test_file_errors)
+{
+  M3retRegistry *r = test_registry ();
+  GError *error = NULL;
+  ck_assert (m3ret_pipeline_load (r, "/nonexistent/p.ini", &error) == NULL);
+  ck_assert (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT));
+  ck_assert (strstr (error->message, "/nonexistent/p.ini") != NULL);
+  g_clear_error (&error);
+  /* Binary junk is refused, not half-parsed. */
+  const gchar junk[] = "[pipeline]\nbackend=cpu\0\x01\x02";
+  ck_assert (m3ret_pipeline_load_data (r, junk, sizeof junk, "junk.ini", NULL, &error) == NULL);
+  ck_assert (g_error_matches (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_PARSE));
+  g_clear_error (&error);
+  m3ret_registry_free (r);
+}
+END_TEST
+
+START_TEST (test_config_misuse)
+{
+  g_autoptr (M3retConfig) c = m3ret_config_new_defaults ("test", modality_keys, NULL);
+  ck_assert (c != NULL);
+  m3ret_check_expect_log ("never declared", 1);
+  ck_assert_int_eq (m3ret_config_get_int (c, "nothing"), 0);
+  m3ret_check_expected_done ();
+  m3ret_check_expect_log ("not read as one", 1);
+  ck_assert_int_eq (m3ret_config_get_int (c, "window"), 0);
+  m3ret_check_expected_done ();
+  /* Declaring a key twice is refused. */
+  GError *error = NULL;
+  ck_assert (!m3ret_config_add_keys (c, modality_keys, &error));
+  ck_assert (error != NULL);
+  g_error_free (error);
+}
+END_TEST
+
+static Suite *
+pipeline_suite (void)
+{
+  Suite *s = suite_create ("pipeline");
+  TCase *tc = tcase_create ("validate");
+  tcase_add_test (tc, test_good);
+  tcase_add_test (tc, test_unknown_key);
+  tcase_add_test (tc, test_unknown_group);
+  tcase_add_test (tc, test_bad_values);
+  tcase_add_test (tc, test_unknown_plugins);
+  tcase_add_test (tc, test_syntax);
+  tcase_add_test (tc, test_file_errors);
+  tcase_add_test (tc, test_config_misuse);
+  suite_add_tcase (s, tc);
+  return s;
+}
+
+int
+main (void)
+{
+  m3ret_check_init ();
+  return m3ret_check_run (pipeline_suite ());
+}
