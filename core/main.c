@@ -17,7 +17,7 @@ static const Command commands[] = {
   { "plugins", "[--kind KIND] [NAME]        list plugins, or the keys of one", cmd_plugins },
   { "validate", "PIPELINE.ini               parse and check a pipeline; no heavy work", cmd_validate },
   { "synth", "--out DIR [--per-class N] [--seed S]  synthetic labelled dataset", NULL },
-  { "inspect", "FILE                         which plugin reads FILE, dims, spacing, stats", NULL },
+  { "inspect", "FILE                         which plugin reads FILE, dims, spacing, stats", cmd_inspect },
   { "train", "PIPELINE.ini [--steps N] [--out DIR] [--resume CKPT]", NULL },
   { "embed", "PIPELINE.ini --checkpoint CKPT|random --manifest M.csv --out E.npy", NULL },
   { "index", "PIPELINE.ini --embeddings E.npy --out INDEX", cmd_index },

@@ -25,6 +25,8 @@ static const Entry modality_entries[] = {
   ENTRY (M3retModalityVTable, probe),
   ENTRY (M3retModalityVTable, layout),
   ENTRY (M3retModalityVTable, read),
+  ENTRY (M3retModalityVTable, layout),
+  ENTRY (M3retModalityVTable, read),
   { 0, NULL, 0 }
 };
 

@@ -1,0 +1,443 @@
+/* loader.c — the weighted sampler and the worker threads that fill batches.
+ *
+ * One lock guards the queue of batches being filled.  Workers take the
+ * first free slot of the oldest batch (so a batch completes as early as
+ * possible), plan a new batch when the queue has room, and decode without
+ * the lock.  Everything random is derived from the seed and the batch and
+ * slot numbers, never from which thread got there first.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "m3ret-loader.h"
+
+/* Tags keep the layout/file stream of a batch apart from its samples' streams. */
+#define TAG_PLAN 0x706c616e
+#define TAG_VIEW 0x76696577
+
+typedef struct {
+  const gchar *modality;
+  M3retLayout layout;
+  gdouble weight;
+  GArray *entries; /* guint */
+} Group;
+
+typedef struct {
+  M3retBatch *batch;
+  guint next_slot;
+  guint done;
+  GError *error;
+  guint error_slot;
+} Pending;
+
+struct _M3retLoader {
+  M3retManifest *manifest;
+  const M3retModalities *set;
+  M3retLoaderOptions opts;
+  GArray *groups;             /* Group */
+  gdouble layout_weight[2];
+  GMutex lock;
+  GCond cond;
+  GQueue pending;             /* Pending*, in batch order */
+  guint64 next_number;
+  guint cursor;               /* SEQUENTIAL: next manifest entry */
+  gboolean stop;
+  GPtrArray *threads;
+};
+
+void
+m3ret_loader_options_init (M3retLoaderOptions *o)
+{
+  memset (o, 0, sizeof *o);
+  o->mode = M3RET_LOADER_TRAIN;
+  o->batch_size = 32;
+  o->threads = 2;
+  o->queue_batches = 4;
+  o->n_views = 1;
+  m3ret_view_init_eval (&o->views[0], 64, 16, 2);
+}
+
+void
+m3ret_loader_options_from_pipeline (M3retLoaderOptions *o, const M3retPipeline *pipeline,
+                                    M3retLoaderMode mode)
+{
+  m3ret_loader_options_init (o);
+  o->mode = mode;
+  M3retConfig *input = m3ret_pipeline_get_config (pipeline, "input");
+  M3retConfig *data = m3ret_pipeline_get_config (pipeline, "data");
+  M3retConfig *train = m3ret_pipeline_get_config (pipeline, "train");
+  M3retConfig *top = m3ret_pipeline_get_config (pipeline, "pipeline");
+  guint n = 0;
+  const gint64 *tubelet = m3ret_config_get_ints (input, "tubelet", &n);
+  guint size = (guint) m3ret_config_get_int (input, "size");
+  guint depth = (guint) m3ret_config_get_int (input, "depth");
+  guint image_depth = n == 3 ? (guint) tubelet[0] : 1;
+  if (mode == M3RET_LOADER_TRAIN)
+    m3ret_view_init_train (&o->views[0], size, depth, image_depth, 0.4, 1.0, NULL);
+  else
+    m3ret_view_init_eval (&o->views[0], size, depth, image_depth);
+  o->batch_size = (guint) m3ret_config_get_int (train, "batch");
+  o->seed = (guint64) m3ret_config_get_int (top, "seed");
+  const gdouble *weights = NULL;
+  const gchar *const *names = m3ret_config_get_weights (data, "weights", &weights, &n);
+  o->weight_names = names;
+  o->weights = weights;
+  o->n_weights = names != NULL ? n : 0;
+  /* Keys a later core may declare; used when present. */
+  if (m3ret_config_has_key (data, "loader_threads"))
+    o->threads = (guint) m3ret_config_get_int (data, "loader_threads");
+  if (m3ret_config_has_key (data, "loader_queue"))
+    o->queue_batches = (guint) m3ret_config_get_int (data, "loader_queue");
+}
+
+void
+m3ret_batch_free (M3retBatch *batch)
+{
+  if (batch == NULL)
+    return;
+  for (guint v = 0; v < batch->n_views; v++)
+    g_free (batch->views[v].data);
+  g_free (batch->views);
+  g_free (batch->entries);
+  g_free (batch);
+}
+
+static void
+pending_free (Pending *p)
+{
+  m3ret_batch_free (p->batch);
+  g_clear_error (&p->error);
+  g_free (p);
+}
+
+static GRand *
+rand_for (guint64 seed, guint64 number, guint32 slot, guint32 tag)
+{
+  guint32 words[6] = { (guint32) seed, (guint32) (seed >> 32), (guint32) number,
+                       (guint32) (number >> 32), slot, tag };
+  return g_rand_new_with_seed_array (words, G_N_ELEMENTS (words));
+}
+
+static M3retBatch *
+batch_new (const M3retLoader *l, guint64 number, guint n, M3retLayout layout)
+{
+  M3retBatch *b = g_new0 (M3retBatch, 1);
+  b->number = number;
+  b->n = n;
+  b->layout = layout;
+  b->n_views = l->opts.n_views;
+  b->views = g_new0 (M3retBatchView, b->n_views);
+  for (guint v = 0; v < b->n_views; v++) {
+    const M3retView *view = &l->opts.views[v];
+    M3retBatchView *bv = &b->views[v];
+    bv->channels = 3;
+    bv->frames = layout == M3RET_LAYOUT_IMAGE ? view->image_depth : view->depth;
+    bv->height = bv->width = view->size;
+    bv->data = g_new0 (gfloat, (gsize) n * bv->channels * bv->frames * bv->height * bv->width);
+  }
+  b->entries = g_new0 (guint, n);
+  return b;
+}
+
+/* Under the lock.  Returns NULL when a SEQUENTIAL pass has no entry left. */
+static Pending *
+plan_batch (M3retLoader *l)
+{
+  guint64 number = l->next_number;
+  M3retBatch *b;
+  if (l->opts.mode == M3RET_LOADER_SEQUENTIAL) {
+    guint total = m3ret_manifest_size (l->manifest);
+    if (l->cursor >= total)
+      return NULL;
+    M3retLayout layout = m3ret_manifest_get_layout (l->manifest, l->cursor);
+    guint n = 1;
+    while (n < l->opts.batch_size && l->cursor + n < total &&
+           m3ret_manifest_get_layout (l->manifest, l->cursor + n) == layout)
+      n++;
+    b = batch_new (l, number, n, layout);
+    for (guint j = 0; j < n; j++)
+      b->entries[j] = l->cursor + j;
+    l->cursor += n;
+  } else {
+    GRand *r = rand_for (l->opts.seed, number, 0, TAG_PLAN);
+    gdouble total = l->layout_weight[0] + l->layout_weight[1];
+    M3retLayout layout =
+      (g_rand_double (r) * total < l->layout_weight[0]) ? M3RET_LAYOUT_IMAGE : M3RET_LAYOUT_SEQUENCE;
+    if (l->layout_weight[layout] <= 0.0) /* rounding at the edge */
+      layout = layout == M3RET_LAYOUT_IMAGE ? M3RET_LAYOUT_SEQUENCE : M3RET_LAYOUT_IMAGE;
+    b = batch_new (l, number, l->opts.batch_size, layout);
+    for (guint j = 0; j < b->n; j++) {
+      gdouble u = g_rand_double (r) * l->layout_weight[layout];
+      const Group *pick = NULL;
+      for (guint g = 0; g < l->groups->len; g++) {
+        const Group *grp = &g_array_index (l->groups, Group, g);
+        if (grp->layout != layout || grp->weight <= 0.0)
+          continue;
+        pick = grp;
+        if (u < grp->weight)
+          break;
+        u -= grp->weight;
+      }
+      b->entries[j] = g_array_index (pick->entries, guint,
+                                     g_rand_int_range (r, 0, (gint32) pick->entries->len));
+    }
+    g_rand_free (r);
+  }
+  l->next_number++;
+  Pending *p = g_new0 (Pending, 1);
+  p->batch = b;
+  return p;
+}
+
+/* Under the lock: a slot to decode, planning a batch when there is room. */
+static gboolean
+take_slot (M3retLoader *l, Pending **out, guint *slot)
+{
+  for (GList *it = l->pending.head; it != NULL; it = it->next) {
+    Pending *p = it->data;
+    if (p->next_slot < p->batch->n) {
+      *out = p;
+      *slot = p->next_slot++;
+      return TRUE;
+    }
+  }
+  if (l->pending.length >= MAX (l->opts.queue_batches, 1u))
+    return FALSE;
+  Pending *p = plan_batch (l);
+  if (p == NULL)
+    return FALSE;
+  g_queue_push_tail (&l->pending, p);
+  *out = p;
+  *slot = p->next_slot++;
+  return TRUE;
+}
+
+/* Without the lock: decodes slot @slot of @p's batch into its buffers. */
+static GError *
+fill_slot (M3retLoader *l, Pending *p, guint slot)
+{
+  M3retBatch *b = p->batch;
+  guint entry = b->entries[slot];
+  M3retView views[M3RET_LOADER_MAX_VIEWS];
+  GRand *r = NULL;
+  memcpy (views, l->opts.views, sizeof views);
+  if (l->opts.mode == M3RET_LOADER_TRAIN)
+    r = rand_for (l->opts.seed, b->number, slot + 1, TAG_VIEW);
+  for (guint v = 0; v < l->opts.n_views; v++) {
+    if (l->opts.mode == M3RET_LOADER_SEQUENTIAL)
+      views[v].mode = M3RET_VIEW_EVAL;
+    views[v].rand = r;
+  }
+  M3retSample *out[M3RET_LOADER_MAX_VIEWS] = { NULL };
+  GError *error = NULL;
+  if (m3ret_modalities_read (l->set, m3ret_manifest_get_modality (l->manifest, entry),
+                             m3ret_manifest_get_path (l->manifest, entry), views,
+                             l->opts.n_views, out, &error)) {
+    for (guint v = 0; v < l->opts.n_views; v++) {
+      gsize n = m3ret_sample_n_values (out[v]);
+      memcpy (b->views[v].data + (gsize) slot * n, out[v]->data, n * sizeof (gfloat));
+      m3ret_sample_free (out[v]);
+    }
+  }
+  if (r != NULL)
+    g_rand_free (r);
+  return error;
+}
+
+/* Under the lock: records a finished slot. */
+static void
+finish_slot (M3retLoader *l, Pending *p, guint slot, GError *error)
+{
+  p->done++;
+  if (error != NULL) {
+    /* The first failing slot's error, whichever thread finished first. */
+    if (p->error == NULL || slot < p->error_slot) {
+      g_clear_error (&p->error);
+      p->error = error;
+      p->error_slot = slot;
+    } else {
+      g_error_free (error);
+    }
+  }
+  if (p->done == p->batch->n)
+    g_cond_broadcast (&l->cond);
+}
+
+static gpointer
+worker (gpointer data)
+{
+  M3retLoader *l = data;
+  g_mutex_lock (&l->lock);
+  while (!l->stop) {
+    Pending *p;
+    guint slot;
+    if (!take_slot (l, &p, &slot)) {
+      g_cond_wait (&l->cond, &l->lock);
+      continue;
+    }
+    g_mutex_unlock (&l->lock);
+    GError *error = fill_slot (l, p, slot);
+    g_mutex_lock (&l->lock);
+    finish_slot (l, p, slot, error);
+  }
+  g_mutex_unlock (&l->lock);
+  return NULL;
+}
+
+static gboolean
+build_groups (M3retLoader *l, GError **error)
+{
+  g_autoptr (GHashTable) index = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) per_modality = g_hash_table_new (g_str_hash, g_str_equal);
+  guint total = m3ret_manifest_size (l->manifest);
+  for (guint i = 0; i < total; i++) {
+    const gchar *modality = m3ret_manifest_get_modality (l->manifest, i);
+    M3retLayout layout = m3ret_manifest_get_layout (l->manifest, i);
+    gchar *key = g_strdup_printf ("%s/%d", modality, layout);
+    gpointer found;
+    guint g;
+    if (g_hash_table_lookup_extended (index, key, NULL, &found)) {
+      g = GPOINTER_TO_UINT (found);
+      g_free (key);
+    } else {
+      Group grp = { modality, layout, 0.0, g_array_new (FALSE, FALSE, sizeof (guint)) };
+      g = l->groups->len;
+      g_array_append_val (l->groups, grp);
+      g_hash_table_insert (index, key, GUINT_TO_POINTER (g));
+    }
+    g_array_append_val (g_array_index (l->groups, Group, g).entries, i);
+    guint count = GPOINTER_TO_UINT (g_hash_table_lookup (per_modality, modality));
+    g_hash_table_insert (per_modality, (gpointer) modality, GUINT_TO_POINTER (count + 1));
+  }
+  for (guint g = 0; g < l->groups->len; g++) {
+    Group *grp = &g_array_index (l->groups, Group, g);
+    gdouble w = l->opts.n_weights == 0 ? 1.0 : 0.0;
+    for (guint k = 0; k < l->opts.n_weights; k++)
+      if (strcmp (l->opts.weight_names[k], grp->modality) == 0)
+        w = l->opts.weights[k];
+    guint n_modality = GPOINTER_TO_UINT (g_hash_table_lookup (per_modality, grp->modality));
+    /* A modality's weight is shared by its layouts in proportion to their files. */
+    grp->weight = w * grp->entries->len / n_modality;
+    l->layout_weight[grp->layout] += grp->weight;
+  }
+  if (l->layout_weight[0] + l->layout_weight[1] <= 0.0) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_MANIFEST,
+                 "%s: nothing to sample: the manifest is empty or the weights give 0 to every "
+                 "modality in it", m3ret_manifest_get_source (l->manifest));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+groups_free (GArray *groups)
+{
+  for (guint g = 0; g < groups->len; g++)
+    g_array_unref (g_array_index (groups, Group, g).entries);
+  g_array_unref (groups);
+}
+
+M3retLoader *
+m3ret_loader_new (M3retManifest *manifest, const M3retModalities *set,
+                  const M3retLoaderOptions *options, GError **error)
+{
+  g_return_val_if_fail (manifest != NULL && set != NULL && options != NULL, NULL);
+  if (options->batch_size == 0 || options->n_views == 0 ||
+      options->n_views > M3RET_LOADER_MAX_VIEWS) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_MANIFEST,
+                 "loader: batch size must be positive and views between 1 and %d",
+                 M3RET_LOADER_MAX_VIEWS);
+    return NULL;
+  }
+  for (guint v = 0; v < options->n_views; v++) {
+    const M3retView *view = &options->views[v];
+    if (view->size == 0 || view->depth == 0 || view->image_depth == 0) {
+      g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_MANIFEST,
+                   "loader: view %u has an empty grid (%u×%u, depth %u, image depth %u)", v,
+                   view->size, view->size, view->depth, view->image_depth);
+      return NULL;
+    }
+  }
+  if (!m3ret_manifest_resolve (manifest, set, error))
+    return NULL;
+  M3retLoader *l = g_new0 (M3retLoader, 1);
+  l->manifest = manifest;
+  l->set = set;
+  l->opts = *options;
+  l->groups = g_array_new (FALSE, FALSE, sizeof (Group));
+  g_mutex_init (&l->lock);
+  g_cond_init (&l->cond);
+  g_queue_init (&l->pending);
+  if (options->mode == M3RET_LOADER_TRAIN && !build_groups (l, error)) {
+    m3ret_loader_free (l);
+    return NULL;
+  }
+  l->threads = g_ptr_array_new ();
+  for (guint t = 0; t < options->threads; t++) {
+    g_autofree gchar *name = g_strdup_printf ("m3ret-loader-%u", t);
+    g_ptr_array_add (l->threads, g_thread_new (name, worker, l));
+  }
+  return l;
+}
+
+M3retBatch *
+m3ret_loader_next (M3retLoader *l, GError **error)
+{
+  g_return_val_if_fail (l != NULL, NULL);
+  g_mutex_lock (&l->lock);
+  for (;;) {
+    Pending *head = g_queue_peek_head (&l->pending);
+    if (head != NULL && head->done == head->batch->n)
+      break;
+    if (l->threads->len == 0) {
+      Pending *p;
+      guint slot;
+      if (!take_slot (l, &p, &slot))
+        break; /* nothing left to plan: the end of a pass */
+      g_mutex_unlock (&l->lock);
+      GError *e = fill_slot (l, p, slot);
+      g_mutex_lock (&l->lock);
+      finish_slot (l, p, slot, e);
+      continue;
+    }
+    if (head == NULL && l->opts.mode == M3RET_LOADER_SEQUENTIAL &&
+        l->cursor >= m3ret_manifest_size (l->manifest))
+      break;
+    g_cond_broadcast (&l->cond);
+    g_cond_wait (&l->cond, &l->lock);
+  }
+  Pending *head = g_queue_pop_head (&l->pending);
+  g_cond_broadcast (&l->cond); /* room for a new batch */
+  g_mutex_unlock (&l->lock);
+  if (head == NULL)
+    return NULL;
+  M3retBatch *batch = NULL;
+  if (head->error != NULL)
+    g_propagate_error (error, g_steal_pointer (&head->error));
+  else
+    batch = g_steal_pointer (&head->batch);
+  pending_free (head);
+  return batch;
+}
+
+void
+m3ret_loader_free (M3retLoader *l)
+{
+  if (l == NULL)
+    return;
+  if (l->threads != NULL) {
+    g_mutex_lock (&l->lock);
+    l->stop = TRUE;
+    g_cond_broadcast (&l->cond);
+    g_mutex_unlock (&l->lock);
+    for (guint t = 0; t < l->threads->len; t++)
+      g_thread_join (l->threads->pdata[t]);
+    g_ptr_array_unref (l->threads);
+  }
+  g_queue_clear_full (&l->pending, (GDestroyNotify) pending_free);
+  groups_free (l->groups);
+  g_mutex_clear (&l->lock);
+  g_cond_clear (&l->cond);
+  g_free (l);
+}

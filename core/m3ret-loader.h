@@ -1,0 +1,101 @@
+/* m3ret-loader.h — batches of samples, decoded ahead on worker threads.
+ *
+ * Two modes:
+ * - TRAIN: an endless stream.  Batch b draws its token layout, then each of
+ *   its samples' modality (by the per-modality weights) and file (uniformly
+ *   within that modality and layout) from a random stream seeded by
+ *   (seed, b); sample j of batch b renders its views with a random stream
+ *   seeded by (seed, b, j).  So the batches depend on the seed only, never
+ *   on the number of threads or their timing.
+ * - SEQUENTIAL: every manifest entry once, in order, with evaluation views;
+ *   a batch is a run of consecutive entries of one layout (so a batch may be
+ *   shorter than batch_size where the layout changes), for embedding.
+ * Workers fill the batches in order; at most queue_batches batches are
+ * decoded or waiting at once (the bounded queue).  threads = 0 decodes in
+ * the caller of m3ret_loader_next().
+ */
+#ifndef M3RET_LOADER_H
+#define M3RET_LOADER_H
+
+#include <glib.h>
+
+#include "m3ret-manifest.h"
+#include "m3ret-modalities.h"
+#include "m3ret-pipeline.h"
+#include "m3ret-sample.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  M3RET_LOADER_TRAIN = 0,
+  M3RET_LOADER_SEQUENTIAL
+} M3retLoaderMode;
+
+#define M3RET_LOADER_MAX_VIEWS 16
+
+typedef struct {
+  M3retLoaderMode mode;
+  guint batch_size;
+  guint threads;
+  guint queue_batches;
+  guint64 seed;
+  /* TRAIN: sampling weight per modality name; n_weights = 0 weighs every
+   * modality of the manifest equally, otherwise unlisted modalities get 0 */
+  const gchar *const *weight_names;
+  const gdouble *weights;
+  guint n_weights;
+  /* the views every sample is rendered to (rand is ignored: the loader
+   * gives each sample its own stream); SEQUENTIAL forces evaluation views */
+  guint n_views;
+  M3retView views[M3RET_LOADER_MAX_VIEWS];
+} M3retLoaderOptions;
+
+/* Defaults: TRAIN, batch 32, 2 threads, 4 batches ahead, seed 0, equal
+ * weights, one evaluation view of 64 × 16 frames, stills 2 frames. */
+void m3ret_loader_options_init (M3retLoaderOptions *options);
+
+/* Fills batch_size ([train] batch), seed ([pipeline] seed), weights ([data]
+ * weights) and one view of [input] size, depth and the tubelet's depth:
+ * a training view of scale 0.4-1 for TRAIN, an evaluation view otherwise.
+ * The weights point into @pipeline, which must outlive the options. */
+void m3ret_loader_options_from_pipeline (M3retLoaderOptions *options,
+                                         const M3retPipeline *pipeline, M3retLoaderMode mode);
+
+typedef struct {
+  guint channels, frames, height, width; /* of one sample */
+  gfloat *data;                          /* n × C×T×H×W, sample-major */
+} M3retBatchView;
+
+typedef struct {
+  guint64 number;       /* 0, 1, 2, ... in delivery order */
+  guint n;              /* samples */
+  M3retLayout layout;
+  guint n_views;
+  M3retBatchView *views;
+  guint *entries;       /* manifest index of each sample */
+} M3retBatch;
+
+void m3ret_batch_free (M3retBatch *batch);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (M3retBatch, m3ret_batch_free)
+
+typedef struct _M3retLoader M3retLoader;
+
+/* Returns: (transfer full) a started loader over @manifest (resolved here if
+ * it is not yet), or NULL with @error (bad options, nothing to draw).
+ * @manifest and @set must outlive the loader. */
+M3retLoader *m3ret_loader_new (M3retManifest *manifest, const M3retModalities *set,
+                               const M3retLoaderOptions *options, GError **error);
+
+/* Returns: (transfer full) the next batch; NULL at the end of a SEQUENTIAL
+ * pass (no error), or NULL with @error when a sample of this batch failed
+ * (the message names the file; the following batches can still be asked
+ * for). */
+M3retBatch *m3ret_loader_next (M3retLoader *loader, GError **error);
+
+/* Stops the workers and frees everything; accepts NULL. */
+void m3ret_loader_free (M3retLoader *loader);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (M3retLoader, m3ret_loader_free)
+
+G_END_DECLS
+
+#endif /* M3RET_LOADER_H */

@@ -1,0 +1,59 @@
+/* m3ret-modalities.h — one configured instance of every modality plugin.
+ *
+ * The loader, `m3ret inspect` and the embedding commands read files through
+ * this set: it creates each modality plugin from its [modality NAME] group,
+ * probes files (highest score wins; ties go to the name first in
+ * alphabetical order), and forwards reads to the right plugin.
+ */
+#ifndef M3RET_MODALITIES_H
+#define M3RET_MODALITIES_H
+
+#include <glib.h>
+
+#include "m3ret-pipeline.h"
+#include "m3ret-plugin.h"
+#include "m3ret-registry.h"
+#include "m3ret-sample.h"
+
+G_BEGIN_DECLS
+
+typedef struct _M3retModalities M3retModalities;
+
+/* Returns: (transfer full) instances of every modality plugin in @registry,
+ * configured from @pipeline (NULL: every plugin's defaults); NULL with
+ * @error when a plugin refuses its configuration.  @registry must outlive it. */
+M3retModalities *m3ret_modalities_new (M3retRegistry *registry, const M3retPipeline *pipeline,
+                                       GError **error);
+void m3ret_modalities_free (M3retModalities *set);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (M3retModalities, m3ret_modalities_free)
+
+guint m3ret_modalities_count (const M3retModalities *set);
+/* (transfer none) the name of modality @i, in alphabetical order. */
+const gchar *m3ret_modalities_name (const M3retModalities *set, guint i);
+gboolean m3ret_modalities_has (const M3retModalities *set, const gchar *name);
+
+/* Probes @path with every modality.  Returns: (transfer none) the name of the
+ * best-scoring one, or NULL with @error (M3RET_DATA_ERROR_IO when the file
+ * cannot be read, M3RET_DATA_ERROR_NO_PLUGIN when every score is 0).
+ * @score (optional) receives the winner's score; @scores (optional, one per
+ * modality in index order) every score. */
+const gchar *m3ret_modalities_probe (const M3retModalities *set, const gchar *path, guint *score,
+                                     guint *scores, GError **error);
+
+/* The token layout @path will have under modality @name. */
+gboolean m3ret_modalities_layout (const M3retModalities *set, const gchar *name,
+                                  const gchar *path, M3retLayout *layout, GError **error);
+
+/* Reads @path with modality @name into one sample per view (see the read()
+ * entry of m3ret-modality.h); checks the grid the plugin returns. */
+gboolean m3ret_modalities_read (const M3retModalities *set, const gchar *name, const gchar *path,
+                                const M3retView *views, guint n_views, M3retSample **out,
+                                GError **error);
+
+/* Fills @info (zeroed here first) through the plugin's inspect entry. */
+gboolean m3ret_modalities_inspect (const M3retModalities *set, const gchar *name,
+                                   const gchar *path, M3retInspectInfo *info, GError **error);
+
+G_END_DECLS
+
+#endif /* M3RET_MODALITIES_H */

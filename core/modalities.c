@@ -1,0 +1,228 @@
+/* modalities.c — the configured modality plugins, probing and reading. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "m3ret-modalities.h"
+
+typedef struct {
+  const M3retPluginDesc *desc;
+  const M3retModalityVTable *vtable;
+  gpointer instance;
+} Entry;
+
+struct _M3retModalities {
+  GArray *entries; /* Entry, alphabetical */
+};
+
+void
+m3ret_modalities_free (M3retModalities *set)
+{
+  if (set == NULL)
+    return;
+  for (guint i = 0; i < set->entries->len; i++) {
+    Entry *e = &g_array_index (set->entries, Entry, i);
+    e->vtable->destroy (e->instance);
+  }
+  g_array_unref (set->entries);
+  g_free (set);
+}
+
+M3retModalities *
+m3ret_modalities_new (M3retRegistry *registry, const M3retPipeline *pipeline, GError **error)
+{
+  g_return_val_if_fail (registry != NULL, NULL);
+  M3retModalities *set = g_new0 (M3retModalities, 1);
+  set->entries = g_array_new (FALSE, TRUE, sizeof (Entry));
+  g_autoptr (GPtrArray) plugins = m3ret_registry_list (registry, M3RET_PLUGIN_MODALITY);
+  for (guint i = 0; i < plugins->len; i++) {
+    Entry e = { 0 };
+    e.desc = m3ret_plugin_get_desc (plugins->pdata[i]);
+    e.vtable = m3ret_plugin_get_vtable (plugins->pdata[i]);
+    g_autoptr (M3retConfig) config = NULL;
+    M3retConfig *configured =
+      pipeline != NULL ? m3ret_pipeline_get_modality_config (pipeline, e.desc->name) : NULL;
+    if (configured != NULL) {
+      config = m3ret_config_ref (configured);
+    } else {
+      g_autofree gchar *group = g_strconcat ("modality ", e.desc->name, NULL);
+      config = m3ret_config_new_defaults (group, e.desc->keys, error);
+      if (config == NULL) {
+        m3ret_modalities_free (set);
+        return NULL;
+      }
+    }
+    GError *local = NULL;
+    e.instance = e.vtable->create (config, &local);
+    if (e.instance == NULL) {
+      g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_NO_PLUGIN,
+                   "modality '%s' refused its configuration: %s", e.desc->name,
+                   local ? local->message : "no reason given");
+      g_clear_error (&local);
+      m3ret_modalities_free (set);
+      return NULL;
+    }
+    g_array_append_val (set->entries, e);
+  }
+  return set;
+}
+
+guint
+m3ret_modalities_count (const M3retModalities *set)
+{
+  return set->entries->len;
+}
+
+const gchar *
+m3ret_modalities_name (const M3retModalities *set, guint i)
+{
+  g_return_val_if_fail (i < set->entries->len, NULL);
+  return g_array_index (set->entries, Entry, i).desc->name;
+}
+
+static const Entry *
+find (const M3retModalities *set, const gchar *name)
+{
+  for (guint i = 0; i < set->entries->len; i++) {
+    const Entry *e = &g_array_index (set->entries, Entry, i);
+    if (strcmp (e->desc->name, name) == 0)
+      return e;
+  }
+  return NULL;
+}
+
+gboolean
+m3ret_modalities_has (const M3retModalities *set, const gchar *name)
+{
+  return name != NULL && find (set, name) != NULL;
+}
+
+static const Entry *
+require (const M3retModalities *set, const gchar *name, const gchar *path, GError **error)
+{
+  const Entry *e = find (set, name);
+  if (e == NULL) {
+    GString *known = g_string_new (NULL);
+    for (guint i = 0; i < set->entries->len; i++)
+      g_string_append_printf (known, "%s%s", i ? ", " : "", m3ret_modalities_name (set, i));
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_NO_PLUGIN,
+                 "%s: no modality plugin named '%s' (found: %s)", path, name,
+                 known->len ? known->str : "none");
+    g_string_free (known, TRUE);
+  }
+  return e;
+}
+
+const gchar *
+m3ret_modalities_probe (const M3retModalities *set, const gchar *path, guint *score,
+                        guint *scores, GError **error)
+{
+  guint8 head[M3RET_PROBE_HEAD_BYTES];
+  FILE *f = g_fopen (path, "rb");
+  if (f == NULL) {
+    int saved = errno;
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s: cannot open: %s", path,
+                 g_strerror (saved));
+    return NULL;
+  }
+  gsize len = fread (head, 1, sizeof head, f);
+  fclose (f);
+  const gchar *best = NULL;
+  guint best_score = 0;
+  for (guint i = 0; i < set->entries->len; i++) {
+    const Entry *e = &g_array_index (set->entries, Entry, i);
+    guint s = MIN (e->vtable->probe (path, head, len), 100u);
+    if (scores != NULL)
+      scores[i] = s;
+    if (s > best_score) {
+      best_score = s;
+      best = e->desc->name;
+    }
+  }
+  if (score != NULL)
+    *score = best_score;
+  if (best == NULL)
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_NO_PLUGIN,
+                 "%s: no modality plugin recognises this file; name the modality in the "
+                 "manifest or add a plugin", path);
+  return best;
+}
+
+gboolean
+m3ret_modalities_layout (const M3retModalities *set, const gchar *name, const gchar *path,
+                         M3retLayout *layout, GError **error)
+{
+  const Entry *e = require (set, name, path, error);
+  if (e == NULL)
+    return FALSE;
+  GError *local = NULL;
+  *layout = e->vtable->layout (e->instance, path, &local);
+  if (local != NULL) {
+    g_propagate_error (error, local);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+m3ret_modalities_read (const M3retModalities *set, const gchar *name, const gchar *path,
+                       const M3retView *views, guint n_views, M3retSample **out, GError **error)
+{
+  const Entry *e = require (set, name, path, error);
+  if (e == NULL)
+    return FALSE;
+  memset (out, 0, n_views * sizeof *out);
+  GError *local = NULL;
+  M3retLayout layout = e->vtable->layout (e->instance, path, &local);
+  if (local != NULL) {
+    g_propagate_error (error, local);
+    return FALSE;
+  }
+  if (!e->vtable->read (e->instance, path, views, n_views, out, &local)) {
+    for (guint i = 0; i < n_views; i++)
+      g_clear_pointer (&out[i], m3ret_sample_free);
+    if (local == NULL)
+      g_set_error (&local, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
+                   "%s: modality '%s' failed without saying why", path, name);
+    g_propagate_error (error, local);
+    return FALSE;
+  }
+  for (guint i = 0; i < n_views; i++) {
+    guint t = layout == M3RET_LAYOUT_IMAGE ? views[i].image_depth : views[i].depth;
+    const M3retSample *s = out[i];
+    if (s == NULL || s->channels != 3 || s->frames != t || s->height != views[i].size ||
+        s->width != views[i].size) {
+      g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
+                   "%s: modality '%s' returned a sample off the 3×%u×%u×%u grid of view %u",
+                   path, name, t, views[i].size, views[i].size, i);
+      for (guint k = 0; k < n_views; k++)
+        g_clear_pointer (&out[k], m3ret_sample_free);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+gboolean
+m3ret_modalities_inspect (const M3retModalities *set, const gchar *name, const gchar *path,
+                          M3retInspectInfo *info, GError **error)
+{
+  memset (info, 0, sizeof *info);
+  const Entry *e = require (set, name, path, error);
+  if (e == NULL)
+    return FALSE;
+  if (e->vtable->inspect == NULL) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_UNSUPPORTED,
+                 "%s: modality '%s' cannot describe files (no inspect entry)", path, name);
+    return FALSE;
+  }
+  if (!e->vtable->inspect (e->instance, path, info, error)) {
+    m3ret_inspect_info_clear (info);
+    return FALSE;
+  }
+  return TRUE;
+}

@@ -1,0 +1,311 @@
+/* render.c — the separable resampler, crop planning, flips, jitter, frames. */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "m3ret-render.h"
+
+/* The taps of one output position along one axis. */
+typedef struct {
+  guint first;     /* first source index */
+  guint n;         /* taps */
+  gboolean outside;
+  gfloat *w;       /* n weights summing to 1 (points into Axis.weights) */
+} Taps;
+
+typedef struct {
+  guint n_out;
+  Taps *taps;
+  gfloat *weights;
+  guint used_lo, used_hi; /* source indices any tap reads: [lo, hi) */
+} Axis;
+
+static void
+axis_init (Axis *axis, guint n_src, gdouble a0, gdouble a1, guint n_out)
+{
+  gdouble scale = (a1 - a0) / n_out;
+  gdouble support = MAX (1.0, fabs (scale));
+  guint max_taps = (guint) ceil (2.0 * support) + 2;
+  axis->n_out = n_out;
+  axis->taps = g_new0 (Taps, n_out);
+  axis->weights = g_new0 (gfloat, (gsize) n_out * max_taps);
+  axis->used_lo = n_src;
+  axis->used_hi = 0;
+  for (guint o = 0; o < n_out; o++) {
+    Taps *t = &axis->taps[o];
+    gdouble centre = a0 + (o + 0.5) * scale;
+    t->w = axis->weights + (gsize) o * max_taps;
+    if (centre < 0.0 || centre > (gdouble) n_src) {
+      t->outside = TRUE;
+      continue;
+    }
+    gdouble c = centre - 0.5; /* in index units: voxel i sits at i */
+    gint64 lo = (gint64) floor (c - support) + 1, hi = (gint64) ceil (c + support) - 1;
+    gint64 first = CLAMP (lo, 0, (gint64) n_src - 1), last = CLAMP (hi, 0, (gint64) n_src - 1);
+    t->first = (guint) first;
+    t->n = (guint) (last - first + 1);
+    g_assert (t->n <= max_taps);
+    gdouble total = 0.0;
+    for (gint64 i = lo; i <= hi; i++) {
+      gdouble w = 1.0 - fabs ((gdouble) i - c) / support;
+      if (w <= 0.0)
+        continue;
+      gint64 j = CLAMP (i, 0, (gint64) n_src - 1);
+      t->w[j - first] += (gfloat) w;
+      total += w;
+    }
+    if (total <= 0.0) { /* c exactly on a tap with support 1 cannot give 0; be safe */
+      t->w[CLAMP ((gint64) floor (c + 0.5), first, last) - first] = 1.0f;
+      total = 1.0;
+    }
+    for (guint k = 0; k < t->n; k++)
+      t->w[k] = (gfloat) (t->w[k] / total);
+    axis->used_lo = MIN (axis->used_lo, t->first);
+    axis->used_hi = MAX (axis->used_hi, t->first + t->n);
+  }
+  if (axis->used_hi <= axis->used_lo) { /* every output outside: read nothing */
+    axis->used_lo = 0;
+    axis->used_hi = 0;
+  }
+}
+
+static void
+axis_clear (Axis *axis)
+{
+  g_free (axis->taps);
+  g_free (axis->weights);
+}
+
+void
+m3ret_resample (const M3retVolume *src, const M3retBox *box, gfloat fill, M3retSample *dst)
+{
+  g_return_if_fail (src != NULL && box != NULL && dst != NULL);
+  g_return_if_fail (src->channels == dst->channels);
+  Axis ax, ay, az;
+  axis_init (&ax, src->width, box->x0, box->x1, dst->width);
+  axis_init (&ay, src->height, box->y0, box->y1, dst->height);
+  axis_init (&az, src->depth, box->z0, box->z1, dst->frames);
+
+  guint W = dst->width, H = dst->height, T = dst->frames;
+  guint ylo = ay.used_lo, yn = ay.used_hi - ay.used_lo;
+  guint zlo = az.used_lo, zn = az.used_hi - az.used_lo;
+  /* Pass x over the rows any output needs, then y, then z. */
+  gfloat *px = g_new0 (gfloat, (gsize) zn * yn * W + 1);
+  gfloat *py = g_new0 (gfloat, (gsize) zn * H * W + 1);
+  for (guint c = 0; c < src->channels; c++) {
+    const gfloat *s = src->data + (gsize) c * src->depth * src->height * src->width;
+    for (guint z = 0; z < zn; z++)
+      for (guint y = 0; y < yn; y++) {
+        const gfloat *row = s + ((gsize) (zlo + z) * src->height + ylo + y) * src->width;
+        gfloat *out = px + ((gsize) z * yn + y) * W;
+        for (guint x = 0; x < W; x++) {
+          const Taps *t = &ax.taps[x];
+          gfloat acc = 0.0f;
+          for (guint k = 0; k < t->n; k++)
+            acc += t->w[k] * row[t->first + k];
+          out[x] = acc;
+        }
+      }
+    for (guint z = 0; z < zn; z++)
+      for (guint y = 0; y < H; y++) {
+        const Taps *t = &ay.taps[y];
+        gfloat *out = py + ((gsize) z * H + y) * W;
+        memset (out, 0, W * sizeof (gfloat));
+        for (guint k = 0; k < t->n; k++) {
+          const gfloat *in = px + ((gsize) z * yn + t->first - ylo + k) * W;
+          for (guint x = 0; x < W; x++)
+            out[x] += t->w[k] * in[x];
+        }
+      }
+    gfloat *d = dst->data + (gsize) c * T * H * W;
+    for (guint z = 0; z < T; z++) {
+      const Taps *t = &az.taps[z];
+      gfloat *out = d + (gsize) z * H * W;
+      memset (out, 0, (gsize) H * W * sizeof (gfloat));
+      for (guint k = 0; k < t->n; k++) {
+        const gfloat *in = py + (gsize) (t->first - zlo + k) * H * W;
+        for (gsize i = 0; i < (gsize) H * W; i++)
+          out[i] += t->w[k] * in[i];
+      }
+      for (guint y = 0; y < H; y++)
+        for (guint x = 0; x < W; x++)
+          if (t->outside || ay.taps[y].outside || ax.taps[x].outside)
+            out[(gsize) y * W + x] = fill;
+    }
+  }
+  g_free (px);
+  g_free (py);
+  axis_clear (&ax);
+  axis_clear (&ay);
+  axis_clear (&az);
+}
+
+gboolean
+m3ret_flips_from_string (const gchar *text, M3retFlips *flips)
+{
+  *flips = 0;
+  if (g_strcmp0 (text, "none") == 0)
+    return TRUE;
+  if (text == NULL || *text == '\0')
+    return FALSE;
+  for (const gchar *c = text; *c; c++) {
+    if (*c == 'x')
+      *flips |= M3RET_FLIP_X;
+    else if (*c == 'y')
+      *flips |= M3RET_FLIP_Y;
+    else if (*c == 'z')
+      *flips |= M3RET_FLIP_Z;
+    else
+      return FALSE;
+  }
+  return TRUE;
+}
+
+static gdouble
+uniform (GRand *rand, gdouble lo, gdouble hi)
+{
+  return hi > lo ? g_rand_double_range (rand, lo, hi) : lo;
+}
+
+void
+m3ret_plan_box (const M3retVolume *src, const M3retView *view, gboolean volumetric, M3retBox *box)
+{
+  /* The field of view: a square in physical units around the image centre. */
+  gdouble side = MAX (src->width * src->spacing[0], src->height * src->spacing[1]);
+  gdouble fx = side / src->spacing[0], fy = side / src->spacing[1];
+  gdouble ox = src->width / 2.0 - fx / 2.0, oy = src->height / 2.0 - fy / 2.0;
+  gdouble fz = src->depth;
+  gdouble wx = 1.0, wy = 1.0, wz = 1.0, px = 0.0, py = 0.0, pz = 0.0;
+
+  if (view->mode == M3RET_VIEW_TRAIN && view->rand != NULL) {
+    GRand *r = view->rand;
+    gdouble keep = uniform (r, view->scale_min, view->scale_max);
+    gdouble ratio = exp (uniform (r, log (3.0 / 4.0), log (4.0 / 3.0)));
+    gdouble area = volumetric ? pow (keep, 2.0 / 3.0) : keep;
+    wx = MIN (1.0, sqrt (area * ratio));
+    wy = MIN (1.0, sqrt (area / ratio));
+    px = uniform (r, 0.0, 1.0 - wx);
+    py = uniform (r, 0.0, 1.0 - wy);
+    if (volumetric) {
+      wz = MIN (1.0, cbrt (keep));
+      pz = uniform (r, 0.0, 1.0 - wz);
+    }
+  }
+  box->x0 = ox + px * fx;
+  box->x1 = box->x0 + wx * fx;
+  box->y0 = oy + py * fy;
+  box->y1 = box->y0 + wy * fy;
+  box->z0 = pz * fz;
+  box->z1 = box->z0 + wz * fz;
+}
+
+static void
+flip_axis (M3retSample *s, guint axis)
+{
+  guint C = s->channels, T = s->frames, H = s->height, W = s->width;
+  for (guint c = 0; c < C; c++)
+    for (guint t = 0; t < T; t++)
+      for (guint y = 0; y < H; y++)
+        for (guint x = 0; x < W; x++) {
+          guint t2 = t, y2 = y, x2 = x;
+          if (axis == 0) {
+            if (x >= W / 2)
+              break;
+            x2 = W - 1 - x;
+          } else if (axis == 1) {
+            if (y >= H / 2)
+              break;
+            y2 = H - 1 - y;
+          } else {
+            if (t >= T / 2)
+              break;
+            t2 = T - 1 - t;
+          }
+          gfloat *a = s->data + (((gsize) c * T + t) * H + y) * W + x;
+          gfloat *b = s->data + (((gsize) c * T + t2) * H + y2) * W + x2;
+          gfloat tmp = *a;
+          *a = *b;
+          *b = tmp;
+        }
+}
+
+M3retSample *
+m3ret_render (const M3retVolume *src, const M3retView *view, M3retLayout layout,
+              const M3retRenderOptions *options)
+{
+  g_return_val_if_fail (src != NULL && view != NULL && options != NULL, NULL);
+  g_return_val_if_fail (src->channels == 1 || src->channels == 3, NULL);
+  guint T = layout == M3RET_LAYOUT_IMAGE ? view->image_depth : view->depth;
+  M3retBox box;
+  m3ret_plan_box (src, view, options->volumetric, &box);
+  M3retSample *grid = m3ret_sample_new (src->channels, T, view->size, view->size);
+  m3ret_resample (src, &box, 0.0f, grid);
+
+  if (view->mode == M3RET_VIEW_TRAIN && view->rand != NULL) {
+    GRand *r = view->rand;
+    for (guint axis = 0; axis < 3; axis++) {
+      if (!(options->flips & (1u << axis)))
+        continue;
+      if (axis == 2 && !options->volumetric)
+        continue;
+      if (g_rand_boolean (r))
+        flip_axis (grid, axis);
+    }
+    if (options->jitter > 0.0) {
+      gdouble contrast = uniform (r, 1.0 - options->jitter, 1.0 + options->jitter);
+      gdouble brightness = uniform (r, -options->jitter / 2.0, options->jitter / 2.0);
+      gsize n = m3ret_sample_n_values (grid);
+      for (gsize i = 0; i < n; i++) {
+        gdouble v = (grid->data[i] - 0.5) * contrast + 0.5 + brightness;
+        grid->data[i] = (gfloat) CLAMP (v, 0.0, 1.0);
+      }
+    }
+  }
+
+  if (grid->channels == 3) {
+    for (guint c = 0; c < 3; c++) {
+      gfloat *d = grid->data + (gsize) c * T * view->size * view->size;
+      gdouble m = options->mean[c], inv = 1.0 / options->std[c];
+      for (gsize i = 0; i < (gsize) T * view->size * view->size; i++)
+        d[i] = (gfloat) ((d[i] - m) * inv);
+    }
+    return grid;
+  }
+  M3retSample *out = m3ret_sample_new (3, T, view->size, view->size);
+  gsize plane = (gsize) T * view->size * view->size;
+  for (guint c = 0; c < 3; c++) {
+    gdouble m = options->mean[c], inv = 1.0 / options->std[c];
+    gfloat *d = out->data + c * plane;
+    for (gsize i = 0; i < plane; i++)
+      d[i] = (gfloat) ((grid->data[i] - m) * inv);
+  }
+  m3ret_sample_free (grid);
+  return out;
+}
+
+void
+m3ret_select_frames (guint64 n_frames, guint n_out, guint stride, const M3retView *view,
+                     guint64 *index)
+{
+  g_return_if_fail (n_frames > 0 && n_out > 0);
+  if (view->mode == M3RET_VIEW_TRAIN && view->rand != NULL) {
+    guint64 s = MAX (stride, 1u);
+    if (n_out > 1 && (guint64) (n_out - 1) * s + 1 > n_frames)
+      s = MAX ((n_frames - 1) / (n_out - 1), 1u);
+    guint64 span = (guint64) (n_out - 1) * s + 1;
+    if (span <= n_frames) {
+      guint64 room = n_frames - span;
+      guint64 start = room ? (guint64) (g_rand_double (view->rand) * (room + 1)) : 0;
+      start = MIN (start, room);
+      for (guint i = 0; i < n_out; i++)
+        index[i] = start + (guint64) i * s;
+      return;
+    }
+    /* Shorter than the grid even frame by frame: repeat frames evenly. */
+  }
+  for (guint i = 0; i < n_out; i++) {
+    guint64 k = (guint64) floor ((i + 0.5) * (gdouble) n_frames / n_out);
+    index[i] = MIN (k, n_frames - 1);
+  }
+}

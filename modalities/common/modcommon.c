@@ -1,0 +1,90 @@
+/* modcommon.c — keys and rendering glue shared by the modality plugins. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "modcommon.h"
+
+gboolean
+mc_read_common_keys (const M3retConfig *config, gboolean volumetric, M3retRenderOptions *options,
+                     guint64 *max_pixels, GError **error)
+{
+  memset (options, 0, sizeof *options);
+  options->volumetric = volumetric;
+  guint n_mean = 0, n_std = 0;
+  const gdouble *mean = m3ret_config_get_doubles (config, "mean", &n_mean);
+  const gdouble *std = m3ret_config_get_doubles (config, "std", &n_std);
+  if (n_mean != 3 || n_std != 3) {
+    g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_OUT_OF_RANGE,
+                 "[%s] mean and std take 3 values each", m3ret_config_get_group (config));
+    return FALSE;
+  }
+  for (guint c = 0; c < 3; c++) {
+    options->mean[c] = mean[c];
+    options->std[c] = std[c];
+  }
+  const gchar *flips = m3ret_config_get_string (config, "flips");
+  if (!m3ret_flips_from_string (flips, &options->flips)) {
+    g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_BAD_VALUE,
+                 "[%s] flips='%s': write none or letters of xyz (e.g. x, xy)",
+                 m3ret_config_get_group (config), flips);
+    return FALSE;
+  }
+  options->jitter = m3ret_config_get_double (config, "jitter");
+  *max_pixels = (guint64) m3ret_config_get_int (config, "max_pixels");
+  return TRUE;
+}
+
+void
+mc_render_views (const M3retVolume *volume, M3retLayout layout, const M3retRenderOptions *options,
+                 const M3retView *views, guint n_views, M3retSample **out)
+{
+  for (guint i = 0; i < n_views; i++)
+    out[i] = m3ret_render (volume, &views[i], layout, options);
+}
+
+void
+mc_fill_stats (M3retInspectInfo *info, const M3retVolume *volume)
+{
+  M3retVolumeStats stats;
+  m3ret_volume_stats (volume, &stats);
+  info->min = stats.min;
+  info->max = stats.max;
+  info->mean = stats.mean;
+  info->p_low = stats.p_low;
+  info->p_median = stats.p_median;
+  info->p_high = stats.p_high;
+}
+
+void
+mc_scale_stats (M3retInspectInfo *info, gdouble factor)
+{
+  info->min *= factor;
+  info->max *= factor;
+  info->mean *= factor;
+  info->p_low *= factor;
+  info->p_median *= factor;
+  info->p_high *= factor;
+}
+
+void
+mc_add_note (M3retInspectInfo *info, const gchar *format, ...)
+{
+  if (info->notes == NULL)
+    info->notes = g_ptr_array_new_with_free_func (g_free);
+  va_list args;
+  va_start (args, format);
+  g_ptr_array_add (info->notes, g_strdup_vprintf (format, args));
+  va_end (args);
+}
+
+gboolean
+mc_has_suffix (const gchar *path, const gchar *const *suffixes)
+{
+  g_autofree gchar *lower = g_ascii_strdown (path, -1);
+  for (const gchar *const *s = suffixes; *s; s++)
+    if (g_str_has_suffix (lower, *s))
+      return TRUE;
+  return FALSE;
+}

@@ -1,0 +1,143 @@
+/* modcommon.h — private: what several modality plugins share.
+ *
+ * Readers for the three file families (PNG, NIfTI, video), each decoding a
+ * file into an M3retVolume at its own resolution with raw intensities, and
+ * the keys every modality declares (normalisation, augmentation, limits).
+ * Linked into the plugins as a convenience library; nothing here is
+ * installed or exported.
+ */
+#ifndef M3RET_MODCOMMON_H
+#define M3RET_MODCOMMON_H
+
+#include "m3ret-plugin.h"
+#include "m3ret-render.h"
+#include "m3ret-volume.h"
+
+G_BEGIN_DECLS
+
+/* Keys every modality declares, in this order, after its own. */
+#define MC_DEFAULT_MAX_PIXELS "268435456"
+#define MC_COMMON_KEYS(mean, std, flips, jitter)                                                  \
+  M3RET_KEY_DOUBLE_LIST_SPEC ("mean", (mean), 3, -1e3, 1e3,                                        \
+                              "per-channel mean subtracted after intensities are in [0,1]"),       \
+  M3RET_KEY_DOUBLE_LIST_SPEC ("std", (std), 3, 1e-6, 1e3, "per-channel standard deviation divided by"), \
+  M3RET_KEY_STRING_SPEC ("flips", (flips),                                                         \
+                         "axes a training view flips with probability 1/2: none or letters of xyz"), \
+  M3RET_KEY_DOUBLE_SPEC ("jitter", (jitter), 0, 1,                                                 \
+                         "training intensity jitter: contrast x U(1-j,1+j), brightness + U(-j/2,j/2)"), \
+  M3RET_KEY_INT_SPEC ("max_pixels", MC_DEFAULT_MAX_PIXELS, 1, 1e13,                                \
+                      "refuse a file whose decoded grid (pixels x frames or voxels) exceeds this, "   \
+                      "before allocating")
+
+/* Reads the common keys of @config into @options and @max_pixels. */
+gboolean mc_read_common_keys (const M3retConfig *config, gboolean volumetric,
+                              M3retRenderOptions *options, guint64 *max_pixels, GError **error);
+
+/* Renders every view of @volume into @out (see the read() entry). */
+void mc_render_views (const M3retVolume *volume, M3retLayout layout,
+                      const M3retRenderOptions *options, const M3retView *views, guint n_views,
+                      M3retSample **out);
+
+/* Fills the statistics of @info from @volume. */
+void mc_fill_stats (M3retInspectInfo *info, const M3retVolume *volume);
+/* Multiplies the statistics of @info by @factor (from [0,1] to stored units). */
+void mc_scale_stats (M3retInspectInfo *info, gdouble factor);
+void mc_add_note (M3retInspectInfo *info, const gchar *format, ...) G_GNUC_PRINTF (2, 3);
+
+/* Whether @path ends with one of @suffixes (NULL-terminated), ignoring case. */
+gboolean mc_has_suffix (const gchar *path, const gchar *const *suffixes);
+
+/* ---- PNG (libpng) ---- */
+
+typedef struct {
+  guint width, height;
+  guint bit_depth;    /* as stored: 1, 2, 4, 8 or 16 */
+  guint color_type;   /* PNG_COLOR_TYPE_* */
+  guint channels;     /* of the decoded volume: 1 grey, 3 colour (alpha dropped) */
+} McPngInfo;
+
+/* TRUE when @head starts with the PNG signature and an IHDR; fills @info
+ * from the header bytes only. */
+gboolean mc_png_sniff (const guint8 *head, gsize head_len, McPngInfo *info);
+
+/* Decodes @path: grey (any bit depth) → 1 channel, colour or palette → 3,
+ * alpha dropped; values scaled to [0,1] by the bit depth.  Refuses more
+ * than @max_pixels pixels before allocating.  Returns: (transfer full). */
+M3retVolume *mc_png_read (const gchar *path, guint64 max_pixels, McPngInfo *info, GError **error);
+
+/* Decodes @path once and renders every view (a still: M3RET_LAYOUT_IMAGE). */
+gboolean mc_png_read_views (const gchar *path, guint64 max_pixels,
+                            const M3retRenderOptions *options, const M3retView *views,
+                            guint n_views, M3retSample **out, GError **error);
+/* Fills @info for `m3ret inspect`; statistics in stored units. */
+gboolean mc_png_inspect (const gchar *path, guint64 max_pixels, M3retInspectInfo *info,
+                         GError **error);
+
+/* ---- NIfTI-1 (nifticlib) ---- */
+
+typedef struct {
+  guint nx, ny, nz;          /* after reorientation */
+  guint64 n_volumes;         /* product of dims 4..7 */
+  gint datatype;             /* NIFTI_TYPE_* */
+  gchar orientation[4];      /* e.g. "RAS": the direction each reoriented axis grows to */
+  gboolean compressed;
+  gdouble slope, inter;      /* as applied (1, 0 when absent) */
+} McNiftiInfo;
+
+/* Reads volume @volume_index of @path in HU/raw units (scl applied),
+ * reoriented so x grows to the right, y to anterior and z to superior
+ * (RAS): slices of the slowest axis are always axial for a proper header.
+ * Spacing from pixdim.  Returns: (transfer full). */
+M3retVolume *mc_nifti_read (const gchar *path, guint64 volume_index, guint64 max_voxels,
+                            McNiftiInfo *info, GError **error);
+
+/* Fills @info for `m3ret inspect` (statistics in stored units after scl). */
+gboolean mc_nifti_inspect (const gchar *path, guint64 volume_index, guint64 max_voxels,
+                           M3retInspectInfo *info, GError **error);
+
+/* TRUE for a NIfTI-1 header (either byte order) or a gzip stream with a
+ * .nii.gz name. */
+gboolean mc_nifti_sniff (const gchar *path, const guint8 *head, gsize head_len);
+
+/* ---- video (libavformat/libavcodec/libswscale) ---- */
+
+typedef struct {
+  guint width, height;
+  guint64 frames;            /* frames counted in the stream */
+  gdouble fps;
+  gchar *container;          /* (owned) e.g. "mov,mp4,m4a,3gp,3g2,mj2" */
+  gchar *codec;              /* (owned) e.g. "h264" */
+  gchar *pix_fmt;            /* (owned) e.g. "yuv420p" */
+} McVideoInfo;
+
+void mc_video_info_clear (McVideoInfo *info);
+
+/* Opens @path, counts its video frames and fills @info.  */
+gboolean mc_video_probe_file (const gchar *path, McVideoInfo *info, GError **error);
+
+/* Decodes the frames numbered @index[0..n) (ascending; repeats allowed)
+ * of @path as RGB in [0,1]: a 3-channel volume of depth @n.  @max_pixels
+ * bounds width·height·n.  Returns: (transfer full). */
+M3retVolume *mc_video_read (const gchar *path, const McVideoInfo *info, const guint64 *index,
+                            guint n, guint64 max_pixels, GError **error);
+
+/* Whether @path names a video by extension or @head by magic bytes. */
+gboolean mc_video_sniff (const gchar *path, const guint8 *head, gsize head_len);
+
+/* Reads a video for @views: every view's frames are chosen with
+ * m3ret_select_frames(@stride), the union is decoded once, and each view is
+ * rendered from its own frames. */
+gboolean mc_video_read_views (const gchar *path, guint stride, guint64 max_pixels,
+                              const M3retRenderOptions *options, const M3retView *views,
+                              guint n_views, M3retSample **out, GError **error);
+
+/* Fills @info for `m3ret inspect` (statistics over up to 16 frames). */
+gboolean mc_video_inspect (const gchar *path, guint64 max_pixels, M3retInspectInfo *info,
+                           GError **error);
+
+/* Silences FFmpeg's own logging; call from a plugin's init. */
+void mc_video_global_init (void);
+
+G_END_DECLS
+
+#endif /* M3RET_MODCOMMON_H */

@@ -1,0 +1,326 @@
+/* nifti.c — NIfTI-1 volumes through nifticlib, checked before they are read.
+ *
+ * nifticlib trusts its header: it allocates dims × datatype and prints its
+ * complaints on stderr.  So the header is read alone, checked here (dims,
+ * datatype, our voxel limit, the file long enough for an uncompressed
+ * image), and only then one volume is read, with nifticlib's messages off.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+#include <nifti1_io.h>
+#include <stdio.h>
+
+#include "modcommon.h"
+
+G_LOCK_DEFINE_STATIC (nifti_debug);
+
+gboolean
+mc_nifti_sniff (const gchar *path, const guint8 *head, gsize head_len)
+{
+  static const gchar *const gz[] = { ".nii.gz", ".hdr.gz", NULL };
+  if (head_len >= 2 && head[0] == 0x1f && head[1] == 0x8b)
+    return mc_has_suffix (path, gz);
+  if (head_len < 348)
+    return FALSE;
+  guint32 size_le = GUINT32_FROM_LE (*(const guint32 *) head);
+  guint32 size_be = GUINT32_FROM_BE (*(const guint32 *) head);
+  if (size_le != 348 && size_be != 348)
+    return FALSE;
+  return memcmp (head + 344, "n+1", 4) == 0 || memcmp (head + 344, "ni1", 4) == 0;
+}
+
+static gboolean
+datatype_supported (gint datatype)
+{
+  switch (datatype) {
+  case NIFTI_TYPE_UINT8: case NIFTI_TYPE_INT8: case NIFTI_TYPE_INT16: case NIFTI_TYPE_UINT16:
+  case NIFTI_TYPE_INT32: case NIFTI_TYPE_UINT32: case NIFTI_TYPE_INT64: case NIFTI_TYPE_UINT64:
+  case NIFTI_TYPE_FLOAT32: case NIFTI_TYPE_FLOAT64:
+    return TRUE;
+  default:
+    return FALSE;
+  }
+}
+
+static void
+convert (const void *raw, gint datatype, gsize n, gfloat *out)
+{
+#define CONVERT(type)                         \
+  for (gsize i = 0; i < n; i++)               \
+    out[i] = (gfloat) ((const type *) raw)[i]; \
+  break
+  switch (datatype) {
+  case NIFTI_TYPE_UINT8: CONVERT (guint8);
+  case NIFTI_TYPE_INT8: CONVERT (gint8);
+  case NIFTI_TYPE_INT16: CONVERT (gint16);
+  case NIFTI_TYPE_UINT16: CONVERT (guint16);
+  case NIFTI_TYPE_INT32: CONVERT (gint32);
+  case NIFTI_TYPE_UINT32: CONVERT (guint32);
+  case NIFTI_TYPE_INT64: CONVERT (gint64);
+  case NIFTI_TYPE_UINT64: CONVERT (guint64);
+  case NIFTI_TYPE_FLOAT32: CONVERT (gfloat);
+  case NIFTI_TYPE_FLOAT64: CONVERT (gdouble);
+  default: g_assert_not_reached ();
+  }
+#undef CONVERT
+}
+
+/* Letter of the direction an axis grows toward, for an orientation code. */
+static gchar
+orientation_letter (gint code)
+{
+  switch (code) {
+  case NIFTI_L2R: return 'R';
+  case NIFTI_R2L: return 'L';
+  case NIFTI_P2A: return 'A';
+  case NIFTI_A2P: return 'P';
+  case NIFTI_I2S: return 'S';
+  case NIFTI_S2I: return 'I';
+  default: return '?';
+  }
+}
+
+static nifti_image *
+read_header (const gchar *path, GError **error)
+{
+  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s: no such file", path);
+    return NULL;
+  }
+  G_LOCK (nifti_debug);
+  nifti_set_debug_level (0);
+  G_UNLOCK (nifti_debug);
+  nifti_image *nim = nifti_image_read (path, 0);
+  if (nim == NULL)
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
+                 "%s: not a readable NIfTI-1 header (truncated, corrupt or another format)",
+                 path);
+  return nim;
+}
+
+/* Checks what nifticlib would otherwise trust; fills the sizes. */
+static gboolean
+check_header (const nifti_image *nim, const gchar *path, guint64 max_voxels, guint64 dims[7],
+              guint64 *n_volumes, GError **error)
+{
+  gint ndim = nim->dim[0];
+  if (ndim < 2 || ndim > 7) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
+                 "%s: header gives %d dimensions (2 to 7 expected)", path, ndim);
+    return FALSE;
+  }
+  *n_volumes = 1;
+  for (gint d = 1; d <= 7; d++) {
+    gint n = d <= ndim ? nim->dim[d] : 1;
+    if (n < 1) {
+      g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
+                   "%s: dimension %d has size %d", path, d, n);
+      return FALSE;
+    }
+    dims[d - 1] = (guint64) n;
+    if (d >= 4)
+      *n_volumes *= (guint64) n;
+  }
+  if (!datatype_supported (nim->datatype)) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_UNSUPPORTED,
+                 "%s: unsupported NIfTI datatype %s (%d); integer and real scalar types are read",
+                 path, nifti_datatype_string (nim->datatype), nim->datatype);
+    return FALSE;
+  }
+  guint64 voxels = dims[0] * dims[1] * dims[2];
+  if (voxels > max_voxels) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_TOO_LARGE,
+                 "%s: volume of %" G_GUINT64_FORMAT "×%" G_GUINT64_FORMAT "×%" G_GUINT64_FORMAT
+                 " voxels exceeds the limit of %" G_GUINT64_FORMAT " (max_pixels)",
+                 path, dims[0], dims[1], dims[2], max_voxels);
+    return FALSE;
+  }
+  if (nim->iname != NULL && !nifti_is_gzfile (nim->iname)) {
+    /* Uncompressed: the whole image must be in the file, or the header lies. */
+    gdouble need = (gdouble) nim->iname_offset + (gdouble) voxels * (*n_volumes) * nim->nbyper;
+    GStatBuf st;
+    if (g_stat (nim->iname, &st) != 0 || (gdouble) st.st_size < need) {
+      g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
+                   "%s: header promises %.0f bytes of image data but the file is shorter "
+                   "(truncated, or dims × datatype are wrong)", path, need);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+M3retVolume *
+mc_nifti_read (const gchar *path, guint64 volume_index, guint64 max_voxels, McNiftiInfo *info,
+               GError **error)
+{
+  McNiftiInfo local;
+  if (info == NULL)
+    info = &local;
+  memset (info, 0, sizeof *info);
+  nifti_image *nim = read_header (path, error);
+  if (nim == NULL)
+    return NULL;
+  guint64 dims[7], n_volumes;
+  if (!check_header (nim, path, max_voxels, dims, &n_volumes, error)) {
+    nifti_image_free (nim);
+    return NULL;
+  }
+  if (volume_index >= n_volumes) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_UNSUPPORTED,
+                 "%s: volume %" G_GUINT64_FORMAT " asked for, the file has %" G_GUINT64_FORMAT,
+                 path, volume_index, n_volumes);
+    nifti_image_free (nim);
+    return NULL;
+  }
+  /* The data are read here, not by nifticlib: it silently turns NaN and Inf
+   * into 0, and prints its own complaints. */
+  gsize voxels = (gsize) (dims[0] * dims[1] * dims[2]);
+  gsize bytes = voxels * (gsize) nim->nbyper;
+  void *raw = g_try_malloc (bytes);
+  gboolean compressed = nifti_is_gzfile (nim->iname);
+  znzFile zf = raw ? znzopen (nim->iname, "rb", compressed) : NULL;
+  gboolean ok = FALSE;
+  if (!znz_isnull (zf)) {
+    znz_off_t offset = (znz_off_t) nim->iname_offset + (znz_off_t) (volume_index * bytes);
+    ok = znzseek (zf, offset, SEEK_SET) >= 0 && znzread (raw, 1, bytes, zf) == bytes;
+    znzclose (zf);
+  }
+  if (!ok) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
+                 "%s: image data truncated or unreadable (%s)", path,
+                 compressed ? "compressed stream ends early or is damaged" : "short read");
+    g_free (raw);
+    nifti_image_free (nim);
+    return NULL;
+  }
+  if (nim->byteorder != nifti_short_order () && nim->nbyper > 1)
+    nifti_swap_Nbytes (voxels, nim->nbyper, raw);
+  g_autofree gfloat *values = g_try_new (gfloat, voxels);
+  if (values == NULL) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_TOO_LARGE, "%s: cannot allocate %"
+                 G_GSIZE_FORMAT " voxels", path, voxels);
+    g_free (raw);
+    nifti_image_free (nim);
+    return NULL;
+  }
+  convert (raw, nim->datatype, voxels, values);
+  g_free (raw);
+
+  gdouble slope = nim->scl_slope, inter = nim->scl_inter;
+  if (slope == 0.0 || !isfinite (slope) || !isfinite (inter)) {
+    slope = 1.0;
+    inter = 0.0;
+  }
+  gsize bad = 0;
+  for (gsize i = 0; i < voxels; i++) {
+    gdouble v = values[i] * slope + inter;
+    values[i] = (gfloat) v;
+    bad += !isfinite (values[i]);
+  }
+  if (bad > 0) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_BAD_VALUES,
+                 "%s: %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " voxels are NaN or infinite",
+                 path, bad, voxels);
+    nifti_image_free (nim);
+    return NULL;
+  }
+
+  /* Orientation: which RAS axis each stored axis runs along, and whether backwards. */
+  gint codes[3] = { NIFTI_L2R, NIFTI_P2A, NIFTI_I2S };
+  if (nim->qform_code > 0)
+    nifti_mat44_to_orientation (nim->qto_xyz, &codes[0], &codes[1], &codes[2]);
+  else if (nim->sform_code > 0)
+    nifti_mat44_to_orientation (nim->sto_xyz, &codes[0], &codes[1], &codes[2]);
+  guint axis_of[3];
+  gboolean flip[3], taken[3] = { FALSE, FALSE, FALSE };
+  for (gint a = 0; a < 3; a++) {
+    if (codes[a] < NIFTI_L2R || codes[a] > NIFTI_S2I) { /* degenerate matrix: keep as stored */
+      codes[0] = NIFTI_L2R, codes[1] = NIFTI_P2A, codes[2] = NIFTI_I2S;
+      a = -1;
+      taken[0] = taken[1] = taken[2] = FALSE;
+      continue;
+    }
+    axis_of[a] = (guint) (codes[a] - 1) / 2;
+    flip[a] = (codes[a] % 2) == 0;
+    if (taken[axis_of[a]]) { /* two axes on one direction: keep as stored */
+      codes[0] = NIFTI_L2R, codes[1] = NIFTI_P2A, codes[2] = NIFTI_I2S;
+      a = -1;
+      taken[0] = taken[1] = taken[2] = FALSE;
+      continue;
+    }
+    taken[axis_of[a]] = TRUE;
+  }
+  for (gint a = 0; a < 3; a++)
+    info->orientation[a] = orientation_letter (codes[a]);
+  guint in_n[3] = { (guint) dims[0], (guint) dims[1], (guint) dims[2] };
+  guint out_n[3];
+  gdouble out_s[3];
+  for (gint a = 0; a < 3; a++) {
+    out_n[axis_of[a]] = in_n[a];
+    gdouble s = fabs (nim->pixdim[a + 1]);
+    out_s[axis_of[a]] = (s > 0.0 && isfinite (s)) ? s : 1.0;
+  }
+  M3retVolume *vol = m3ret_volume_try_new (1, out_n[2], out_n[1], out_n[0]);
+  if (vol == NULL) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_TOO_LARGE, "%s: cannot allocate %"
+                 G_GSIZE_FORMAT " voxels", path, voxels);
+    nifti_image_free (nim);
+    return NULL;
+  }
+  for (gint a = 0; a < 3; a++)
+    vol->spacing[a] = out_s[a];
+  gsize stride[3] = { 1, out_n[0], (gsize) out_n[0] * out_n[1] };
+  gsize src = 0;
+  for (guint k = 0; k < in_n[2]; k++)
+    for (guint j = 0; j < in_n[1]; j++)
+      for (guint i = 0; i < in_n[0]; i++, src++) {
+        guint idx[3] = { i, j, k };
+        gsize dst = 0;
+        for (gint a = 0; a < 3; a++) {
+          guint p = flip[a] ? in_n[a] - 1 - idx[a] : idx[a];
+          dst += p * stride[axis_of[a]];
+        }
+        vol->data[dst] = values[src];
+      }
+
+  info->nx = out_n[0];
+  info->ny = out_n[1];
+  info->nz = out_n[2];
+  info->n_volumes = n_volumes;
+  info->datatype = nim->datatype;
+  info->compressed = nifti_is_gzfile (nim->iname);
+  info->slope = slope;
+  info->inter = inter;
+  nifti_image_free (nim);
+  return vol;
+}
+
+gboolean
+mc_nifti_inspect (const gchar *path, guint64 volume_index, guint64 max_voxels,
+                  M3retInspectInfo *info, GError **error)
+{
+  McNiftiInfo ni;
+  g_autoptr (M3retVolume) vol = mc_nifti_read (path, volume_index, max_voxels, &ni, error);
+  if (vol == NULL)
+    return FALSE;
+  info->format = g_strdup_printf ("NIfTI-1%s", ni.compressed ? " (gzip)" : "");
+  info->datatype = g_strdup (nifti_datatype_string (ni.datatype));
+  info->width = ni.nx;
+  info->height = ni.ny;
+  info->depth = ni.nz;
+  info->channels = 1;
+  info->frames = ni.n_volumes;
+  for (gint a = 0; a < 3; a++)
+    info->spacing[a] = vol->spacing[a];
+  info->orientation = g_strdup_printf ("%s (stored), read as RAS", ni.orientation);
+  mc_fill_stats (info, vol);
+  mc_add_note (info, "scl_slope %g, scl_inter %g (applied)", ni.slope, ni.inter);
+  if (ni.n_volumes > 1)
+    mc_add_note (info, "volume %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " shown",
+                 volume_index, ni.n_volumes);
+  return TRUE;
+}

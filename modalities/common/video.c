@@ -1,0 +1,362 @@
+/* video.c — video clips through libavformat/libavcodec/libswscale.
+ *
+ * A read takes two passes: the first only demuxes, counting the video
+ * stream's packets (headers' frame counts are often missing or wrong); the
+ * second decodes from the start and keeps just the frames asked for.
+ * Corrupt packets are skipped; a clip that yields no frame at all is an
+ * error.  Decoders run single-threaded: parallelism comes from the loader.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
+#include <libswscale/swscale.h>
+
+#include "modcommon.h"
+
+/* Beyond this many packets a stream is treated as broken rather than read on. */
+#define MAX_PACKETS 10000000
+
+typedef struct {
+  AVFormatContext *fmt;
+  AVCodecContext *dec;
+  AVPacket *packet;
+  AVFrame *frame;
+  struct SwsContext *sws;
+  gint stream;
+} Video;
+
+static void
+video_close (Video *v)
+{
+  sws_freeContext (v->sws);
+  av_frame_free (&v->frame);
+  av_packet_free (&v->packet);
+  avcodec_free_context (&v->dec);
+  avformat_close_input (&v->fmt);
+  memset (v, 0, sizeof *v);
+}
+
+static gboolean
+fail_av (GError **error, gint code, const gchar *path, const gchar *what, gint averr)
+{
+  gchar buf[AV_ERROR_MAX_STRING_SIZE] = { 0 };
+  av_strerror (averr, buf, sizeof buf);
+  g_set_error (error, M3RET_DATA_ERROR, code, "%s: %s: %s", path, what, buf);
+  return FALSE;
+}
+
+static gboolean
+video_open (Video *v, const gchar *path, gboolean with_decoder, GError **error)
+{
+  memset (v, 0, sizeof *v);
+  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s: no such file", path);
+    return FALSE;
+  }
+  gint ret = avformat_open_input (&v->fmt, path, NULL, NULL);
+  if (ret == AVERROR_EOF)
+    return fail_av (error, M3RET_DATA_ERROR_BAD_VALUES, path,
+                    "no frames (the file ends before its first frame)", ret);
+  if (ret < 0)
+    return fail_av (error, M3RET_DATA_ERROR_CORRUPT, path, "not a readable video", ret);
+  ret = avformat_find_stream_info (v->fmt, NULL);
+  if (ret < 0) {
+    video_close (v);
+    if (ret == AVERROR_EOF)
+      return fail_av (error, M3RET_DATA_ERROR_BAD_VALUES, path,
+                      "no frames (the file ends before its first frame)", ret);
+    return fail_av (error, M3RET_DATA_ERROR_CORRUPT, path, "cannot read stream information", ret);
+  }
+  const AVCodec *codec = NULL;
+  v->stream = av_find_best_stream (v->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+  if (v->stream < 0 || codec == NULL) {
+    gboolean no_stream = v->stream == AVERROR_STREAM_NOT_FOUND;
+    video_close (v);
+    g_set_error (error, M3RET_DATA_ERROR,
+                 no_stream ? M3RET_DATA_ERROR_CORRUPT : M3RET_DATA_ERROR_UNSUPPORTED,
+                 "%s: %s", path, no_stream ? "no video stream" : "no decoder for its video codec");
+    return FALSE;
+  }
+  v->packet = av_packet_alloc ();
+  v->frame = av_frame_alloc ();
+  if (!with_decoder)
+    return TRUE;
+  v->dec = avcodec_alloc_context3 (codec);
+  avcodec_parameters_to_context (v->dec, v->fmt->streams[v->stream]->codecpar);
+  v->dec->thread_count = 1;
+  ret = avcodec_open2 (v->dec, codec, NULL);
+  if (ret < 0) {
+    video_close (v);
+    return fail_av (error, M3RET_DATA_ERROR_UNSUPPORTED, path, "cannot open the decoder", ret);
+  }
+  return TRUE;
+}
+
+void
+mc_video_info_clear (McVideoInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free (info->container);
+  g_free (info->codec);
+  g_free (info->pix_fmt);
+  memset (info, 0, sizeof *info);
+}
+
+gboolean
+mc_video_probe_file (const gchar *path, McVideoInfo *info, GError **error)
+{
+  memset (info, 0, sizeof *info);
+  Video v;
+  if (!video_open (&v, path, FALSE, error))
+    return FALSE;
+  AVStream *st = v.fmt->streams[v.stream];
+  info->width = st->codecpar->width;
+  info->height = st->codecpar->height;
+  AVRational rate = av_guess_frame_rate (v.fmt, st, NULL);
+  info->fps = rate.den > 0 ? av_q2d (rate) : 0.0;
+  info->container = g_strdup (v.fmt->iformat->name);
+  info->codec = g_strdup (avcodec_get_name (st->codecpar->codec_id));
+  const gchar *pf = av_get_pix_fmt_name (st->codecpar->format);
+  info->pix_fmt = g_strdup (pf ? pf : "unknown");
+  guint64 packets = 0;
+  gint ret;
+  while ((ret = av_read_frame (v.fmt, v.packet)) >= 0 && packets < MAX_PACKETS) {
+    if (v.packet->stream_index == v.stream)
+      packets++;
+    av_packet_unref (v.packet);
+  }
+  video_close (&v);
+  info->frames = packets;
+  if (info->width == 0 || info->height == 0) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
+                 "%s: the video stream declares no frame size", path);
+    mc_video_info_clear (info);
+    return FALSE;
+  }
+  if (packets == 0) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_BAD_VALUES,
+                 "%s: the video has no frames", path);
+    mc_video_info_clear (info);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Converts the decoder's current frame to RGB floats in slot @slot of @vol. */
+static gboolean
+store_frame (Video *v, M3retVolume *vol, guint slot, guint8 *rgb, gint rgb_stride)
+{
+  AVFrame *f = v->frame;
+  v->sws = sws_getCachedContext (v->sws, f->width, f->height, f->format, vol->width, vol->height,
+                                 AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL, NULL);
+  if (v->sws == NULL)
+    return FALSE;
+  guint8 *dst[4] = { rgb, NULL, NULL, NULL };
+  gint dst_stride[4] = { rgb_stride, 0, 0, 0 };
+  sws_scale (v->sws, (const guint8 *const *) f->data, f->linesize, 0, f->height, dst, dst_stride);
+  gsize plane = (gsize) vol->depth * vol->height * vol->width;
+  for (guint y = 0; y < vol->height; y++) {
+    const guint8 *row = rgb + (gsize) y * rgb_stride;
+    for (guint c = 0; c < 3; c++) {
+      gfloat *out = vol->data + c * plane + ((gsize) slot * vol->height + y) * vol->width;
+      for (guint x = 0; x < vol->width; x++)
+        out[x] = row[x * 3 + c] * (1.0f / 255.0f);
+    }
+  }
+  return TRUE;
+}
+
+static void
+copy_slot (M3retVolume *vol, guint from, guint to)
+{
+  gsize frame = (gsize) vol->height * vol->width, plane = (gsize) vol->depth * frame;
+  for (guint c = 0; c < vol->channels; c++)
+    memcpy (vol->data + c * plane + to * frame, vol->data + c * plane + from * frame,
+            frame * sizeof (gfloat));
+}
+
+M3retVolume *
+mc_video_read (const gchar *path, const McVideoInfo *info, const guint64 *index, guint n,
+               guint64 max_pixels, GError **error)
+{
+  if ((guint64) info->width * info->height * n > max_pixels) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_TOO_LARGE,
+                 "%s: %u frames of %u×%u exceed the limit of %" G_GUINT64_FORMAT
+                 " pixels (max_pixels)", path, n, info->width, info->height, max_pixels);
+    return NULL;
+  }
+  Video v;
+  if (!video_open (&v, path, TRUE, error))
+    return NULL;
+  g_autoptr (M3retVolume) vol = m3ret_volume_try_new (3, n, info->height, info->width);
+  gint rgb_stride = FFALIGN (info->width * 3, 32);
+  g_autofree guint8 *rgb = g_try_malloc ((gsize) rgb_stride * info->height + 64);
+  if (vol == NULL || rgb == NULL) {
+    video_close (&v);
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_TOO_LARGE,
+                 "%s: cannot allocate %u frames of %u×%u", path, n, info->width, info->height);
+    return NULL;
+  }
+  guint next = 0;          /* next slot to fill */
+  guint64 decoded = 0;     /* frames out of the decoder so far */
+  guint64 packets = 0;
+  gboolean draining = FALSE, failed = FALSE;
+  while (next < n && !failed) {
+    gint ret = avcodec_receive_frame (v.dec, v.frame);
+    if (ret == 0) {
+      while (next < n && index[next] == decoded) {
+        if (!store_frame (&v, vol, next, rgb, rgb_stride)) {
+          failed = TRUE;
+          break;
+        }
+        next++;
+      }
+      decoded++;
+      av_frame_unref (v.frame);
+      continue;
+    }
+    if (ret == AVERROR_EOF || (ret != AVERROR (EAGAIN)))
+      break;
+    if (draining)
+      break;
+    /* The decoder wants input. */
+    ret = av_read_frame (v.fmt, v.packet);
+    if (ret < 0 || ++packets > MAX_PACKETS) {
+      avcodec_send_packet (v.dec, NULL);
+      draining = TRUE;
+      continue;
+    }
+    if (v.packet->stream_index == v.stream)
+      avcodec_send_packet (v.dec, v.packet); /* a corrupt packet is skipped */
+    av_packet_unref (v.packet);
+  }
+  g_debug ("%s: %" G_GUINT64_FORMAT " frames decoded, %" G_GUINT64_FORMAT " packets, %u of %u slots, counted %" G_GUINT64_FORMAT,
+           path, decoded, packets, next, n, info->frames);
+  video_close (&v);
+  if (failed) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_UNSUPPORTED,
+                 "%s: cannot convert its frames to RGB", path);
+    return NULL;
+  }
+  if (next == 0) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
+                 "%s: no frame could be decoded (corrupt or truncated video)", path);
+    return NULL;
+  }
+  /* Fewer frames than counted (a truncated or damaged tail): repeat the last. */
+  for (guint k = next; k < n; k++)
+    copy_slot (vol, next - 1, k);
+  return g_steal_pointer (&vol);
+}
+
+static gint
+compare_u64 (gconstpointer a, gconstpointer b)
+{
+  guint64 x = *(const guint64 *) a, y = *(const guint64 *) b;
+  return x < y ? -1 : x > y;
+}
+
+gboolean
+mc_video_read_views (const gchar *path, guint stride, guint64 max_pixels,
+                     const M3retRenderOptions *options, const M3retView *views, guint n_views,
+                     M3retSample **out, GError **error)
+{
+  McVideoInfo info;
+  if (!mc_video_probe_file (path, &info, error))
+    return FALSE;
+  /* Every view's frames, then their union, decoded once. */
+  g_autoptr (GArray) all = g_array_new (FALSE, FALSE, sizeof (guint64));
+  guint64 **picks = g_new0 (guint64 *, n_views);
+  for (guint i = 0; i < n_views; i++) {
+    picks[i] = g_new (guint64, views[i].depth);
+    m3ret_select_frames (info.frames, views[i].depth, stride, &views[i], picks[i]);
+    g_array_append_vals (all, picks[i], views[i].depth);
+  }
+  g_array_sort (all, compare_u64);
+  guint n_unique = 0;
+  for (guint i = 0; i < all->len; i++)
+    if (n_unique == 0 || g_array_index (all, guint64, i) != g_array_index (all, guint64, n_unique - 1))
+      g_array_index (all, guint64, n_unique++) = g_array_index (all, guint64, i);
+  M3retVolume *clip = mc_video_read (path, &info, (guint64 *) all->data, n_unique, max_pixels, error);
+  gboolean ok = clip != NULL;
+  for (guint i = 0; ok && i < n_views; i++) {
+    M3retVolume *sub = m3ret_volume_try_new (3, views[i].depth, clip->height, clip->width);
+    gsize frame = (gsize) clip->height * clip->width;
+    for (guint t = 0; t < views[i].depth; t++) {
+      guint64 *hit = bsearch (&picks[i][t], all->data, n_unique, sizeof (guint64), compare_u64);
+      guint slot = (guint) (hit - (guint64 *) all->data);
+      for (guint c = 0; c < 3; c++)
+        memcpy (sub->data + ((gsize) c * sub->depth + t) * frame,
+                clip->data + ((gsize) c * clip->depth + slot) * frame, frame * sizeof (gfloat));
+    }
+    out[i] = m3ret_render (sub, &views[i], M3RET_LAYOUT_SEQUENCE, options);
+    m3ret_volume_free (sub);
+  }
+  for (guint i = 0; i < n_views; i++)
+    g_free (picks[i]);
+  g_free (picks);
+  m3ret_volume_free (clip);
+  mc_video_info_clear (&info);
+  return ok;
+}
+
+gboolean
+mc_video_sniff (const gchar *path, const guint8 *head, gsize head_len)
+{
+  static const gchar *const suffixes[] = { ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm",
+                                           ".mpg", ".mpeg", ".ogv", ".wmv", ".flv", NULL };
+  if (mc_has_suffix (path, suffixes))
+    return TRUE;
+  if (head_len >= 12 && memcmp (head + 4, "ftyp", 4) == 0)
+    return TRUE;
+  if (head_len >= 12 && memcmp (head, "RIFF", 4) == 0 && memcmp (head + 8, "AVI ", 4) == 0)
+    return TRUE;
+  if (head_len >= 4 && head[0] == 0x1a && head[1] == 0x45 && head[2] == 0xdf && head[3] == 0xa3)
+    return TRUE;
+  return FALSE;
+}
+
+gboolean
+mc_video_inspect (const gchar *path, guint64 max_pixels, M3retInspectInfo *info, GError **error)
+{
+  McVideoInfo v;
+  if (!mc_video_probe_file (path, &v, error))
+    return FALSE;
+  /* Statistics from up to 16 frames spread over the clip. */
+  guint n = (guint) MIN (v.frames, 16);
+  M3retView eval;
+  m3ret_view_init_eval (&eval, 1, n, 1);
+  g_autofree guint64 *index = g_new (guint64, n);
+  m3ret_select_frames (v.frames, n, 1, &eval, index);
+  g_autoptr (M3retVolume) clip = mc_video_read (path, &v, index, n, max_pixels, error);
+  if (clip == NULL) {
+    mc_video_info_clear (&v);
+    return FALSE;
+  }
+  info->format = g_strdup_printf ("video: %s in %s", v.codec, v.container);
+  info->datatype = g_strdup (v.pix_fmt);
+  info->width = v.width;
+  info->height = v.height;
+  info->depth = 1;
+  info->channels = 3;
+  info->frames = v.frames;
+  info->fps = v.fps;
+  info->spacing[0] = info->spacing[1] = info->spacing[2] = 1.0;
+  mc_fill_stats (info, clip);
+  mc_scale_stats (info, 255.0);
+  mc_add_note (info, "statistics: RGB 0-255 over %u frames spread over the clip", n);
+  mc_video_info_clear (&v);
+  return TRUE;
+}
+
+void
+mc_video_global_init (void)
+{
+  /* Decoders print every damaged macroblock; errors reach the user as GError. */
+  av_log_set_level (AV_LOG_QUIET);
+}

@@ -1,0 +1,95 @@
+/* ct.c — CT volumes in Hounsfield units (NIfTI-1, .nii or .nii.gz).
+ *
+ * Intensities: the HU window maps to [0,1] (clamped).  The volume is
+ * reoriented to RAS so T runs along the superior axis (axial slices), and
+ * resampled to T×size×size with its voxel spacing respected in-plane.
+ */
+#include "config.h"
+
+#include "modcommon.h"
+
+typedef struct {
+  M3retRenderOptions options;
+  guint64 max_pixels;
+  guint64 volume;
+  gdouble low, high;
+} Ct;
+
+static const M3retKeySpec ct_keys[] = {
+  M3RET_KEY_DOUBLE_LIST_SPEC ("window", "-1000,1000", 2, -1e5, 1e5,
+                              "HU window low,high mapped to [0,1]"),
+  M3RET_KEY_INT_SPEC ("volume", "0", 0, 1e9, "4D files: which volume to read"),
+  MC_COMMON_KEYS ("0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
+  M3RET_KEY_END
+};
+
+static gpointer
+ct_create (const M3retConfig *config, GError **error)
+{
+  Ct *self = g_new0 (Ct, 1);
+  guint n = 0;
+  const gdouble *window = m3ret_config_get_doubles (config, "window", &n);
+  if (!mc_read_common_keys (config, TRUE, &self->options, &self->max_pixels, error)) {
+    g_free (self);
+    return NULL;
+  }
+  if (n != 2 || !(window[1] > window[0])) {
+    g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_BAD_VALUE,
+                 "[%s] window: give low,high with high > low", m3ret_config_get_group (config));
+    g_free (self);
+    return NULL;
+  }
+  self->low = window[0];
+  self->high = window[1];
+  self->volume = (guint64) m3ret_config_get_int (config, "volume");
+  return self;
+}
+
+static guint
+ct_probe (const gchar *path, const guint8 *head, gsize head_len)
+{
+  /* MRI reads the same format and scores 40: CT is the default for NIfTI. */
+  return mc_nifti_sniff (path, head, head_len) ? 60 : 0;
+}
+
+static M3retLayout
+ct_layout (gpointer self, const gchar *path, GError **error)
+{
+  return M3RET_LAYOUT_SEQUENCE;
+}
+
+static gboolean
+ct_read (gpointer self, const gchar *path, const M3retView *views, guint n_views,
+         M3retSample **out, GError **error)
+{
+  Ct *ct = self;
+  g_autoptr (M3retVolume) vol = mc_nifti_read (path, ct->volume, ct->max_pixels, NULL, error);
+  if (vol == NULL)
+    return FALSE;
+  m3ret_volume_window (vol, ct->low, ct->high);
+  mc_render_views (vol, M3RET_LAYOUT_SEQUENCE, &ct->options, views, n_views, out);
+  return TRUE;
+}
+
+static gboolean
+ct_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
+{
+  Ct *ct = self;
+  if (!mc_nifti_inspect (path, ct->volume, ct->max_pixels, info, error))
+    return FALSE;
+  mc_add_note (info, "window [%g, %g] HU maps to [0,1]", ct->low, ct->high);
+  return TRUE;
+}
+
+static const M3retModalityVTable ct_vtable = {
+  .create = ct_create,
+  .destroy = g_free,
+  .probe = ct_probe,
+  .layout = ct_layout,
+  .read = ct_read,
+  .inspect = ct_inspect,
+};
+
+M3RET_PLUGIN_DEFINE (ct, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,
+                     "CT volumes in HU (NIfTI-1 .nii/.nii.gz): HU window to [0,1], T axial slices",
+                     "MIT", ct_keys, NULL, &ct_vtable)

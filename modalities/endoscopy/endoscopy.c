@@ -1,0 +1,81 @@
+/* endoscopy.c — RGB endoscopy video: T frames of a clip, RGB to [0,1].
+ *
+ * Any container and codec the FFmpeg libraries decode.  Evaluation views
+ * take T frames spread evenly over the clip; training views a random clip of
+ * T frames `stride` apart.
+ */
+#include "config.h"
+
+#include "modcommon.h"
+
+typedef struct {
+  M3retRenderOptions options;
+  guint64 max_pixels;
+  guint stride;
+} Endoscopy;
+
+static const M3retKeySpec endoscopy_keys[] = {
+  M3RET_KEY_INT_SPEC ("stride", "2", 1, 1000, "frames between the frames of a training clip"),
+  MC_COMMON_KEYS ("0.485,0.456,0.406", "0.229,0.224,0.225", "xy", "0.1"),
+  M3RET_KEY_END
+};
+
+static gboolean
+endoscopy_init (GError **error)
+{
+  mc_video_global_init ();
+  return TRUE;
+}
+
+static gpointer
+endoscopy_create (const M3retConfig *config, GError **error)
+{
+  Endoscopy *self = g_new0 (Endoscopy, 1);
+  if (!mc_read_common_keys (config, FALSE, &self->options, &self->max_pixels, error)) {
+    g_free (self);
+    return NULL;
+  }
+  self->stride = (guint) m3ret_config_get_int (config, "stride");
+  return self;
+}
+
+static guint
+endoscopy_probe (const gchar *path, const guint8 *head, gsize head_len)
+{
+  return mc_video_sniff (path, head, head_len) ? 60 : 0;
+}
+
+static M3retLayout
+endoscopy_layout (gpointer self, const gchar *path, GError **error)
+{
+  return M3RET_LAYOUT_SEQUENCE;
+}
+
+static gboolean
+endoscopy_read (gpointer self, const gchar *path, const M3retView *views, guint n_views,
+                M3retSample **out, GError **error)
+{
+  Endoscopy *e = self;
+  return mc_video_read_views (path, e->stride, e->max_pixels, &e->options, views, n_views, out,
+                              error);
+}
+
+static gboolean
+endoscopy_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
+{
+  Endoscopy *e = self;
+  return mc_video_inspect (path, e->max_pixels, info, error);
+}
+
+static const M3retModalityVTable endoscopy_vtable = {
+  .create = endoscopy_create,
+  .destroy = g_free,
+  .probe = endoscopy_probe,
+  .layout = endoscopy_layout,
+  .read = endoscopy_read,
+  .inspect = endoscopy_inspect,
+};
+
+M3RET_PLUGIN_DEFINE (endoscopy, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,
+                     "endoscopy: RGB video (h264, mpeg4, ffv1, ...) as T frames of a clip",
+                     "MIT", endoscopy_keys, endoscopy_init, &endoscopy_vtable)

@@ -1,0 +1,103 @@
+/* ultrasound.c — ultrasound stills (grey or colour PNG) and cine loops (video).
+ *
+ * Stills become 2D samples like X-rays; cine loops become T frames like
+ * endoscopy, so the layout depends on the file: PNG → image, video →
+ * sequence.  Probe rule (shared with xray, both read PNG): an 8-bit grey
+ * PNG scores 60 here (X-ray 40), a colour or palette PNG 50 (X-ray 10), a
+ * 16-bit grey PNG 20 (X-ray 80); a video scores 20 here (endoscopy 60), so
+ * cine loops need `ultrasound` in the manifest's modality column.
+ */
+#include "config.h"
+
+#include <png.h>
+
+#include "modcommon.h"
+
+typedef struct {
+  M3retRenderOptions options;
+  guint64 max_pixels;
+  guint stride;
+} Ultrasound;
+
+static const M3retKeySpec ultrasound_keys[] = {
+  M3RET_KEY_INT_SPEC ("stride", "2", 1, 1000, "cine loops: frames between the frames of a training clip"),
+  MC_COMMON_KEYS ("0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
+  M3RET_KEY_END
+};
+
+static gboolean
+ultrasound_init (GError **error)
+{
+  mc_video_global_init ();
+  return TRUE;
+}
+
+static gpointer
+ultrasound_create (const M3retConfig *config, GError **error)
+{
+  Ultrasound *self = g_new0 (Ultrasound, 1);
+  if (!mc_read_common_keys (config, FALSE, &self->options, &self->max_pixels, error)) {
+    g_free (self);
+    return NULL;
+  }
+  self->stride = (guint) m3ret_config_get_int (config, "stride");
+  return self;
+}
+
+static guint
+ultrasound_probe (const gchar *path, const guint8 *head, gsize head_len)
+{
+  McPngInfo png;
+  if (mc_png_sniff (head, head_len, &png)) {
+    if (png.color_type == PNG_COLOR_TYPE_GRAY || png.color_type == PNG_COLOR_TYPE_GRAY_ALPHA)
+      return png.bit_depth == 16 ? 20 : 60;
+    return 50;
+  }
+  return mc_video_sniff (path, head, head_len) ? 20 : 0;
+}
+
+static gboolean
+is_still (const gchar *path)
+{
+  static const gchar *const suffixes[] = { ".png", NULL };
+  return mc_has_suffix (path, suffixes);
+}
+
+static M3retLayout
+ultrasound_layout (gpointer self, const gchar *path, GError **error)
+{
+  return is_still (path) ? M3RET_LAYOUT_IMAGE : M3RET_LAYOUT_SEQUENCE;
+}
+
+static gboolean
+ultrasound_read (gpointer self, const gchar *path, const M3retView *views, guint n_views,
+                 M3retSample **out, GError **error)
+{
+  Ultrasound *u = self;
+  if (is_still (path))
+    return mc_png_read_views (path, u->max_pixels, &u->options, views, n_views, out, error);
+  return mc_video_read_views (path, u->stride, u->max_pixels, &u->options, views, n_views, out,
+                              error);
+}
+
+static gboolean
+ultrasound_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
+{
+  Ultrasound *u = self;
+  if (is_still (path))
+    return mc_png_inspect (path, u->max_pixels, info, error);
+  return mc_video_inspect (path, u->max_pixels, info, error);
+}
+
+static const M3retModalityVTable ultrasound_vtable = {
+  .create = ultrasound_create,
+  .destroy = g_free,
+  .probe = ultrasound_probe,
+  .layout = ultrasound_layout,
+  .read = ultrasound_read,
+  .inspect = ultrasound_inspect,
+};
+
+M3RET_PLUGIN_DEFINE (ultrasound, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,
+                     "ultrasound: PNG stills as 2D images, cine loops (any FFmpeg video) as T frames",
+                     "MIT", ultrasound_keys, ultrasound_init, &ultrasound_vtable)

@@ -1,0 +1,78 @@
+/* xray.c — radiographs: grey PNG (16-bit usually), read as a 2D still.
+ *
+ * Probe rule shared with the ultrasound plugin (both read PNG): a 16-bit
+ * grey PNG is an X-ray (80, ultrasound 20); an 8-bit grey one leans to
+ * ultrasound (60 against 40 here); colour or palette PNG is ultrasound's
+ * (50 against 10).  A manifest's modality column overrides the probe.
+ */
+#include "config.h"
+
+#include <png.h>
+
+#include "modcommon.h"
+
+typedef struct {
+  M3retRenderOptions options;
+  guint64 max_pixels;
+} Xray;
+
+static const M3retKeySpec xray_keys[] = {
+  MC_COMMON_KEYS ("0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
+  M3RET_KEY_END
+};
+
+static gpointer
+xray_create (const M3retConfig *config, GError **error)
+{
+  Xray *self = g_new0 (Xray, 1);
+  if (!mc_read_common_keys (config, FALSE, &self->options, &self->max_pixels, error)) {
+    g_free (self);
+    return NULL;
+  }
+  return self;
+}
+
+static guint
+xray_probe (const gchar *path, const guint8 *head, gsize head_len)
+{
+  McPngInfo png;
+  if (!mc_png_sniff (head, head_len, &png))
+    return 0;
+  if (png.color_type == PNG_COLOR_TYPE_GRAY || png.color_type == PNG_COLOR_TYPE_GRAY_ALPHA)
+    return png.bit_depth == 16 ? 80 : 40;
+  return 10;
+}
+
+static M3retLayout
+xray_layout (gpointer self, const gchar *path, GError **error)
+{
+  return M3RET_LAYOUT_IMAGE;
+}
+
+static gboolean
+xray_read (gpointer self, const gchar *path, const M3retView *views, guint n_views,
+           M3retSample **out, GError **error)
+{
+  Xray *x = self;
+  return mc_png_read_views (path, x->max_pixels, &x->options, views, n_views, out, error);
+}
+
+static gboolean
+xray_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
+{
+  Xray *x = self;
+  return mc_png_inspect (path, x->max_pixels, info, error);
+}
+
+static const M3retModalityVTable xray_vtable = {
+  .create = xray_create,
+  .destroy = g_free,
+  .probe = xray_probe,
+  .layout = xray_layout,
+  .read = xray_read,
+  .inspect = xray_inspect,
+};
+
+M3RET_PLUGIN_DEFINE (xray, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,
+                     "X-ray radiographs: grey PNG (8/16-bit) as 2D stills, bit depth to [0,1]",
+                     "MIT", xray_keys, NULL, &xray_vtable)

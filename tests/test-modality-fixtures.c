@@ -1,0 +1,190 @@
+/* test-modality-fixtures.c — writers of test files (PNG, NIfTI-1, video). */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <check.h>
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/opt.h>
+#include <libswscale/swscale.h>
+#include <png.h>
+
+#include "test-modality-fixtures.h"
+
+/* After GLib: nifti1.h redefines DT_UNKNOWN, which <dirent.h> declares. */
+#include <nifti1_io.h>
+
+void
+fx_write_png (const gchar *path, guint width, guint height, gint bit_depth, gint color_type,
+              const guint16 *values)
+{
+  FILE *f = fopen (path, "wb");
+  ck_assert_ptr_nonnull (f);
+  png_structp png = png_create_write_struct (PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+  png_infop info = png_create_info_struct (png);
+  ck_assert_int_eq (setjmp (png_jmpbuf (png)), 0);
+  png_init_io (png, f);
+  png_set_IHDR (png, info, width, height, bit_depth, color_type, PNG_INTERLACE_NONE,
+                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  if (color_type == PNG_COLOR_TYPE_PALETTE) {
+    png_color palette[256];
+    for (guint i = 0; i < 256; i++) {
+      palette[i].red = i;
+      palette[i].green = 255 - i;
+      palette[i].blue = i / 2;
+    }
+    png_set_PLTE (png, info, palette, 256);
+  }
+  png_write_info (png, info);
+  guint channels = color_type == PNG_COLOR_TYPE_RGB ? 3 : 1;
+  guint bytes = bit_depth == 16 ? 2 : 1;
+  g_autofree guint8 *row = g_new0 (guint8, (gsize) width * channels * bytes);
+  for (guint y = 0; y < height; y++) {
+    for (guint i = 0; i < width * channels; i++) {
+      guint16 v = values[(gsize) y * width * channels + i];
+      if (bytes == 2) {
+        row[2 * i] = v >> 8; /* PNG stores big-endian */
+        row[2 * i + 1] = v & 0xff;
+      } else {
+        row[i] = (guint8) v;
+      }
+    }
+    png_write_row (png, row);
+  }
+  png_write_end (png, NULL);
+  png_destroy_write_struct (&png, &info);
+  fclose (f);
+}
+
+void
+fx_write_nifti (const gchar *path, guint nx, guint ny, guint nz, guint nt, gint datatype,
+                const gdouble *values, gdouble dx, gdouble dy, gdouble dz, gdouble slope,
+                gdouble inter, const gdouble *sform)
+{
+  int dims[8] = { nt > 1 ? 4 : 3, (int) nx, (int) ny, (int) nz, (int) nt, 1, 1, 1 };
+  nifti_image *nim = nifti_make_new_nim (dims, datatype, 1);
+  ck_assert_ptr_nonnull (nim);
+  nim->pixdim[1] = nim->dx = dx;
+  nim->pixdim[2] = nim->dy = dy;
+  nim->pixdim[3] = nim->dz = dz;
+  nim->scl_slope = slope;
+  nim->scl_inter = inter;
+  nim->qform_code = 0;
+  nim->sform_code = 0;
+  if (sform != NULL) {
+    nim->sform_code = NIFTI_XFORM_SCANNER_ANAT;
+    for (gint r = 0; r < 3; r++)
+      for (gint c = 0; c < 4; c++)
+        nim->sto_xyz.m[r][c] = sform[r * 4 + c];
+    nim->sto_xyz.m[3][0] = nim->sto_xyz.m[3][1] = nim->sto_xyz.m[3][2] = 0;
+    nim->sto_xyz.m[3][3] = 1;
+  }
+  gsize n = (gsize) nx * ny * nz * nt;
+  for (gsize i = 0; i < n; i++) {
+    gdouble v = values[i];
+    switch (datatype) {
+    case NIFTI_TYPE_UINT8: ((guint8 *) nim->data)[i] = (guint8) v; break;
+    case NIFTI_TYPE_INT16: ((gint16 *) nim->data)[i] = (gint16) v; break;
+    case NIFTI_TYPE_UINT16: ((guint16 *) nim->data)[i] = (guint16) v; break;
+    case NIFTI_TYPE_INT32: ((gint32 *) nim->data)[i] = (gint32) v; break;
+    case NIFTI_TYPE_FLOAT32: ((gfloat *) nim->data)[i] = (gfloat) v; break;
+    case NIFTI_TYPE_FLOAT64: ((gdouble *) nim->data)[i] = v; break;
+    case NIFTI_TYPE_COMPLEX64: ((gfloat *) nim->data)[2 * i] = (gfloat) v; break;
+    default: ck_abort_msg ("fixture datatype %d not written", datatype);
+    }
+  }
+  /* nifti_set_filenames picks .nii / .nii.gz from the name. */
+  ck_assert_int_eq (nifti_set_filenames (nim, path, 0, 1), 0);
+  nifti_image_write (nim);
+  nifti_image_free (nim);
+  ck_assert_msg (g_file_test (path, G_FILE_TEST_EXISTS), "fixture %s not written", path);
+}
+
+static void
+drain (AVFormatContext *oc, AVCodecContext *c, AVStream *st, AVFrame *frame)
+{
+  AVPacket *pkt = av_packet_alloc ();
+  avcodec_send_frame (c, frame);
+  while (avcodec_receive_packet (c, pkt) == 0) {
+    pkt->duration = 1; /* else MP4's edit list drops the last frame */
+    av_packet_rescale_ts (pkt, c->time_base, st->time_base);
+    pkt->stream_index = st->index;
+    av_interleaved_write_frame (oc, pkt);
+  }
+  av_packet_free (&pkt);
+}
+
+gboolean
+fx_write_video (const gchar *path, const gchar *codec_name, guint width, guint height,
+                guint n_frames, guint r0)
+{
+  const AVCodec *codec = avcodec_find_encoder_by_name (codec_name);
+  if (codec == NULL)
+    return FALSE;
+  AVFormatContext *oc = NULL;
+  ck_assert_int_ge (avformat_alloc_output_context2 (&oc, NULL, NULL, path), 0);
+  AVStream *st = avformat_new_stream (oc, NULL);
+  AVCodecContext *c = avcodec_alloc_context3 (codec);
+  c->width = width;
+  c->height = height;
+  c->time_base = (AVRational) { 1, 25 };
+  c->framerate = (AVRational) { 25, 1 };
+  c->gop_size = 4;
+  c->pix_fmt = strcmp (codec_name, "ffv1") == 0 ? AV_PIX_FMT_BGR0 : AV_PIX_FMT_YUV420P;
+  if (strcmp (codec_name, "libx264") == 0)
+    av_opt_set (c->priv_data, "preset", "ultrafast", 0);
+  if (oc->oformat->flags & AVFMT_GLOBALHEADER)
+    c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+  ck_assert_int_ge (avcodec_open2 (c, codec, NULL), 0);
+  st->time_base = c->time_base;
+  avcodec_parameters_from_context (st->codecpar, c);
+  ck_assert_int_ge (avio_open (&oc->pb, path, AVIO_FLAG_WRITE), 0);
+  ck_assert_int_ge (avformat_write_header (oc, NULL), 0);
+
+  AVFrame *rgb = av_frame_alloc ();
+  rgb->format = AV_PIX_FMT_RGB24;
+  rgb->width = width;
+  rgb->height = height;
+  av_frame_get_buffer (rgb, 0);
+  AVFrame *frame = av_frame_alloc ();
+  frame->format = c->pix_fmt;
+  frame->width = width;
+  frame->height = height;
+  av_frame_get_buffer (frame, 0);
+  struct SwsContext *sws = sws_getContext (width, height, AV_PIX_FMT_RGB24, width, height,
+                                           c->pix_fmt, SWS_POINT, NULL, NULL, NULL);
+  for (guint k = 0; k < n_frames; k++) {
+    for (guint y = 0; y < height; y++)
+      for (guint x = 0; x < width; x++) {
+        guint8 *p = rgb->data[0] + y * rgb->linesize[0] + 3 * x;
+        p[0] = (guint8) MIN (r0 + 10 * k, 255u);
+        p[1] = (guint8) MIN (x * 4, 255u);
+        p[2] = (guint8) MIN (y * 4, 255u);
+      }
+    av_frame_make_writable (frame);
+    sws_scale (sws, (const guint8 *const *) rgb->data, rgb->linesize, 0, height, frame->data,
+               frame->linesize);
+    frame->pts = k;
+    drain (oc, c, st, frame);
+  }
+  drain (oc, c, st, NULL);
+  av_write_trailer (oc);
+  sws_freeContext (sws);
+  av_frame_free (&rgb);
+  av_frame_free (&frame);
+  avcodec_free_context (&c);
+  avio_closep (&oc->pb);
+  avformat_free_context (oc);
+  return TRUE;
+}
+
+void
+fx_truncate_copy (const gchar *src, const gchar *dst, gsize keep)
+{
+  g_autofree gchar *data = NULL;
+  gsize len = 0;
+  ck_assert (g_file_get_contents (src, &data, &len, NULL));
+  ck_assert (g_file_set_contents (dst, data, MIN (keep, len), NULL));
+}

@@ -1,0 +1,32 @@
+/* test-modality-fixtures.h — small files in the real formats, written in the
+ * tests through the same libraries the plugins read with. */
+#ifndef M3RET_TEST_MODALITY_FIXTURES_H
+#define M3RET_TEST_MODALITY_FIXTURES_H
+
+#include <glib.h>
+
+/* A PNG of @width×@height: @color_type PNG_COLOR_TYPE_GRAY (values[y*w+x])
+ * or _RGB (values[(y*w+x)*3+c]) or _PALETTE (values = palette indices,
+ * palette entry i = (i, 255-i, i/2)); @bit_depth 8 or 16. */
+void fx_write_png (const gchar *path, guint width, guint height, gint bit_depth, gint color_type,
+                   const guint16 *values);
+
+/* A NIfTI-1 file (.nii or .nii.gz by name) of @nx×@ny×@nz×@nt voxels of
+ * @datatype (NIFTI_TYPE_*) from doubles (converted), spacing @dx,@dy,@dz,
+ * scl @slope/@inter (0 = none), and a sform (row-major 3×4, NULL = none,
+ * qform/sform codes 0). */
+void fx_write_nifti (const gchar *path, guint nx, guint ny, guint nz, guint nt, gint datatype,
+                     const gdouble *values, gdouble dx, gdouble dy, gdouble dz, gdouble slope,
+                     gdouble inter, const gdouble *sform);
+
+/* A video of @n_frames frames of @width×@height with @codec_name ("ffv1",
+ * "mpeg4", "libx264"); frame k is filled with RGB (r0 + 10k, g, b) where
+ * g, b vary across the frame as x*4 and y*4.  @n_frames may be 0 (a header
+ * and no frame).  Returns FALSE when the encoder is missing. */
+gboolean fx_write_video (const gchar *path, const gchar *codec_name, guint width, guint height,
+                         guint n_frames, guint r0);
+
+/* Copies the first @keep bytes of @src to @dst. */
+void fx_truncate_copy (const gchar *src, const gchar *dst, gsize keep);
+
+#endif

@@ -1,0 +1,633 @@
+/* test-modality.c — the five modality plugins on real files: round trips,
+ * probe choice, spacing and orientation, 4D, video frames, bad input. */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <png.h>
+
+#include "m3ret-check.h"
+#include "m3ret-modalities.h"
+#include "test-modality-fixtures.h"
+
+/* Last: nifti1.h redefines DT_UNKNOWN, which <dirent.h> (via Check) declares. */
+#include <nifti1_io.h>
+
+#define EPS 1e-4
+
+static M3retRegistry *registry;
+static M3retModalities *set;
+static gchar *tmp;
+
+static void
+setup (void)
+{
+  registry = m3ret_check_registry ();
+  GError *error = NULL;
+  set = m3ret_modalities_new (registry, NULL, &error);
+  ck_assert_msg (set != NULL, "%s", error ? error->message : "");
+  ck_assert_uint_eq (m3ret_modalities_count (set), 5);
+  tmp = m3ret_check_tmpdir ();
+}
+
+static void
+teardown (void)
+{
+  m3ret_modalities_free (set);
+  m3ret_registry_free (registry);
+  m3ret_check_rmtree (tmp);
+  g_free (tmp);
+}
+
+static gchar *
+path_in_tmp (const gchar *name)
+{
+  return g_build_filename (tmp, name, NULL);
+}
+
+static M3retSample *
+read_eval (const gchar *modality, const gchar *path, guint size, guint depth, guint image_depth)
+{
+  M3retView view;
+  m3ret_view_init_eval (&view, size, depth, image_depth);
+  M3retSample *out = NULL;
+  GError *error = NULL;
+  gboolean ok = m3ret_modalities_read (set, modality, path, &view, 1, &out, &error);
+  ck_assert_msg (ok, "%s", error ? error->message : "");
+  return out;
+}
+
+/* Reads @path with @modality expecting failure with @code (−1: any); the message must
+ * name the file and contain @reason. */
+static void
+assert_read_fails (const gchar *modality, const gchar *path, gint code, const gchar *reason)
+{
+  M3retView view;
+  m3ret_view_init_eval (&view, 8, 4, 2);
+  M3retSample *out = NULL;
+  GError *error = NULL;
+  ck_assert_msg (!m3ret_modalities_read (set, modality, path, &view, 1, &out, &error),
+                 "%s read although it is bad", path);
+  ck_assert_ptr_null (out);
+  ck_assert_ptr_nonnull (error);
+  ck_assert_msg (error->domain == M3RET_DATA_ERROR && (code < 0 || error->code == code),
+                 "%s: code %d, expected %d: %s",
+                 path, error->code, code, error->message);
+  ck_assert_msg (strstr (error->message, path) != NULL, "message does not name the file: %s",
+                 error->message);
+  ck_assert_msg (strstr (error->message, reason) != NULL, "message '%s' lacks '%s'",
+                 error->message, reason);
+  g_error_free (error);
+}
+
+static const gchar *
+probe (const gchar *path, guint *score)
+{
+  GError *error = NULL;
+  const gchar *name = m3ret_modalities_probe (set, path, score, NULL, &error);
+  ck_assert_msg (name != NULL, "%s", error ? error->message : "");
+  return name;
+}
+
+/* An instance of @modality with one key changed, for limits and volumes. */
+static gpointer
+create_with (const gchar *modality, const gchar *key, const gchar *value,
+             const M3retModalityVTable **vtable)
+{
+  const M3retPlugin *plugin = m3ret_registry_lookup (registry, M3RET_PLUGIN_MODALITY, modality);
+  ck_assert_ptr_nonnull (plugin);
+  const M3retPluginDesc *desc = m3ret_plugin_get_desc (plugin);
+  g_autofree gchar *group = g_strconcat ("modality ", modality, NULL);
+  g_autoptr (M3retConfig) config = m3ret_config_new_defaults (group, desc->keys, NULL);
+  ck_assert (m3ret_config_set (config, key, value, NULL));
+  *vtable = desc->vtable;
+  gpointer self = (*vtable)->create (config, NULL);
+  ck_assert_ptr_nonnull (self);
+  return self;
+}
+
+/* ---- PNG: X-ray and ultrasound stills ---- */
+
+START_TEST (test_png_16bit_xray)
+{
+  g_autofree gchar *path = path_in_tmp ("chest.png");
+  guint16 values[64];
+  for (guint i = 0; i < 64; i++)
+    values[i] = (guint16) (i * 1000);
+  fx_write_png (path, 8, 8, 16, PNG_COLOR_TYPE_GRAY, values);
+  guint score;
+  ck_assert_str_eq (probe (path, &score), "xray");
+  ck_assert_uint_eq (score, 80);
+  M3retLayout layout;
+  ck_assert (m3ret_modalities_layout (set, "xray", path, &layout, NULL));
+  ck_assert_int_eq (layout, M3RET_LAYOUT_IMAGE);
+  g_autoptr (M3retSample) s = read_eval ("xray", path, 8, 16, 2);
+  ck_assert_uint_eq (s->channels, 3);
+  ck_assert_uint_eq (s->frames, 2);
+  for (guint c = 0; c < 3; c++)
+    for (guint t = 0; t < 2; t++)
+      for (guint i = 0; i < 64; i++)
+        ck_assert_float_eq_tol (s->data[(c * 2 + t) * 64 + i],
+                                (values[i] / 65535.0 - 0.5) / 0.25, EPS);
+}
+END_TEST
+
+START_TEST (test_png_8bit_rgb_palette_ultrasound)
+{
+  g_autofree gchar *grey = path_in_tmp ("us.png");
+  g_autofree gchar *rgb = path_in_tmp ("doppler.png");
+  g_autofree gchar *pal = path_in_tmp ("palette.png");
+  guint16 g[16], c3[48], idx[16];
+  for (guint i = 0; i < 16; i++) {
+    g[i] = (guint16) (i * 17);
+    idx[i] = (guint16) (i * 16);
+    for (guint c = 0; c < 3; c++)
+      c3[i * 3 + c] = (guint16) ((i * 10 + c * 50) % 256);
+  }
+  fx_write_png (grey, 4, 4, 8, PNG_COLOR_TYPE_GRAY, g);
+  fx_write_png (rgb, 4, 4, 8, PNG_COLOR_TYPE_RGB, c3);
+  fx_write_png (pal, 4, 4, 8, PNG_COLOR_TYPE_PALETTE, idx);
+  guint score;
+  ck_assert_str_eq (probe (grey, &score), "ultrasound");
+  ck_assert_uint_eq (score, 60);
+  ck_assert_str_eq (probe (rgb, &score), "ultrasound");
+  ck_assert_str_eq (probe (pal, &score), "ultrasound");
+
+  g_autoptr (M3retSample) sg = read_eval ("ultrasound", grey, 4, 8, 1);
+  for (guint c = 0; c < 3; c++)
+    for (guint i = 0; i < 16; i++)
+      ck_assert_float_eq_tol (sg->data[c * 16 + i], (g[i] / 255.0 - 0.5) / 0.25, EPS);
+  g_autoptr (M3retSample) sc = read_eval ("ultrasound", rgb, 4, 8, 1);
+  for (guint c = 0; c < 3; c++)
+    for (guint i = 0; i < 16; i++)
+      ck_assert_float_eq_tol (sc->data[c * 16 + i], (c3[i * 3 + c] / 255.0 - 0.5) / 0.25, EPS);
+  g_autoptr (M3retSample) sp = read_eval ("ultrasound", pal, 4, 8, 1);
+  for (guint i = 0; i < 16; i++) {
+    ck_assert_float_eq_tol (sp->data[i], (idx[i] / 255.0 - 0.5) / 0.25, EPS);
+    ck_assert_float_eq_tol (sp->data[16 + i], ((255 - idx[i]) / 255.0 - 0.5) / 0.25, EPS);
+    ck_assert_float_eq_tol (sp->data[32 + i], ((idx[i] / 2) / 255.0 - 0.5) / 0.25, EPS);
+  }
+}
+END_TEST
+
+START_TEST (test_png_aspect_padded)
+{
+  /* 8 wide, 4 high: squared around the centre, rows 0-1 and 6-7 are padding. */
+  g_autofree gchar *path = path_in_tmp ("wide.png");
+  guint16 values[32];
+  for (guint i = 0; i < 32; i++)
+    values[i] = 200;
+  fx_write_png (path, 8, 4, 8, PNG_COLOR_TYPE_GRAY, values);
+  g_autoptr (M3retSample) s = read_eval ("xray", path, 8, 4, 1);
+  gdouble pad = (0.0 - 0.5) / 0.25, inside = (200 / 255.0 - 0.5) / 0.25;
+  for (guint y = 0; y < 8; y++)
+    for (guint x = 0; x < 8; x++)
+      ck_assert_float_eq_tol (s->data[y * 8 + x], (y < 2 || y >= 6) ? pad : inside, EPS);
+}
+END_TEST
+
+static guint32
+crc32_png (const guint8 *data, gsize len)
+{
+  guint32 crc = 0xffffffffu;
+  for (gsize i = 0; i < len; i++) {
+    crc ^= data[i];
+    for (gint k = 0; k < 8; k++)
+      crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  return crc ^ 0xffffffffu;
+}
+
+START_TEST (test_png_bad_input)
+{
+  g_autofree gchar *good = path_in_tmp ("good.png");
+  guint16 values[64 * 64];
+  for (guint i = 0; i < 64 * 64; i++)
+    values[i] = (guint16) ((i * 7919) % 65536);
+  fx_write_png (good, 64, 64, 16, PNG_COLOR_TYPE_GRAY, values);
+  g_autofree gchar *data = NULL;
+  gsize len;
+  ck_assert (g_file_get_contents (good, &data, &len, NULL));
+
+  g_autofree gchar *truncated = path_in_tmp ("truncated.png");
+  fx_truncate_copy (good, truncated, len / 2);
+  assert_read_fails ("xray", truncated, M3RET_DATA_ERROR_CORRUPT, "corrupt or truncated PNG");
+
+  g_autofree gchar *corrupt = path_in_tmp ("corrupt.png");
+  g_autofree gchar *bad = g_memdup2 (data, len);
+  for (gsize i = 60; i < 80; i++)
+    bad[i] ^= 0x5a; /* inside the image data: its CRC fails */
+  ck_assert (g_file_set_contents (corrupt, bad, len, NULL));
+  assert_read_fails ("xray", corrupt, M3RET_DATA_ERROR_CORRUPT, "corrupt or truncated PNG");
+
+  /* A header claiming 100000×100000, with a valid CRC: refused before allocating. */
+  g_autofree gchar *huge = path_in_tmp ("huge.png");
+  g_autofree guint8 *big = g_memdup2 (data, len);
+  guint32 side = GUINT32_TO_BE (100000);
+  memcpy (big + 16, &side, 4);
+  memcpy (big + 20, &side, 4);
+  guint32 crc = GUINT32_TO_BE (crc32_png (big + 12, 17));
+  memcpy (big + 29, &crc, 4);
+  ck_assert (g_file_set_contents (huge, (gchar *) big, len, NULL));
+  assert_read_fails ("xray", huge, M3RET_DATA_ERROR_TOO_LARGE, "max_pixels");
+
+  /* The limit is a key: 64×64 passes the default and fails at 1000. */
+  const M3retModalityVTable *vt;
+  gpointer small = create_with ("xray", "max_pixels", "1000", &vt);
+  M3retView view;
+  m3ret_view_init_eval (&view, 8, 4, 2);
+  M3retSample *out = NULL;
+  GError *error = NULL;
+  ck_assert (!vt->read (small, good, &view, 1, &out, &error));
+  ck_assert (g_error_matches (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_TOO_LARGE));
+  g_clear_error (&error);
+  vt->destroy (small);
+
+  g_autofree gchar *text = path_in_tmp ("notes.png");
+  ck_assert (g_file_set_contents (text, "this is not an image\n", -1, NULL));
+  assert_read_fails ("ultrasound", text, M3RET_DATA_ERROR_CORRUPT, "not a PNG");
+  g_autofree gchar *missing = path_in_tmp ("missing.png");
+  assert_read_fails ("xray", missing, M3RET_DATA_ERROR_IO, "cannot open");
+  ck_assert_ptr_null (m3ret_modalities_probe (set, text, NULL, NULL, &error));
+  ck_assert (g_error_matches (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_NO_PLUGIN));
+  g_clear_error (&error);
+}
+END_TEST
+
+/* ---- NIfTI: CT and MRI ---- */
+
+static gdouble *
+ramp (gsize n, gdouble scale, gdouble offset)
+{
+  gdouble *v = g_new (gdouble, n);
+  for (gsize i = 0; i < n; i++)
+    v[i] = offset + scale * (gdouble) (i % 97);
+  return v;
+}
+
+START_TEST (test_nifti_ct_roundtrip)
+{
+  const gchar *names[] = { "ct.nii.gz", "ct.nii" };
+  for (guint f = 0; f < 2; f++) {
+    g_autofree gchar *path = path_in_tmp (names[f]);
+    g_autofree gdouble *raw = ramp (8 * 8 * 4, 10, 0);
+    /* HU = 2·raw − 1000: slope and intercept must be applied. */
+    fx_write_nifti (path, 8, 8, 4, 1, NIFTI_TYPE_INT16, raw, 1, 1, 1, 2, -1000, NULL);
+    guint score;
+    ck_assert_str_eq (probe (path, &score), "ct");
+    ck_assert_uint_eq (score, 60);
+    g_autoptr (M3retSample) s = read_eval ("ct", path, 8, 4, 2);
+    ck_assert_uint_eq (s->frames, 4);
+    for (guint i = 0; i < 256; i++) {
+      gdouble hu = 2 * raw[i] - 1000;
+      gdouble unit = CLAMP ((hu + 1000) / 2000, 0, 1);
+      for (guint c = 0; c < 3; c++)
+        ck_assert_float_eq_tol (s->data[c * 256 + i], (unit - 0.5) / 0.25, EPS);
+    }
+  }
+}
+END_TEST
+
+START_TEST (test_nifti_datatypes_mri)
+{
+  const gint types[] = { NIFTI_TYPE_UINT8, NIFTI_TYPE_UINT16, NIFTI_TYPE_INT32,
+                         NIFTI_TYPE_FLOAT32, NIFTI_TYPE_FLOAT64 };
+  for (guint k = 0; k < G_N_ELEMENTS (types); k++) {
+    g_autofree gchar *name = g_strdup_printf ("mri-%d.nii.gz", types[k]);
+    g_autofree gchar *path = path_in_tmp (name);
+    gdouble v[4 * 4 * 2];
+    for (guint i = 0; i < 32; i++)
+      v[i] = i * 3;
+    fx_write_nifti (path, 4, 4, 2, 1, types[k], v, 1, 1, 1, 0, 0, NULL);
+    g_autoptr (M3retSample) s = read_eval ("mri", path, 4, 2, 1);
+    /* Percentiles 0.5/99.5 of 0..93 step 3: 0.465 and 92.535. */
+    gdouble lo = 0.465, hi = 92.535;
+    for (guint i = 0; i < 32; i++) {
+      gdouble unit = CLAMP ((v[i] - lo) / (hi - lo), 0, 1);
+      ck_assert_msg (fabs (s->data[i] - (unit - 0.5) / 0.25) < 1e-3, "type %d voxel %u: %g vs %g",
+                     types[k], i, s->data[i], (unit - 0.5) / 0.25);
+    }
+  }
+}
+END_TEST
+
+START_TEST (test_nifti_spacing)
+{
+  /* 8×4 in-plane with rows 2 mm apart: physically square, nothing padded. */
+  g_autofree gchar *path = path_in_tmp ("tall.nii.gz");
+  gdouble v[8 * 4 * 2];
+  for (guint i = 0; i < 64; i++)
+    v[i] = 500;
+  fx_write_nifti (path, 8, 4, 2, 1, NIFTI_TYPE_INT16, v, 1, 2, 3, 0, 0, NULL);
+  g_autoptr (M3retSample) s = read_eval ("ct", path, 8, 2, 1);
+  gdouble inside = (0.75 - 0.5) / 0.25, pad = -2.0;
+  for (gsize i = 0; i < m3ret_sample_n_values (s); i++)
+    ck_assert_float_eq_tol (s->data[i], inside, EPS);
+  M3retInspectInfo info;
+  ck_assert (m3ret_modalities_inspect (set, "ct", path, &info, NULL));
+  ck_assert_uint_eq (info.width, 8);
+  ck_assert_uint_eq (info.height, 4);
+  ck_assert_uint_eq (info.depth, 2);
+  ck_assert_float_eq_tol (info.spacing[1], 2, EPS);
+  ck_assert_float_eq_tol (info.spacing[2], 3, EPS);
+  ck_assert_str_eq (info.datatype, "INT16");
+  ck_assert_float_eq_tol (info.max, 500, EPS);
+  m3ret_inspect_info_clear (&info);
+
+  /* The same grid with square pixels is padded above and below. */
+  g_autofree gchar *flat = path_in_tmp ("flat.nii.gz");
+  fx_write_nifti (flat, 8, 4, 2, 1, NIFTI_TYPE_INT16, v, 1, 1, 3, 0, 0, NULL);
+  g_autoptr (M3retSample) f = read_eval ("ct", flat, 8, 2, 1);
+  ck_assert_float_eq_tol (f->data[0], pad, EPS);
+  ck_assert_float_eq_tol (f->data[4 * 8], inside, EPS);
+}
+END_TEST
+
+START_TEST (test_nifti_orientation)
+{
+  /* One anatomy stored three ways: as RAS, mirrored left-right (R2L), and
+   * with the first and last axes swapped.  All must read the same. */
+  const guint nx = 6, ny = 5, nz = 4;
+  g_autofree gdouble *a = g_new (gdouble, nx * ny * nz);
+  g_autofree gdouble *b = g_new (gdouble, nx * ny * nz);
+  g_autofree gdouble *c = g_new (gdouble, nx * ny * nz);
+  for (guint z = 0; z < nz; z++)
+    for (guint y = 0; y < ny; y++)
+      for (guint x = 0; x < nx; x++) {
+        gdouble v = x * 100 + y * 10 + z;
+        a[(z * ny + y) * nx + x] = v;
+        b[(z * ny + y) * nx + (nx - 1 - x)] = v;
+        c[(x * ny + y) * nz + z] = v; /* stored i = z, k = x */
+      }
+  const gdouble ras[12] = { 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0 };
+  const gdouble mirrored[12] = { -1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0 };
+  const gdouble swapped[12] = { 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 0 };
+  g_autofree gchar *pa = path_in_tmp ("ras.nii.gz");
+  g_autofree gchar *pb = path_in_tmp ("las.nii.gz");
+  g_autofree gchar *pc = path_in_tmp ("swapped.nii.gz");
+  fx_write_nifti (pa, nx, ny, nz, 1, NIFTI_TYPE_INT16, a, 1, 1, 1, 0, 0, ras);
+  fx_write_nifti (pb, nx, ny, nz, 1, NIFTI_TYPE_INT16, b, 1, 1, 1, 0, 0, mirrored);
+  fx_write_nifti (pc, nz, ny, nx, 1, NIFTI_TYPE_INT16, c, 1, 1, 1, 0, 0, swapped);
+  g_autoptr (M3retSample) sa = read_eval ("ct", pa, 6, 4, 1);
+  g_autoptr (M3retSample) sb = read_eval ("ct", pb, 6, 4, 1);
+  g_autoptr (M3retSample) sc = read_eval ("ct", pc, 6, 4, 1);
+  gsize n = m3ret_sample_n_values (sa);
+  for (gsize i = 0; i < n; i++) {
+    ck_assert_float_eq_tol (sa->data[i], sb->data[i], EPS);
+    ck_assert_float_eq_tol (sa->data[i], sc->data[i], EPS);
+  }
+  M3retInspectInfo info;
+  ck_assert (m3ret_modalities_inspect (set, "ct", pb, &info, NULL));
+  ck_assert (g_str_has_prefix (info.orientation, "LAS"));
+  m3ret_inspect_info_clear (&info);
+}
+END_TEST
+
+START_TEST (test_nifti_4d_volume_key)
+{
+  g_autofree gchar *path = path_in_tmp ("fmri.nii.gz");
+  gdouble v[4 * 4 * 2 * 2];
+  for (guint i = 0; i < 64; i++)
+    v[i] = i < 32 ? -1000 : 1000; /* volume 0 air, volume 1 bright */
+  fx_write_nifti (path, 4, 4, 2, 2, NIFTI_TYPE_INT16, v, 1, 1, 1, 0, 0, NULL);
+  g_autoptr (M3retSample) first = read_eval ("ct", path, 4, 2, 1);
+  ck_assert_float_eq_tol (first->data[0], -2.0, EPS);
+
+  const M3retModalityVTable *vt;
+  M3retView view;
+  m3ret_view_init_eval (&view, 4, 2, 1);
+  gpointer second = create_with ("ct", "volume", "1", &vt);
+  M3retSample *out = NULL;
+  ck_assert (vt->read (second, path, &view, 1, &out, NULL));
+  ck_assert_float_eq_tol (out->data[0], 2.0, EPS);
+  m3ret_sample_free (out);
+  vt->destroy (second);
+
+  gpointer absent = create_with ("ct", "volume", "5", &vt);
+  GError *error = NULL;
+  ck_assert (!vt->read (absent, path, &view, 1, &out, &error));
+  ck_assert (g_error_matches (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_UNSUPPORTED));
+  g_clear_error (&error);
+  vt->destroy (absent);
+}
+END_TEST
+
+START_TEST (test_nifti_bad_input)
+{
+  gdouble v[8 * 8 * 8];
+  for (guint i = 0; i < 512; i++)
+    v[i] = i;
+  g_autofree gchar *plain = path_in_tmp ("plain.nii");
+  fx_write_nifti (plain, 8, 8, 8, 1, NIFTI_TYPE_INT16, v, 1, 1, 1, 0, 0, NULL);
+
+  g_autofree gchar *cut = path_in_tmp ("cut.nii");
+  fx_truncate_copy (plain, cut, 352 + 300);
+  assert_read_fails ("ct", cut, M3RET_DATA_ERROR_CORRUPT, "file is shorter");
+
+  /* A header that lies: dims say 8×8×4000 for a file holding 8×8×8. */
+  g_autofree gchar *data = NULL;
+  gsize len;
+  ck_assert (g_file_get_contents (plain, &data, &len, NULL));
+  gint16 dim3 = 4000;
+  memcpy (data + 40 + 3 * 2, &dim3, 2);
+  g_autofree gchar *liar = path_in_tmp ("liar.nii");
+  ck_assert (g_file_set_contents (liar, data, len, NULL));
+  assert_read_fails ("mri", liar, M3RET_DATA_ERROR_CORRUPT, "shorter");
+
+  g_autofree gchar *gz = path_in_tmp ("whole.nii.gz");
+  fx_write_nifti (gz, 8, 8, 8, 1, NIFTI_TYPE_FLOAT32, v, 1, 1, 1, 0, 0, NULL);
+  g_autofree gchar *gz_data = NULL;
+  ck_assert (g_file_get_contents (gz, &gz_data, &len, NULL));
+  g_autofree gchar *gz_cut = path_in_tmp ("cut.nii.gz");
+  fx_truncate_copy (gz, gz_cut, len * 2 / 3);
+  assert_read_fails ("ct", gz_cut, M3RET_DATA_ERROR_CORRUPT, "truncated");
+  g_autofree gchar *gz_head = path_in_tmp ("head.nii.gz");
+  fx_truncate_copy (gz, gz_head, 20);
+  assert_read_fails ("ct", gz_head, M3RET_DATA_ERROR_CORRUPT, "NIfTI");
+
+  g_autofree gchar *complex = path_in_tmp ("complex.nii.gz");
+  fx_write_nifti (complex, 4, 4, 4, 1, NIFTI_TYPE_COMPLEX64, v, 1, 1, 1, 0, 0, NULL);
+  assert_read_fails ("mri", complex, M3RET_DATA_ERROR_UNSUPPORTED, "unsupported NIfTI datatype");
+
+  g_autofree gchar *nan = path_in_tmp ("nan.nii.gz");
+  gdouble w[64];
+  for (guint i = 0; i < 64; i++)
+    w[i] = i == 5 ? NAN : (i == 9 ? INFINITY : i);
+  fx_write_nifti (nan, 4, 4, 4, 1, NIFTI_TYPE_FLOAT32, w, 1, 1, 1, 0, 0, NULL);
+  assert_read_fails ("mri", nan, M3RET_DATA_ERROR_BAD_VALUES, "2 of 64 voxels are NaN or infinite");
+
+  const M3retModalityVTable *vt;
+  gpointer small = create_with ("ct", "max_pixels", "100", &vt);
+  M3retView view;
+  m3ret_view_init_eval (&view, 4, 2, 1);
+  M3retSample *out = NULL;
+  GError *error = NULL;
+  ck_assert (!vt->read (small, plain, &view, 1, &out, &error));
+  ck_assert (g_error_matches (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_TOO_LARGE));
+  g_clear_error (&error);
+  vt->destroy (small);
+
+  g_autofree gchar *missing = path_in_tmp ("absent.nii.gz");
+  assert_read_fails ("ct", missing, M3RET_DATA_ERROR_IO, "no such file");
+}
+END_TEST
+
+/* ---- video: endoscopy and ultrasound cine ---- */
+
+START_TEST (test_video_ffv1_frames_exact)
+{
+  g_autofree gchar *path = path_in_tmp ("scope.mkv");
+  ck_assert (fx_write_video (path, "ffv1", 16, 16, 6, 40));
+  guint score;
+  ck_assert_str_eq (probe (path, &score), "endoscopy");
+  ck_assert_uint_eq (score, 60);
+  /* Evaluation frames of 6 into 3: 1, 3, 5 → red 50, 70, 90. */
+  g_autoptr (M3retSample) s = read_eval ("endoscopy", path, 16, 3, 2);
+  const gdouble mean[3] = { 0.485, 0.456, 0.406 }, std[3] = { 0.229, 0.224, 0.225 };
+  for (guint t = 0; t < 3; t++)
+    for (guint y = 0; y < 16; y++)
+      for (guint x = 0; x < 16; x++) {
+        gdouble rgb[3] = { (40 + 10 * (2 * t + 1)) / 255.0, x * 4 / 255.0, y * 4 / 255.0 };
+        for (guint c = 0; c < 3; c++)
+          ck_assert_float_eq_tol (s->data[((c * 3 + t) * 16 + y) * 16 + x],
+                                  (rgb[c] - mean[c]) / std[c], 1e-3);
+      }
+  M3retInspectInfo info;
+  ck_assert (m3ret_modalities_inspect (set, "endoscopy", path, &info, NULL));
+  ck_assert_uint_eq (info.frames, 6);
+  ck_assert_float_eq_tol (info.fps, 25, 1e-6);
+  ck_assert_uint_eq (info.width, 16);
+  ck_assert (strstr (info.format, "ffv1") != NULL);
+  m3ret_inspect_info_clear (&info);
+}
+END_TEST
+
+START_TEST (test_video_lossy_codecs)
+{
+  const gchar *files[][2] = { { "clip.avi", "mpeg4" }, { "clip.mp4", "libx264" } };
+  for (guint k = 0; k < G_N_ELEMENTS (files); k++) {
+    g_autofree gchar *path = path_in_tmp (files[k][0]);
+    if (!fx_write_video (path, files[k][1], 32, 32, 8, 20))
+      continue; /* that encoder is not in this FFmpeg build */
+    ck_assert_str_eq (probe (path, NULL), "endoscopy");
+    g_autoptr (M3retSample) s = read_eval ("endoscopy", path, 32, 4, 2);
+    /* Frames 1, 3, 5, 7: red 30, 50, 70, 90, within lossy-coding error. */
+    for (guint t = 0; t < 4; t++) {
+      gdouble red = s->data[(0 * 4 + t) * 32 * 32 + 16 * 32 + 16] * 0.229 + 0.485;
+      ck_assert_msg (fabs (red * 255 - (30 + 20 * t)) < 12, "%s frame %u red %g", files[k][0], t,
+                     red * 255);
+    }
+    /* Ultrasound reads cine loops too, as sequences. */
+    M3retLayout layout;
+    ck_assert (m3ret_modalities_layout (set, "ultrasound", path, &layout, NULL));
+    ck_assert_int_eq (layout, M3RET_LAYOUT_SEQUENCE);
+    g_autoptr (M3retSample) us = read_eval ("ultrasound", path, 16, 4, 2);
+    ck_assert_uint_eq (us->frames, 4);
+  }
+}
+END_TEST
+
+START_TEST (test_video_training_views)
+{
+  g_autofree gchar *path = path_in_tmp ("long.mkv");
+  ck_assert (fx_write_video (path, "ffv1", 16, 16, 20, 0));
+  M3retView views[2];
+  GRand *r1 = g_rand_new_with_seed (5), *r2 = g_rand_new_with_seed (5);
+  M3retSample *a[2], *b[2];
+  m3ret_view_init_train (&views[0], 8, 4, 2, 0.4, 1.0, r1);
+  m3ret_view_init_train (&views[1], 4, 2, 2, 0.05, 0.4, r1);
+  ck_assert (m3ret_modalities_read (set, "endoscopy", path, views, 2, a, NULL));
+  views[0].rand = views[1].rand = r2;
+  ck_assert (m3ret_modalities_read (set, "endoscopy", path, views, 2, b, NULL));
+  ck_assert_uint_eq (a[1]->frames, 2);
+  ck_assert_uint_eq (a[1]->width, 4);
+  for (guint v = 0; v < 2; v++) {
+    ck_assert_mem_eq (a[v]->data, b[v]->data, m3ret_sample_n_values (a[v]) * sizeof (gfloat));
+    m3ret_sample_free (a[v]);
+    m3ret_sample_free (b[v]);
+  }
+  g_rand_free (r1);
+  g_rand_free (r2);
+}
+END_TEST
+
+START_TEST (test_video_bad_input)
+{
+  g_autofree gchar *empty = path_in_tmp ("empty.mkv");
+  ck_assert (fx_write_video (empty, "ffv1", 16, 16, 0, 0));
+  assert_read_fails ("endoscopy", empty, M3RET_DATA_ERROR_BAD_VALUES, "no frames");
+
+  g_autofree gchar *good = path_in_tmp ("good.mkv");
+  ck_assert (fx_write_video (good, "ffv1", 16, 16, 6, 0));
+  g_autofree gchar *data = NULL;
+  gsize len;
+  ck_assert (g_file_get_contents (good, &data, &len, NULL));
+  g_autofree gchar *head = path_in_tmp ("head.mkv");
+  fx_truncate_copy (good, head, 40);
+  assert_read_fails ("endoscopy", head, -1, "");
+
+  g_autofree gchar *garbage = path_in_tmp ("garbage.avi");
+  g_autofree gchar *noise = g_new (gchar, 4096);
+  for (guint i = 0; i < 4096; i++)
+    noise[i] = (gchar) ((i * 2654435761u) >> 13);
+  ck_assert (g_file_set_contents (garbage, noise, 4096, NULL));
+  assert_read_fails ("endoscopy", garbage, M3RET_DATA_ERROR_CORRUPT, "");
+
+  /* Damaged payload: whatever decodes is used, and nothing crashes. */
+  g_autofree gchar *damaged = path_in_tmp ("damaged.mkv");
+  g_autofree gchar *copy = g_memdup2 (data, len);
+  for (gsize i = len / 2; i < len / 2 + 64 && i < len; i++)
+    copy[i] ^= 0xff;
+  ck_assert (g_file_set_contents (damaged, copy, len, NULL));
+  M3retView view;
+  m3ret_view_init_eval (&view, 8, 4, 2);
+  M3retSample *out = NULL;
+  GError *error = NULL;
+  if (m3ret_modalities_read (set, "endoscopy", damaged, &view, 1, &out, &error))
+    m3ret_sample_free (out);
+  else
+    ck_assert (strstr (error->message, damaged) != NULL);
+  g_clear_error (&error);
+
+  g_autofree gchar *missing = path_in_tmp ("missing.mp4");
+  assert_read_fails ("endoscopy", missing, M3RET_DATA_ERROR_IO, "no such file");
+}
+END_TEST
+
+static Suite *
+modality_suite (void)
+{
+  Suite *s = suite_create ("modality");
+  TCase *png = tcase_create ("png");
+  tcase_add_checked_fixture (png, setup, teardown);
+  tcase_add_test (png, test_png_16bit_xray);
+  tcase_add_test (png, test_png_8bit_rgb_palette_ultrasound);
+  tcase_add_test (png, test_png_aspect_padded);
+  tcase_add_test (png, test_png_bad_input);
+  suite_add_tcase (s, png);
+  TCase *nifti = tcase_create ("nifti");
+  tcase_add_checked_fixture (nifti, setup, teardown);
+  tcase_add_test (nifti, test_nifti_ct_roundtrip);
+  tcase_add_test (nifti, test_nifti_datatypes_mri);
+  tcase_add_test (nifti, test_nifti_spacing);
+  tcase_add_test (nifti, test_nifti_orientation);
+  tcase_add_test (nifti, test_nifti_4d_volume_key);
+  tcase_add_test (nifti, test_nifti_bad_input);
+  suite_add_tcase (s, nifti);
+  TCase *video = tcase_create ("video");
+  tcase_add_checked_fixture (video, setup, teardown);
+  tcase_add_test (video, test_video_ffv1_frames_exact);
+  tcase_add_test (video, test_video_lossy_codecs);
+  tcase_add_test (video, test_video_training_views);
+  tcase_add_test (video, test_video_bad_input);
+  suite_add_tcase (s, video);
+  return s;
+}
+
+int
+main (void)
+{
+  m3ret_check_init ();
+  return m3ret_check_run (modality_suite ());
+}
