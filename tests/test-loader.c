@@ -1,0 +1,361 @@
+/* test-loader.c — manifests, the weighted sampler and the loader threads. */
+#include "config.h"
+
+#include <string.h>
+
+#include <png.h>
+
+#include "m3ret-check.h"
+#include "m3ret-loader.h"
+#include "test-modality-fixtures.h"
+
+#include <nifti1_io.h> /* after GLib: nifti1.h redefines DT_UNKNOWN */
+
+static M3retRegistry *registry;
+static M3retModalities *set;
+static gchar *tmp;
+
+static void
+setup (void)
+{
+  registry = m3ret_check_registry ();
+  set = m3ret_modalities_new (registry, NULL, NULL);
+  ck_assert_ptr_nonnull (set);
+  tmp = m3ret_check_tmpdir ();
+}
+
+static void
+teardown (void)
+{
+  m3ret_modalities_free (set);
+  m3ret_registry_free (registry);
+  m3ret_check_rmtree (tmp);
+  g_free (tmp);
+}
+
+/* ---- manifest ---- */
+
+START_TEST (test_manifest_parse)
+{
+  const gchar *text = "\xef\xbb\xbfpath,modality,label,split\r\n"
+                      "a/x1.png,xray,chest,query\r\n"
+                      "\n"
+                      "\"b,c/us 1.png\",ultrasound,\"ab\"\"domen\",database\n"
+                      "/abs/ct.nii.gz,,head,query\n";
+  GError *error = NULL;
+  g_autoptr (M3retManifest) m = m3ret_manifest_load_data (text, -1, "m.csv", "/data", &error);
+  ck_assert_msg (m != NULL, "%s", error ? error->message : "");
+  ck_assert_uint_eq (m3ret_manifest_size (m), 3);
+  ck_assert_str_eq (m3ret_manifest_get_path (m, 0), "/data/a/x1.png");
+  ck_assert_str_eq (m3ret_manifest_get_written_path (m, 1), "b,c/us 1.png");
+  ck_assert_str_eq (m3ret_manifest_get_path (m, 1), "/data/b,c/us 1.png");
+  ck_assert_str_eq (m3ret_manifest_get_path (m, 2), "/abs/ct.nii.gz");
+  ck_assert_str_eq (m3ret_manifest_get_modality (m, 0), "xray");
+  ck_assert_ptr_null (m3ret_manifest_get_modality (m, 2));
+  ck_assert_str_eq (m3ret_manifest_get_label (m, 1), "ab\"domen");
+  ck_assert_str_eq (m3ret_manifest_get_column (m, 2, "split"), "query");
+  ck_assert_ptr_null (m3ret_manifest_get_column (m, 2, "site"));
+  g_autoptr (M3retManifest) q = m3ret_manifest_filter (m, "split", "query");
+  ck_assert_uint_eq (m3ret_manifest_size (q), 2);
+  ck_assert_str_eq (m3ret_manifest_get_label (q, 1), "head");
+
+  /* Only path is required; no label column gives "". */
+  g_autoptr (M3retManifest) bare = m3ret_manifest_load_data ("path\nimg.png\n", -1, "b.csv",
+                                                              "/d", NULL);
+  ck_assert_uint_eq (m3ret_manifest_size (bare), 1);
+  ck_assert_str_eq (m3ret_manifest_get_label (bare, 0), "");
+}
+END_TEST
+
+static void
+assert_manifest_error (const gchar *text, const gchar *expect)
+{
+  GError *error = NULL;
+  M3retManifest *m = m3ret_manifest_load_data (text, -1, "bad.csv", "/d", &error);
+  ck_assert_ptr_null (m);
+  ck_assert (g_error_matches (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_MANIFEST));
+  ck_assert_msg (strstr (error->message, expect) != NULL, "'%s' lacks '%s'", error->message,
+                 expect);
+  g_error_free (error);
+}
+
+START_TEST (test_manifest_errors)
+{
+  assert_manifest_error ("", "empty manifest");
+  assert_manifest_error ("file,label\nx.png,a\n", "no 'path' column");
+  assert_manifest_error ("path,label\nx.png,a\ny.png\n", "bad.csv:3: 1 fields where the header has 2");
+  assert_manifest_error ("path,label\n\"x.png,a\n", "bad.csv:2: a quoted field never ends");
+  assert_manifest_error ("path,path\nx,y\n", "appears twice");
+  assert_manifest_error ("path,label\n,a\n", "bad.csv:2: empty path");
+  GError *error = NULL;
+  ck_assert_ptr_null (m3ret_manifest_load ("/nonexistent/m.csv", &error));
+  ck_assert (error->domain == G_FILE_ERROR);
+  g_error_free (error);
+}
+END_TEST
+
+/* ---- a small mixed dataset ---- */
+
+static void
+write_dataset (gboolean with_bad)
+{
+  GString *csv = g_string_new ("path,modality,label\n");
+  guint16 px[16 * 16];
+  for (guint i = 0; i < 4; i++) {
+    for (guint k = 0; k < 256; k++)
+      px[k] = (guint16) ((k * 251 + i * 4000) % 65536);
+    g_autofree gchar *name = g_strdup_printf ("xr%u.png", i);
+    g_autofree gchar *path = g_build_filename (tmp, name, NULL);
+    fx_write_png (path, 16, 12, 16, PNG_COLOR_TYPE_GRAY, px);
+    g_string_append_printf (csv, "%s,,chest\n", name); /* probed: 16-bit grey → xray */
+  }
+  for (guint i = 0; i < 3; i++) {
+    for (guint k = 0; k < 256; k++)
+      px[k] = (guint16) ((k * 7 + i * 50) % 256);
+    g_autofree gchar *name = g_strdup_printf ("us%u.png", i);
+    g_autofree gchar *path = g_build_filename (tmp, name, NULL);
+    fx_write_png (path, 16, 16, 8, PNG_COLOR_TYPE_GRAY, px);
+    g_string_append_printf (csv, "%s,ultrasound,abdomen\n", name);
+  }
+  gdouble vox[8 * 8 * 6];
+  for (guint i = 0; i < 3; i++) {
+    for (guint k = 0; k < G_N_ELEMENTS (vox); k++)
+      vox[k] = (gdouble) ((k * 37 + i * 300) % 2000) - 1000;
+    g_autofree gchar *name = g_strdup_printf ("ct%u.nii.gz", i);
+    g_autofree gchar *path = g_build_filename (tmp, name, NULL);
+    fx_write_nifti (path, 8, 8, 6, 1, NIFTI_TYPE_INT16, vox, 1, 1, 2, 0, 0, NULL);
+    g_string_append_printf (csv, "%s,ct,head\n", name);
+  }
+  for (guint i = 0; i < 2; i++) {
+    g_autofree gchar *name = g_strdup_printf ("scope%u.mkv", i);
+    g_autofree gchar *path = g_build_filename (tmp, name, NULL);
+    ck_assert (fx_write_video (path, "ffv1", 16, 16, 10, 30 * i));
+    g_string_append_printf (csv, "%s,endoscopy,colon\n", name);
+  }
+  if (with_bad) {
+    g_autofree gchar *path = g_build_filename (tmp, "broken.png", NULL);
+    ck_assert (g_file_set_contents (path, "\x89PNG\r\n\x1a\nnot really", -1, NULL));
+    g_string_append (csv, "broken.png,xray,chest\n");
+  }
+  g_autofree gchar *manifest = g_build_filename (tmp, "manifest.csv", NULL);
+  ck_assert (g_file_set_contents (manifest, csv->str, -1, NULL));
+  g_string_free (csv, TRUE);
+}
+
+static M3retManifest *
+load_dataset (void)
+{
+  g_autofree gchar *path = g_build_filename (tmp, "manifest.csv", NULL);
+  GError *error = NULL;
+  M3retManifest *m = m3ret_manifest_load (path, &error);
+  ck_assert_msg (m != NULL, "%s", error ? error->message : "");
+  return m;
+}
+
+START_TEST (test_manifest_resolve)
+{
+  write_dataset (FALSE);
+  g_autoptr (M3retManifest) m = load_dataset ();
+  GError *error = NULL;
+  ck_assert_msg (m3ret_manifest_resolve (m, set, &error), "%s", error ? error->message : "");
+  ck_assert_str_eq (m3ret_manifest_get_modality (m, 0), "xray");
+  ck_assert_int_eq (m3ret_manifest_get_layout (m, 0), M3RET_LAYOUT_IMAGE);
+  ck_assert_int_eq (m3ret_manifest_get_layout (m, 7), M3RET_LAYOUT_SEQUENCE);
+  ck_assert_int_eq (m3ret_manifest_get_layout (m, 10), M3RET_LAYOUT_SEQUENCE);
+
+  g_autofree gchar *missing = g_strdup_printf ("path,modality\nnot-there.png,xray\n");
+  g_autoptr (M3retManifest) m2 = m3ret_manifest_load_data (missing, -1, "m2.csv", tmp, NULL);
+  ck_assert (!m3ret_manifest_resolve (m2, set, &error));
+  ck_assert (g_error_matches (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO));
+  ck_assert (strstr (error->message, "m2.csv:2:") && strstr (error->message, "not-there.png"));
+  g_clear_error (&error);
+
+  g_autoptr (M3retManifest) m3 =
+    m3ret_manifest_load_data ("path,modality\nxr0.png,dermatology\n", -1, "m3.csv", tmp, NULL);
+  ck_assert (!m3ret_manifest_resolve (m3, set, &error));
+  ck_assert (g_error_matches (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_NO_PLUGIN));
+  ck_assert (strstr (error->message, "dermatology") != NULL);
+  g_clear_error (&error);
+
+  g_autofree gchar *notes = g_build_filename (tmp, "notes.txt", NULL);
+  ck_assert (g_file_set_contents (notes, "hello", -1, NULL));
+  g_autoptr (M3retManifest) m4 = m3ret_manifest_load_data ("path\nnotes.txt\n", -1, "m4.csv", tmp, NULL);
+  ck_assert (!m3ret_manifest_resolve (m4, set, &error));
+  ck_assert (g_error_matches (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_NO_PLUGIN));
+  ck_assert (strstr (error->message, "notes.txt") != NULL);
+  g_clear_error (&error);
+}
+END_TEST
+
+/* ---- loader ---- */
+
+static void
+train_options (M3retLoaderOptions *o, guint threads, guint64 seed)
+{
+  m3ret_loader_options_init (o);
+  o->mode = M3RET_LOADER_TRAIN;
+  o->batch_size = 3;
+  o->threads = threads;
+  o->queue_batches = 2;
+  o->seed = seed;
+  o->n_views = 2;
+  m3ret_view_init_train (&o->views[0], 8, 4, 2, 0.4, 1.0, NULL);
+  m3ret_view_init_train (&o->views[1], 4, 2, 2, 0.05, 0.4, NULL);
+}
+
+/* Concatenation of @n batches' entries and data, to compare runs. */
+static GByteArray *
+run_loader (M3retManifest *m, const M3retLoaderOptions *o, guint n)
+{
+  GError *error = NULL;
+  g_autoptr (M3retLoader) loader = m3ret_loader_new (m, set, o, &error);
+  ck_assert_msg (loader != NULL, "%s", error ? error->message : "");
+  GByteArray *all = g_byte_array_new ();
+  for (guint b = 0; b < n; b++) {
+    g_autoptr (M3retBatch) batch = m3ret_loader_next (loader, &error);
+    ck_assert_msg (batch != NULL, "%s", error ? error->message : "");
+    ck_assert_uint_eq (batch->number, b);
+    ck_assert_uint_eq (batch->n, o->batch_size);
+    g_byte_array_append (all, (guint8 *) batch->entries, batch->n * sizeof (guint));
+    for (guint j = 0; j < batch->n; j++)
+      ck_assert_int_eq (m3ret_manifest_get_layout (m, batch->entries[j]), batch->layout);
+    for (guint v = 0; v < batch->n_views; v++) {
+      const M3retBatchView *bv = &batch->views[v];
+      ck_assert_uint_eq (bv->frames, batch->layout == M3RET_LAYOUT_IMAGE ? 2 : o->views[v].depth);
+      ck_assert_uint_eq (bv->width, o->views[v].size);
+      gsize len = (gsize) batch->n * bv->channels * bv->frames * bv->height * bv->width;
+      g_byte_array_append (all, (guint8 *) bv->data, len * sizeof (gfloat));
+    }
+  }
+  return all;
+}
+
+START_TEST (test_loader_same_for_any_thread_count)
+{
+  write_dataset (FALSE);
+  g_autoptr (M3retManifest) m = load_dataset ();
+  M3retLoaderOptions o;
+  train_options (&o, 0, 42);
+  g_autoptr (GByteArray) ref = run_loader (m, &o, 6);
+  for (guint threads = 1; threads <= 3; threads++) {
+    train_options (&o, threads, 42);
+    g_autoptr (GByteArray) got = run_loader (m, &o, 6);
+    ck_assert_uint_eq (got->len, ref->len);
+    ck_assert_msg (memcmp (got->data, ref->data, ref->len) == 0, "%u threads differ", threads);
+  }
+  train_options (&o, 2, 43);
+  g_autoptr (GByteArray) other = run_loader (m, &o, 6);
+  ck_assert (other->len != ref->len || memcmp (other->data, ref->data, ref->len) != 0);
+}
+END_TEST
+
+START_TEST (test_loader_weights)
+{
+  write_dataset (FALSE);
+  g_autoptr (M3retManifest) m = load_dataset ();
+  const gchar *names[] = { "xray", "ct" };
+  const gdouble weights[] = { 1.0, 0.0 };
+  M3retLoaderOptions o;
+  train_options (&o, 2, 7);
+  o.weight_names = names;
+  o.weights = weights;
+  o.n_weights = 2;
+  GError *error = NULL;
+  g_autoptr (M3retLoader) loader = m3ret_loader_new (m, set, &o, &error);
+  ck_assert_ptr_nonnull (loader);
+  for (guint b = 0; b < 5; b++) {
+    g_autoptr (M3retBatch) batch = m3ret_loader_next (loader, NULL);
+    ck_assert_ptr_nonnull (batch);
+    for (guint j = 0; j < batch->n; j++)
+      ck_assert_str_eq (m3ret_manifest_get_modality (m, batch->entries[j]), "xray");
+  }
+
+  /* Equal weights reach every modality and both layouts over enough batches. */
+  train_options (&o, 2, 9);
+  g_autoptr (M3retLoader) mixed = m3ret_loader_new (m, set, &o, NULL);
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint b = 0; b < 24; b++) {
+    g_autoptr (M3retBatch) batch = m3ret_loader_next (mixed, NULL);
+    for (guint j = 0; j < batch->n; j++)
+      g_hash_table_add (seen, (gpointer) m3ret_manifest_get_modality (m, batch->entries[j]));
+  }
+  ck_assert_uint_eq (g_hash_table_size (seen), 4);
+
+  const gdouble none[] = { 0.0, 0.0 };
+  o.weights = none;
+  o.weight_names = names;
+  o.n_weights = 2;
+  ck_assert_ptr_null (m3ret_loader_new (m, set, &o, &error));
+  ck_assert (strstr (error->message, "nothing to sample") != NULL);
+  g_clear_error (&error);
+}
+END_TEST
+
+START_TEST (test_loader_sequential_and_errors)
+{
+  write_dataset (TRUE);
+  g_autoptr (M3retManifest) m = load_dataset ();
+  for (guint threads = 0; threads <= 2; threads++) {
+    M3retLoaderOptions o;
+    m3ret_loader_options_init (&o);
+    o.mode = M3RET_LOADER_SEQUENTIAL;
+    o.batch_size = 5;
+    o.threads = threads;
+    o.queue_batches = 1;
+    m3ret_view_init_eval (&o.views[0], 8, 4, 2);
+    GError *error = NULL;
+    g_autoptr (M3retLoader) loader = m3ret_loader_new (m, set, &o, &error);
+    ck_assert_msg (loader != NULL, "%s", error ? error->message : "");
+    /* Entries 0-6 stills, 7-11 sequences, 12 the broken still. */
+    const guint expect_n[] = { 5, 2, 5, 1 };
+    guint next_entry = 0, b = 0, failures = 0;
+    for (;;) {
+      M3retBatch *batch = m3ret_loader_next (loader, &error);
+      if (batch == NULL && error == NULL)
+        break;
+      ck_assert_uint_lt (b, G_N_ELEMENTS (expect_n));
+      if (batch == NULL) {
+        ck_assert (strstr (error->message, "broken.png") != NULL);
+        ck_assert (g_error_matches (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT));
+        g_clear_error (&error);
+        next_entry += expect_n[b++];
+        failures++;
+        continue;
+      }
+      ck_assert_uint_eq (batch->n, expect_n[b]);
+      for (guint j = 0; j < batch->n; j++)
+        ck_assert_uint_eq (batch->entries[j], next_entry++);
+      m3ret_batch_free (batch);
+      b++;
+    }
+    ck_assert_uint_eq (next_entry, 13);
+    ck_assert_uint_eq (failures, 1);
+  }
+}
+END_TEST
+
+static Suite *
+loader_suite (void)
+{
+  Suite *s = suite_create ("loader");
+  TCase *tc = tcase_create ("manifest");
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_manifest_parse);
+  tcase_add_test (tc, test_manifest_errors);
+  tcase_add_test (tc, test_manifest_resolve);
+  suite_add_tcase (s, tc);
+  TCase *lt = tcase_create ("loader");
+  tcase_add_checked_fixture (lt, setup, teardown);
+  tcase_add_test (lt, test_loader_same_for_any_thread_count);
+  tcase_add_test (lt, test_loader_weights);
+  tcase_add_test (lt, test_loader_sequential_and_errors);
+  suite_add_tcase (s, lt);
+  return s;
+}
+
+int
+main (void)
+{
+  m3ret_check_init ();
+  return m3ret_check_run (loader_suite ());
+}
