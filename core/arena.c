@@ -77,10 +77,10 @@ void
 arena_reset (Arena *arena)
 {
   if (arena->blocks->len > 1) {
-    /* merge: one block as large as everything this step reserved */
-    gsize total = arena->reserved;
+    /* merge: one block holding the largest step seen, with a little room */
+    gsize size = arena->peak + arena->peak / 16;
     release_blocks (arena);
-    arena->next_block = total;
+    arena->next_block = size;
   }
   arena->offset = 0;
   arena->used = 0;
