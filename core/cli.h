@@ -30,5 +30,6 @@ gint cmd_plugins (gint argc, gchar **argv);
 gint cmd_validate (gint argc, gchar **argv);
 gint cmd_inspect (gint argc, gchar **argv);
 gint cmd_index (gint argc, gchar **argv);
+gint cmd_synth (gint argc, gchar **argv);
 
 #endif

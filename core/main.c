@@ -16,7 +16,7 @@ typedef struct {
 static const Command commands[] = {
   { "plugins", "[--kind KIND] [NAME]        list plugins, or the keys of one", cmd_plugins },
   { "validate", "PIPELINE.ini               parse and check a pipeline; no heavy work", cmd_validate },
-  { "synth", "--out DIR [--per-class N] [--seed S]  synthetic labelled dataset", NULL },
+  { "synth", "--out DIR [--per-class N] [--seed S]  synthetic labelled dataset", cmd_synth },
   { "inspect", "FILE                         which plugin reads FILE, dims, spacing, stats", cmd_inspect },
   { "train", "PIPELINE.ini [--steps N] [--out DIR] [--resume CKPT]", NULL },
   { "embed", "PIPELINE.ini --checkpoint CKPT|random --manifest M.csv --out E.npy", NULL },

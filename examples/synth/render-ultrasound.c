@@ -1,0 +1,152 @@
+/* render-ultrasound.c — a B-mode image: an axial slice seen by a curved
+ * probe on the patient's front.
+ *
+ * Each scan line walks down from the probe through the phantom. Tissue
+ * backscatters by its echogenicity times fully developed speckle
+ * (Rayleigh amplitude); every change of tissue reflects by the impedance
+ * mismatch and passes on the rest, so bone and gas cast shadows, and gas
+ * rings with reverberations at multiples of its depth (A-lines). Round-trip
+ * attenuation, time-gain compensation, pulse and beam blur, log compression
+ * to a random dynamic range, then scan conversion into the fan, 8-bit grey.
+ */
+#include "config.h"
+
+#include <math.h>
+
+#include "synth-private.h"
+
+#define SCATTER 0.1  /* backscatter relative to a perfect reflector */
+#define NOISE 1e-3   /* electronic noise floor, amplitude */
+
+typedef struct {
+  guint n_lines, n_samples;
+  gdouble *amp; /* n_lines × n_samples */
+} Polar;
+
+static void
+scan_lines (const SynthPhantom *p, GRand *rng, gdouble z, gdouble x0, gdouble apex_y, gdouble rho,
+            gdouble depth, gdouble half, gdouble steer, Polar *polar)
+{
+  const SynthTissueTable *t = &p->tissue;
+  gdouble h = 2.0 / p->size, dr = depth / polar->n_samples;
+  gint k = (gint) floor ((z + 1) / h);
+  for (guint l = 0; l < polar->n_lines; l++) {
+    gdouble *a = polar->amp + (gsize) l * polar->n_samples;
+    gdouble th = -half + 2 * half * (l + 0.5) / polar->n_lines + steer;
+    gdouble sx = sin (th), sy = -cos (th);
+    gdouble energy = 1;
+    guint prev = SYNTH_SOFT; /* the coupling gel matches soft tissue */
+    gboolean rang = FALSE, in_body = FALSE;
+    for (guint s = 0; s < polar->n_samples; s++) {
+      gdouble r = rho + (s + 0.5) * dr;
+      gint i = (gint) floor ((x0 + r * sx + 1) / h), j = (gint) floor ((apex_y + r * sy + 1) / h);
+      guint tis = synth_phantom_at (p, i, j, k);
+      if (tis == SYNTH_AIR && !in_body)
+        continue; /* gel between the probe's face and the skin: no echo, no loss */
+      in_body = TRUE;
+      if (tis != prev) {
+        gdouble z1 = t->impedance[prev], z2 = t->impedance[tis];
+        gdouble refl = fabs ((z2 - z1) / (z2 + z1));
+        a[s] += refl * energy;
+        if (synth_tissue_is_gas (tis) && !rang) {
+          /* The wave bounces between probe and gas: ghost copies further down. */
+          rang = TRUE;
+          gdouble echo = refl * energy;
+          for (guint m = 2; m <= 5; m++) {
+            guint sm = (guint) ((m * (r - rho)) / dr);
+            echo *= 0.45;
+            if (sm < polar->n_samples)
+              a[sm] += echo;
+          }
+        }
+        energy *= 1 - refl * refl;
+        prev = tis;
+      }
+      gdouble speckle = sqrt (-2 * log (1 - g_rand_double (rng)));
+      a[s] += SCATTER * t->echo[tis] * energy * speckle;
+      energy *= exp (-2 * t->us_atten[tis] * dr);
+    }
+  }
+}
+
+/* Pulse length along the line and beam width across lines: [1 2 1]/4 both ways. */
+static void
+blur (Polar *polar)
+{
+  guint nl = polar->n_lines, ns = polar->n_samples;
+  gdouble *tmp = g_new (gdouble, (gsize) nl * ns);
+  for (guint l = 0; l < nl; l++)
+    for (guint s = 0; s < ns; s++) {
+      const gdouble *a = polar->amp + (gsize) l * ns;
+      tmp[(gsize) l * ns + s] = 0.25 * a[s > 0 ? s - 1 : s] + 0.5 * a[s] + 0.25 * a[s + 1 < ns ? s + 1 : s];
+    }
+  for (guint l = 0; l < nl; l++)
+    for (guint s = 0; s < ns; s++) {
+      guint lo = l > 0 ? l - 1 : l, hi = l + 1 < nl ? l + 1 : l;
+      polar->amp[(gsize) l * ns + s] =
+        0.25 * tmp[(gsize) lo * ns + s] + 0.5 * tmp[(gsize) l * ns + s] + 0.25 * tmp[(gsize) hi * ns + s];
+    }
+  g_free (tmp);
+}
+
+void
+synth_render_ultrasound (const SynthPhantom *p, GRand *rng, SynthImage *out)
+{
+  guint n = p->size;
+  gdouble h = 2.0 / n;
+  gdouble z = synth_uniform (rng, -0.3, 0.3), x0 = synth_uniform (rng, -0.25, 0.25);
+  /* Put the probe on the skin: the first non-air voxel from the front. */
+  gint i0 = CLAMP ((gint) floor ((x0 + 1) / h), 0, (gint) n - 1);
+  gint k0 = CLAMP ((gint) floor ((z + 1) / h), 0, (gint) n - 1);
+  gdouble skin = 0.6;
+  for (gint j = (gint) n - 1; j >= 0; j--)
+    if (synth_phantom_at (p, i0, j, k0) != SYNTH_AIR) {
+      skin = -1 + (j + 1) * h;
+      break;
+    }
+  gdouble rho = 0.15; /* radius of the curved array: the fan's apex lies behind it */
+  gdouble depth = synth_uniform (rng, 0.8, 1.1), half = synth_uniform (rng, 0.5, 0.65);
+  gdouble steer = synth_normal (rng, 0, 0.08);
+  gdouble apex_y = skin + rho;
+
+  Polar polar = { n, 2 * n, g_new0 (gdouble, (gsize) n * 2 * n) };
+  scan_lines (p, rng, z, x0, apex_y, rho, depth, half, steer, &polar);
+  blur (&polar);
+
+  gdouble range_db = synth_uniform (rng, 45, 60), gain_db = synth_uniform (rng, -4, 4);
+  gdouble tgc = synth_uniform (rng, 0.8, 1.4);
+  for (guint l = 0; l < polar.n_lines; l++)
+    for (guint s = 0; s < polar.n_samples; s++) {
+      gdouble *a = &polar.amp[(gsize) l * polar.n_samples + s];
+      gdouble noisy = *a * exp (tgc * (s + 0.5) * depth / polar.n_samples) +
+                      NOISE * sqrt (-2 * log (1 - g_rand_double (rng)));
+      *a = CLAMP (1 + (20 * log10 (noisy) - gain_db) / range_db, 0, 1);
+    }
+
+  /* Scan conversion: the fan's apex above the image's top centre. */
+  gdouble far = rho + depth;
+  gdouble width = 2 * far * sin (half), top = rho * cos (half), height = far - top;
+  gdouble scale = MAX (width, height) / n;
+  out->width = out->height = n;
+  out->bit_depth = 8;
+  out->spacing_mm = scale * p->fov_mm / 2;
+  out->data16 = NULL;
+  out->data8 = g_new0 (guint8, (gsize) n * n);
+  for (guint row = 0; row < n; row++)
+    for (guint col = 0; col < n; col++) {
+      gdouble u = (col + 0.5 - n / 2.0) * scale, v = top + (row + 0.5) * scale;
+      gdouble r = sqrt (u * u + v * v), th = atan2 (u, v);
+      if (fabs (th) > half || r < rho || r > far)
+        continue;
+      gdouble fs = (r - rho) / depth * polar.n_samples - 0.5;
+      gdouble fl = (th + half) / (2 * half) * polar.n_lines - 0.5;
+      gint s0 = CLAMP ((gint) floor (fs), 0, (gint) polar.n_samples - 2);
+      gint l0 = CLAMP ((gint) floor (fl), 0, (gint) polar.n_lines - 2);
+      gdouble ws = CLAMP (fs - s0, 0, 1), wl = CLAMP (fl - l0, 0, 1);
+      const gdouble *a0 = polar.amp + (gsize) l0 * polar.n_samples;
+      const gdouble *a1 = a0 + polar.n_samples;
+      gdouble v0 = a0[s0] * (1 - ws) + a0[s0 + 1] * ws, v1 = a1[s0] * (1 - ws) + a1[s0 + 1] * ws;
+      out->data8[row * n + col] = (guint8) lround (255 * (v0 * (1 - wl) + v1 * wl));
+    }
+  g_free (polar.amp);
+}
