@@ -126,7 +126,7 @@ gboolean
 fx_write_video (const gchar *path, const gchar *codec_name, guint width, guint height,
                 guint n_frames, guint r0)
 {
-  av_log_set_level (AV_LOG_ERROR); /* x264 reports its settings otherwise */
+  av_log_set_level (AV_LOG_QUIET); /* x264 reports its settings otherwise */
   const AVCodec *codec = avcodec_find_encoder_by_name (codec_name);
   if (codec == NULL)
     return FALSE;

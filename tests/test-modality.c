@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <png.h>
@@ -595,6 +596,160 @@ START_TEST (test_video_bad_input)
 }
 END_TEST
 
+
+START_TEST (test_png_low_depth_alpha_interlaced)
+{
+  /* 4-bit grey (expanded to 8 by libpng), grey+alpha (alpha dropped) and an
+   * interlaced 16-bit file, written directly with libpng. */
+  g_autofree gchar *path = path_in_tmp ("variants.png");
+  const gint kinds[3][3] = { { 4, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE },
+                             { 8, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_INTERLACE_NONE },
+                             { 16, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_ADAM7 } };
+  for (guint k = 0; k < 3; k++) {
+    FILE *volatile f = fopen (path, "wb");
+    png_structp png = png_create_write_struct (PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct (png);
+    ck_assert_int_eq (setjmp (png_jmpbuf (png)), 0);
+    png_init_io (png, f);
+    gint depth = kinds[k][0], type = kinds[k][1];
+    png_set_IHDR (png, info, 8, 8, depth, type, kinds[k][2], PNG_COMPRESSION_TYPE_DEFAULT,
+                  PNG_FILTER_TYPE_DEFAULT);
+    png_write_info (png, info);
+    gint passes = png_set_interlace_handling (png);
+    guint8 rows[8][32];
+    memset (rows, 0, sizeof rows);
+    for (guint y = 0; y < 8; y++)
+      for (guint x = 0; x < 8; x++) {
+        guint v = (x + y * 8) % 16; /* 0..15 */
+        if (depth == 4)
+          rows[y][x / 2] |= (guint8) (v << (x % 2 ? 0 : 4));
+        else if (depth == 8) {
+          rows[y][2 * x] = (guint8) (v * 17);
+          rows[y][2 * x + 1] = 128; /* alpha */
+        } else {
+          rows[y][2 * x] = (guint8) (v * 17);
+          rows[y][2 * x + 1] = (guint8) (v * 17); /* v · 4369 big-endian */
+        }
+      }
+    for (gint p = 0; p < passes; p++)
+      for (guint y = 0; y < 8; y++)
+        png_write_row (png, rows[y]);
+    png_write_end (png, NULL);
+    png_destroy_write_struct (&png, &info);
+    fclose (f);
+    g_autoptr (M3retSample) s = read_eval ("xray", path, 8, 2, 1);
+    for (guint i = 0; i < 64; i++)
+      ck_assert_msg (fabs (s->data[i] - ((i % 16) / 15.0 - 0.5) / 0.25) < EPS,
+                     "kind %u pixel %u: %g", k, i, s->data[i]);
+  }
+}
+END_TEST
+
+/* Flips bytes of @good at random and reads each result: any outcome but a
+ * crash or a hang is fine, and a failure must name the file. */
+static void
+mutate_and_read (const gchar *good, const gchar *name, const gchar *modality, guint rounds)
+{
+  g_autofree gchar *data = NULL;
+  gsize len;
+  ck_assert (g_file_get_contents (good, &data, &len, NULL));
+  g_autofree gchar *path = path_in_tmp (name);
+  GRand *r = g_rand_new_with_seed (1234);
+  M3retView view;
+  m3ret_view_init_eval (&view, 8, 2, 1);
+  for (guint k = 0; k < rounds; k++) {
+    g_autofree gchar *copy = g_memdup2 (data, len);
+    guint flips = g_rand_int_range (r, 1, 9);
+    for (guint f = 0; f < flips; f++)
+      copy[g_rand_int_range (r, 0, (gint32) len)] ^= (gchar) g_rand_int_range (r, 1, 256);
+    gsize keep = g_rand_boolean (r) ? len : (gsize) g_rand_int_range (r, 1, (gint32) len);
+    ck_assert (g_file_set_contents (path, copy, keep, NULL));
+    M3retSample *out = NULL;
+    GError *error = NULL;
+    if (m3ret_modalities_read (set, modality, path, &view, 1, &out, &error)) {
+      for (gsize i = 0; i < m3ret_sample_n_values (out); i++)
+        ck_assert (isfinite (out->data[i]));
+      m3ret_sample_free (out);
+    } else {
+      ck_assert_msg (strstr (error->message, path) != NULL, "%s", error->message);
+      g_error_free (error);
+    }
+  }
+  g_rand_free (r);
+}
+
+START_TEST (test_mutations_never_crash)
+{
+  g_autofree gchar *png_path = path_in_tmp ("m.png");
+  guint16 px[24 * 24];
+  for (guint i = 0; i < G_N_ELEMENTS (px); i++)
+    px[i] = (guint16) (i * 97);
+  fx_write_png (png_path, 24, 24, 16, PNG_COLOR_TYPE_GRAY, px);
+  mutate_and_read (png_path, "mut.png", "xray", 60);
+
+  g_autofree gchar *nii = path_in_tmp ("m.nii");
+  g_autofree gchar *gz = path_in_tmp ("m.nii.gz");
+  g_autofree gdouble *v = ramp (6 * 6 * 4, 3, -50);
+  fx_write_nifti (nii, 6, 6, 4, 1, NIFTI_TYPE_INT16, v, 1, 1, 1, 0, 0, NULL);
+  fx_write_nifti (gz, 6, 6, 4, 1, NIFTI_TYPE_FLOAT32, v, 1, 1, 1, 0, 0, NULL);
+  mutate_and_read (nii, "mut.nii", "ct", 60);
+  mutate_and_read (gz, "mut.nii.gz", "mri", 60);
+
+  g_autofree gchar *mkv = path_in_tmp ("m.mkv");
+  ck_assert (fx_write_video (mkv, "ffv1", 16, 16, 4, 0));
+  mutate_and_read (mkv, "mut.mkv", "endoscopy", 30);
+  g_autofree gchar *avi = path_in_tmp ("m.avi");
+  ck_assert (fx_write_video (avi, "mpeg4", 16, 16, 4, 0));
+  mutate_and_read (avi, "mut.avi", "endoscopy", 30);
+}
+END_TEST
+
+/* ---- m3ret inspect, as a program ---- */
+
+static gint
+run_inspect (const gchar *path, gchar **out, gchar **err)
+{
+  const gchar *bin = g_getenv ("M3RET_BIN");
+  ck_assert_msg (bin != NULL, "M3RET_BIN is not set (run through make check)");
+  const gchar *argv[] = { bin, "inspect", path, NULL };
+  gint status = 0;
+  GError *error = NULL;
+  ck_assert_msg (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, out, err,
+                               &status, &error), "%s", error ? error->message : "");
+  return g_spawn_check_wait_status (status, NULL) ? 0 : 1;
+}
+
+START_TEST (test_inspect_command)
+{
+  g_autofree gchar *ct = path_in_tmp ("head.nii.gz");
+  g_autofree gdouble *v = ramp (8 * 6 * 4, 10, -500);
+  fx_write_nifti (ct, 8, 6, 4, 1, NIFTI_TYPE_INT16, v, 0.5, 0.5, 2.5, 0, 0, NULL);
+  g_autofree gchar *out = NULL, *err = NULL;
+  ck_assert_int_eq (run_inspect (ct, &out, &err), 0);
+  ck_assert_msg (strstr (out, "modality    ct (probe, score 60)") != NULL, "%s", out);
+  ck_assert_msg (strstr (out, "mri=40") != NULL, "%s", out);
+  ck_assert_msg (strstr (out, "8 × 6 × 4") != NULL, "%s", out);
+  ck_assert_msg (strstr (out, "spacing     0.5 × 0.5 × 2.5") != NULL, "%s", out);
+  ck_assert_msg (strstr (out, "datatype    INT16") != NULL, "%s", out);
+  ck_assert_msg (strstr (out, "min -500, max 460") != NULL, "%s", out);
+
+  g_autofree gchar *mkv = path_in_tmp ("scope.mkv");
+  ck_assert (fx_write_video (mkv, "ffv1", 16, 16, 5, 0));
+  g_free (out);
+  g_free (err);
+  ck_assert_int_eq (run_inspect (mkv, &out, &err), 0);
+  ck_assert_msg (strstr (out, "frames      5 at 25.000 fps") != NULL, "%s", out);
+
+  g_autofree gchar *bad = path_in_tmp ("bad.png");
+  ck_assert (g_file_set_contents (bad, "\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16, NULL));
+  g_free (out);
+  g_free (err);
+  ck_assert_int_eq (run_inspect (bad, &out, &err), 1);
+  ck_assert_msg (g_str_has_prefix (err, "m3ret: error: ") && strstr (err, bad) != NULL, "%s", err);
+  ck_assert_msg (strchr (err, '\n') == err + strlen (err) - 1, "more than one line: %s", err);
+}
+END_TEST
+
 static Suite *
 modality_suite (void)
 {
@@ -605,6 +760,7 @@ modality_suite (void)
   tcase_add_test (png, test_png_8bit_rgb_palette_ultrasound);
   tcase_add_test (png, test_png_aspect_padded);
   tcase_add_test (png, test_png_bad_input);
+  tcase_add_test (png, test_png_low_depth_alpha_interlaced);
   suite_add_tcase (s, png);
   TCase *nifti = tcase_create ("nifti");
   tcase_add_checked_fixture (nifti, setup, teardown);
@@ -622,6 +778,11 @@ modality_suite (void)
   tcase_add_test (video, test_video_training_views);
   tcase_add_test (video, test_video_bad_input);
   suite_add_tcase (s, video);
+  TCase *robust = tcase_create ("robustness");
+  tcase_add_checked_fixture (robust, setup, teardown);
+  tcase_add_test (robust, test_mutations_never_crash);
+  tcase_add_test (robust, test_inspect_command);
+  suite_add_tcase (s, robust);
   return s;
 }
 
