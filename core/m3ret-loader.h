@@ -66,7 +66,7 @@ typedef struct {
   gfloat *data;                          /* n × C×T×H×W, sample-major */
 } M3retBatchView;
 
-typedef struct {
+typedef struct _M3retBatch {
   guint64 number;       /* 0, 1, 2, ... in delivery order */
   guint n;              /* samples */
   M3retLayout layout;

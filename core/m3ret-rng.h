@@ -19,7 +19,7 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
+typedef struct _M3retRng {
   guint64 s[4];
 } M3retRng;
 

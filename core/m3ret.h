@@ -14,5 +14,13 @@
 #include <m3ret-params.h>
 #include <m3ret-vit.h>
 #include <m3ret-optim.h>
+#include <m3ret-safetensors.h>
+#include <m3ret-fileio.h>
+#include <m3ret-loader.h>
+#include <m3ret-modalities.h>
+#include <m3ret-manifest.h>
+#include <m3ret-render.h>
+#include <m3ret-volume.h>
+#include <m3ret-sample.h>
 
 #endif /* M3RET_H */

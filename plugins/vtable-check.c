@@ -25,14 +25,15 @@ static const Entry modality_entries[] = {
   ENTRY (M3retModalityVTable, probe),
   ENTRY (M3retModalityVTable, layout),
   ENTRY (M3retModalityVTable, read),
-  ENTRY (M3retModalityVTable, layout),
-  ENTRY (M3retModalityVTable, read),
   { 0, NULL, 0 }
 };
 
 static const Entry objective_entries[] = {
   ENTRY (M3retObjectiveVTable, create),
   ENTRY (M3retObjectiveVTable, destroy),
+  ENTRY (M3retObjectiveVTable, views),
+  ENTRY (M3retObjectiveVTable, loss),
+  ENTRY (M3retObjectiveVTable, optimizer),
   { 0, NULL, 0 }
 };
 

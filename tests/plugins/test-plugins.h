@@ -2,7 +2,7 @@
 #ifndef M3RET_TEST_PLUGINS_H
 #define M3RET_TEST_PLUGINS_H
 
-#include "m3ret-plugin.h"
+#include "m3ret.h"
 
 static gpointer
 test_create (const M3retConfig *config, GError **error)
@@ -40,9 +40,52 @@ static const M3retModalityVTable test_modality_vtable = {
   .read = test_read,
 };
 
+/* A minimal honest objective: the mean square of the first view's values,
+ * which trains nothing but runs through the whole interface. */
+typedef struct {
+  guint size, depth, image_depth;
+} TestObjective;
+
+static gpointer
+test_objective_create (const M3retConfig *config, const M3retObjectiveSetup *setup, GError **error)
+{
+  TestObjective *self = g_new0 (TestObjective, 1);
+  self->size = setup->size;
+  self->depth = setup->depth;
+  self->image_depth = setup->image_depth;
+  return self;
+}
+
+static guint
+test_objective_views (gpointer self, M3retView *views, guint max_views)
+{
+  TestObjective *t = self;
+  m3ret_view_init_eval (&views[0], t->size, t->depth, t->image_depth);
+  return 1;
+}
+
+static M3retTensor *
+test_objective_loss (gpointer self, M3retGraph *graph, const M3retBatch *batch, gint64 step,
+                     GError **error)
+{
+  const M3retBatchView *v = &batch->views[0];
+  gint64 shape[2] = { batch->n, (gint64) v->channels * v->frames * v->height * v->width };
+  M3retTensor *x = m3ret_graph_from_host (graph, 2, shape, v->data, FALSE);
+  return m3ret_op_mean (graph, m3ret_op_mul (graph, x, x));
+}
+
+static void
+test_objective_optimizer (gpointer self, M3retOptimizerSettings *s)
+{
+  *s = (M3retOptimizerSettings) { 0.9, 0.999, 1e-8, 0.0, 0.0 };
+}
+
 static const M3retObjectiveVTable test_objective_vtable = {
-  .create = test_create,
+  .create = test_objective_create,
   .destroy = g_free,
+  .views = test_objective_views,
+  .loss = test_objective_loss,
+  .optimizer = test_objective_optimizer,
 };
 
 /* A retriever that holds nothing: enough for registry and pipeline tests. */
