@@ -76,7 +76,8 @@ synth_render_xray (const SynthPhantom *p, GRand *rng, SynthImage *out)
   for (guint r = 0; r < n; r++)
     for (guint c = 0; c < n; c++) {
       gdouble photons = n0 * (1 + heel * (2.0 * r / n - 1)) * exp (-tmp[r * n + c]);
-      photons = MAX (1.0, photons + sqrt (photons) * synth_noise (rng));
+      photons += sqrt (photons) * synth_noise (rng);
+      photons = MAX (1.0, photons);
       line[r * n + c] = log (n0 / photons);
     }
   /* Exposure range from the 0.5 and 99.5 percentiles, so a few starved

@@ -96,7 +96,7 @@ void synth_render_ct (const SynthPhantom *phantom, GRand *rng, SynthVolume *out)
 void synth_render_mri (const SynthPhantom *phantom, GRand *rng, SynthVolume *out);
 /* render-xray.c */
 void synth_render_xray (const SynthPhantom *phantom, GRand *rng, SynthImage *out);
-/* render-ultrasound.c: a still, or a cine sweep when @video is not NULL */
+/* render-ultrasound.c */
 void synth_render_ultrasound (const SynthPhantom *phantom, GRand *rng, SynthImage *out);
 
 /* render-endoscopy.c */
