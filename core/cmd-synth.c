@@ -14,6 +14,7 @@ cmd_synth (gint argc, gchar **argv)
   m3ret_synth_options_init (&opts);
   gchar *out = NULL, *modalities = NULL;
   gint per_class = (gint) opts.per_class, size = (gint) opts.size, frames = (gint) opts.frames;
+  gint cine = (gint) opts.cine;
   gint64 seed = 0;
   GOptionEntry entries[] = {
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write the dataset into DIR (created if missing)",
@@ -26,7 +27,9 @@ cmd_synth (gint argc, gchar **argv)
       "Comma-separated subset of xray,ultrasound,endoscopy,ct,mri (default all)", "LIST" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Random seed; same arguments, same bytes (default 0)",
       "S" },
-    { "frames", 0, 0, G_OPTION_ARG_INT, &frames, "Frames per endoscopy video (default 16)", "N" },
+    { "frames", 0, 0, G_OPTION_ARG_INT, &frames, "Frames per video (default 16)", "N" },
+    { "cine", 0, 0, G_OPTION_ARG_INT, &cine,
+      "Write the last N ultrasound samples of each class as cine clips (default 0)", "N" },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- write a synthetic labelled dataset");
@@ -50,9 +53,9 @@ cmd_synth (gint argc, gchar **argv)
     fprintf (stderr, "m3ret synth: --out DIR is required (see m3ret synth --help)\n");
     goto done;
   }
-  if (per_class < 1 || size < 1 || frames < 1) {
-    fprintf (stderr, "m3ret synth: --per-class, --size and --frames must be positive "
-                     "(got %d, %d, %d)\n", per_class, size, frames);
+  if (per_class < 1 || size < 1 || frames < 1 || cine < 0) {
+    fprintf (stderr, "m3ret synth: --per-class, --size and --frames must be positive and --cine "
+                     "not negative (got %d, %d, %d, %d)\n", per_class, size, frames, cine);
     goto done;
   }
   if (modalities != NULL && !m3ret_synth_parse_modalities (modalities, &opts.modalities, &error)) {
@@ -63,6 +66,7 @@ cmd_synth (gint argc, gchar **argv)
   opts.per_class = (guint) per_class;
   opts.size = (guint) size;
   opts.frames = (guint) frames;
+  opts.cine = (guint) cine;
   opts.seed = (guint64) seed;
   M3retSynthReport report = { 0 };
   gint64 start = g_get_monotonic_time ();

@@ -29,7 +29,7 @@ setup_dataset (void)
   g_autofree gchar *out = NULL, *err = NULL;
   gint status = synth_spawn (&out, &err, "--out", dir, "--per-class", G_STRINGIFY (PER_CLASS),
                              "--size", G_STRINGIFY (SIZE), "--frames", G_STRINGIFY (FRAMES),
-                             "--seed", "3", NULL);
+                             "--seed", "3", "--cine", "1", NULL);
   ck_assert_msg (status == 0, "m3ret synth failed (%d): %s", status, err);
   g_autofree gchar *manifest = g_build_filename (dir, "manifest.csv", NULL);
   rows = synth_read_csv (manifest);
@@ -131,6 +131,8 @@ END_TEST
 static void
 check_ultrasound (const gchar *path, const gchar *label, gpointer data)
 {
+  if (!g_str_has_suffix (path, ".png"))
+    return; /* a cine clip: test_ultrasound_cine */
   Png p;
   png_load (path, &p);
   ck_assert_uint_eq (p.width, SIZE);
@@ -275,12 +277,9 @@ END_TEST
 
 /* ---- video ---- */
 
-typedef struct {
-  gdouble rgb[3];
-} Clip;
-
+/* Decodes every frame of @path; @mean_yuv gets the mean of each plane over all frames. */
 static void
-decode (const gchar *path, guint *frames, gdouble mean_rgb[3])
+decode (const gchar *path, guint *frames, gdouble mean_yuv[3])
 {
   AVFormatContext *fc = NULL;
   ck_assert_msg (avformat_open_input (&fc, path, NULL, NULL) == 0, "libavformat cannot open %s", path);
@@ -324,9 +323,9 @@ decode (const gchar *path, guint *frames, gdouble mean_rgb[3])
     }
   }
   gdouble n = MAX (*frames, 1u);
-  mean_rgb[0] = y_sum / (n * SIZE * SIZE);
-  mean_rgb[1] = u_sum / (n * SIZE * SIZE / 4);
-  mean_rgb[2] = v_sum / (n * SIZE * SIZE / 4);
+  mean_yuv[0] = y_sum / (n * SIZE * SIZE);
+  mean_yuv[1] = u_sum / (n * SIZE * SIZE / 4);
+  mean_yuv[2] = v_sum / (n * SIZE * SIZE / 4);
   av_frame_free (&frame);
   av_packet_free (&pkt);
   avcodec_free_context (&cc);
@@ -343,6 +342,31 @@ check_video (const gchar *path, const gchar *label, gpointer data)
   /* Lit mucosa, reddish: luma well above black, Cr above neutral. */
   ck_assert_msg (yuv[0] > 40 && yuv[2] > 128, "%s: mean Y %g Cr %g", path, yuv[0], yuv[2]);
 }
+
+static void
+check_cine (const gchar *path, const gchar *label, gpointer data)
+{
+  if (g_str_has_suffix (path, ".png"))
+    return;
+  guint frames = 0;
+  gdouble yuv[3];
+  decode (path, &frames, yuv);
+  ck_assert_uint_eq (frames, FRAMES);
+  /* Grey: chroma neutral; a dark fan background with echoes. */
+  ck_assert_msg (fabs (yuv[1] - 128) < 3 && fabs (yuv[2] - 128) < 3, "%s: Cb %g Cr %g", path, yuv[1],
+                 yuv[2]);
+  ck_assert_msg (yuv[0] > 20 && yuv[0] < 160, "%s: mean Y %g", path, yuv[0]);
+  (*(guint *) data)++;
+}
+
+START_TEST (test_ultrasound_cine)
+{
+  av_log_set_level (AV_LOG_QUIET);
+  guint clips = 0;
+  each ("ultrasound", check_cine, &clips);
+  ck_assert_uint_eq (clips, 5); /* --cine 1: one per region */
+}
+END_TEST
 
 START_TEST (test_endoscopy_video)
 {
@@ -364,6 +388,7 @@ formats_suite (void)
   tcase_add_test (tc, test_ct_nifti);
   tcase_add_test (tc, test_mri_nifti);
   tcase_add_test (tc, test_endoscopy_video);
+  tcase_add_test (tc, test_ultrasound_cine);
   suite_add_tcase (s, tc);
   return s;
 }

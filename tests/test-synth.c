@@ -213,6 +213,7 @@ START_TEST (test_bad_arguments)
   assert_refused (fresh, "per-class", "--per-class", "-3");
   assert_refused (fresh, "'dicom'", "--modalities", "xray,dicom");
   assert_refused (fresh, "size", "--size", "40");
+  assert_refused (fresh, "cine", "--cine", "9");
   assert_refused (fresh, "seed", "--seed", "abc");
   assert_refused (fresh, "stray", "stray", NULL);
   assert_refused (NULL, "--out", "--per-class", "2");
@@ -251,15 +252,16 @@ START_TEST (test_api_rejects_options)
   ck_assert_uint_eq (opts.size, 64);
   g_autofree gchar *out = g_build_filename (tmp, "api", NULL);
   opts.out_dir = out;
-  const struct { guint per_class, size, frames, modalities; } bad[] = {
-    { 0, 64, 16, M3RET_SYNTH_ALL_MODALITIES }, { 1, 24, 16, M3RET_SYNTH_ALL_MODALITIES },
-    { 1, 72, 16, M3RET_SYNTH_ALL_MODALITIES }, { 1, 64, 1, M3RET_SYNTH_ALL_MODALITIES },
-    { 1, 64, 16, 0 },
+  const struct { guint per_class, size, frames, cine, modalities; } bad[] = {
+    { 0, 64, 16, 0, M3RET_SYNTH_ALL_MODALITIES }, { 1, 24, 16, 0, M3RET_SYNTH_ALL_MODALITIES },
+    { 1, 72, 16, 0, M3RET_SYNTH_ALL_MODALITIES }, { 1, 64, 1, 0, M3RET_SYNTH_ALL_MODALITIES },
+    { 2, 64, 16, 3, M3RET_SYNTH_ALL_MODALITIES }, { 1, 64, 16, 0, 0 },
   };
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
     opts.per_class = bad[i].per_class;
     opts.size = bad[i].size;
     opts.frames = bad[i].frames;
+    opts.cine = bad[i].cine;
     opts.modalities = bad[i].modalities;
     GError *error = NULL;
     ck_assert_msg (!m3ret_synth_run (&opts, NULL, &error), "case %u accepted", i);

@@ -45,11 +45,12 @@ typedef struct {
   guint64 seed;
   guint modalities;       /* bit (1 << M3RET_SYNTH_*) for each modality to write */
   guint frames;           /* frames per video, in [2, 256] */
+  guint cine;             /* per ultrasound class, the last @cine samples are cine clips, not stills */
   gdouble query_fraction; /* share of each class (per modality) put in the query split */
 } M3retSynthOptions;
 
 /* Fills @opts with the defaults: 8 per class, size 64, seed 0, every
- * modality, 16 frames, 20% queries; out_dir NULL. */
+ * modality, 16 frames, no ultrasound cine, 20% queries; out_dir NULL. */
 void m3ret_synth_options_init (M3retSynthOptions *opts);
 
 typedef struct {

@@ -8,10 +8,13 @@
  * rings with reverberations at multiples of its depth (A-lines). Round-trip
  * attenuation, time-gain compensation, pulse and beam blur, log compression
  * to a random dynamic range, then scan conversion into the fan, 8-bit grey.
+ * A cine clip sweeps the probe slowly along the body; the speckle pattern,
+ * tied to the probe, stays put while the anatomy moves under it.
  */
 #include "config.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "synth-private.h"
 
@@ -89,56 +92,85 @@ blur (Polar *polar)
   g_free (tmp);
 }
 
-void
-synth_render_ultrasound (const SynthPhantom *p, GRand *rng, SynthImage *out)
+/* Where the probe sits and how the scanner is set: everything but the frame's speckle. */
+typedef struct {
+  gdouble z, x0, apex_y, rho, depth, half, steer;
+  gdouble range_db, gain_db, tgc;
+  guint32 speckle_seed;
+} Probe;
+
+/* Puts the probe on the skin above (x0, z): the first non-air voxel from the front. */
+static void
+probe_touch (const SynthPhantom *p, Probe *probe)
 {
   guint n = p->size;
   gdouble h = 2.0 / n;
-  gdouble z = synth_uniform (rng, -0.3, 0.3), x0 = synth_uniform (rng, -0.25, 0.25);
-  /* Put the probe on the skin: the first non-air voxel from the front. */
-  gint i0 = CLAMP ((gint) floor ((x0 + 1) / h), 0, (gint) n - 1);
-  gint k0 = CLAMP ((gint) floor ((z + 1) / h), 0, (gint) n - 1);
+  gint i0 = CLAMP ((gint) floor ((probe->x0 + 1) / h), 0, (gint) n - 1);
+  gint k0 = CLAMP ((gint) floor ((probe->z + 1) / h), 0, (gint) n - 1);
   gdouble skin = 0.6;
   for (gint j = (gint) n - 1; j >= 0; j--)
     if (synth_phantom_at (p, i0, j, k0) != SYNTH_AIR) {
       skin = -1 + (j + 1) * h;
       break;
     }
-  gdouble rho = 0.15; /* radius of the curved array: the fan's apex lies behind it */
-  gdouble depth = synth_uniform (rng, 0.8, 1.1), half = synth_uniform (rng, 0.5, 0.65);
-  gdouble steer = synth_normal (rng, 0, 0.08);
-  gdouble apex_y = skin + rho;
+  probe->apex_y = skin + probe->rho;
+}
 
+static void
+probe_place (const SynthPhantom *p, GRand *rng, Probe *probe)
+{
+  probe->z = synth_uniform (rng, -0.3, 0.3);
+  probe->x0 = synth_uniform (rng, -0.25, 0.25);
+  probe->rho = 0.15; /* radius of the curved array: the fan's apex lies behind it */
+  probe->depth = synth_uniform (rng, 0.8, 1.1);
+  probe->half = synth_uniform (rng, 0.5, 0.65);
+  probe->steer = synth_normal (rng, 0, 0.08);
+  probe->range_db = synth_uniform (rng, 45, 60);
+  probe->gain_db = synth_uniform (rng, -4, 4);
+  probe->tgc = synth_uniform (rng, 0.8, 1.4);
+  probe->speckle_seed = g_rand_int (rng);
+  probe_touch (p, probe);
+}
+
+/* The fan's pixel spacing in mm; the image is n×n with the apex above its top centre. */
+static gdouble
+probe_scale (const Probe *probe, guint n)
+{
+  gdouble far = probe->rho + probe->depth;
+  gdouble width = 2 * far * sin (probe->half), top = probe->rho * cos (probe->half);
+  return MAX (width, far - top) / n;
+}
+
+/* Renders one n×n frame into @pixels. The speckle comes from the probe's own
+ * seed, so in a cine loop it stays put while the anatomy moves under it. */
+static void
+probe_frame (const SynthPhantom *p, const Probe *probe, guint8 *pixels)
+{
+  guint n = p->size;
+  g_autoptr (GRand) rng = g_rand_new_with_seed (probe->speckle_seed);
   Polar polar = { n, 2 * n, g_new0 (gdouble, (gsize) n * 2 * n) };
-  scan_lines (p, rng, z, x0, apex_y, rho, depth, half, steer, &polar);
+  scan_lines (p, rng, probe->z, probe->x0, probe->apex_y, probe->rho, probe->depth, probe->half,
+              probe->steer, &polar);
   blur (&polar);
-
-  gdouble range_db = synth_uniform (rng, 45, 60), gain_db = synth_uniform (rng, -4, 4);
-  gdouble tgc = synth_uniform (rng, 0.8, 1.4);
   for (guint l = 0; l < polar.n_lines; l++)
     for (guint s = 0; s < polar.n_samples; s++) {
       gdouble *a = &polar.amp[(gsize) l * polar.n_samples + s];
-      gdouble noisy = *a * exp (tgc * (s + 0.5) * depth / polar.n_samples) +
+      gdouble noisy = *a * exp (probe->tgc * (s + 0.5) * probe->depth / polar.n_samples) +
                       NOISE * sqrt (-2 * log (1 - g_rand_double (rng)));
-      *a = CLAMP (1 + (20 * log10 (noisy) - gain_db) / range_db, 0, 1);
+      *a = CLAMP (1 + (20 * log10 (noisy) - probe->gain_db) / probe->range_db, 0, 1);
     }
 
-  /* Scan conversion: the fan's apex above the image's top centre. */
-  gdouble far = rho + depth;
-  gdouble width = 2 * far * sin (half), top = rho * cos (half), height = far - top;
-  gdouble scale = MAX (width, height) / n;
-  out->width = out->height = n;
-  out->bit_depth = 8;
-  out->spacing_mm = scale * p->fov_mm / 2;
-  out->data16 = NULL;
-  out->data8 = g_new0 (guint8, (gsize) n * n);
+  /* Scan conversion into the fan. */
+  gdouble rho = probe->rho, half = probe->half, far = rho + probe->depth;
+  gdouble top = rho * cos (half), scale = probe_scale (probe, n);
+  memset (pixels, 0, (gsize) n * n);
   for (guint row = 0; row < n; row++)
     for (guint col = 0; col < n; col++) {
       gdouble u = (col + 0.5 - n / 2.0) * scale, v = top + (row + 0.5) * scale;
       gdouble r = sqrt (u * u + v * v), th = atan2 (u, v);
       if (fabs (th) > half || r < rho || r > far)
         continue;
-      gdouble fs = (r - rho) / depth * polar.n_samples - 0.5;
+      gdouble fs = (r - rho) / probe->depth * polar.n_samples - 0.5;
       gdouble fl = (th + half) / (2 * half) * polar.n_lines - 0.5;
       gint s0 = CLAMP ((gint) floor (fs), 0, (gint) polar.n_samples - 2);
       gint l0 = CLAMP ((gint) floor (fl), 0, (gint) polar.n_lines - 2);
@@ -146,7 +178,48 @@ synth_render_ultrasound (const SynthPhantom *p, GRand *rng, SynthImage *out)
       const gdouble *a0 = polar.amp + (gsize) l0 * polar.n_samples;
       const gdouble *a1 = a0 + polar.n_samples;
       gdouble v0 = a0[s0] * (1 - ws) + a0[s0 + 1] * ws, v1 = a1[s0] * (1 - ws) + a1[s0 + 1] * ws;
-      out->data8[row * n + col] = (guint8) lround (255 * (v0 * (1 - wl) + v1 * wl));
+      pixels[row * n + col] = (guint8) lround (255 * (v0 * (1 - wl) + v1 * wl));
     }
   g_free (polar.amp);
+}
+
+void
+synth_render_ultrasound (const SynthPhantom *p, GRand *rng, SynthImage *out)
+{
+  Probe probe;
+  probe_place (p, rng, &probe);
+  guint n = p->size;
+  out->width = out->height = n;
+  out->bit_depth = 8;
+  out->spacing_mm = probe_scale (&probe, n) * p->fov_mm / 2;
+  out->data16 = NULL;
+  out->data8 = g_new (guint8, (gsize) n * n);
+  probe_frame (p, &probe, out->data8);
+}
+
+void
+synth_render_ultrasound_cine (const SynthPhantom *p, GRand *rng, guint n_frames, SynthVideo *out)
+{
+  Probe probe;
+  probe_place (p, rng, &probe);
+  /* A slow sweep: the probe slides along the body and a little sideways. */
+  gdouble z0 = probe.z, x0 = probe.x0;
+  gdouble dz = synth_uniform (rng, 0.2, 0.4) / n_frames * (g_rand_boolean (rng) ? 1 : -1);
+  gdouble dx = synth_normal (rng, 0, 0.1) / n_frames;
+  guint n = p->size;
+  gsize plane = (gsize) n * n;
+  out->width = out->height = n;
+  out->n_frames = n_frames;
+  out->fps = 25;
+  out->rgb = g_new (guint8, plane * 3 * n_frames);
+  g_autofree guint8 *grey = g_new (guint8, plane);
+  for (guint f = 0; f < n_frames; f++) {
+    probe.z = z0 + f * dz;
+    probe.x0 = x0 + f * dx;
+    probe_touch (p, &probe);
+    probe_frame (p, &probe, grey);
+    guint8 *rgb = out->rgb + plane * 3 * f;
+    for (gsize i = 0; i < plane; i++)
+      rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = grey[i];
+  }
 }

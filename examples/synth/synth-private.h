@@ -96,8 +96,10 @@ void synth_render_ct (const SynthPhantom *phantom, GRand *rng, SynthVolume *out)
 void synth_render_mri (const SynthPhantom *phantom, GRand *rng, SynthVolume *out);
 /* render-xray.c */
 void synth_render_xray (const SynthPhantom *phantom, GRand *rng, SynthImage *out);
-/* render-ultrasound.c */
+/* render-ultrasound.c: a still, or a cine sweep of @n_frames grey frames (as RGB) */
 void synth_render_ultrasound (const SynthPhantom *phantom, GRand *rng, SynthImage *out);
+void synth_render_ultrasound_cine (const SynthPhantom *phantom, GRand *rng, guint n_frames,
+                                   SynthVideo *out);
 
 /* render-endoscopy.c */
 typedef enum {

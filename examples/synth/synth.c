@@ -6,7 +6,8 @@
  * the same patient; each rendering draws its noise from a generator of its
  * own. Endoscopy clips have their own site labels. Files are named
  * MODALITY/LABEL_NNN.EXT; the first round(query_fraction·N) of each class
- * (at least one when N ≥ 2) form the query split.
+ * (at least one when N ≥ 2) form the query split, and with --cine C the last
+ * C ultrasound samples of each class are cine clips instead of stills.
  */
 #include "config.h"
 
@@ -38,7 +39,7 @@ void
 m3ret_synth_options_init (M3retSynthOptions *opts)
 {
   *opts = (M3retSynthOptions) { .out_dir = NULL, .per_class = 8, .size = 64, .seed = 0,
-                                .modalities = M3RET_SYNTH_ALL_MODALITIES, .frames = 16,
+                                .modalities = M3RET_SYNTH_ALL_MODALITIES, .frames = 16, .cine = 0,
                                 .query_fraction = 0.2 };
 }
 
@@ -113,6 +114,8 @@ check_options (const M3retSynthOptions *o, GError **error)
     bad = msg = g_strdup_printf ("--size must be a multiple of 16 between 32 and 512 (got %u)", o->size);
   else if (o->frames < 2 || o->frames > 256)
     bad = msg = g_strdup_printf ("--frames must be between 2 and 256 (got %u)", o->frames);
+  else if (o->cine > o->per_class)
+    bad = msg = g_strdup_printf ("--cine must not exceed --per-class (got %u > %u)", o->cine, o->per_class);
   else if ((o->modalities & M3RET_SYNTH_ALL_MODALITIES) == 0)
     bad = "no modality selected";
   else if (!(o->query_fraction >= 0 && o->query_fraction < 1))
@@ -168,12 +171,20 @@ write_body_sample (Run *run, M3retSynthModality m, const SynthPhantom *phantom, 
                    GError **error)
 {
   const gchar *label = synth_region_name (phantom->region);
-  g_autoptr (GRand) rng = synth_rng_new (run->opts->seed, m, phantom->region, index);
+  const M3retSynthOptions *o = run->opts;
+  g_autoptr (GRand) rng = synth_rng_new (o->seed, m, phantom->region, index);
   gboolean volume = m == M3RET_SYNTH_CT || m == M3RET_SYNTH_MRI;
+  gboolean cine = m == M3RET_SYNTH_ULTRASOUND && index + o->cine >= o->per_class;
   gchar *rel;
-  g_autofree gchar *path = sample_path (run, m, label, index, volume ? ".nii.gz" : ".png", &rel);
+  g_autofree gchar *path = sample_path (
+    run, m, label, index, volume ? ".nii.gz" : cine ? run->codec.extension : ".png", &rel);
   gboolean ok;
-  if (volume) {
+  if (cine) {
+    SynthVideo video = { 0 };
+    synth_render_ultrasound_cine (phantom, rng, o->frames, &video);
+    ok = synth_write_video (path, &run->codec, &video, error);
+    synth_video_clear (&video);
+  } else if (volume) {
     SynthVolume v = { 0 };
     if (m == M3RET_SYNTH_CT)
       synth_render_ct (phantom, rng, &v);
@@ -247,7 +258,8 @@ m3ret_synth_run (const M3retSynthOptions *opts, M3retSynthReport *report, GError
   if (!check_options (opts, error))
     return FALSE;
   Run run = { .opts = opts };
-  gboolean video = (opts->modalities & (1u << M3RET_SYNTH_ENDOSCOPY)) != 0;
+  gboolean endoscopy = (opts->modalities & (1u << M3RET_SYNTH_ENDOSCOPY)) != 0;
+  gboolean video = endoscopy || (opts->cine > 0 && (opts->modalities & (1u << M3RET_SYNTH_ULTRASOUND)));
   if (video && !synth_video_codec_find (&run.codec, error))
     return FALSE;
   if (opts->per_class >= 2)
@@ -263,7 +275,7 @@ m3ret_synth_run (const M3retSynthOptions *opts, M3retSynthReport *report, GError
       ok = make_dir (dir, error);
     }
   }
-  ok = ok && write_body_regions (&run, error) && (!video || write_endoscopy (&run, error));
+  ok = ok && write_body_regions (&run, error) && (!endoscopy || write_endoscopy (&run, error));
   if (ok) {
     g_autoptr (GPtrArray) all = g_ptr_array_new ();
     for (guint m = 0; m < M3RET_SYNTH_N_MODALITIES; m++)
