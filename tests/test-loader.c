@@ -1,6 +1,7 @@
 /* test-loader.c — manifests, the weighted sampler and the loader threads. */
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include <png.h>
@@ -334,6 +335,72 @@ START_TEST (test_loader_sequential_and_errors)
 }
 END_TEST
 
+
+/* ---- round trip through `m3ret synth` ---- */
+
+START_TEST (test_synth_round_trip)
+{
+  /* The generator writes every modality in its real format; every file must
+   * probe to the modality its manifest names and read to finite samples
+   * that are not flat. */
+  const gchar *bin = g_getenv ("M3RET_BIN");
+  ck_assert_msg (bin != NULL, "M3RET_BIN is not set (run through make check)");
+  g_autofree gchar *out = g_build_filename (tmp, "synth", NULL);
+  const gchar *argv[] = { bin, "synth", "--out", out, "--per-class", "1", "--size", "32", NULL };
+  gint status;
+  g_autofree gchar *err = NULL;
+  ck_assert (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                           NULL, &err, &status, NULL));
+  ck_assert_msg (g_spawn_check_wait_status (status, NULL), "m3ret synth failed: %s", err);
+  g_autofree gchar *path = g_build_filename (out, "manifest.csv", NULL);
+  GError *error = NULL;
+  g_autoptr (M3retManifest) m = m3ret_manifest_load (path, &error);
+  ck_assert_msg (m != NULL, "%s", error ? error->message : "");
+  ck_assert_uint_gt (m3ret_manifest_size (m), 0);
+  g_autoptr (GHashTable) modalities = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < m3ret_manifest_size (m); i++) {
+    const gchar *written = m3ret_manifest_get_modality (m, i);
+    const gchar *probed = m3ret_modalities_probe (set, m3ret_manifest_get_path (m, i), NULL,
+                                                  NULL, &error);
+    ck_assert_msg (probed != NULL, "%s", error ? error->message : "");
+    ck_assert_msg (g_strcmp0 (written, probed) == 0, "%s: manifest says %s, probe %s",
+                   m3ret_manifest_get_path (m, i), written, probed);
+    g_hash_table_add (modalities, (gpointer) written);
+  }
+  ck_assert_uint_ge (g_hash_table_size (modalities), 4);
+
+  M3retLoaderOptions o;
+  m3ret_loader_options_init (&o);
+  o.mode = M3RET_LOADER_SEQUENTIAL;
+  o.batch_size = 4;
+  o.threads = 2;
+  m3ret_view_init_eval (&o.views[0], 32, 8, 2);
+  g_autoptr (M3retLoader) loader = m3ret_loader_new (m, set, &o, &error);
+  ck_assert_msg (loader != NULL, "%s", error ? error->message : "");
+  guint seen = 0;
+  M3retBatch *batch;
+  while ((batch = m3ret_loader_next (loader, &error)) != NULL) {
+    const M3retBatchView *bv = &batch->views[0];
+    gsize per = (gsize) bv->channels * bv->frames * bv->height * bv->width;
+    for (guint j = 0; j < batch->n; j++) {
+      const gfloat *d = bv->data + j * per;
+      gfloat lo = d[0], hi = d[0];
+      for (gsize k = 0; k < per; k++) {
+        ck_assert (isfinite (d[k]));
+        lo = MIN (lo, d[k]);
+        hi = MAX (hi, d[k]);
+      }
+      ck_assert_msg (hi - lo > 0.1f, "%s reads flat",
+                     m3ret_manifest_get_path (m, batch->entries[j]));
+      seen++;
+    }
+    m3ret_batch_free (batch);
+  }
+  ck_assert_msg (error == NULL, "%s", error ? error->message : "");
+  ck_assert_uint_eq (seen, m3ret_manifest_size (m));
+}
+END_TEST
+
 static Suite *
 loader_suite (void)
 {
@@ -349,6 +416,7 @@ loader_suite (void)
   tcase_add_test (lt, test_loader_same_for_any_thread_count);
   tcase_add_test (lt, test_loader_weights);
   tcase_add_test (lt, test_loader_sequential_and_errors);
+  tcase_add_test (lt, test_synth_round_trip);
   suite_add_tcase (s, lt);
   return s;
 }

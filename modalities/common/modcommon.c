@@ -88,3 +88,13 @@ mc_has_suffix (const gchar *path, const gchar *const *suffixes)
       return TRUE;
   return FALSE;
 }
+
+gboolean
+mc_path_mentions (const gchar *path, const gchar *const *words)
+{
+  g_autofree gchar *lower = g_ascii_strdown (path, -1);
+  for (const gchar *const *w = words; *w; w++)
+    if (strstr (lower, *w) != NULL)
+      return TRUE;
+  return FALSE;
+}

@@ -47,6 +47,10 @@ void mc_add_note (M3retInspectInfo *info, const gchar *format, ...) G_GNUC_PRINT
 /* Whether @path ends with one of @suffixes (NULL-terminated), ignoring case. */
 gboolean mc_has_suffix (const gchar *path, const gchar *const *suffixes);
 
+/* Whether @path (folders included, ignoring case) contains one of @words:
+ * the probes' tie-breaker between plugins that read the same format. */
+gboolean mc_path_mentions (const gchar *path, const gchar *const *words);
+
 /* ---- PNG (libpng) ---- */
 
 typedef struct {

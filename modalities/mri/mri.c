@@ -2,7 +2,9 @@
  *
  * Intensities have no absolute scale, so the 0.5 and 99.5 percentiles of
  * the volume map to 0 and 1 (clamped).  Orientation and resampling as CT.
- * The probe scores 40 against CT's 60: MRI files are named by the manifest.
+ * Probe: NIfTI is CT's (60) unless the path says MRI ("mri", "t1w", "t2w",
+ * "flair" anywhere in it, e.g. a mri/ folder): then 70 here, else 40.  The
+ * manifest's modality column overrides the probe.
  */
 #include "config.h"
 
@@ -48,7 +50,10 @@ mri_create (const M3retConfig *config, GError **error)
 static guint
 mri_probe (const gchar *path, const guint8 *head, gsize head_len)
 {
-  return mc_nifti_sniff (path, head, head_len) ? 40 : 0;
+  static const gchar *const words[] = { "mri", "t1w", "t2w", "flair", NULL };
+  if (!mc_nifti_sniff (path, head, head_len))
+    return 0;
+  return mc_path_mentions (path, words) ? 70 : 40;
 }
 
 static M3retLayout

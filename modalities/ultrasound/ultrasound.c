@@ -4,8 +4,9 @@
  * endoscopy, so the layout depends on the file: PNG → image, video →
  * sequence.  Probe rule (shared with xray, both read PNG): an 8-bit grey
  * PNG scores 60 here (X-ray 40), a colour or palette PNG 50 (X-ray 10), a
- * 16-bit grey PNG 20 (X-ray 80); a video scores 20 here (endoscopy 60), so
- * cine loops need `ultrasound` in the manifest's modality column.
+ * 16-bit grey PNG 20 (X-ray 80); a video scores 20 here (endoscopy 60)
+ * unless its path says ultrasound ("ultrasound", "cine", "sonograph"
+ * anywhere in it): then 70.  The manifest's modality column overrides all.
  */
 #include "config.h"
 
@@ -53,7 +54,10 @@ ultrasound_probe (const gchar *path, const guint8 *head, gsize head_len)
       return png.bit_depth == 16 ? 20 : 60;
     return 50;
   }
-  return mc_video_sniff (path, head, head_len) ? 20 : 0;
+  static const gchar *const words[] = { "ultrasound", "cine", "sonograph", NULL };
+  if (!mc_video_sniff (path, head, head_len))
+    return 0;
+  return mc_path_mentions (path, words) ? 70 : 20;
 }
 
 static gboolean
