@@ -28,6 +28,7 @@ gint cli_failf (const gchar *format, ...) G_GNUC_PRINTF (1, 2);
 
 gint cmd_plugins (gint argc, gchar **argv);
 gint cmd_validate (gint argc, gchar **argv);
+gint cmd_train (gint argc, gchar **argv);
 gint cmd_inspect (gint argc, gchar **argv);
 gint cmd_index (gint argc, gchar **argv);
 gint cmd_synth (gint argc, gchar **argv);

@@ -365,6 +365,7 @@ m3ret_loader_new (M3retManifest *manifest, const M3retModalities *set,
   l->manifest = manifest;
   l->set = set;
   l->opts = *options;
+  l->next_number = options->mode == M3RET_LOADER_TRAIN ? options->first_batch : 0;
   l->groups = g_array_new (FALSE, FALSE, sizeof (Group));
   g_mutex_init (&l->lock);
   g_cond_init (&l->cond);

@@ -38,6 +38,9 @@ typedef struct {
   guint batch_size;
   guint threads;
   guint queue_batches;
+  /* TRAIN: the number of the first batch delivered (a resumed run starts
+   * where it stopped; batch b is the same whatever came before) */
+  guint64 first_batch;
   guint64 seed;
   /* TRAIN: sampling weight per modality name; n_weights = 0 weighs every
    * modality of the manifest equally, otherwise unlisted modalities get 0 */

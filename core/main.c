@@ -18,7 +18,7 @@ static const Command commands[] = {
   { "validate", "PIPELINE.ini               parse and check a pipeline; no heavy work", cmd_validate },
   { "synth", "--out DIR [--per-class N] [--seed S]  synthetic labelled dataset", cmd_synth },
   { "inspect", "FILE                         which plugin reads FILE, dims, spacing, stats", cmd_inspect },
-  { "train", "PIPELINE.ini [--steps N] [--out DIR] [--resume CKPT]", NULL },
+  { "train", "PIPELINE.ini [--steps N] [--out DIR] [--resume CKPT]", cmd_train },
   { "embed", "PIPELINE.ini --checkpoint CKPT|random --manifest M.csv --out E.npy", NULL },
   { "index", "PIPELINE.ini --embeddings E.npy --out INDEX", cmd_index },
   { "query", "PIPELINE.ini --checkpoint CKPT --index INDEX [-k K] [--montage OUT.png] FILE...", NULL },

@@ -42,6 +42,8 @@ static const M3retKeySpec objective_keys[] = {
 static const M3retKeySpec data_keys[] = {
   M3RET_KEY_STRING_SPEC ("train", "", "training manifest CSV, relative to this file"),
   M3RET_KEY_WEIGHTS_SPEC ("weights", "", "sampling weight per modality, NAME:W,...; empty = equal"),
+  M3RET_KEY_INT_SPEC ("loader_threads", "2", 0, 64, "decoding threads; 0 decodes in the training loop"),
+  M3RET_KEY_INT_SPEC ("loader_queue", "4", 1, 256, "batches decoded ahead at most"),
   M3RET_KEY_END
 };
 
@@ -49,7 +51,9 @@ static const M3retKeySpec train_keys[] = {
   M3RET_KEY_INT_SPEC ("batch", "32", 1, 65536, "samples per step"),
   M3RET_KEY_INT_SPEC ("steps", "2000", 0, 1e9, "optimiser steps"),
   M3RET_KEY_DOUBLE_SPEC ("lr", "1.5e-4", 0, 10, "base learning rate; actual = lr*batch/256"),
+  M3RET_KEY_DOUBLE_SPEC ("min_lr", "0", 0, 10, "learning rate at the end of the cosine"),
   M3RET_KEY_INT_SPEC ("warmup", "200", 0, 1e9, "linear warm-up steps"),
+  M3RET_KEY_DOUBLE_SPEC ("clip_grad", "0", 0, 1e6, "clip the global gradient norm to this; 0 = off"),
   M3RET_KEY_INT_SPEC ("checkpoint_every", "500", 0, 1e9, "steps between checkpoints; 0 = only at the end"),
   M3RET_KEY_END
 };

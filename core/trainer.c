@@ -1,0 +1,424 @@
+/* trainer.c — the training loop: data, objective, optimiser, checkpoints, log. */
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "m3ret.h"
+#include "m3ret-checkpoint.h"
+#include "m3ret-plot.h"
+#include "m3ret-trainer.h"
+
+G_DEFINE_QUARK (m3ret-train-error-quark, m3ret_train_error)
+
+struct _M3retTrainer {
+  const M3retPipeline *pipeline;
+  M3retTrainOptions options;
+  gchar *out_dir;
+  gchar *checkpoint_path;
+  gchar *log_path;
+
+  M3retDevice *device;
+  M3retParams *params;
+  M3retVit *vit;
+  const M3retPluginDesc *objective_desc;
+  const M3retObjectiveVTable *objective_vt;
+  gpointer objective;
+  M3retOptimizerSettings settings;
+  M3retAdamW *optimizer;
+  M3retGraph *graph;
+
+  M3retManifest *manifest;
+  M3retModalities *modalities;
+  M3retLoader *loader;
+  M3retLoaderOptions loader_options;
+
+  gint64 step;  /* optimiser steps done */
+  gint64 total;
+  gint batch;
+  gint64 warmup;
+  gint64 checkpoint_every;
+  gint64 saved_step; /* step of the last checkpoint written, -1 none */
+  gdouble peak_lr;
+  gdouble min_lr;
+  gdouble clip;
+  FILE *log;
+};
+
+void
+m3ret_trainer_free (M3retTrainer *t)
+{
+  if (t == NULL)
+    return;
+  if (t->log != NULL)
+    fclose (t->log);
+  m3ret_loader_free (t->loader);
+  m3ret_modalities_free (t->modalities);
+  m3ret_manifest_free (t->manifest);
+  m3ret_graph_free (t->graph);
+  m3ret_adamw_free (t->optimizer);
+  if (t->objective_vt != NULL)
+    t->objective_vt->destroy (t->objective);
+  m3ret_vit_free (t->vit);
+  m3ret_params_free (t->params);
+  m3ret_device_free (t->device);
+  g_free (t->out_dir);
+  g_free (t->checkpoint_path);
+  g_free (t->log_path);
+  g_free (t);
+}
+
+/* Keeps the rows of the step log before @step (a resume may rewind past
+ * rows a crashed run wrote after its last checkpoint). */
+static gboolean
+trim_log (const gchar *path, gint64 step, GError **error)
+{
+  g_autofree gchar *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return TRUE; /* no log yet */
+  g_autoptr (GString) kept = g_string_new (NULL);
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++) {
+    if (*lines[i] == '\0')
+      continue;
+    if (i > 0 && g_ascii_strtoll (lines[i], NULL, 10) >= step)
+      break;
+    g_string_append_printf (kept, "%s\n", lines[i]);
+  }
+  return m3ret_file_write_atomic (path, kept->str, (gssize) kept->len, error);
+}
+
+static gboolean
+open_log (M3retTrainer *t, GError **error)
+{
+  if (t->step > 0) {
+    if (!trim_log (t->log_path, t->step, error))
+      return FALSE;
+  } else {
+    g_unlink (t->log_path);
+  }
+  gboolean fresh = !g_file_test (t->log_path, G_FILE_TEST_EXISTS);
+  t->log = g_fopen (t->log_path, "a");
+  if (t->log == NULL) {
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "%s: cannot write: %s",
+                 t->log_path, g_strerror (errno));
+    return FALSE;
+  }
+  if (fresh)
+    fprintf (t->log, "step,loss,lr,weight_decay,grad_norm,images_per_s,elapsed_s\n");
+  return TRUE;
+}
+
+/* Restores parameters, objective state and optimiser from a checkpoint. */
+static gboolean
+resume (M3retTrainer *t, const gchar *path, GError **error)
+{
+  g_autoptr (M3retSafetensors) file = m3ret_safetensors_open (path, error);
+  if (file == NULL)
+    return FALSE;
+  const gchar *objective = m3ret_safetensors_get_metadata (file, M3RET_CHECKPOINT_META_OBJECTIVE);
+  if (objective == NULL || strcmp (objective, t->objective_desc->name) != 0) {
+    g_set_error (error, M3RET_TRAIN_ERROR, M3RET_TRAIN_ERROR_RESUME,
+                 "%s: written by objective '%s', the pipeline trains with '%s'", path,
+                 objective ? objective : "(none)", t->objective_desc->name);
+    return FALSE;
+  }
+  if (!m3ret_checkpoint_get_step (file, path, &t->step, error) ||
+      !m3ret_checkpoint_load_params (file, path, t->params, "", error) ||
+      !m3ret_checkpoint_load_optimizer (file, path, t->params, t->optimizer, error))
+    return FALSE;
+  if (t->objective_vt->state != NULL) {
+    const gchar *prefix = NULL;
+    M3retParams *state = t->objective_vt->state (t->objective, &prefix);
+    if (state != NULL && !m3ret_checkpoint_load_params (file, path, state, prefix, error))
+      return FALSE;
+  }
+  if (t->step > t->total) {
+    g_set_error (error, M3RET_TRAIN_ERROR, M3RET_TRAIN_ERROR_RESUME,
+                 "%s: already at step %" G_GINT64_FORMAT ", past the %" G_GINT64_FORMAT
+                 " steps asked for", path, t->step, t->total);
+    return FALSE;
+  }
+  t->saved_step = t->step;
+  return TRUE;
+}
+
+static gboolean
+build_data (M3retTrainer *t, M3retRegistry *registry, GError **error)
+{
+  M3retConfig *data = m3ret_pipeline_get_config (t->pipeline, "data");
+  const gchar *train = m3ret_config_get_string (data, "train");
+  if (train == NULL || *train == '\0') {
+    g_set_error (error, M3RET_TRAIN_ERROR, M3RET_TRAIN_ERROR_CONFIG,
+                 "%s: [data] train= is empty: name the training manifest CSV",
+                 m3ret_pipeline_get_source (t->pipeline));
+    return FALSE;
+  }
+  g_autofree gchar *manifest_path = m3ret_pipeline_resolve_path (t->pipeline, train);
+  t->manifest = m3ret_manifest_load (manifest_path, error);
+  if (t->manifest == NULL)
+    return FALSE;
+  t->modalities = m3ret_modalities_new (registry, t->pipeline, error);
+  if (t->modalities == NULL)
+    return FALSE;
+  M3retLoaderOptions *o = &t->loader_options;
+  m3ret_loader_options_from_pipeline (o, t->pipeline, M3RET_LOADER_TRAIN);
+  o->n_views = t->objective_vt->views (t->objective, o->views, M3RET_LOADER_MAX_VIEWS);
+  if (o->n_views == 0 || o->n_views > M3RET_LOADER_MAX_VIEWS) {
+    g_set_error (error, M3RET_TRAIN_ERROR, M3RET_TRAIN_ERROR_CONFIG,
+                 "objective '%s' asks for %u views per sample (1 to %d are possible)",
+                 t->objective_desc->name, o->n_views, M3RET_LOADER_MAX_VIEWS);
+    return FALSE;
+  }
+  /* One batch per optimiser step: resuming at step s starts at batch s. */
+  o->first_batch = (guint64) t->step;
+  t->loader = m3ret_loader_new (t->manifest, t->modalities, o, error);
+  return t->loader != NULL;
+}
+
+M3retTrainer *
+m3ret_trainer_new (M3retRegistry *registry, const M3retPipeline *pipeline,
+                   const M3retTrainOptions *options, GError **error)
+{
+  g_return_val_if_fail (registry != NULL && pipeline != NULL && options != NULL, NULL);
+  M3retTrainer *t = g_new0 (M3retTrainer, 1);
+  t->pipeline = pipeline;
+  t->options = *options;
+  t->saved_step = -1;
+  t->out_dir = g_strdup (options->out_dir ? options->out_dir : "m3ret-out");
+  t->checkpoint_path = g_build_filename (t->out_dir, "checkpoint.safetensors", NULL);
+  t->log_path = g_build_filename (t->out_dir, "train-log.csv", NULL);
+
+  M3retConfig *train = m3ret_pipeline_get_config (pipeline, "train");
+  M3retConfig *top = m3ret_pipeline_get_config (pipeline, "pipeline");
+  t->total = options->steps > 0 ? options->steps : m3ret_config_get_int (train, "steps");
+  t->batch = (gint) m3ret_config_get_int (train, "batch");
+  t->warmup = m3ret_config_get_int (train, "warmup");
+  t->checkpoint_every = m3ret_config_get_int (train, "checkpoint_every");
+  t->peak_lr = m3ret_lr_for_batch (m3ret_config_get_double (train, "lr"), t->batch);
+  t->min_lr = m3ret_config_get_double (train, "min_lr");
+  t->clip = m3ret_config_get_double (train, "clip_grad");
+  guint64 seed = (guint64) m3ret_config_get_int (top, "seed");
+
+  if (g_mkdir_with_parents (t->out_dir, 0755) != 0) {
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
+                 "%s: cannot create the output folder: %s", t->out_dir, g_strerror (errno));
+    goto fail;
+  }
+
+  /* Model: the encoder first, then the objective's own tensors, all from
+   * the one init stream in that order. */
+  M3retVitConfig vit_config;
+  if (!m3ret_vit_config_from_pipeline (&vit_config, pipeline, error))
+    goto fail;
+  t->device = m3ret_device_new_for_pipeline (pipeline, error);
+  if (t->device == NULL)
+    goto fail;
+  t->params = m3ret_params_new (t->device);
+  M3retRng init_rng;
+  m3ret_rng_init (&init_rng, seed, M3RET_RNG_STREAM_INIT);
+  t->vit = m3ret_vit_new (t->params, "", &vit_config, &init_rng, error);
+  if (t->vit == NULL)
+    goto fail;
+
+  const M3retPlugin *plugin = m3ret_pipeline_get_plugin (pipeline, M3RET_PLUGIN_OBJECTIVE);
+  t->objective_desc = m3ret_plugin_get_desc (plugin);
+  const M3retObjectiveVTable *vt = m3ret_plugin_get_vtable (plugin);
+  M3retConfig *input = m3ret_pipeline_get_config (pipeline, "input");
+  const gint64 *tubelet = m3ret_config_get_ints (input, "tubelet", NULL);
+  M3retObjectiveSetup setup = {
+    .params = t->params,
+    .encoder = t->vit,
+    .init_rng = &init_rng,
+    .seed = seed,
+    .total_steps = t->total,
+    .size = (guint) m3ret_config_get_int (input, "size"),
+    .depth = (guint) m3ret_config_get_int (input, "depth"),
+    .image_depth = (guint) tubelet[0],
+  };
+  GError *local = NULL;
+  t->objective = vt->create (m3ret_pipeline_get_config (pipeline, "objective"), &setup, &local);
+  if (t->objective == NULL) {
+    g_propagate_prefixed_error (error, local, "objective '%s': ", t->objective_desc->name);
+    goto fail;
+  }
+  t->objective_vt = vt;
+  vt->optimizer (t->objective, &t->settings);
+  t->optimizer = m3ret_adamw_new (t->params, t->settings.beta1, t->settings.beta2,
+                                  t->settings.eps, error);
+  if (t->optimizer == NULL)
+    goto fail;
+  t->graph = m3ret_graph_new (t->device);
+
+  if (options->resume != NULL && !resume (t, options->resume, error))
+    goto fail;
+  if (!build_data (t, registry, error) || !open_log (t, error))
+    goto fail;
+  return t;
+
+fail:
+  m3ret_trainer_free (t);
+  return NULL;
+}
+
+static gboolean
+save (M3retTrainer *t, GError **error)
+{
+  const gchar *prefix = NULL;
+  M3retParams *state = t->objective_vt->state ? t->objective_vt->state (t->objective, &prefix) : NULL;
+  M3retCheckpointContents c = {
+    .model = t->params,
+    .state = state,
+    .state_prefix = prefix,
+    .optimizer = t->optimizer,
+    .step = t->step,
+    .pipeline_text = m3ret_pipeline_get_text (t->pipeline),
+    .objective = t->objective_desc->name,
+    .preset = m3ret_config_get_string (m3ret_pipeline_get_config (t->pipeline, "encoder"), "preset"),
+  };
+  if (!m3ret_checkpoint_save (t->checkpoint_path, &c, error))
+    return FALSE;
+  t->saved_step = t->step;
+  return TRUE;
+}
+
+/* The loss curve from the whole step log (resumed runs included). */
+static gboolean
+plot_log (M3retTrainer *t, GError **error)
+{
+  g_autofree gchar *text = NULL;
+  if (!g_file_get_contents (t->log_path, &text, NULL, error))
+    return FALSE;
+  g_autoptr (GArray) xs = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  g_autoptr (GArray) ys = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  for (guint i = 1; lines[i] != NULL; i++) {
+    gchar *end = NULL;
+    gdouble step = g_ascii_strtod (lines[i], &end);
+    if (end == lines[i] || *end != ',')
+      continue;
+    gdouble loss = g_ascii_strtod (end + 1, NULL);
+    step += 1; /* steps done after this row */
+    g_array_append_val (xs, step);
+    g_array_append_val (ys, loss);
+  }
+  if (xs->len < 2)
+    return TRUE; /* nothing worth drawing */
+  g_autofree gchar *png = g_build_filename (t->out_dir, "loss.png", NULL);
+  g_autofree gchar *title = g_strdup_printf ("%s loss, %s ViT", t->objective_desc->name,
+    m3ret_config_get_string (m3ret_pipeline_get_config (t->pipeline, "encoder"), "preset"));
+  return m3ret_plot_curve (png, title, "step", "loss", (gdouble *) xs->data, (gdouble *) ys->data,
+                           xs->len, error);
+}
+
+static void
+format_duration (gchar *out, gsize size, gdouble seconds)
+{
+  if (!isfinite (seconds) || seconds < 0)
+    g_strlcpy (out, "?", size);
+  else if (seconds < 60)
+    g_snprintf (out, size, "%.0fs", seconds);
+  else if (seconds < 3600)
+    g_snprintf (out, size, "%dm%02ds", (gint) seconds / 60, (gint) seconds % 60);
+  else
+    g_snprintf (out, size, "%dh%02dm", (gint) seconds / 3600, ((gint) seconds % 3600) / 60);
+}
+
+static void
+report (M3retTrainer *t, gdouble loss, gdouble lr, gdouble images_per_s, gdouble eta)
+{
+  if (t->options.quiet)
+    return;
+  gchar eta_text[32];
+  format_duration (eta_text, sizeof eta_text, eta);
+  gint64 every = MAX (1, t->total / 20);
+  if (t->options.progress) {
+    fprintf (stderr, "\rstep %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT "  loss %.4f  lr %.2e  %.1f img/s  ETA %s   ",
+             t->step, t->total, loss, lr, images_per_s, eta_text);
+    if (t->step == t->total)
+      fputc ('\n', stderr);
+  } else if (t->step % every == 0 || t->step == t->total) {
+    fprintf (stderr, "step %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT " loss %.4f lr %.2e %.1f img/s ETA %s\n",
+             t->step, t->total, loss, lr, images_per_s, eta_text);
+  }
+}
+
+gboolean
+m3ret_trainer_run (M3retTrainer *t, const volatile gint *stop, GError **error)
+{
+  g_return_val_if_fail (t != NULL, FALSE);
+  gint64 start = g_get_monotonic_time ();
+  gint64 first = t->step;
+  while (t->step < t->total && !(stop != NULL && *stop)) {
+    gint64 t0 = g_get_monotonic_time ();
+    g_autoptr (M3retBatch) batch = m3ret_loader_next (t->loader, error);
+    if (batch == NULL) {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, M3RET_TRAIN_ERROR, M3RET_TRAIN_ERROR_CONFIG, "the loader ended early");
+      return FALSE;
+    }
+    m3ret_graph_reset (t->graph);
+    M3retTensor *loss = t->objective_vt->loss (t->objective, t->graph, batch, t->step, error);
+    if (loss == NULL) {
+      if (error != NULL && *error == NULL)
+        m3ret_graph_check (t->graph, error);
+      return FALSE;
+    }
+    m3ret_params_zero_grad (t->params);
+    if (!m3ret_graph_backward (t->graph, loss, error))
+      return FALSE;
+    gdouble loss_value = m3ret_tensor_item (loss);
+    if (!isfinite (loss_value)) {
+      g_set_error (error, M3RET_TRAIN_ERROR, M3RET_TRAIN_ERROR_DIVERGED,
+                   "the loss became %g at step %" G_GINT64_FORMAT "; lower [train] lr or set "
+                   "clip_grad (the last checkpoint is %s)", loss_value, t->step,
+                   t->saved_step >= 0 ? t->checkpoint_path : "not written yet");
+      return FALSE;
+    }
+    gdouble grad_norm = t->clip > 0 ? m3ret_params_clip_grad_norm (t->params, t->clip)
+                                     : m3ret_params_grad_norm (t->params);
+    gdouble lr = m3ret_schedule_warmup_cosine (t->step, t->warmup, t->total, t->peak_lr, t->min_lr);
+    gdouble wd = m3ret_schedule_cosine (t->step, t->total, t->settings.weight_decay,
+                                        t->settings.weight_decay_end);
+    m3ret_adamw_step (t->optimizer, lr, wd);
+    if (t->objective_vt->after_step != NULL)
+      t->objective_vt->after_step (t->objective, t->step);
+    m3ret_device_synchronize (t->device);
+
+    gint64 t1 = g_get_monotonic_time ();
+    gdouble images_per_s = batch->n / MAX (1e-9, (t1 - t0) / 1e6);
+    gdouble elapsed = (t1 - start) / 1e6;
+    fprintf (t->log, "%" G_GINT64_FORMAT ",%.6g,%.6g,%.6g,%.6g,%.3f,%.3f\n", t->step, loss_value,
+             lr, wd, grad_norm, images_per_s, elapsed);
+    fflush (t->log);
+    t->step++;
+    gdouble eta = elapsed / (t->step - first) * (t->total - t->step);
+    report (t, loss_value, lr, images_per_s, eta);
+    if (t->checkpoint_every > 0 && t->step % t->checkpoint_every == 0 && !save (t, error))
+      return FALSE;
+  }
+  if (t->step != t->saved_step && !save (t, error))
+    return FALSE;
+  return plot_log (t, error);
+}
+
+gint64
+m3ret_trainer_get_step (const M3retTrainer *t)
+{
+  return t->step;
+}
+
+gint64
+m3ret_trainer_get_total (const M3retTrainer *t)
+{
+  return t->total;
+}
+
+const gchar *
+m3ret_trainer_get_checkpoint_path (const M3retTrainer *t)
+{
+  return t->checkpoint_path;
+}
