@@ -529,6 +529,27 @@ START_TEST (test_video_lossy_codecs)
 }
 END_TEST
 
+START_TEST (test_video_seek_lands_on_the_frame)
+{
+  /* 20 frames, key frames every 4: frames 5 and 15 are reached by seeking
+   * to a key frame and decoding on, and must be exactly those frames. */
+  const gchar *files[][2] = { { "seek.mkv", "ffv1" }, { "seek.mp4", "libx264" },
+                              { "seek.avi", "mpeg4" } };
+  for (guint k = 0; k < G_N_ELEMENTS (files); k++) {
+    g_autofree gchar *path = path_in_tmp (files[k][0]);
+    if (!fx_write_video (path, files[k][1], 16, 16, 20, 0))
+      continue;
+    g_autoptr (M3retSample) s = read_eval ("endoscopy", path, 16, 2, 2);
+    for (guint t = 0; t < 2; t++) {
+      gdouble red = (s->data[t * 256 + 8 * 16 + 8] * 0.229 + 0.485) * 255;
+      gdouble expect = 10.0 * (5 + 10 * t);
+      ck_assert_msg (fabs (red - expect) < (k == 0 ? 0.5 : 12), "%s frame %u: red %g, expected %g",
+                     files[k][0], t, red, expect);
+    }
+  }
+}
+END_TEST
+
 START_TEST (test_video_training_views)
 {
   g_autofree gchar *path = path_in_tmp ("long.mkv");
@@ -775,6 +796,7 @@ modality_suite (void)
   tcase_add_checked_fixture (video, setup, teardown);
   tcase_add_test (video, test_video_ffv1_frames_exact);
   tcase_add_test (video, test_video_lossy_codecs);
+  tcase_add_test (video, test_video_seek_lands_on_the_frame);
   tcase_add_test (video, test_video_training_views);
   tcase_add_test (video, test_video_bad_input);
   suite_add_tcase (s, video);

@@ -112,6 +112,9 @@ typedef struct {
   gchar *container;          /* (owned) e.g. "mov,mp4,m4a,3gp,3g2,mj2" */
   gchar *codec;              /* (owned) e.g. "h264" */
   gchar *pix_fmt;            /* (owned) e.g. "yuv420p" */
+  gint64 *pts;               /* (owned) the frames' timestamps in presentation
+                                order, so frame k can be sought and recognised;
+                                NULL when the stream lacks or repeats them */
 } McVideoInfo;
 
 void mc_video_info_clear (McVideoInfo *info);

@@ -1,8 +1,10 @@
 /* video.c — video clips through libavformat/libavcodec/libswscale.
  *
  * A read takes two passes: the first only demuxes, counting the video
- * stream's packets (headers' frame counts are often missing or wrong); the
- * second decodes from the start and keeps just the frames asked for.
+ * stream's packets and noting their timestamps (headers' frame counts are
+ * often missing or wrong); the second seeks to the key frame before the
+ * first frame asked for, decodes from there and keeps the frames asked
+ * for, recognised by timestamp (by count when the stream has none).
  * Corrupt packets are skipped; a clip that yields no frame at all is an
  * error.  Decoders run single-threaded: parallelism comes from the loader.
  */
@@ -96,6 +98,28 @@ video_open (Video *v, const gchar *path, gboolean with_decoder, GError **error)
   return TRUE;
 }
 
+static gint
+compare_i64 (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* The frame number of timestamp @ts: the first frame not before it. */
+static guint64
+frame_of (const McVideoInfo *info, gint64 ts)
+{
+  guint64 lo = 0, hi = info->frames;
+  while (lo < hi) {
+    guint64 mid = lo + (hi - lo) / 2;
+    if (info->pts[mid] < ts)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return MIN (lo, info->frames - 1);
+}
+
 void
 mc_video_info_clear (McVideoInfo *info)
 {
@@ -104,6 +128,7 @@ mc_video_info_clear (McVideoInfo *info)
   g_free (info->container);
   g_free (info->codec);
   g_free (info->pix_fmt);
+  g_free (info->pts);
   memset (info, 0, sizeof *info);
 }
 
@@ -124,14 +149,27 @@ mc_video_probe_file (const gchar *path, McVideoInfo *info, GError **error)
   const gchar *pf = av_get_pix_fmt_name (st->codecpar->format);
   info->pix_fmt = g_strdup (pf ? pf : "unknown");
   guint64 packets = 0;
-  gint ret;
-  while ((ret = av_read_frame (v.fmt, v.packet)) >= 0 && packets < MAX_PACKETS) {
-    if (v.packet->stream_index == v.stream)
+  gboolean timed = TRUE;
+  g_autoptr (GArray) stamps = g_array_new (FALSE, FALSE, sizeof (gint64));
+  while (av_read_frame (v.fmt, v.packet) >= 0 && packets < MAX_PACKETS) {
+    if (v.packet->stream_index == v.stream) {
       packets++;
+      gint64 ts = v.packet->pts != AV_NOPTS_VALUE ? v.packet->pts : v.packet->dts;
+      timed = timed && ts != AV_NOPTS_VALUE;
+      if (timed)
+        g_array_append_val (stamps, ts);
+    }
     av_packet_unref (v.packet);
   }
   video_close (&v);
   info->frames = packets;
+  if (timed && stamps->len == packets && packets > 0) {
+    g_array_sort (stamps, compare_i64);
+    for (guint i = 1; timed && i < stamps->len; i++)
+      timed = g_array_index (stamps, gint64, i) != g_array_index (stamps, gint64, i - 1);
+    if (timed)
+      info->pts = g_memdup2 (stamps->data, stamps->len * sizeof (gint64));
+  }
   if (info->width == 0 || info->height == 0) {
     g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
                  "%s: the video stream declares no frame size", path);
@@ -205,11 +243,22 @@ mc_video_read (const gchar *path, const McVideoInfo *info, const guint64 *index,
   guint next = 0;          /* next slot to fill */
   guint64 decoded = 0;     /* frames out of the decoder so far */
   guint64 packets = 0;
+  guint64 frame = 0;       /* number of the frame just decoded */
   gboolean draining = FALSE, failed = FALSE;
+  if (info->pts != NULL && index[0] > 0 &&
+      av_seek_frame (v.fmt, v.stream, info->pts[index[0]], AVSEEK_FLAG_BACKWARD) >= 0)
+    avcodec_flush_buffers (v.dec);
   while (next < n && !failed) {
     gint ret = avcodec_receive_frame (v.dec, v.frame);
     if (ret == 0) {
-      while (next < n && index[next] == decoded) {
+      gint64 ts = v.frame->best_effort_timestamp;
+      if (info->pts != NULL && ts != AV_NOPTS_VALUE)
+        frame = frame_of (info, ts);
+      else if (decoded > 0)
+        frame++;
+      /* A frame asked for but never seen (dropped by the decoder) takes the
+       * next one decoded. */
+      while (next < n && index[next] <= frame) {
         if (!store_frame (&v, vol, next, rgb, rgb_stride)) {
           failed = TRUE;
           break;
