@@ -19,10 +19,10 @@ static const Command commands[] = {
   { "synth", "--out DIR [--per-class N] [--seed S]  synthetic labelled dataset", cmd_synth },
   { "inspect", "FILE                         which plugin reads FILE, dims, spacing, stats", cmd_inspect },
   { "train", "PIPELINE.ini [--steps N] [--out DIR] [--resume CKPT]", cmd_train },
-  { "embed", "PIPELINE.ini --checkpoint CKPT|random --manifest M.csv --out E.npy", NULL },
+  { "embed", "PIPELINE.ini --checkpoint CKPT|random --manifest M.csv --out E.npy", cmd_embed },
   { "index", "PIPELINE.ini --embeddings E.npy --out INDEX", cmd_index },
-  { "query", "PIPELINE.ini --checkpoint CKPT --index INDEX [-k K] [--montage OUT.png] FILE...", NULL },
-  { "eval", "PIPELINE.ini --checkpoint CKPT|random --query Q.csv --database D.csv [-k 1,5,10]", NULL },
+  { "query", "PIPELINE.ini --checkpoint CKPT --index INDEX [-k K] [--montage OUT.png] FILE...", cmd_query },
+  { "eval", "PIPELINE.ini --checkpoint CKPT|random --query Q.csv --database D.csv [-k 1,5,10]", cmd_eval },
 };
 
 static void

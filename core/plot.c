@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "m3ret-fileio.h"
+#include "surface-private.h"
 #include "m3ret-plot.h"
 
 #define W 800
@@ -29,14 +30,6 @@ text_at (cairo_t *cr, gdouble x, gdouble y, const gchar *s, gdouble align_x, gdo
   cairo_text_extents (cr, s, &e);
   cairo_move_to (cr, x - e.width * align_x - e.x_bearing, y - e.height * align_y - e.y_bearing);
   cairo_show_text (cr, s);
-}
-
-static cairo_status_t
-write_chunk (void *closure, const unsigned char *data, unsigned int length)
-{
-  M3retAtomicFile *file = closure;
-  return m3ret_atomic_file_write (file, data, length, NULL) ? CAIRO_STATUS_SUCCESS
-                                                             : CAIRO_STATUS_WRITE_ERROR;
 }
 
 gboolean
@@ -136,18 +129,7 @@ m3ret_plot_curve (const gchar *path, const gchar *title, const gchar *x_label, c
 #undef PY
 
   cairo_destroy (cr);
-  M3retAtomicFile *file = m3ret_atomic_file_new (path, error);
-  if (file == NULL) {
-    cairo_surface_destroy (surface);
-    return FALSE;
-  }
-  cairo_status_t status = cairo_surface_write_to_png_stream (surface, write_chunk, file);
+  gboolean ok = m3ret_surface_write_png (surface, path, error);
   cairo_surface_destroy (surface);
-  if (status != CAIRO_STATUS_SUCCESS) {
-    m3ret_atomic_file_abort (file);
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_IO, "%s: cannot write the PNG: %s", path,
-                 cairo_status_to_string (status));
-    return FALSE;
-  }
-  return m3ret_atomic_file_commit (file, error);
+  return ok;
 }

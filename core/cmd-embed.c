@@ -1,0 +1,180 @@
+/* cmd-embed.c — `m3ret embed` and `m3ret eval`: the frozen encoder on manifests. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "m3ret-embedder.h"
+#include "m3ret-index.h"
+#include "m3ret-metrics.h"
+
+/* Loads registry + pipeline + embedder shared by both commands. */
+typedef struct {
+  M3retRegistry *registry;
+  M3retPipeline *pipeline;
+  M3retEmbedder *embedder;
+} Setup;
+
+static void
+setup_clear (Setup *s)
+{
+  m3ret_embedder_free (s->embedder);
+  m3ret_pipeline_free (s->pipeline);
+  m3ret_registry_free (s->registry);
+}
+
+static gboolean
+setup_init (Setup *s, const CliCommon *common, const gchar *pipeline, const gchar *checkpoint,
+            GError **error)
+{
+  s->registry = cli_registry (common);
+  s->pipeline = m3ret_pipeline_load (s->registry, pipeline, error);
+  if (s->pipeline == NULL)
+    return FALSE;
+  s->embedder = m3ret_embedder_new (s->registry, s->pipeline, checkpoint, error);
+  return s->embedder != NULL;
+}
+
+static M3retEmbeddings *
+embed_file (Setup *s, const gchar *manifest_path, guint batch, const gchar *label, GError **error)
+{
+  g_autoptr (M3retManifest) manifest = m3ret_manifest_load (manifest_path, error);
+  if (manifest == NULL)
+    return NULL;
+  if (m3ret_manifest_size (manifest) == 0) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_MANIFEST, "%s: lists no files",
+                 manifest_path);
+    return NULL;
+  }
+  return m3ret_embedder_embed_manifest (s->embedder, manifest, batch, label, isatty (STDERR_FILENO),
+                                        error);
+}
+
+gint
+cmd_embed (gint argc, gchar **argv)
+{
+  CliCommon common = { 0 };
+  g_autofree gchar *checkpoint = NULL, *manifest = NULL, *out = NULL;
+  gint batch = 32;
+  GOptionEntry entries[] = {
+    { "checkpoint", 'c', 0, G_OPTION_ARG_FILENAME, &checkpoint, "Weights (.safetensors), or 'random'", "CKPT" },
+    { "manifest", 'm', 0, G_OPTION_ARG_FILENAME, &manifest, "Files to embed (CSV path,modality,label)", "M.csv" },
+    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Embeddings .npy (sidecar .csv beside it)", "E.npy" },
+    { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Samples per forward pass (default 32)", "N" },
+    G_OPTION_ENTRY_NULL
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("PIPELINE.ini - embed a manifest");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  cli_add_common_options (ctx, &common);
+  if (!cli_parse (ctx, "embed", &argc, &argv))
+    return M3RET_EXIT_USAGE;
+  if (argc != 2 || !checkpoint || !manifest || !out || batch < 1) {
+    fprintf (stderr, "m3ret embed: give PIPELINE.ini, --checkpoint, --manifest and --out (--batch >= 1)\n");
+    g_strfreev (common.plugin_paths);
+    return M3RET_EXIT_USAGE;
+  }
+  Setup s = { 0 };
+  GError *error = NULL;
+  gint status = M3RET_EXIT_OK;
+  g_autoptr (M3retEmbeddings) e = NULL;
+  if (!setup_init (&s, &common, argv[1], checkpoint, &error) ||
+      (e = embed_file (&s, manifest, (guint) batch, "embed", &error)) == NULL ||
+      !m3ret_embeddings_save (e, out, &error)) {
+    status = cli_fail (error);
+    g_clear_error (&error);
+  } else {
+    fprintf (stderr, "m3ret embed: %zu × %u embeddings in %s\n", e->n_rows, e->dim, out);
+  }
+  setup_clear (&s);
+  g_strfreev (common.plugin_paths);
+  return status;
+}
+
+/* "1,5,10" → sorted, unique cut-offs. */
+static gboolean
+parse_ks (const gchar *text, GArray *ks)
+{
+  g_auto (GStrv) parts = g_strsplit (text, ",", -1);
+  for (gchar **p = parts; *p; p++) {
+    gchar *end = NULL;
+    gint64 k = g_ascii_strtoll (g_strstrip (*p), &end, 10);
+    if (end == *p || *end != '\0' || k < 1 || k > 100000)
+      return FALSE;
+    guint v = (guint) k;
+    gboolean seen = FALSE;
+    for (guint i = 0; i < ks->len; i++)
+      seen |= g_array_index (ks, guint, i) == v;
+    if (!seen)
+      g_array_append_val (ks, v);
+  }
+  return ks->len > 0;
+}
+
+static gint
+compare_uint (gconstpointer a, gconstpointer b)
+{
+  guint x = *(const guint *) a, y = *(const guint *) b;
+  return x < y ? -1 : x > y;
+}
+
+gint
+cmd_eval (gint argc, gchar **argv)
+{
+  CliCommon common = { 0 };
+  g_autofree gchar *checkpoint = NULL, *query = NULL, *database = NULL, *json = NULL, *k_text = NULL;
+  gint batch = 32;
+  GOptionEntry entries[] = {
+    { "checkpoint", 'c', 0, G_OPTION_ARG_FILENAME, &checkpoint, "Weights (.safetensors), or 'random'", "CKPT" },
+    { "query", 'q', 0, G_OPTION_ARG_FILENAME, &query, "Query manifest", "Q.csv" },
+    { "database", 'd', 0, G_OPTION_ARG_FILENAME, &database, "Database manifest", "D.csv" },
+    { "k", 'k', 0, G_OPTION_ARG_STRING, &k_text, "Cut-offs (default 1,5,10)", "K,K,..." },
+    { "json", 0, 0, G_OPTION_ARG_FILENAME, &json, "Also write the figures as JSON", "OUT" },
+    { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Samples per forward pass (default 32)", "N" },
+    G_OPTION_ENTRY_NULL
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("PIPELINE.ini - retrieval metrics");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  cli_add_common_options (ctx, &common);
+  if (!cli_parse (ctx, "eval", &argc, &argv))
+    return M3RET_EXIT_USAGE;
+  g_autoptr (GArray) ks = g_array_new (FALSE, FALSE, sizeof (guint));
+  if (argc != 2 || !checkpoint || !query || !database || batch < 1 ||
+      !parse_ks (k_text ? k_text : "1,5,10", ks)) {
+    fprintf (stderr, "m3ret eval: give PIPELINE.ini, --checkpoint, --query and --database; "
+                     "-k takes positive integers like 1,5,10\n");
+    g_strfreev (common.plugin_paths);
+    return M3RET_EXIT_USAGE;
+  }
+  g_array_sort (ks, compare_uint);
+
+  Setup s = { 0 };
+  GError *error = NULL;
+  gint status = M3RET_EXIT_OK;
+  g_autoptr (M3retEmbeddings) q = NULL;
+  g_autoptr (M3retEmbeddings) d = NULL;
+  g_autoptr (M3retMetricsTable) table = NULL;
+  if (!setup_init (&s, &common, argv[1], checkpoint, &error) ||
+      (q = embed_file (&s, query, (guint) batch, "queries ", &error)) == NULL ||
+      (d = embed_file (&s, database, (guint) batch, "database", &error)) == NULL)
+    goto fail;
+  M3retConfig *retriever = m3ret_pipeline_get_config (s.pipeline, "retriever");
+  guint threads = (guint) m3ret_config_get_int (m3ret_pipeline_get_config (s.pipeline, "pipeline"), "threads");
+  table = m3ret_metrics_evaluate (m3ret_pipeline_get_plugin (s.pipeline, M3RET_PLUGIN_RETRIEVER),
+                                  retriever, threads, q, d, (const guint *) ks->data, ks->len, &error);
+  if (table == NULL)
+    goto fail;
+  printf ("checkpoint: %s\n", checkpoint);
+  m3ret_metrics_table_print (table, stdout);
+  if (json != NULL && !m3ret_metrics_table_write_json (table, json, &error))
+    goto fail;
+  goto out;
+fail:
+  status = cli_fail (error);
+  g_clear_error (&error);
+out:
+  setup_clear (&s);
+  g_strfreev (common.plugin_paths);
+  return status;
+}

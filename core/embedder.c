@@ -1,0 +1,162 @@
+/* embedder.c — manifests to embeddings with the frozen encoder. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "m3ret.h"
+#include "m3ret-checkpoint.h"
+#include "m3ret-embedder.h"
+
+struct _M3retEmbedder {
+  const M3retPipeline *pipeline;
+  M3retDevice *device;
+  M3retParams *params;
+  M3retVit *vit;
+  M3retGraph *graph;
+  M3retModalities *modalities;
+  guint loader_threads;
+};
+
+void
+m3ret_embedder_free (M3retEmbedder *e)
+{
+  if (e == NULL)
+    return;
+  m3ret_modalities_free (e->modalities);
+  m3ret_graph_free (e->graph);
+  m3ret_vit_free (e->vit);
+  m3ret_params_free (e->params);
+  m3ret_device_free (e->device);
+  g_free (e);
+}
+
+static gboolean
+load_weights (M3retEmbedder *e, const gchar *path, GError **error)
+{
+  g_autoptr (M3retSafetensors) file = m3ret_safetensors_open (path, error);
+  if (file == NULL)
+    return FALSE;
+  const gchar *preset = m3ret_safetensors_get_metadata (file, M3RET_CHECKPOINT_META_PRESET);
+  const gchar *want =
+    m3ret_config_get_string (m3ret_pipeline_get_config (e->pipeline, "encoder"), "preset");
+  if (preset != NULL && strcmp (preset, want) != 0) {
+    g_set_error (error, M3RET_FORMAT_ERROR, M3RET_FORMAT_ERROR_MISMATCH,
+                 "%s: holds a %s encoder, the pipeline asks for [encoder] preset=%s", path, preset,
+                 want);
+    return FALSE;
+  }
+  return m3ret_checkpoint_load_params (file, path, e->params, "", error);
+}
+
+M3retEmbedder *
+m3ret_embedder_new (M3retRegistry *registry, const M3retPipeline *pipeline,
+                    const gchar *checkpoint, GError **error)
+{
+  g_return_val_if_fail (registry != NULL && pipeline != NULL && checkpoint != NULL, NULL);
+  M3retEmbedder *e = g_new0 (M3retEmbedder, 1);
+  e->pipeline = pipeline;
+  M3retVitConfig config;
+  if (!m3ret_vit_config_from_pipeline (&config, pipeline, error))
+    goto fail;
+  e->device = m3ret_device_new_for_pipeline (pipeline, error);
+  if (e->device == NULL)
+    goto fail;
+  e->params = m3ret_params_new (e->device);
+  /* The random baseline is the very initialisation `m3ret train` starts from. */
+  M3retRng rng;
+  m3ret_rng_init (&rng, (guint64) m3ret_config_get_int (m3ret_pipeline_get_config (pipeline, "pipeline"), "seed"),
+                  M3RET_RNG_STREAM_INIT);
+  e->vit = m3ret_vit_new (e->params, "", &config, &rng, error);
+  if (e->vit == NULL)
+    goto fail;
+  if (strcmp (checkpoint, M3RET_CHECKPOINT_RANDOM) != 0 && !load_weights (e, checkpoint, error))
+    goto fail;
+  e->graph = m3ret_graph_new (e->device);
+  m3ret_graph_set_grad_enabled (e->graph, FALSE);
+  e->modalities = m3ret_modalities_new (registry, pipeline, error);
+  if (e->modalities == NULL)
+    goto fail;
+  e->loader_threads =
+    (guint) m3ret_config_get_int (m3ret_pipeline_get_config (pipeline, "data"), "loader_threads");
+  return e;
+fail:
+  m3ret_embedder_free (e);
+  return NULL;
+}
+
+guint
+m3ret_embedder_get_dim (const M3retEmbedder *e)
+{
+  return (guint) m3ret_vit_get_config (e->vit)->dim;
+}
+
+const M3retModalities *
+m3ret_embedder_get_modalities (const M3retEmbedder *e)
+{
+  return e->modalities;
+}
+
+static void
+progress_bar (const gchar *label, gsize done, gsize total, gint64 start)
+{
+  gint width = 30, filled = total ? (gint) (width * done / total) : width;
+  gdouble elapsed = (g_get_monotonic_time () - start) / 1e6;
+  fprintf (stderr, "\r%s [%.*s%*s] %zu/%zu  %.1f/s ", label ? label : "embed", filled,
+           "##############################", width - filled, "", done, total,
+           elapsed > 0 ? done / elapsed : 0.0);
+  if (done == total)
+    fputc ('\n', stderr);
+}
+
+M3retEmbeddings *
+m3ret_embedder_embed_manifest (M3retEmbedder *e, M3retManifest *manifest, guint batch_size,
+                               const gchar *label, gboolean progress, GError **error)
+{
+  g_return_val_if_fail (e != NULL && manifest != NULL, NULL);
+  M3retLoaderOptions o;
+  m3ret_loader_options_from_pipeline (&o, e->pipeline, M3RET_LOADER_SEQUENTIAL);
+  o.batch_size = MAX (1, batch_size);
+  o.threads = e->loader_threads;
+  g_autoptr (M3retLoader) loader = m3ret_loader_new (manifest, e->modalities, &o, error);
+  if (loader == NULL)
+    return NULL;
+  gsize n = m3ret_manifest_size (manifest);
+  guint dim = m3ret_embedder_get_dim (e);
+  g_autoptr (M3retEmbeddings) out = m3ret_embeddings_new (n, dim);
+  for (gsize i = 0; i < n; i++)
+    m3ret_items_set (out->items, i, m3ret_manifest_get_path (manifest, i),
+                     m3ret_manifest_get_modality (manifest, i), m3ret_manifest_get_label (manifest, i));
+  gint64 start = g_get_monotonic_time ();
+  gsize done = 0;
+  for (;;) {
+    GError *local = NULL;
+    g_autoptr (M3retBatch) batch = m3ret_loader_next (loader, &local);
+    if (batch == NULL) {
+      if (local != NULL) {
+        if (progress)
+          fputc ('\n', stderr);
+        g_propagate_error (error, local);
+        return NULL;
+      }
+      break;
+    }
+    m3ret_graph_reset (e->graph);
+    const M3retBatchView *v = &batch->views[0];
+    M3retTensor *patches = m3ret_vit_patchify (e->graph, e->vit, v->data, (gint) batch->n,
+                                               (gint) v->frames);
+    M3retTensor *emb = m3ret_vit_embed (e->graph, e->vit, patches);
+    if (emb == NULL) {
+      m3ret_graph_check (e->graph, error);
+      return NULL;
+    }
+    g_autofree gfloat *host = m3ret_tensor_to_host (emb);
+    for (guint j = 0; j < batch->n; j++)
+      memcpy (out->data + (gsize) batch->entries[j] * dim, host + (gsize) j * dim,
+              dim * sizeof (gfloat));
+    done += batch->n;
+    if (progress)
+      progress_bar (label, done, n, start);
+  }
+  return g_steal_pointer (&out);
+}

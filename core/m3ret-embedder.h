@@ -1,0 +1,51 @@
+/* m3ret-embedder.h — the frozen encoder turned into vectors.
+ *
+ * An embedder holds the encoder of a pipeline with the weights of a
+ * checkpoint (or its random initialisation: the baseline) and turns
+ * manifests or single files into L2-normalised embeddings, using the
+ * deterministic evaluation view of every file (whole field of view,
+ * uniformly spaced frames, the full volume resampled).
+ */
+#ifndef M3RET_EMBEDDER_H
+#define M3RET_EMBEDDER_H
+
+#include <glib.h>
+
+#include "m3ret-embeddings.h"
+#include "m3ret-manifest.h"
+#include "m3ret-modalities.h"
+#include "m3ret-pipeline.h"
+#include "m3ret-registry.h"
+
+G_BEGIN_DECLS
+
+/* The checkpoint argument that asks for the random-init baseline. */
+#define M3RET_CHECKPOINT_RANDOM "random"
+
+typedef struct _M3retEmbedder M3retEmbedder;
+
+/* Returns: (transfer full) the encoder of @pipeline on its backend with the
+ * weights of @checkpoint (a .safetensors written by `m3ret train`, or any
+ * file holding the encoder's tensors under the same names), or initialised
+ * from [pipeline] seed when @checkpoint is "random".  @registry and
+ * @pipeline must outlive it. */
+M3retEmbedder *m3ret_embedder_new (M3retRegistry *registry, const M3retPipeline *pipeline,
+                                   const gchar *checkpoint, GError **error);
+void m3ret_embedder_free (M3retEmbedder *embedder);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (M3retEmbedder, m3ret_embedder_free)
+
+guint m3ret_embedder_get_dim (const M3retEmbedder *embedder);
+/* (transfer none) the modality plugins it reads files with */
+const M3retModalities *m3ret_embedder_get_modalities (const M3retEmbedder *embedder);
+
+/* Embeds every entry of @manifest in order, @batch_size at a time on the
+ * loader's threads.  @label (may be NULL) is printed with a progress bar on
+ * stderr when @progress.  Returns: (transfer full) N×d embeddings with the
+ * manifest's path, modality and label as items. */
+M3retEmbeddings *m3ret_embedder_embed_manifest (M3retEmbedder *embedder, M3retManifest *manifest,
+                                                guint batch_size, const gchar *label,
+                                                gboolean progress, GError **error);
+
+G_END_DECLS
+
+#endif /* M3RET_EMBEDDER_H */
