@@ -26,6 +26,13 @@ void
 fx_write_png (const gchar *path, guint width, guint height, gint bit_depth, gint color_type,
               const guint16 *values)
 {
+  fx_write_png_phys (path, width, height, bit_depth, color_type, values, 0, 0);
+}
+
+void
+fx_write_png_phys (const gchar *path, guint width, guint height, gint bit_depth, gint color_type,
+                   const guint16 *values, guint ppm_x, guint ppm_y)
+{
   FILE *f = fopen (path, "wb");
   FX_CHECK (f != NULL);
   png_structp png = png_create_write_struct (PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
@@ -43,6 +50,8 @@ fx_write_png (const gchar *path, guint width, guint height, gint bit_depth, gint
     }
     png_set_PLTE (png, info, palette, 256);
   }
+  if (ppm_x > 0 && ppm_y > 0)
+    png_set_pHYs (png, info, ppm_x, ppm_y, PNG_RESOLUTION_METER);
   png_write_info (png, info);
   guint channels = color_type == PNG_COLOR_TYPE_RGB ? 3 : 1;
   guint bytes = bit_depth == 16 ? 2 : 1;

@@ -11,6 +11,10 @@
 void fx_write_png (const gchar *path, guint width, guint height, gint bit_depth, gint color_type,
                    const guint16 *values);
 
+/* Same, with a pHYs chunk of @ppm_x × @ppm_y pixels per metre. */
+void fx_write_png_phys (const gchar *path, guint width, guint height, gint bit_depth,
+                        gint color_type, const guint16 *values, guint ppm_x, guint ppm_y);
+
 /* A NIfTI-1 file (.nii or .nii.gz by name) of @nx×@ny×@nz×@nt voxels of
  * @datatype (NIFTI_TYPE_*) from doubles (converted), spacing @dx,@dy,@dz,
  * scl @slope/@inter (0 = none), and a sform (row-major 3×4, NULL = none,

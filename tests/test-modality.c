@@ -185,6 +185,18 @@ START_TEST (test_png_aspect_padded)
   for (guint y = 0; y < 8; y++)
     for (guint x = 0; x < 8; x++)
       ck_assert_float_eq_tol (s->data[y * 8 + x], (y < 2 || y >= 6) ? pad : inside, EPS);
+
+  /* The same pixels 0.1 mm wide and 0.2 mm tall (pHYs): physically square. */
+  g_autofree gchar *tall = path_in_tmp ("tall.png");
+  fx_write_png_phys (tall, 8, 4, 8, PNG_COLOR_TYPE_GRAY, values, 10000, 5000);
+  g_autoptr (M3retSample) t = read_eval ("xray", tall, 8, 4, 1);
+  for (guint i = 0; i < 64; i++)
+    ck_assert_float_eq_tol (t->data[i], inside, EPS);
+  M3retInspectInfo info;
+  ck_assert (m3ret_modalities_inspect (set, "xray", tall, &info, NULL));
+  ck_assert_float_eq_tol (info.spacing[0], 0.1, EPS);
+  ck_assert_float_eq_tol (info.spacing[1], 0.2, EPS);
+  m3ret_inspect_info_clear (&info);
 }
 END_TEST
 

@@ -128,6 +128,14 @@ read_png (Reading *r, ErrorSink *sink, guint64 max_pixels, const gchar *path, Mc
   }
   if (passes > 1)
     memset (r->volume->data, 0, m3ret_volume_n_values (r->volume) * sizeof (gfloat));
+  /* pHYs: pixels per metre (→ mm) or just an aspect ratio. */
+  png_uint_32 ppu_x = 0, ppu_y = 0;
+  int unit = 0;
+  if (png_get_pHYs (r->png, r->info, &ppu_x, &ppu_y, &unit) && ppu_x > 0 && ppu_y > 0) {
+    gdouble k = unit == PNG_RESOLUTION_METER ? 1000.0 : (gdouble) MIN (ppu_x, ppu_y);
+    r->volume->spacing[0] = k / ppu_x;
+    r->volume->spacing[1] = k / ppu_y;
+  }
   gfloat scale = 1.0f / (depth == 16 ? 65535.0f : 255.0f);
   gsize plane = (gsize) width * height;
   for (int pass = 0; pass < passes; pass++)
@@ -237,7 +245,9 @@ mc_png_inspect (const gchar *path, guint64 max_pixels, M3retInspectInfo *info, G
   info->depth = 1;
   info->channels = png.channels;
   info->frames = 1;
-  info->spacing[0] = info->spacing[1] = info->spacing[2] = 1.0;
+  info->spacing[0] = volume->spacing[0];
+  info->spacing[1] = volume->spacing[1];
+  info->spacing[2] = 1.0;
   /* Statistics in stored units (grey below 8 bits counts as 8: libpng
    * expands it), the decoded [0,1] values times the full scale. */
   gdouble full = png.bit_depth == 16 ? 65535.0 : 255.0;
