@@ -119,11 +119,53 @@ compare_uint (gconstpointer a, gconstpointer b)
   return x < y ? -1 : x > y;
 }
 
+/* Embeds both manifests with @embedder and scores them. */
+static M3retMetricsTable *
+evaluate (Setup *s, M3retEmbedder *embedder, const gchar *query, const gchar *database,
+          guint batch, GArray *ks, GError **error)
+{
+  M3retEmbedder *saved = s->embedder;
+  s->embedder = embedder;
+  g_autoptr (M3retEmbeddings) q = embed_file (s, query, batch, "queries ", error);
+  g_autoptr (M3retEmbeddings) d = q ? embed_file (s, database, batch, "database", error) : NULL;
+  s->embedder = saved;
+  if (d == NULL)
+    return NULL;
+  M3retConfig *retriever = m3ret_pipeline_get_config (s->pipeline, "retriever");
+  guint threads = (guint) m3ret_config_get_int (m3ret_pipeline_get_config (s->pipeline, "pipeline"), "threads");
+  return m3ret_metrics_evaluate (m3ret_pipeline_get_plugin (s->pipeline, M3RET_PLUGIN_RETRIEVER),
+                                 retriever, threads, q, d, (const guint *) ks->data, ks->len, error);
+}
+
+/* Overall and per-modality figures of two tables side by side. */
+static void
+print_comparison (M3retMetricsTable *base, const gchar *base_name, M3retMetricsTable *trained,
+                  const gchar *trained_name, GArray *ks)
+{
+  guint kmax = g_array_index (ks, guint, ks->len - 1), ki = ks->len - 1;
+  guint kmin = g_array_index (ks, guint, 0); /* sorted by the caller */
+  printf ("\n%s against %s (same queries and database)\n", trained_name, base_name);
+  g_autofree gchar *p_base = g_strdup_printf ("P@%u base", kmax), *p = g_strdup_printf ("P@%u", kmax);
+  g_autofree gchar *m_base = g_strdup_printf ("mAP@%u base", kmax), *m = g_strdup_printf ("mAP@%u", kmax);
+  g_autofree gchar *r_base = g_strdup_printf ("R@%u base", kmin), *r = g_strdup_printf ("R@%u", kmin);
+  printf ("%-14s %11s %11s %11s %11s %11s %11s\n", "queries", r_base, r, p_base, p, m_base, m);
+  g_autoptr (GPtrArray) rows = m3ret_metrics_table_rows (trained);
+  for (guint r = 0; r < rows->len; r++) {
+    M3retMetricsCell b, t;
+    if (!m3ret_metrics_table_get (base, rows->pdata[r], M3RET_METRICS_ALL, &b) ||
+        !m3ret_metrics_table_get (trained, rows->pdata[r], M3RET_METRICS_ALL, &t))
+      continue;
+    printf ("%-14s %11.3f %11.3f %11.3f %11.3f %11.3f %11.3f\n", (gchar *) rows->pdata[r], b.recall[0],
+            t.recall[0], b.precision[ki], t.precision[ki], b.map[ki], t.map[ki]);
+  }
+}
+
 gint
 cmd_eval (gint argc, gchar **argv)
 {
   CliCommon common = { 0 };
   g_autofree gchar *checkpoint = NULL, *query = NULL, *database = NULL, *json = NULL, *k_text = NULL;
+  g_autofree gchar *baseline = NULL;
   gint batch = 32;
   GOptionEntry entries[] = {
     { "checkpoint", 'c', 0, G_OPTION_ARG_FILENAME, &checkpoint, "Weights (.safetensors), or 'random'", "CKPT" },
@@ -132,6 +174,8 @@ cmd_eval (gint argc, gchar **argv)
     { "k", 'k', 0, G_OPTION_ARG_STRING, &k_text, "Cut-offs (default 1,5,10)", "K,K,..." },
     { "json", 0, 0, G_OPTION_ARG_FILENAME, &json, "Also write the figures as JSON", "OUT" },
     { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Samples per forward pass (default 32)", "N" },
+    { "baseline", 0, 0, G_OPTION_ARG_FILENAME, &baseline,
+      "Also score these weights (e.g. 'random') and print both side by side", "CKPT" },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("PIPELINE.ini - retrieval metrics");
@@ -152,21 +196,23 @@ cmd_eval (gint argc, gchar **argv)
   Setup s = { 0 };
   GError *error = NULL;
   gint status = M3RET_EXIT_OK;
-  g_autoptr (M3retEmbeddings) q = NULL;
-  g_autoptr (M3retEmbeddings) d = NULL;
   g_autoptr (M3retMetricsTable) table = NULL;
-  if (!setup_init (&s, &common, argv[1], checkpoint, &error) ||
-      (q = embed_file (&s, query, (guint) batch, "queries ", &error)) == NULL ||
-      (d = embed_file (&s, database, (guint) batch, "database", &error)) == NULL)
+  g_autoptr (M3retMetricsTable) base_table = NULL;
+  g_autoptr (M3retEmbedder) base_embedder = NULL;
+  if (!setup_init (&s, &common, argv[1], checkpoint, &error))
     goto fail;
-  M3retConfig *retriever = m3ret_pipeline_get_config (s.pipeline, "retriever");
-  guint threads = (guint) m3ret_config_get_int (m3ret_pipeline_get_config (s.pipeline, "pipeline"), "threads");
-  table = m3ret_metrics_evaluate (m3ret_pipeline_get_plugin (s.pipeline, M3RET_PLUGIN_RETRIEVER),
-                                  retriever, threads, q, d, (const guint *) ks->data, ks->len, &error);
-  if (table == NULL)
+  if (baseline != NULL) {
+    base_embedder = m3ret_embedder_new (s.registry, s.pipeline, baseline, &error);
+    if (base_embedder == NULL ||
+        (base_table = evaluate (&s, base_embedder, query, database, (guint) batch, ks, &error)) == NULL)
+      goto fail;
+  }
+  if ((table = evaluate (&s, s.embedder, query, database, (guint) batch, ks, &error)) == NULL)
     goto fail;
   printf ("checkpoint: %s\n", checkpoint);
   m3ret_metrics_table_print (table, stdout);
+  if (base_table != NULL)
+    print_comparison (base_table, baseline, table, checkpoint, ks);
   if (json != NULL && !m3ret_metrics_table_write_json (table, json, &error))
     goto fail;
   goto out;

@@ -114,6 +114,7 @@ cmd_query (gint argc, gchar **argv)
         row[r + 1] = (M3retMontageCell) { path, modality, label, scores[q * k + r] };
     }
   }
+  fflush (stdout);
   if (montage != NULL) {
     M3retConfig *input = m3ret_pipeline_get_config (pipeline, "input");
     const gint64 *tubelet = m3ret_config_get_ints (input, "tubelet", NULL);

@@ -79,7 +79,8 @@ draw_cell (cairo_t *cr, const M3retModalities *set, guint size, guint depth, gui
   else
     g_snprintf (line1, sizeof line1, "#%u  %.3f  %s", rank, cell->score,
                 cell->modality ? cell->modality : "");
-  g_snprintf (line2, sizeof line2, "%s", cell->label && *cell->label ? cell->label : "(no label)");
+  g_autofree gchar *base = g_path_get_basename (cell->path);
+  g_snprintf (line2, sizeof line2, "%s", rank == 0 ? base : cell->label && *cell->label ? cell->label : "(no label)");
   cairo_set_source_rgb (cr, 0, 0, 0);
   cairo_move_to (cr, x, y + THUMB + 13);
   cairo_show_text (cr, line1);
