@@ -147,8 +147,8 @@ print_comparison (M3retMetricsTable *base, const gchar *base_name, M3retMetricsT
   printf ("\n%s against %s (same queries and database)\n", trained_name, base_name);
   g_autofree gchar *p_base = g_strdup_printf ("P@%u base", kmax), *p = g_strdup_printf ("P@%u", kmax);
   g_autofree gchar *m_base = g_strdup_printf ("mAP@%u base", kmax), *m = g_strdup_printf ("mAP@%u", kmax);
-  g_autofree gchar *r_base = g_strdup_printf ("R@%u base", kmin), *r = g_strdup_printf ("R@%u", kmin);
-  printf ("%-14s %11s %11s %11s %11s %11s %11s\n", "queries", r_base, r, p_base, p, m_base, m);
+  g_autofree gchar *r_base = g_strdup_printf ("R@%u base", kmin), *r_at = g_strdup_printf ("R@%u", kmin);
+  printf ("%-14s %11s %11s %11s %11s %11s %11s\n", "queries", r_base, r_at, p_base, p, m_base, m);
   g_autoptr (GPtrArray) rows = m3ret_metrics_table_rows (trained);
   for (guint r = 0; r < rows->len; r++) {
     M3retMetricsCell b, t;
