@@ -46,7 +46,7 @@ synth_site_name (SynthSite site)
 /* One clip's scene: the site and this sample's draw of it. */
 typedef struct {
   const Site *site;
-  gdouble radius, depth, phase, twist;
+  gdouble radius, depth, phase, twist, cos_twist, sin_twist;
   gdouble colour[3], accent[3];
   guint32 texture_seed;
   gboolean polyp;
@@ -89,23 +89,44 @@ pow_int (gdouble x, guint e)
   return r;
 }
 
-/* Lumen radius at angle @th and depth @z. */
-static gdouble
-wall_radius (const Scene *s, gdouble th, gdouble z)
+/* (cos nθ, sin nθ) from (cos θ, sin θ), by complex powers: cheaper than atan2 and cos. */
+static inline void
+turn (gdouble c, gdouble s, guint n, gdouble *cn, gdouble *sn)
 {
-  gdouble r = s->radius, d = s->depth;
-  switch (s->site->folds) {
-  case FOLDS_LONGITUDINAL:
-    return r * (1 - d * pow_int (0.5 + 0.5 * cos (6 * th + s->phase + s->twist * z), 4));
-  case FOLDS_RUGAE:
-    return r * (1 - d * pow_int (0.5 + 0.5 * sin (5 * th + 1.2 * sin (0.8 * z + s->phase)), 3));
+  gdouble x = 1, y = 0;
+  for (guint i = 0; i < n; i++) {
+    gdouble t = x * c - y * s;
+    y = x * s + y * c;
+    x = t;
+  }
+  *cn = x;
+  *sn = y;
+}
+
+/* Lumen radius in the direction (cos θ, sin θ) = (@c, @s) at depth @z. */
+static gdouble
+wall_radius (const Scene *sc, gdouble c, gdouble s, gdouble z)
+{
+  gdouble r = sc->radius, d = sc->depth, cn, sn;
+  switch (sc->site->folds) {
+  case FOLDS_LONGITUDINAL: {
+    gdouble phi = sc->phase + sc->twist * z; /* cos (6θ + phi) */
+    turn (c, s, 6, &cn, &sn);
+    return r * (1 - d * pow_int (0.5 + 0.5 * (cn * cos (phi) - sn * sin (phi)), 4));
+  }
+  case FOLDS_RUGAE: {
+    gdouble psi = 1.2 * sin (0.8 * z + sc->phase); /* sin (5θ + psi) */
+    turn (c, s, 5, &cn, &sn);
+    return r * (1 - d * pow_int (0.5 + 0.5 * (sn * cos (psi) + cn * sin (psi)), 3));
+  }
   case FOLDS_CIRCULAR:
-    return r * (1 - d * pow_int (0.5 + 0.5 * cos (2 * G_PI * z / s->site->fold_period + s->phase +
-                                                  0.4 * sin (th)), 6));
+    return r * (1 - d * pow_int (0.5 + 0.5 * cos (2 * G_PI * z / sc->site->fold_period + sc->phase +
+                                                  0.4 * s), 6));
   case FOLDS_HAUSTRA:
-  default:
-    return r * (1 + 0.12 * cos (3 * th + s->twist)) *
-           (1 - d * pow_int (0.5 + 0.5 * cos (2 * G_PI * z / s->site->fold_period + s->phase), 8));
+  default: /* cos (3θ + twist) */
+    turn (c, s, 3, &cn, &sn);
+    return r * (1 + 0.12 * (cn * sc->cos_twist - sn * sc->sin_twist)) *
+           (1 - d * pow_int (0.5 + 0.5 * cos (2 * G_PI * z / sc->site->fold_period + sc->phase), 8));
   }
 }
 
@@ -114,7 +135,8 @@ static gdouble
 field (const Scene *s, const gdouble p[3])
 {
   gdouble r = sqrt (p[0] * p[0] + p[1] * p[1]);
-  gdouble f = wall_radius (s, atan2 (p[1], p[0]), p[2]) - r;
+  gdouble c = r > 1e-9 ? p[0] / r : 1, sn = r > 1e-9 ? p[1] / r : 0;
+  gdouble f = wall_radius (s, c, sn, p[2]) - r;
   if (s->polyp) {
     gdouble dx = p[0] - s->polyp_c[0], dy = p[1] - s->polyp_c[1], dz = p[2] - s->polyp_c[2];
     f = MIN (f, sqrt (dx * dx + dy * dy + dz * dz) - s->polyp_r);
@@ -157,6 +179,8 @@ scene_draw (Scene *s, SynthSite site, GRand *rng, gdouble z_start, gdouble z_spa
   s->depth = s->site->fold_depth * synth_uniform (rng, 0.7, 1.3);
   s->phase = synth_uniform (rng, 0, 2 * G_PI);
   s->twist = synth_normal (rng, 0, 0.3);
+  s->cos_twist = cos (s->twist);
+  s->sin_twist = sin (s->twist);
   for (guint c = 0; c < 3; c++) {
     s->colour[c] = s->site->mucosa[c] * synth_uniform (rng, 0.9, 1.1);
     s->accent[c] = s->site->accent[c] * synth_uniform (rng, 0.9, 1.1);
@@ -165,7 +189,7 @@ scene_draw (Scene *s, SynthSite site, GRand *rng, gdouble z_start, gdouble z_spa
   s->polyp = g_rand_boolean (rng);
   if (s->polyp) {
     gdouble th = synth_uniform (rng, 0, 2 * G_PI), z = z_start + synth_uniform (rng, 1.2, 1.2 + z_span);
-    gdouble wall = wall_radius (s, th, z);
+    gdouble wall = wall_radius (s, cos (th), sin (th), z);
     s->polyp_r = s->radius * synth_uniform (rng, 0.18, 0.4);
     s->polyp_c[0] = wall * 0.95 * cos (th);
     s->polyp_c[1] = wall * 0.95 * sin (th);
