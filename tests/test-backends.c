@@ -20,13 +20,25 @@
  * 3. whole steps: a small transformer block built from m3ret-ops.h
  *    (linear → layernorm → attention → gelu → linear → mse), forward,
  *    backward and one AdamW update, on the reference and on the target:
- *    same loss, same gradient of every parameter, same updated parameters.
+ *    same loss, same gradient of every parameter, same updated parameters;
+ *    and one training step of a micro ViT with each objective plugin (mae,
+ *    simdino; skipped while a plugin is not built): same loss, same
+ *    gradient of every parameter.
+ *
+ * Tolerances (float32 throughout, different summation orders): NMSE ≤ 1e-9
+ * per buffer for single entries and the block; ≤ 1e-8 per parameter for
+ * the ViT steps (floored at 1e-6 of the mean squared gradient); loss
+ * relative 1e-5; finite differences: relative error ≤ 2e-3 (eps 2e-3).
+ *
+ * Environment: M3RET_TEST_TARGETS=a,b keeps only those targets;
+ * M3RET_TEST_REQUIRE=a,b fails when one of those declines.
  */
 #include "config.h"
 
 #include <math.h>
 #include <string.h>
 
+#include "backend-step.h"
 #include "m3ret-check.h"
 #include "m3ret-ops.h"
 #include "m3ret-rng.h"
@@ -36,7 +48,7 @@
 typedef struct {
   const gchar *backend;
   const gchar *label;        /* "torch:cuda" */
-  const gchar *settings[4];  /* extra [pipeline] keys, "key=value" */
+  const gchar *settings[4];  /* extra [pipeline] keys, "key=value", NULL-terminated */
   gint threads;
   gboolean declined;         /* its score said no: skipped (found once, in main) */
 } Target;
@@ -44,33 +56,12 @@ typedef struct {
 static M3retRegistry *registry;
 static GPtrArray *targets; /* Target*, built once from the registry */
 
-/* (transfer full) a device of @backend with `threads` and @settings, or
- * NULL with @error (M3RET_PLUGIN_ERROR_DECLINED when its score says no). */
+/* (transfer full) a device of the target, or NULL with @error
+ * (M3RET_PLUGIN_ERROR_DECLINED when its score says no). */
 static M3retDevice *
 open_device (const Target *t, GError **error)
 {
-  const M3retPlugin *plugin =
-    m3ret_registry_require (registry, M3RET_PLUGIN_BACKEND, t->backend, error);
-  if (plugin == NULL)
-    return NULL;
-  g_autoptr (M3retConfig) config = m3ret_config_new ("pipeline");
-  if (!m3ret_config_add_keys (config, m3ret_pipeline_core_keys ("pipeline"), error))
-    return NULL;
-  const M3retKeySpec *keys = m3ret_plugin_get_desc (plugin)->keys;
-  if (keys != NULL && !m3ret_config_add_keys (config, keys, error))
-    return NULL;
-  g_autofree gchar *threads = g_strdup_printf ("%d", t->threads);
-  if (!m3ret_config_set (config, "backend", t->backend, error)
-      || !m3ret_config_set (config, "threads", threads, error))
-    return NULL;
-  for (guint i = 0; i < G_N_ELEMENTS (t->settings) && t->settings[i] != NULL; i++) {
-    g_auto (GStrv) kv = g_strsplit (t->settings[i], "=", 2);
-    if (!m3ret_config_set (config, kv[0], kv[1], error))
-      return NULL;
-  }
-  if (!m3ret_config_fill_defaults (config, NULL, error))
-    return NULL;
-  return m3ret_device_new (plugin, config, error);
+  return backend_open_device (registry, t->backend, t->threads, t->settings, error);
 }
 
 static gboolean
@@ -133,6 +124,17 @@ open_reference (void)
   return device;
 }
 
+/* M3RET_TEST_TARGETS ("torch:cuda,cpu:2threads") keeps only those. */
+static gboolean
+target_selected (const gchar *label)
+{
+  const gchar *only = g_getenv ("M3RET_TEST_TARGETS");
+  if (only == NULL || *only == '\0')
+    return TRUE;
+  g_auto (GStrv) names = g_strsplit (only, ",", -1);
+  return g_strv_contains ((const gchar *const *) names, label);
+}
+
 static void
 build_targets (void)
 {
@@ -162,6 +164,9 @@ build_targets (void)
     g_ptr_array_add (targets, t);
   }
   g_ptr_array_unref (backends);
+  for (guint i = targets->len; i-- > 0;)
+    if (!target_selected (((Target *) targets->pdata[i])->label))
+      g_ptr_array_remove_index (targets, i);
 }
 
 /* ------------------------------------------------------------------ shapes */
@@ -1220,6 +1225,114 @@ START_TEST (test_block_step)
 }
 END_TEST
 
+/* ------------------------------------- a micro ViT step of each objective */
+
+/* Σ(a−b)² / max(Σb², floor): @floor, a small fraction of the whole
+ * model's squared gradient norm, keeps tensors whose gradient is zero in
+ * exact arithmetic (the key bias: softmax ignores a common shift) from
+ * comparing rounding noise with rounding noise. */
+static gdouble
+nmse_floor (const float *a, const float *b, gsize n, gdouble floor)
+{
+  gdouble num = 0, den = 0;
+  for (gsize i = 0; i < n; i++) {
+    if (isnan (a[i]) || isnan (b[i]))
+      return INFINITY;
+    num += ((gdouble) a[i] - b[i]) * ((gdouble) a[i] - b[i]);
+    den += (gdouble) b[i] * b[i];
+  }
+  return num / MAX (den, floor);
+}
+
+typedef struct {
+  gfloat loss;
+  GPtrArray *grads; /* float*, one per parameter (NULL for buffers) */
+  gdouble grad_sumsq;
+} ModelGrads;
+
+static gboolean
+model_grads (M3retDevice *device, const BackendStepSpec *spec, ModelGrads *out, GError **error)
+{
+  BackendStep *step = backend_step_new (registry, device, spec, error);
+  if (step == NULL)
+    return FALSE;
+  gboolean ok = backend_step_run (step, FALSE, &out->loss, error);
+  M3retParams *params = backend_step_get_params (step);
+  out->grads = g_ptr_array_new_with_free_func (g_free);
+  out->grad_sumsq = 0;
+  for (guint i = 0; ok && i < m3ret_params_get_n (params); i++) {
+    M3retTensor *t = m3ret_params_get_tensor (params, i);
+    float *g = NULL;
+    if (m3ret_params_is_trainable (params, i)) {
+      g = g_new (float, t->numel);
+      m3ret_tensor_download_grad (t, g);
+      for (gsize e = 0; e < t->numel; e++)
+        out->grad_sumsq += (gdouble) g[e] * g[e];
+    }
+    g_ptr_array_add (out->grads, g);
+  }
+  backend_step_free (step);
+  return ok;
+}
+
+static void
+objective_step (const gchar *objective)
+{
+  if (m3ret_registry_lookup (registry, M3RET_PLUGIN_OBJECTIVE, objective) == NULL) {
+    g_print ("SKIP %s step: the objective plugin is not in the build tree\n", objective);
+    return;
+  }
+  const BackendStepSpec spec = { objective, "micro", 32, { 2, 8, 8 }, 3, 2024 };
+  g_autoptr (GError) error = NULL;
+  M3retDevice *reference = open_reference ();
+  ModelGrads want = { 0 };
+  ck_assert_msg (model_grads (reference, &spec, &want, &error), "%s on cpu: %s", objective,
+                 error ? error->message : "");
+  ck_assert_msg (isfinite (want.loss), "%s on cpu: loss %g", objective, want.loss);
+  /* names, for messages: a collection made the same way on the reference */
+  BackendStep *names = backend_step_new (registry, reference, &spec, &error);
+  ck_assert_msg (names != NULL, "%s", error ? error->message : "");
+  M3retParams *params = backend_step_get_params (names);
+  for (guint ti = 0; ti < targets->len; ti++) {
+    const Target *t = targets->pdata[ti];
+    M3retDevice *target = open_target (t);
+    if (target == NULL)
+      continue;
+    ModelGrads got = { 0 };
+    ck_assert_msg (model_grads (target, &spec, &got, &error), "%s on %s: %s", objective, t->label,
+                   error ? error->message : "");
+    ck_assert_msg (fabsf (got.loss - want.loss) <= 1e-5f * MAX (fabsf (want.loss), 1e-3f),
+                   "%s on %s: loss %.9g, cpu %.9g", objective, t->label, got.loss, want.loss);
+    ck_assert_uint_eq (got.grads->len, want.grads->len);
+    for (guint i = 0; i < want.grads->len; i++) {
+      if (want.grads->pdata[i] == NULL)
+        continue;
+      gsize n = m3ret_params_get_tensor (params, i)->numel;
+      gdouble err = nmse_floor (got.grads->pdata[i], want.grads->pdata[i], n,
+                                1e-6 * want.grad_sumsq / n);
+      ck_assert_msg (err <= 1e-8, "%s on %s: gradient of %s: NMSE %g against cpu", objective,
+                     t->label, m3ret_params_get_name (params, i), err);
+    }
+    g_ptr_array_unref (got.grads);
+    m3ret_device_free (target);
+  }
+  backend_step_free (names);
+  g_ptr_array_unref (want.grads);
+  m3ret_device_free (reference);
+}
+
+START_TEST (test_mae_step)
+{
+  objective_step ("mae");
+}
+END_TEST
+
+START_TEST (test_simdino_step)
+{
+  objective_step ("simdino");
+}
+END_TEST
+
 /* ------------------------------------------------------------- the probe */
 
 /* torch with device=cuda either opens or declines with a message naming
@@ -1259,6 +1372,8 @@ backends_suite (void)
   tcase_set_timeout (tc, 300);
   tcase_add_loop_test (tc, test_op, 0, G_N_ELEMENTS (op_cases));
   tcase_add_test (tc, test_block_step);
+  tcase_add_test (tc, test_mae_step);
+  tcase_add_test (tc, test_simdino_step);
   tcase_add_test (tc, test_cuda_probe);
   suite_add_tcase (s, tc);
   return s;
@@ -1267,6 +1382,10 @@ backends_suite (void)
 int
 main (void)
 {
+  /* One process for every case: a process that has loaded libtorch spends
+   * seconds in its static destructors at exit, which Check's fork per test
+   * would pay 30 times over.  CK_FORK=yes in the environment still wins. */
+  g_setenv ("CK_FORK", "no", FALSE);
   m3ret_check_init ();
   registry = m3ret_check_registry ();
   build_targets ();

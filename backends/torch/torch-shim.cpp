@@ -1,7 +1,9 @@
 // torch-shim.cpp — the backend table's ops on libtorch, behind a C surface.
 //
 // The only file of the tree that includes torch headers (they cost ~25 s
-// of compile time).  Every op wraps the raw pointers it gets as tensors on
+// of compile time).  It becomes libm3ret-torch-shim.so, whose one export,
+// torch_shim_api(), hands the plugin a table of the functions here (all
+// internal).  Every op wraps the raw pointers it gets as tensors on
 // the context's device (at::from_blob: no copy, no ownership) and writes
 // its result in place, so one code path serves `cpu` and `cuda`.
 //
@@ -137,7 +139,7 @@ blend (at::Tensor &dst, const at::Tensor &src, float beta)
 
 }  // namespace
 
-extern "C" {
+namespace {
 
 const char *
 torch_shim_version (void)
@@ -198,7 +200,7 @@ torch_shim_cuda_problem (void)
 }
 
 TorchShim *
-torch_shim_new (int cuda, int index, int bf16, int threads, TorchShimReport report, char *err,
+torch_shim_create (int cuda, int index, int bf16, int threads, TorchShimReport report, char *err,
                 size_t err_len)
 {
   try {
@@ -236,7 +238,7 @@ torch_shim_new (int cuda, int index, int bf16, int threads, TorchShimReport repo
 }
 
 void
-torch_shim_free (TorchShim *s)
+torch_shim_destroy (TorchShim *s)
 {
   delete s;
 }
@@ -269,7 +271,7 @@ torch_shim_release (TorchShim *s, void *mem)
   s->blocks.erase (reinterpret_cast<uintptr_t> (mem));
 }
 
-static void
+void
 copy_bytes (TorchShim *s, const char *op, void *dst, bool dst_on_device, const void *src,
             bool src_on_device, size_t nbytes)
 {
@@ -763,4 +765,52 @@ torch_shim_adamw (TorchShim *s, size_t n, float *param, const float *grad, float
   });
 }
 
-}  // extern "C"
+}  // namespace
+
+extern "C" const TorchShimApi *
+torch_shim_api (void)
+{
+  static const TorchShimApi api = {
+    TORCH_SHIM_API_VERSION,
+    torch_shim_version,
+    torch_shim_cuda_device_count,
+    torch_shim_cuda_problem,
+    torch_shim_create,
+    torch_shim_destroy,
+    torch_shim_alloc,
+    torch_shim_release,
+    torch_shim_upload,
+    torch_shim_download,
+    torch_shim_synchronize,
+    torch_shim_gemm,
+    torch_shim_fill,
+    torch_shim_axpby,
+    torch_shim_add_bcast,
+    torch_shim_reduce_period,
+    torch_shim_mul,
+    torch_shim_scale_by,
+    torch_shim_gelu_fwd,
+    torch_shim_gelu_bwd,
+    torch_shim_sumsq,
+    torch_shim_layernorm_fwd,
+    torch_shim_layernorm_bwd,
+    torch_shim_softmax_fwd,
+    torch_shim_softmax_bwd,
+    torch_shim_l2norm_fwd,
+    torch_shim_l2norm_bwd,
+    torch_shim_gather_rows,
+    torch_shim_scatter_add_rows,
+    torch_shim_copy2d,
+    torch_shim_reduce_mid,
+    torch_shim_expand_mid,
+    torch_shim_attention_fwd,
+    torch_shim_attention_bwd,
+    torch_shim_mse_fwd,
+    torch_shim_mse_bwd,
+    torch_shim_logdet_fwd,
+    torch_shim_logdet_bwd,
+    torch_shim_sum_fwd,
+    torch_shim_adamw,
+  };
+  return &api;
+}

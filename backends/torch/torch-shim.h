@@ -1,12 +1,15 @@
 /* torch-shim.h — the plain C surface of the libtorch shim (torch-shim.cpp).
  *
- * torch-shim.cpp is the only file of the tree that includes torch headers;
- * everything crosses this line as pointers, sizes and floats, so the C
- * plugin (torch.c) needs neither C++ nor libtorch's headers.
+ * torch-shim.cpp is the only file of the tree that includes torch headers.
+ * It is built into its own library, libm3ret-torch-shim.so, which exports
+ * one symbol, torch_shim_api(): a table of the functions below.  The
+ * plugin (torch.c) opens that library only when a torch device is asked
+ * for, so loading the plugin — which every `m3ret` command and test does
+ * to list plugins — does not load libtorch (seconds to load and to exit).
  *
- * Memory passed to the op functions is memory @torch_shim_alloc returned
- * (possibly an offset inside it), float32, row-major; the op semantics are
- * those of the same-named entries of M3retBackendVTable (m3ret-backend.h).
+ * Memory passed to the op functions is memory @alloc returned (possibly an
+ * offset inside it), float32, row-major; the op semantics are those of the
+ * same-named entries of M3retBackendVTable (m3ret-backend.h).
  *
  * Errors.  No function lets a C++ exception out.  Creation and allocation
  * return NULL and write a message; an op that fails calls the context's
@@ -23,99 +26,109 @@
 extern "C" {
 #endif
 
+/* Bumped whenever TorchShimApi changes: the plugin refuses another. */
+#define TORCH_SHIM_API_VERSION 1
+/* The shim library's file name, looked for next to the plugin. */
+#define TORCH_SHIM_LIBRARY "libm3ret-torch-shim.so"
+#define TORCH_SHIM_API_SYMBOL "torch_shim_api"
+
 typedef struct TorchShim TorchShim;
 
 /* Called with the failing op's name and libtorch's message. */
 typedef void (*TorchShimReport) (const char *op, const char *message);
 
-/* libtorch's version ("1.13.1"). (transfer none) */
-const char *torch_shim_version (void);
-/* CUDA devices libtorch can use: 0 on a CPU-only libtorch or without a
- * GPU or driver.  Never fails. */
-int torch_shim_cuda_device_count (void);
-/* Why there is no CUDA device (NULL when there is one). (transfer none) */
-const char *torch_shim_cuda_problem (void);
+typedef struct {
+  int api_version; /* TORCH_SHIM_API_VERSION */
 
-/* A context on the CPU (@cuda 0) or on CUDA device @index.  @bf16 runs
- * matrix products (gemm, attention) on bfloat16 copies of their operands,
- * results and everything else staying float32.  @threads sets libtorch's
- * intra-op threads.  Returns NULL with a message in @err on failure.
- * (transfer full) free with torch_shim_free() */
-TorchShim *torch_shim_new (int cuda, int index, int bf16, int threads, TorchShimReport report,
-                           char *err, size_t err_len);
-/* Frees the context and every block it still holds; accepts NULL. */
-void torch_shim_free (TorchShim *s);
+  /* libtorch's version ("1.13.0"). (transfer none) */
+  const char *(*version) (void);
+  /* CUDA devices libtorch can use: 0 on a CPU-only libtorch or without a
+   * GPU or driver.  Never fails. */
+  int (*cuda_device_count) (void);
+  /* Why there is no CUDA device (NULL when there is one). (transfer none) */
+  const char *(*cuda_problem) (void);
 
-/* ---- memory ---- */
-/* @nbytes of device memory, 64-byte aligned; NULL with a message in @err
- * when out of memory. */
-void *torch_shim_alloc (TorchShim *s, size_t nbytes, char *err, size_t err_len);
-void torch_shim_release (TorchShim *s, void *mem);
-void torch_shim_upload (TorchShim *s, void *dst, const void *host_src, size_t nbytes);
-void torch_shim_download (TorchShim *s, void *host_dst, const void *src, size_t nbytes);
-void torch_shim_synchronize (TorchShim *s);
+  /* A context on the CPU (@cuda 0) or on CUDA device @index.  @bf16 runs
+   * matrix products (gemm, attention) on bfloat16 copies of their
+   * operands, results and everything else staying float32.  @threads sets
+   * libtorch's intra-op threads.  NULL with a message in @err on failure.
+   * (transfer full) free with @destroy */
+  TorchShim *(*create) (int cuda, int index, int bf16, int threads, TorchShimReport report,
+                        char *err, size_t err_len);
+  /* Frees the context and every block it still holds; accepts NULL. */
+  void (*destroy) (TorchShim *s);
 
-/* ---- ops (see m3ret-backend.h for each one's exact semantics) ---- */
-void torch_shim_gemm (TorchShim *s, int trans_a, int trans_b, int m, int n, int k, float alpha,
-                      const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                      int ldc);
-void torch_shim_fill (TorchShim *s, float *x, size_t n, float value);
-void torch_shim_axpby (TorchShim *s, size_t n, float a, const float *x, float b, float *y);
-void torch_shim_add_bcast (TorchShim *s, size_t n, const float *x, size_t ny, const float *y,
-                           float *out);
-void torch_shim_reduce_period (TorchShim *s, size_t n, const float *x, size_t ny, float beta,
-                               float *out);
-void torch_shim_mul (TorchShim *s, size_t n, const float *x, const float *y, float beta,
+  /* ---- memory ---- */
+  /* @nbytes of device memory, 64-byte aligned; NULL with a message in
+   * @err when out of memory. */
+  void *(*alloc) (TorchShim *s, size_t nbytes, char *err, size_t err_len);
+  void (*release) (TorchShim *s, void *mem);
+  void (*upload) (TorchShim *s, void *dst, const void *host_src, size_t nbytes);
+  void (*download) (TorchShim *s, void *host_dst, const void *src, size_t nbytes);
+  void (*synchronize) (TorchShim *s);
+
+  /* ---- ops (m3ret-backend.h gives each one's exact semantics) ---- */
+  void (*gemm) (TorchShim *s, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+  void (*fill) (TorchShim *s, float *x, size_t n, float value);
+  void (*axpby) (TorchShim *s, size_t n, float a, const float *x, float b, float *y);
+  void (*add_bcast) (TorchShim *s, size_t n, const float *x, size_t ny, const float *y,
                      float *out);
-void torch_shim_scale_by (TorchShim *s, size_t n, const float *x, const float *scalar, float beta,
-                          float *out);
-void torch_shim_gelu_fwd (TorchShim *s, size_t n, const float *x, float *out);
-void torch_shim_gelu_bwd (TorchShim *s, size_t n, const float *x, const float *dout, float *dx);
-double torch_shim_sumsq (TorchShim *s, size_t n, const float *x);
+  void (*reduce_period) (TorchShim *s, size_t n, const float *x, size_t ny, float beta,
+                         float *out);
+  void (*mul) (TorchShim *s, size_t n, const float *x, const float *y, float beta, float *out);
+  void (*scale_by) (TorchShim *s, size_t n, const float *x, const float *scalar, float beta,
+                    float *out);
+  void (*gelu_fwd) (TorchShim *s, size_t n, const float *x, float *out);
+  void (*gelu_bwd) (TorchShim *s, size_t n, const float *x, const float *dout, float *dx);
+  double (*sumsq) (TorchShim *s, size_t n, const float *x);
 
-void torch_shim_layernorm_fwd (TorchShim *s, int rows, int cols, float eps, const float *x,
-                               const float *gamma, const float *beta, float *out, float *mean,
-                               float *rstd);
-void torch_shim_layernorm_bwd (TorchShim *s, int rows, int cols, const float *x,
-                               const float *gamma, const float *mean, const float *rstd,
-                               const float *dout, float *dx, float *dgamma, float *dbeta);
-void torch_shim_softmax_fwd (TorchShim *s, int rows, int cols, const float *x, float *out);
-void torch_shim_softmax_bwd (TorchShim *s, int rows, int cols, const float *y, const float *dy,
-                             float *dx);
-void torch_shim_l2norm_fwd (TorchShim *s, int rows, int cols, float eps, const float *x,
-                            float *out);
-void torch_shim_l2norm_bwd (TorchShim *s, int rows, int cols, float eps, const float *x,
-                            const float *dout, float *dx);
-void torch_shim_gather_rows (TorchShim *s, int m, int cols, const float *x, const int32_t *idx,
-                             float *out);
-void torch_shim_scatter_add_rows (TorchShim *s, int m, int cols, const float *dout,
-                                  const int32_t *idx, float *dx);
-void torch_shim_copy2d (TorchShim *s, int rows, int cols, const float *src, int lds, float beta,
-                        float *dst, int ldd);
-void torch_shim_reduce_mid (TorchShim *s, int outer, int inner, int cols, float scale,
-                            const float *x, float beta, float *out);
-void torch_shim_expand_mid (TorchShim *s, int outer, int inner, int cols, float scale,
-                            const float *dout, float *dx);
+  void (*layernorm_fwd) (TorchShim *s, int rows, int cols, float eps, const float *x,
+                         const float *gamma, const float *beta, float *out, float *mean,
+                         float *rstd);
+  void (*layernorm_bwd) (TorchShim *s, int rows, int cols, const float *x, const float *gamma,
+                         const float *mean, const float *rstd, const float *dout, float *dx,
+                         float *dgamma, float *dbeta);
+  void (*softmax_fwd) (TorchShim *s, int rows, int cols, const float *x, float *out);
+  void (*softmax_bwd) (TorchShim *s, int rows, int cols, const float *y, const float *dy,
+                       float *dx);
+  void (*l2norm_fwd) (TorchShim *s, int rows, int cols, float eps, const float *x, float *out);
+  void (*l2norm_bwd) (TorchShim *s, int rows, int cols, float eps, const float *x,
+                      const float *dout, float *dx);
+  void (*gather_rows) (TorchShim *s, int m, int cols, const float *x, const int32_t *idx,
+                       float *out);
+  void (*scatter_add_rows) (TorchShim *s, int m, int cols, const float *dout, const int32_t *idx,
+                            float *dx);
+  void (*copy2d) (TorchShim *s, int rows, int cols, const float *src, int lds, float beta,
+                  float *dst, int ldd);
+  void (*reduce_mid) (TorchShim *s, int outer, int inner, int cols, float scale, const float *x,
+                      float beta, float *out);
+  void (*expand_mid) (TorchShim *s, int outer, int inner, int cols, float scale,
+                      const float *dout, float *dx);
 
-void torch_shim_attention_fwd (TorchShim *s, int batch, int tokens, int dim, int heads,
-                               float scale, const float *qkv, float *probs, float *out);
-void torch_shim_attention_bwd (TorchShim *s, int batch, int tokens, int dim, int heads,
-                               float scale, const float *qkv, const float *probs,
-                               const float *dout, float *dqkv);
+  void (*attention_fwd) (TorchShim *s, int batch, int tokens, int dim, int heads, float scale,
+                         const float *qkv, float *probs, float *out);
+  void (*attention_bwd) (TorchShim *s, int batch, int tokens, int dim, int heads, float scale,
+                         const float *qkv, const float *probs, const float *dout, float *dqkv);
 
-void torch_shim_mse_fwd (TorchShim *s, int rows, int cols, const float *x, const float *y,
-                         const float *mask, float *out);
-void torch_shim_mse_bwd (TorchShim *s, int rows, int cols, const float *x, const float *y,
-                         const float *mask, const float *dout, float *dx, float *dy);
-void torch_shim_logdet_fwd (TorchShim *s, int rows, int p, float c, const float *z, float *out,
-                            float *inv);
-void torch_shim_logdet_bwd (TorchShim *s, int rows, int p, float c, const float *z,
-                            const float *inv, const float *dout, float *dz);
-void torch_shim_sum_fwd (TorchShim *s, size_t n, const float *x, float beta, float *out);
+  void (*mse_fwd) (TorchShim *s, int rows, int cols, const float *x, const float *y,
+                   const float *mask, float *out);
+  void (*mse_bwd) (TorchShim *s, int rows, int cols, const float *x, const float *y,
+                   const float *mask, const float *dout, float *dx, float *dy);
+  void (*logdet_fwd) (TorchShim *s, int rows, int p, float c, const float *z, float *out,
+                      float *inv);
+  void (*logdet_bwd) (TorchShim *s, int rows, int p, float c, const float *z, const float *inv,
+                      const float *dout, float *dz);
+  void (*sum_fwd) (TorchShim *s, size_t n, const float *x, float beta, float *out);
 
-void torch_shim_adamw (TorchShim *s, size_t n, float *param, const float *grad, float *m,
-                       float *v, float lr, float beta1, float beta2, float eps,
-                       float weight_decay, int t);
+  void (*adamw) (TorchShim *s, size_t n, float *param, const float *grad, float *m, float *v,
+                 float lr, float beta1, float beta2, float eps, float weight_decay, int t);
+} TorchShimApi;
+
+typedef const TorchShimApi *(*TorchShimApiFunc) (void);
+
+/* The one symbol the shim library exports. (transfer none) */
+const TorchShimApi *torch_shim_api (void);
 
 #ifdef __cplusplus
 }

@@ -1,8 +1,13 @@
 /* torch.c — the `torch` backend plugin: the backend table on libtorch.
  *
- * Every entry forwards to the C surface of torch-shim.cpp, the only file
- * that sees libtorch.  This file owns what is m3ret's: the keys, the probe
- * (score), GError, and the thread settings.
+ * Every entry forwards to the table of libm3ret-torch-shim.so (built from
+ * torch-shim.cpp, the only file that sees libtorch), which this plugin
+ * opens from its own folder the first time a torch device is probed or
+ * created.  Loading the plugin itself, as every command and test suite
+ * does to list plugins, therefore costs nothing: libtorch takes seconds
+ * to load, and seconds again to run its static destructors at exit.
+ * This file owns what is m3ret's: the keys, the probe (score), GError and
+ * the thread settings.
  *
  * Keys (they join [pipeline] when backend=torch):
  *   device=cpu|cuda   where tensors live and ops run
@@ -13,9 +18,12 @@
  * Debian's libtorch calls for CPU matmuls) is held to one thread, so the
  * two pools never compete for the cores (docs/PLATFORM.md).
  */
+#define _GNU_SOURCE /* dladdr */
 #include "config.h"
 
 #include <cblas.h>
+#include <dlfcn.h>
+#include <gmodule.h>
 #include <string.h>
 
 #include "m3ret-plugin.h"
@@ -55,19 +63,79 @@ settings_from_config (const M3retConfig *config, TorchSettings *out)
     out->threads = CLAMP ((gint) m3ret_config_get_int (config, "threads"), 1, 256);
 }
 
-/* device=cpu is always usable; device=cuda only with a device libtorch sees. */
+/* The shim library's table, loaded once per process (libraries are never
+ * unloaded, as plugins are not).  NULL with @error when it cannot be. */
+typedef struct {
+  const TorchShimApi *api;
+  gchar *problem;
+} ShimLoad;
+
+static gpointer
+load_shim (gpointer data)
+{
+  ShimLoad *load = g_new0 (ShimLoad, 1);
+  Dl_info self;
+  if (dladdr ((gconstpointer) load_shim, &self) == 0 || self.dli_fname == NULL) {
+    load->problem = g_strdup ("cannot find the folder of the torch plugin");
+    return load;
+  }
+  g_autofree gchar *dir = g_path_get_dirname (self.dli_fname);
+  g_autofree gchar *path = g_build_filename (dir, TORCH_SHIM_LIBRARY, NULL);
+  GModule *module = g_module_open (path, G_MODULE_BIND_LOCAL);
+  if (module == NULL) {
+    load->problem = g_strdup_printf ("cannot load %s: %s", path, g_module_error ());
+    return load;
+  }
+  TorchShimApiFunc get_api = NULL;
+  if (!g_module_symbol (module, TORCH_SHIM_API_SYMBOL, (gpointer *) &get_api) || get_api == NULL) {
+    load->problem = g_strdup_printf ("%s exports no %s", path, TORCH_SHIM_API_SYMBOL);
+    return load;
+  }
+  const TorchShimApi *api = get_api ();
+  if (api->api_version != TORCH_SHIM_API_VERSION) {
+    load->problem = g_strdup_printf ("%s has shim API %d, the plugin needs %d (rebuild both)",
+                                     path, api->api_version, TORCH_SHIM_API_VERSION);
+    return load;
+  }
+  g_module_make_resident (module);
+  load->api = api;
+  return load;
+}
+
+static const TorchShimApi *
+shim_api (GError **error)
+{
+  static GOnce once = G_ONCE_INIT;
+  const ShimLoad *load = g_once (&once, load_shim, NULL);
+  if (load->api == NULL)
+    g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED, "torch backend: %s",
+                 load->problem);
+  return load->api;
+}
+
+/* A context: the shim's table and the shim's own context. */
+typedef struct {
+  const TorchShimApi *api;
+  TorchShim *shim;
+} Torch;
+
+/* device=cpu is usable wherever the shim loads; device=cuda only with a
+ * device libtorch sees. */
 static guint
 torch_score (const M3retConfig *config, GError **error)
 {
   TorchSettings set;
   settings_from_config (config, &set);
+  const TorchShimApi *api = shim_api (error);
+  if (api == NULL)
+    return 0;
   if (!set.cuda)
     return 1;
-  gint count = torch_shim_cuda_device_count ();
+  gint count = api->cuda_device_count ();
   if (count == 0) {
     g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED,
                  "torch: device=cuda requested but no CUDA device is available (%s; libtorch %s)",
-                 torch_shim_cuda_problem (), torch_shim_version ());
+                 api->cuda_problem (), api->version ());
     return 0;
   }
   if (set.index >= count) {
@@ -89,29 +157,42 @@ torch_create (const M3retConfig *config, GError **error)
 {
   TorchSettings set;
   settings_from_config (config, &set);
+  const TorchShimApi *api = shim_api (error);
+  if (api == NULL)
+    return NULL;
   gchar err[512] = "";
   /* OpenBLAS runs CPU matmuls inside libtorch; libtorch's own pool gets
    * the threads (see the header comment). */
   openblas_set_num_threads (1);
-  TorchShim *shim = torch_shim_new (set.cuda, set.index, set.bf16, set.threads,
-                                    report_op_failure, err, sizeof err);
-  if (shim == NULL)
+  TorchShim *shim = api->create (set.cuda, set.index, set.bf16, set.threads, report_op_failure,
+                                 err, sizeof err);
+  if (shim == NULL) {
     g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED,
                  "torch backend: cannot start on %s: %s", set.cuda ? "cuda" : "cpu", err);
-  return shim;
+    return NULL;
+  }
+  Torch *t = g_new0 (Torch, 1);
+  t->api = api;
+  t->shim = shim;
+  return t;
 }
 
 static void
 torch_destroy (gpointer self)
 {
-  torch_shim_free (self);
+  Torch *t = self;
+  if (t == NULL)
+    return;
+  t->api->destroy (t->shim);
+  g_free (t);
 }
 
 static gpointer
 torch_alloc (gpointer self, gsize nbytes, GError **error)
 {
+  Torch *t = self;
   gchar err[512] = "";
-  gpointer mem = torch_shim_alloc (self, nbytes, err, sizeof err);
+  gpointer mem = t->api->alloc (t->shim, nbytes, err, sizeof err);
   if (mem == NULL)
     g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_NO_MEMORY,
                  "torch backend: cannot allocate %" G_GSIZE_FORMAT " bytes: %s", nbytes, err);
@@ -121,25 +202,29 @@ torch_alloc (gpointer self, gsize nbytes, GError **error)
 static void
 torch_free (gpointer self, gpointer mem)
 {
-  torch_shim_release (self, mem);
+  Torch *t = self;
+  t->api->release (t->shim, mem);
 }
 
 static void
 torch_upload (gpointer self, gpointer dst, gconstpointer host_src, gsize nbytes)
 {
-  torch_shim_upload (self, dst, host_src, nbytes);
+  Torch *t = self;
+  t->api->upload (t->shim, dst, host_src, nbytes);
 }
 
 static void
 torch_download (gpointer self, gpointer host_dst, gconstpointer src, gsize nbytes)
 {
-  torch_shim_download (self, host_dst, src, nbytes);
+  Torch *t = self;
+  t->api->download (t->shim, host_dst, src, nbytes);
 }
 
 static void
 torch_synchronize (gpointer self)
 {
-  torch_shim_synchronize (self);
+  Torch *t = self;
+  t->api->synchronize (t->shim);
 }
 
 static void
@@ -147,68 +232,79 @@ torch_gemm (gpointer self, gboolean trans_a, gboolean trans_b, gint m, gint n, g
             gfloat alpha, const float *a, gint lda, const float *b, gint ldb, gfloat beta,
             float *c, gint ldc)
 {
-  torch_shim_gemm (self, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  Torch *t = self;
+  t->api->gemm (t->shim, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 static void
 torch_fill (gpointer self, float *x, gsize n, gfloat value)
 {
-  torch_shim_fill (self, x, n, value);
+  Torch *t = self;
+  t->api->fill (t->shim, x, n, value);
 }
 
 static void
 torch_axpby (gpointer self, gsize n, gfloat a, const float *x, gfloat b, float *y)
 {
-  torch_shim_axpby (self, n, a, x, b, y);
+  Torch *t = self;
+  t->api->axpby (t->shim, n, a, x, b, y);
 }
 
 static void
 torch_add_bcast (gpointer self, gsize n, const float *x, gsize ny, const float *y, float *out)
 {
-  torch_shim_add_bcast (self, n, x, ny, y, out);
+  Torch *t = self;
+  t->api->add_bcast (t->shim, n, x, ny, y, out);
 }
 
 static void
 torch_reduce_period (gpointer self, gsize n, const float *x, gsize ny, gfloat beta, float *out)
 {
-  torch_shim_reduce_period (self, n, x, ny, beta, out);
+  Torch *t = self;
+  t->api->reduce_period (t->shim, n, x, ny, beta, out);
 }
 
 static void
 torch_mul (gpointer self, gsize n, const float *x, const float *y, gfloat beta, float *out)
 {
-  torch_shim_mul (self, n, x, y, beta, out);
+  Torch *t = self;
+  t->api->mul (t->shim, n, x, y, beta, out);
 }
 
 static void
 torch_scale_by (gpointer self, gsize n, const float *x, const float *s, gfloat beta, float *out)
 {
-  torch_shim_scale_by (self, n, x, s, beta, out);
+  Torch *t = self;
+  t->api->scale_by (t->shim, n, x, s, beta, out);
 }
 
 static void
 torch_gelu_fwd (gpointer self, gsize n, const float *x, float *out)
 {
-  torch_shim_gelu_fwd (self, n, x, out);
+  Torch *t = self;
+  t->api->gelu_fwd (t->shim, n, x, out);
 }
 
 static void
 torch_gelu_bwd (gpointer self, gsize n, const float *x, const float *dout, float *dx)
 {
-  torch_shim_gelu_bwd (self, n, x, dout, dx);
+  Torch *t = self;
+  t->api->gelu_bwd (t->shim, n, x, dout, dx);
 }
 
 static gdouble
 torch_sumsq (gpointer self, gsize n, const float *x)
 {
-  return torch_shim_sumsq (self, n, x);
+  Torch *t = self;
+  return t->api->sumsq (t->shim, n, x);
 }
 
 static void
 torch_layernorm_fwd (gpointer self, gint rows, gint cols, gfloat eps, const float *x,
                      const float *gamma, const float *beta, float *out, float *mean, float *rstd)
 {
-  torch_shim_layernorm_fwd (self, rows, cols, eps, x, gamma, beta, out, mean, rstd);
+  Torch *t = self;
+  t->api->layernorm_fwd (t->shim, rows, cols, eps, x, gamma, beta, out, mean, rstd);
 }
 
 static void
@@ -216,125 +312,143 @@ torch_layernorm_bwd (gpointer self, gint rows, gint cols, const float *x, const 
                      const float *mean, const float *rstd, const float *dout, float *dx,
                      float *dgamma, float *dbeta)
 {
-  torch_shim_layernorm_bwd (self, rows, cols, x, gamma, mean, rstd, dout, dx, dgamma, dbeta);
+  Torch *t = self;
+  t->api->layernorm_bwd (t->shim, rows, cols, x, gamma, mean, rstd, dout, dx, dgamma, dbeta);
 }
 
 static void
 torch_softmax_fwd (gpointer self, gint rows, gint cols, const float *x, float *out)
 {
-  torch_shim_softmax_fwd (self, rows, cols, x, out);
+  Torch *t = self;
+  t->api->softmax_fwd (t->shim, rows, cols, x, out);
 }
 
 static void
 torch_softmax_bwd (gpointer self, gint rows, gint cols, const float *y, const float *dy,
                    float *dx)
 {
-  torch_shim_softmax_bwd (self, rows, cols, y, dy, dx);
+  Torch *t = self;
+  t->api->softmax_bwd (t->shim, rows, cols, y, dy, dx);
 }
 
 static void
 torch_l2norm_fwd (gpointer self, gint rows, gint cols, gfloat eps, const float *x, float *out)
 {
-  torch_shim_l2norm_fwd (self, rows, cols, eps, x, out);
+  Torch *t = self;
+  t->api->l2norm_fwd (t->shim, rows, cols, eps, x, out);
 }
 
 static void
 torch_l2norm_bwd (gpointer self, gint rows, gint cols, gfloat eps, const float *x,
                   const float *dout, float *dx)
 {
-  torch_shim_l2norm_bwd (self, rows, cols, eps, x, dout, dx);
+  Torch *t = self;
+  t->api->l2norm_bwd (t->shim, rows, cols, eps, x, dout, dx);
 }
 
 static void
 torch_gather_rows (gpointer self, gint m, gint cols, const float *x, const gint32 *idx,
                    float *out)
 {
-  torch_shim_gather_rows (self, m, cols, x, idx, out);
+  Torch *t = self;
+  t->api->gather_rows (t->shim, m, cols, x, idx, out);
 }
 
 static void
 torch_scatter_add_rows (gpointer self, gint m, gint cols, const float *dout, const gint32 *idx,
                         float *dx)
 {
-  torch_shim_scatter_add_rows (self, m, cols, dout, idx, dx);
+  Torch *t = self;
+  t->api->scatter_add_rows (t->shim, m, cols, dout, idx, dx);
 }
 
 static void
 torch_copy2d (gpointer self, gint rows, gint cols, const float *src, gint lds, gfloat beta,
               float *dst, gint ldd)
 {
-  torch_shim_copy2d (self, rows, cols, src, lds, beta, dst, ldd);
+  Torch *t = self;
+  t->api->copy2d (t->shim, rows, cols, src, lds, beta, dst, ldd);
 }
 
 static void
 torch_reduce_mid (gpointer self, gint outer, gint inner, gint cols, gfloat scale, const float *x,
                   gfloat beta, float *out)
 {
-  torch_shim_reduce_mid (self, outer, inner, cols, scale, x, beta, out);
+  Torch *t = self;
+  t->api->reduce_mid (t->shim, outer, inner, cols, scale, x, beta, out);
 }
 
 static void
 torch_expand_mid (gpointer self, gint outer, gint inner, gint cols, gfloat scale,
                   const float *dout, float *dx)
 {
-  torch_shim_expand_mid (self, outer, inner, cols, scale, dout, dx);
+  Torch *t = self;
+  t->api->expand_mid (t->shim, outer, inner, cols, scale, dout, dx);
 }
 
 static void
 torch_attention_fwd (gpointer self, const M3retAttentionShape *shape, const float *qkv,
                      float *probs, float *out)
 {
-  torch_shim_attention_fwd (self, shape->batch, shape->tokens, shape->dim, shape->heads,
-                            shape->scale, qkv, probs, out);
+  Torch *t = self;
+  t->api->attention_fwd (t->shim, shape->batch, shape->tokens, shape->dim, shape->heads,
+                         shape->scale, qkv, probs, out);
 }
 
 static void
 torch_attention_bwd (gpointer self, const M3retAttentionShape *shape, const float *qkv,
                      const float *probs, const float *dout, float *dqkv)
 {
-  torch_shim_attention_bwd (self, shape->batch, shape->tokens, shape->dim, shape->heads,
-                            shape->scale, qkv, probs, dout, dqkv);
+  Torch *t = self;
+  t->api->attention_bwd (t->shim, shape->batch, shape->tokens, shape->dim, shape->heads,
+                         shape->scale, qkv, probs, dout, dqkv);
 }
 
 static void
 torch_mse_fwd (gpointer self, gint rows, gint cols, const float *x, const float *y,
                const float *mask, float *out)
 {
-  torch_shim_mse_fwd (self, rows, cols, x, y, mask, out);
+  Torch *t = self;
+  t->api->mse_fwd (t->shim, rows, cols, x, y, mask, out);
 }
 
 static void
 torch_mse_bwd (gpointer self, gint rows, gint cols, const float *x, const float *y,
                const float *mask, const float *dout, float *dx, float *dy)
 {
-  torch_shim_mse_bwd (self, rows, cols, x, y, mask, dout, dx, dy);
+  Torch *t = self;
+  t->api->mse_bwd (t->shim, rows, cols, x, y, mask, dout, dx, dy);
 }
 
 static void
 torch_logdet_fwd (gpointer self, gint rows, gint p, gfloat c, const float *z, float *out,
                   float *inv)
 {
-  torch_shim_logdet_fwd (self, rows, p, c, z, out, inv);
+  Torch *t = self;
+  t->api->logdet_fwd (t->shim, rows, p, c, z, out, inv);
 }
 
 static void
 torch_logdet_bwd (gpointer self, gint rows, gint p, gfloat c, const float *z, const float *inv,
                   const float *dout, float *dz)
 {
-  torch_shim_logdet_bwd (self, rows, p, c, z, inv, dout, dz);
+  Torch *t = self;
+  t->api->logdet_bwd (t->shim, rows, p, c, z, inv, dout, dz);
 }
 
 static void
 torch_sum_fwd (gpointer self, gsize n, const float *x, gfloat beta, float *out)
 {
-  torch_shim_sum_fwd (self, n, x, beta, out);
+  Torch *t = self;
+  t->api->sum_fwd (t->shim, n, x, beta, out);
 }
 
 static void
 torch_adamw (gpointer self, gsize n, float *param, const float *grad, float *m, float *v,
              gfloat lr, gfloat beta1, gfloat beta2, gfloat eps, gfloat weight_decay, gint t)
 {
-  torch_shim_adamw (self, n, param, grad, m, v, lr, beta1, beta2, eps, weight_decay, t);
+  Torch *torch = self;
+  torch->api->adamw (torch->shim, n, param, grad, m, v, lr, beta1, beta2, eps, weight_decay, t);
 }
 
 static const M3retBackendVTable torch_vtable = {

@@ -1,0 +1,200 @@
+/* backend-step.c — one training step of a ViT and an objective plugin. */
+#include "config.h"
+
+#include "backend-step.h"
+
+struct _BackendStep {
+  M3retDevice *device;
+  M3retParams *params;
+  M3retVit *vit;
+  const M3retObjectiveVTable *vt;
+  gpointer objective;
+  M3retAdamW *optimizer;
+  M3retGraph *graph;
+  M3retBatch batch;
+  M3retBatchView views[M3RET_LOADER_MAX_VIEWS];
+  guint *entries;
+};
+
+M3retDevice *
+backend_open_device (M3retRegistry *registry, const gchar *backend, gint threads,
+                     const gchar *const *settings, GError **error)
+{
+  const M3retPlugin *plugin =
+    m3ret_registry_require (registry, M3RET_PLUGIN_BACKEND, backend, error);
+  if (plugin == NULL)
+    return NULL;
+  g_autoptr (M3retConfig) config = m3ret_config_new ("pipeline");
+  if (!m3ret_config_add_keys (config, m3ret_pipeline_core_keys ("pipeline"), error))
+    return NULL;
+  const M3retKeySpec *keys = m3ret_plugin_get_desc (plugin)->keys;
+  if (keys != NULL && !m3ret_config_add_keys (config, keys, error))
+    return NULL;
+  g_autofree gchar *threads_text = g_strdup_printf ("%d", threads);
+  if (!m3ret_config_set (config, "backend", backend, error)
+      || !m3ret_config_set (config, "threads", threads_text, error))
+    return NULL;
+  for (guint i = 0; settings != NULL && settings[i] != NULL; i++) {
+    g_auto (GStrv) kv = g_strsplit (settings[i], "=", 2);
+    if (kv[0] == NULL || kv[1] == NULL) {
+      g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_PARSE,
+                   "'%s' is not key=value", settings[i]);
+      return NULL;
+    }
+    if (!m3ret_config_set (config, kv[0], kv[1], error))
+      return NULL;
+  }
+  if (!m3ret_config_fill_defaults (config, NULL, error))
+    return NULL;
+  return m3ret_device_new (plugin, config, error);
+}
+
+/* The [objective] group for plugin @name: core keys, the plugin's keys,
+ * every default.  (transfer full) */
+static M3retConfig *
+objective_config (const M3retPlugin *plugin, const gchar *name, GError **error)
+{
+  g_autoptr (M3retConfig) config = m3ret_config_new ("objective");
+  if (!m3ret_config_add_keys (config, m3ret_pipeline_core_keys ("objective"), error))
+    return NULL;
+  const M3retKeySpec *keys = m3ret_plugin_get_desc (plugin)->keys;
+  if (keys != NULL && !m3ret_config_add_keys (config, keys, error))
+    return NULL;
+  if (!m3ret_config_set (config, "plugin", name, error)
+      || !m3ret_config_fill_defaults (config, NULL, error))
+    return NULL;
+  return g_steal_pointer (&config);
+}
+
+/* Random stills for every view the objective asks for: each view is a
+ * crop of its own size, and a still has the tubelet depth in frames. */
+static void
+fill_batch (BackendStep *s, const M3retView *views, guint n_views, gint batch, M3retRng *rng)
+{
+  s->batch.number = 0;
+  s->batch.n = (guint) batch;
+  s->batch.layout = M3RET_LAYOUT_IMAGE;
+  s->batch.n_views = n_views;
+  s->batch.views = s->views;
+  s->entries = g_new0 (guint, batch);
+  s->batch.entries = s->entries;
+  for (guint v = 0; v < n_views; v++) {
+    M3retBatchView *bv = &s->views[v];
+    bv->channels = 3;
+    bv->frames = views[v].image_depth;
+    bv->height = views[v].size;
+    bv->width = views[v].size;
+    gsize n = (gsize) batch * bv->channels * bv->frames * bv->height * bv->width;
+    bv->data = g_new (gfloat, n);
+    m3ret_rng_fill_uniform (rng, bv->data, n, -1.0f, 1.0f);
+  }
+}
+
+BackendStep *
+backend_step_new (M3retRegistry *registry, M3retDevice *device, const BackendStepSpec *spec,
+                  GError **error)
+{
+  const M3retPlugin *plugin =
+    m3ret_registry_require (registry, M3RET_PLUGIN_OBJECTIVE, spec->objective, error);
+  if (plugin == NULL)
+    return NULL;
+  g_autoptr (M3retConfig) config = objective_config (plugin, spec->objective, error);
+  if (config == NULL)
+    return NULL;
+  M3retVitConfig vit_config;
+  if (!m3ret_vit_config_init (&vit_config, spec->preset, spec->size, spec->tubelet[0],
+                              spec->tubelet, error))
+    return NULL;
+
+  BackendStep *s = g_new0 (BackendStep, 1);
+  s->device = device;
+  s->params = m3ret_params_new (device);
+  M3retRng init_rng;
+  m3ret_rng_init (&init_rng, spec->seed, M3RET_RNG_STREAM_INIT);
+  s->vit = m3ret_vit_new (s->params, "", &vit_config, &init_rng, error);
+  if (s->vit == NULL)
+    goto fail;
+  s->vt = m3ret_plugin_get_vtable (plugin);
+  M3retObjectiveSetup setup = {
+    .params = s->params,
+    .encoder = s->vit,
+    .init_rng = &init_rng,
+    .seed = spec->seed,
+    .total_steps = 100,
+    .size = (guint) spec->size,
+    .depth = (guint) spec->tubelet[0],
+    .image_depth = (guint) spec->tubelet[0],
+  };
+  s->objective = s->vt->create (config, &setup, error);
+  if (s->objective == NULL)
+    goto fail;
+  M3retOptimizerSettings settings;
+  s->vt->optimizer (s->objective, &settings);
+  s->optimizer = m3ret_adamw_new (s->params, settings.beta1, settings.beta2, settings.eps, error);
+  if (s->optimizer == NULL)
+    goto fail;
+  s->graph = m3ret_graph_new (device);
+
+  M3retView views[M3RET_LOADER_MAX_VIEWS];
+  guint n_views = s->vt->views (s->objective, views, M3RET_LOADER_MAX_VIEWS);
+  if (n_views == 0 || n_views > M3RET_LOADER_MAX_VIEWS) {
+    g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_INVALID,
+                 "objective '%s' asks for %u views", spec->objective, n_views);
+    goto fail;
+  }
+  M3retRng data_rng;
+  m3ret_rng_init (&data_rng, spec->seed, M3RET_RNG_STREAM_USER + 77);
+  fill_batch (s, views, n_views, spec->batch, &data_rng);
+  return s;
+
+fail:
+  backend_step_free (s);
+  return NULL;
+}
+
+void
+backend_step_free (BackendStep *s)
+{
+  if (s == NULL)
+    return;
+  m3ret_graph_free (s->graph);
+  m3ret_adamw_free (s->optimizer);
+  if (s->objective != NULL)
+    s->vt->destroy (s->objective);
+  m3ret_vit_free (s->vit);
+  m3ret_params_free (s->params);
+  for (guint v = 0; v < s->batch.n_views; v++)
+    g_free (s->views[v].data);
+  g_free (s->entries);
+  g_free (s);
+}
+
+gboolean
+backend_step_run (BackendStep *s, gboolean update, gfloat *loss, GError **error)
+{
+  m3ret_graph_reset (s->graph);
+  m3ret_params_zero_grad (s->params);
+  M3retTensor *l = s->vt->loss (s->objective, s->graph, &s->batch, 0, error);
+  if (l == NULL || !m3ret_graph_backward (s->graph, l, error))
+    return FALSE;
+  if (loss != NULL)
+    *loss = m3ret_tensor_item (l);
+  if (update) {
+    m3ret_adamw_step (s->optimizer, 1e-4, 0.05);
+    if (s->vt->after_step != NULL)
+      s->vt->after_step (s->objective, 0);
+  }
+  return TRUE;
+}
+
+M3retParams *
+backend_step_get_params (BackendStep *s)
+{
+  return s->params;
+}
+
+M3retVit *
+backend_step_get_encoder (BackendStep *s)
+{
+  return s->vit;
+}

@@ -1,0 +1,51 @@
+/* backend-step.h — one training step of a ViT and an objective plugin on
+ * a given device, from random images: shared by the conformance suite
+ * (same loss and gradients on every backend) and bench-torch (images/s).
+ *
+ * Everything random comes from @seed: the parameters (the trainer's
+ * order: encoder, then the objective's tensors), the images and the
+ * objective's own draws (masks), so two devices given the same spec run
+ * the same step.
+ */
+#ifndef M3RET_TEST_BACKEND_STEP_H
+#define M3RET_TEST_BACKEND_STEP_H
+
+#include "m3ret.h"
+
+typedef struct {
+  const gchar *objective; /* objective plugin: "mae", "simdino" */
+  const gchar *preset;    /* encoder preset: "micro" ... "base" */
+  gint size;              /* H = W */
+  gint tubelet[3];        /* pt, ph, pw; stills repeat their frame pt times */
+  gint batch;
+  guint64 seed;
+} BackendStepSpec;
+
+/* A device of backend @backend with `threads=@threads`, @settings
+ * ("key=value" [pipeline] keys of the plugin, NULL-terminated, may be
+ * NULL) and every other key at its default.  NULL with @error —
+ * M3RET_PLUGIN_ERROR_DECLINED when the backend's score says no.
+ * Returns: (transfer full) */
+M3retDevice *backend_open_device (M3retRegistry *registry, const gchar *backend, gint threads,
+                                  const gchar *const *settings, GError **error);
+
+typedef struct _BackendStep BackendStep;
+
+/* Builds the model, the objective, AdamW and one batch of random stills.
+ * Returns: (transfer full) or NULL with @error. */
+BackendStep *backend_step_new (M3retRegistry *registry, M3retDevice *device,
+                               const BackendStepSpec *spec, GError **error);
+void backend_step_free (BackendStep *step);
+
+/* Zeroes the gradients, computes the loss of the batch at step 0 and
+ * differentiates it; with @update also one AdamW step (lr 1e-4) and the
+ * objective's after-step hook.  Does not wait for the device unless
+ * @loss is given.  FALSE with @error on failure. */
+gboolean backend_step_run (BackendStep *step, gboolean update, gfloat *loss, GError **error);
+
+/* (transfer none) the trained collection */
+M3retParams *backend_step_get_params (BackendStep *step);
+/* (transfer none) the encoder */
+M3retVit *backend_step_get_encoder (BackendStep *step);
+
+#endif
