@@ -2,6 +2,7 @@
  * backend.  Prints a table; asserts nothing.
  *
  *   bench-compute [THREADS]      (default: 2, or M3RET_BENCH_THREADS)
+ *   M3RET_BENCH_STEPS=N          timed steps after 2 warm-up steps (default 5)
  *
  * The sgemm figure is measured in the same run: OpenBLAS on THREADS
  * threads for square 1024 and 2048 matrices (the best of 3 runs each),
@@ -110,7 +111,9 @@ main (int argc, char **argv)
   m3ret_rng_fill_normal (&rng, x, n, 0.0f, 1.0f);
   float *target = g_new0 (float, batch * config.dim);
 
-  const gint warm = 2, timed = 5;
+  const gint warm = 2;
+  gint timed = g_getenv ("M3RET_BENCH_STEPS") ? atoi (g_getenv ("M3RET_BENCH_STEPS")) : 5;
+  timed = MAX (timed, 1);
   gdouble t_fwd = 0, t_bwd = 0, t_opt = 0, t_all = 0;
   for (gint s = 0; s < warm + timed; s++) {
     gdouble t0 = now ();

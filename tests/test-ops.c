@@ -766,8 +766,8 @@ START_TEST (test_arena_flat)
 {
   M3retDevice *device = new_device (2);
   M3retGraph *g = m3ret_graph_new (device);
-  gint64 shape[2] = { 512, 1024 };
-  float *x = g_new0 (float, 512 * 1024);
+  gint64 shape[2] = { 128, 256 };
+  float *x = g_new0 (float, 128 * 256);
   gsize reserved[40];
   for (gint step = 0; step < 40; step++) {
     M3retTensor *t = m3ret_graph_from_host (g, 2, shape, x, TRUE);
@@ -806,6 +806,11 @@ ops_suite (void)
 int
 main (void)
 {
+  /* Every test builds its own device and frees it, so the suite runs in
+   * one process: a forked child's exit also runs the static destructors of
+   * every loaded plugin's libraries (libtorch's take about a second).
+   * CK_FORK=yes in the environment restores forking. */
+  g_setenv ("CK_FORK", "no", FALSE);
   m3ret_check_init ();
   registry = m3ret_check_registry ();
   int rc = m3ret_check_run (ops_suite ());

@@ -27,6 +27,9 @@ typedef struct {
   /* per-thread scratch, grown on demand by its own thread only */
   gpointer *scratch;
   gsize *scratch_size;
+  /* a vector of ones for column sums, grown by the calling thread */
+  float *ones;
+  gsize ones_len;
 } Cpu;
 
 /* (transfer none) at least @nbytes of scratch owned by thread @tid; NULL

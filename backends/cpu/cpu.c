@@ -41,6 +41,7 @@ cpu_destroy (gpointer self)
     free (cpu->scratch[i]);
   g_free (cpu->scratch);
   g_free (cpu->scratch_size);
+  g_free (cpu->ones);
   g_free (cpu);
 }
 
