@@ -1,4 +1,4 @@
-/* render-xray.c — a frontal (AP) radiograph of a phantom.
+/* render-xray.c — a radiograph of a phantom, frontal (AP) or lateral.
  *
  * Beer–Lambert: the detector sees N0·exp(−∫μ dl) photons along each ray
  * through the anatomy front to back. μ follows the CT number (water
@@ -8,7 +8,8 @@
  * transform, and the processing a digital radiography system applies: the
  * exposure scaled to the image's own range, an unsharp mask that brings out
  * edges, and a display curve. 16-bit grey, bone bright and air dark; rows
- * run head to foot and the patient's right is on the viewer's left.
+ * run head to foot; on a frontal film the patient's right is on the
+ * viewer's left.
  */
 #include "config.h"
 
@@ -61,13 +62,16 @@ synth_render_xray (const SynthPhantom *p, GRand *rng, SynthImage *out)
     mu[t] = MU_WATER * MAX (0.0, 1 + (hu > 0 ? BONE_WEIGHT : 1) * hu / 1000) * dl;
   }
 
-  /* Line integrals, image row 0 at the top of the patient. */
+  /* Line integrals, image row 0 at the top of the patient; one film in four
+   * is a lateral view, the patient facing the viewer's left. */
+  gboolean lateral = g_rand_double (rng) < 0.25;
   gdouble *line = g_new0 (gdouble, nn), *tmp = g_new (gdouble, nn);
   for (guint r = 0; r < n; r++)
     for (guint c = 0; c < n; c++) {
       gdouble sum = 0;
-      for (guint j = 0; j < n; j++)
-        sum += mu[synth_phantom_at (p, n - 1 - c, j, n - 1 - r)];
+      for (guint a = 0; a < n; a++)
+        sum += mu[lateral ? synth_phantom_at (p, a, n - 1 - c, n - 1 - r)
+                          : synth_phantom_at (p, n - 1 - c, a, n - 1 - r)];
       line[r * n + c] = sum;
     }
   box_blur (line, tmp, n, 1); /* focal spot */
