@@ -23,6 +23,10 @@ G_BEGIN_DECLS
 M3retTensor *m3ret_op_reshape (M3retGraph *g, M3retTensor *x, gint ndim, const gint64 *shape);
 /* Same data, cut off from the graph: no gradient flows back through it. */
 M3retTensor *m3ret_op_detach (M3retGraph *g, M3retTensor *x);
+/* A constant window of @x: @shape's elements from element @offset on, no
+ * gradient (for buffers: the first rows of a position table). */
+M3retTensor *m3ret_op_constant_view (M3retGraph *g, M3retTensor *x, gsize offset, gint ndim,
+                                     const gint64 *shape);
 
 /* ---- algebra ---- */
 /* a (…×K) · b (K×N, or N×K when @trans_b) → …×N */

@@ -79,6 +79,15 @@ m3ret_op_detach (M3retGraph *g, M3retTensor *x)
   return graph_view (g, x, x->ndim, x->shape);
 }
 
+M3retTensor *
+m3ret_op_constant_view (M3retGraph *g, M3retTensor *x, gsize offset, gint ndim,
+                        const gint64 *shape)
+{
+  if (x == NULL || graph_failed (g))
+    return NULL;
+  return graph_const_view_at (g, x, offset, ndim, shape);
+}
+
 /* -------------------------------------------------------------- matmul */
 
 /* n->i: rows, K, N, trans_b; in[2] an optional bias */

@@ -381,6 +381,70 @@ START_TEST (test_seeded)
 }
 END_TEST
 
+/* The whole encoder's backward against finite differences on a sample of
+ * parameter values, through a token subset and mean pooling. */
+static gfloat
+subset_loss (Model *m, const float *x, const gint32 *keep, const float *target, gboolean backward)
+{
+  M3retGraph *g = m->graph;
+  M3retTensor *patches = m3ret_vit_patchify (g, m->vit, x, 2, 2);
+  M3retTensor *pooled = m3ret_vit_pool (g, m->vit, m3ret_vit_forward (g, m->vit, patches, keep, 3));
+  M3retTensor *loss = m3ret_op_mse (g, pooled, m3ret_graph_from_host (g, 2, pooled->shape, target, FALSE), NULL);
+  if (backward)
+    ck_assert (m3ret_graph_backward (g, loss, NULL));
+  gfloat v = m3ret_tensor_item (loss);
+  m3ret_graph_reset (g);
+  return v;
+}
+
+START_TEST (test_encoder_gradient)
+{
+  Model m;
+  model_init (&m, 1, 21, 16, 2);
+  m3ret_vit_set_pool (m.vit, M3RET_POOL_MEAN);
+  float *x = random_images (9, 2, 2, 16);
+  float target[2 * 64];
+  M3retRng rng;
+  m3ret_rng_init (&rng, 22, 22);
+  m3ret_rng_fill_normal (&rng, target, 2 * 64, 0.0f, 1.0f);
+  const gint32 keep[6] = { 3, 0, 2, 1, 3, 2 };
+  m3ret_params_zero_grad (m.params);
+  subset_loss (&m, x, keep, target, TRUE);
+  const gchar *names[] = { "cls_token", "patch_embed.proj.weight", "patch_embed.proj.bias",
+                           "blocks.0.attn.qkv.weight", "blocks.0.attn.proj.bias",
+                           "blocks.1.norm1.weight", "blocks.1.mlp.fc1.weight",
+                           "blocks.1.mlp.fc2.bias", "norm.bias" };
+  double num = 0, den = 0;
+  for (guint p = 0; p < G_N_ELEMENTS (names); p++) {
+    M3retTensor *t = m3ret_params_lookup (m.params, names[p]);
+    float *data = m3ret_tensor_to_host (t), *grad = g_new (float, t->numel);
+    m3ret_tensor_download_grad (t, grad);
+    for (gint k = 0; k < 4; k++) {
+      gsize e = m3ret_rng_below (&rng, t->numel);
+      const float eps = 1e-2f;
+      float keep_v = data[e];
+      data[e] = keep_v + eps;
+      m3ret_tensor_upload (t, data);
+      double lp = subset_loss (&m, x, keep, target, FALSE);
+      data[e] = keep_v - eps;
+      m3ret_tensor_upload (t, data);
+      double lm = subset_loss (&m, x, keep, target, FALSE);
+      data[e] = keep_v;
+      m3ret_tensor_upload (t, data);
+      double fd = (lp - lm) / (2 * eps);
+      num += (fd - grad[e]) * (fd - grad[e]);
+      den += fd * fd;
+    }
+    g_free (data);
+    g_free (grad);
+  }
+  ck_assert_msg (den > 1e-8, "the sampled gradients are all zero");
+  ck_assert_msg (sqrt (num / den) < 1e-2, "encoder gradient relative error %g", sqrt (num / den));
+  g_free (x);
+  model_clear (&m);
+}
+END_TEST
+
 static Suite *
 vit_suite (void)
 {
@@ -395,6 +459,7 @@ vit_suite (void)
   tcase_add_test (tc, test_embedding_normalised);
   tcase_add_test (tc, test_overfit_flat_memory);
   tcase_add_test (tc, test_seeded);
+  tcase_add_test (tc, test_encoder_gradient);
   suite_add_tcase (s, tc);
   return s;
 }
