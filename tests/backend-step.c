@@ -11,6 +11,7 @@ struct _BackendStep {
   gpointer objective;
   M3retAdamW *optimizer;
   M3retGraph *graph;
+  guint n_encoder; /* the first n_encoder tensors of params are the encoder's */
   M3retBatch batch;
   M3retBatchView views[M3RET_LOADER_MAX_VIEWS];
   guint *entries;
@@ -114,6 +115,7 @@ backend_step_new (M3retRegistry *registry, M3retDevice *device, const BackendSte
   s->vit = m3ret_vit_new (s->params, "", &vit_config, &init_rng, error);
   if (s->vit == NULL)
     goto fail;
+  s->n_encoder = m3ret_params_get_n (s->params);
   s->vt = m3ret_plugin_get_vtable (plugin);
   M3retObjectiveSetup setup = {
     .params = s->params,
@@ -197,4 +199,10 @@ M3retVit *
 backend_step_get_encoder (BackendStep *s)
 {
   return s->vit;
+}
+
+guint
+backend_step_get_n_encoder (BackendStep *s)
+{
+  return s->n_encoder;
 }

@@ -47,5 +47,8 @@ gboolean backend_step_run (BackendStep *step, gboolean update, gfloat *loss, GEr
 M3retParams *backend_step_get_params (BackendStep *step);
 /* (transfer none) the encoder */
 M3retVit *backend_step_get_encoder (BackendStep *step);
+/* The encoder's tensors are the first this many of the collection; the
+ * objective's follow. */
+guint backend_step_get_n_encoder (BackendStep *step);
 
 #endif

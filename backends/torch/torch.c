@@ -14,9 +14,12 @@
  *   device_index=N    which CUDA device
  *   dtype=float32|bfloat16   precision of the matrix products; memory and
  *                     every other op stay float32
- * [pipeline] threads sets libtorch's intra-op threads; OpenBLAS (which
- * Debian's libtorch calls for CPU matmuls) is held to one thread, so the
- * two pools never compete for the cores (docs/PLATFORM.md).
+ * Threads: on device=cpu, libtorch's matmuls call OpenBLAS (Debian's
+ * build), and its other ops run on its own OpenMP pool.  Both pools at
+ * `threads` oversubscribe the cores (PLATFORM.md: a ViT step twice as
+ * slow), so the matmuls, where the time goes, get OpenBLAS with [pipeline]
+ * threads and libtorch's pool is held to one thread.  On cuda the host
+ * only queues kernels: one thread each.
  */
 #define _GNU_SOURCE /* dladdr */
 #include "config.h"
@@ -161,11 +164,10 @@ torch_create (const M3retConfig *config, GError **error)
   if (api == NULL)
     return NULL;
   gchar err[512] = "";
-  /* OpenBLAS runs CPU matmuls inside libtorch; libtorch's own pool gets
-   * the threads (see the header comment). */
-  openblas_set_num_threads (1);
-  TorchShim *shim = api->create (set.cuda, set.index, set.bf16, set.threads, report_op_failure,
-                                 err, sizeof err);
+  /* see the header comment; OpenBLAS's count is process-wide */
+  openblas_set_num_threads (set.cuda ? 1 : set.threads);
+  TorchShim *shim = api->create (set.cuda, set.index, set.bf16, 1, report_op_failure, err,
+                                 sizeof err);
   if (shim == NULL) {
     g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED,
                  "torch backend: cannot start on %s: %s", set.cuda ? "cuda" : "cpu", err);
