@@ -124,6 +124,8 @@ build_head (Builder *b)
   put (b, SHAPE_ELLIPSOID, SYNTH_SOFT, c[0], c[1], c[2], r[0] + 0.06, r[1] + 0.06, r[2] + 0.06, 0, 0);
   put (b, SHAPE_ELLIPSOID, SYNTH_BONE, c[0], c[1], c[2], r[0], r[1], r[2], 0,
        synth_uniform (g, 0.86, 0.9));
+  /* An infant's open fontanelle at the vertex: ultrasound's window into the head. */
+  put (b, SHAPE_ELLIPSOID, SYNTH_SOFT, 0, c[1] + 0.08, c[2] + r[2], 0.14, 0.16, 0.12, 0, 0);
   gdouble brain = 0.87;
   put (b, SHAPE_ELLIPSOID, SYNTH_GREY, c[0], c[1], c[2], r[0] * brain, r[1] * brain, r[2] * brain, 0, 0);
   gdouble w = synth_uniform (g, 0.62, 0.7);

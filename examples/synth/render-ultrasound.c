@@ -1,5 +1,6 @@
-/* render-ultrasound.c — a B-mode image: an axial slice seen by a curved
- * probe on the patient's front.
+/* render-ultrasound.c — a B-mode image: a slice seen by a curved probe on
+ * the skin, axial from the patient's front, or coronal through the open
+ * fontanelle for the head.
  *
  * Each scan line walks down from the probe through the phantom. Tissue
  * backscatters by its echogenicity times fully developed speckle
@@ -26,27 +27,48 @@ typedef struct {
   gdouble *amp; /* n_lines × n_samples */
 } Polar;
 
+/* Where the probe sits and how the scanner is set: everything but the frame's speckle. */
+typedef struct {
+  gdouble lat[3], down[3], across[3]; /* the image plane's axes, and its normal */
+  gdouble offset, slide;              /* probe position along @across and @lat */
+  gdouble apex[3], rho, depth, half, steer;
+  gdouble range_db, gain_db, tgc;
+  guint32 speckle_seed;
+} Probe;
+
+static inline guint
+tissue_at (const SynthPhantom *p, const gdouble q[3])
+{
+  gdouble h = 2.0 / p->size;
+  return synth_phantom_at (p, (gint) floor ((q[0] + 1) / h), (gint) floor ((q[1] + 1) / h),
+                           (gint) floor ((q[2] + 1) / h));
+}
+
 static void
-scan_lines (const SynthPhantom *p, GRand *rng, gdouble z, gdouble x0, gdouble apex_y, gdouble rho,
-            gdouble depth, gdouble half, gdouble steer, Polar *polar)
+scan_lines (const SynthPhantom *p, const Probe *probe, GRand *rng, Polar *polar)
 {
   const SynthTissueTable *t = &p->tissue;
-  gdouble h = 2.0 / p->size, dr = depth / polar->n_samples;
-  gint k = (gint) floor ((z + 1) / h);
+  gdouble rho = probe->rho, dr = probe->depth / polar->n_samples;
   for (guint l = 0; l < polar->n_lines; l++) {
     gdouble *a = polar->amp + (gsize) l * polar->n_samples;
-    gdouble th = -half + 2 * half * (l + 0.5) / polar->n_lines + steer;
-    gdouble sx = sin (th), sy = -cos (th);
+    gdouble th = -probe->half + 2 * probe->half * (l + 0.5) / polar->n_lines + probe->steer;
+    gdouble ray[3];
+    for (guint c = 0; c < 3; c++)
+      ray[c] = sin (th) * probe->lat[c] + cos (th) * probe->down[c];
     gdouble energy = 1;
     guint prev = SYNTH_SOFT; /* the coupling gel matches soft tissue */
-    gboolean rang = FALSE, in_body = FALSE;
+    gboolean rang = FALSE;
+    gdouble inside = 0; /* path length through the body so far */
     for (guint s = 0; s < polar->n_samples; s++) {
       gdouble r = rho + (s + 0.5) * dr;
-      gint i = (gint) floor ((x0 + r * sx + 1) / h), j = (gint) floor ((apex_y + r * sy + 1) / h);
-      guint tis = synth_phantom_at (p, i, j, k);
-      if (tis == SYNTH_AIR && !in_body)
-        continue; /* gel between the probe's face and the skin: no echo, no loss */
-      in_body = TRUE;
+      gdouble q[3] = { probe->apex[0] + r * ray[0], probe->apex[1] + r * ray[1],
+                       probe->apex[2] + r * ray[2] };
+      guint tis = tissue_at (p, q);
+      /* Gel fills the space between the probe's face and the skin, including
+       * the voxel steps of the skin where a ray grazes it: no echo, no loss. */
+      if (tis == SYNTH_AIR && inside < 0.08)
+        continue;
+      inside += dr;
       if (tis != prev) {
         gdouble z1 = t->impedance[prev], z2 = t->impedance[tis];
         gdouble refl = fabs ((z2 - z1) / (z2 + z1));
@@ -92,36 +114,49 @@ blur (Polar *polar)
   g_free (tmp);
 }
 
-/* Where the probe sits and how the scanner is set: everything but the frame's speckle. */
-typedef struct {
-  gdouble z, x0, apex_y, rho, depth, half, steer;
-  gdouble range_db, gain_db, tgc;
-  guint32 speckle_seed;
-} Probe;
-
-/* Puts the probe on the skin above (x0, z): the first non-air voxel from the front. */
+/* Puts the probe's face on the skin: walks in along @down from outside the
+ * body until the first non-air voxel; the fan's apex lies @rho behind it. */
 static void
 probe_touch (const SynthPhantom *p, Probe *probe)
 {
-  guint n = p->size;
-  gdouble h = 2.0 / n;
-  gint i0 = CLAMP ((gint) floor ((probe->x0 + 1) / h), 0, (gint) n - 1);
-  gint k0 = CLAMP ((gint) floor ((probe->z + 1) / h), 0, (gint) n - 1);
-  gdouble skin = 0.6;
-  for (gint j = (gint) n - 1; j >= 0; j--)
-    if (synth_phantom_at (p, i0, j, k0) != SYNTH_AIR) {
-      skin = -1 + (j + 1) * h;
-      break;
-    }
-  probe->apex_y = skin + probe->rho;
+  gdouble h = 2.0 / p->size, q[3];
+  for (guint c = 0; c < 3; c++)
+    q[c] = probe->slide * probe->lat[c] + probe->offset * probe->across[c] - 1.2 * probe->down[c];
+  for (guint step = 0; step < 3 * p->size && tissue_at (p, q) == SYNTH_AIR; step++)
+    for (guint c = 0; c < 3; c++)
+      q[c] += 0.5 * h * probe->down[c];
+  for (guint c = 0; c < 3; c++)
+    probe->apex[c] = q[c] - probe->rho * probe->down[c];
+}
+
+static void
+set_axes (Probe *probe, gdouble lx, gdouble ly, gdouble lz, gdouble dx, gdouble dy, gdouble dz)
+{
+  gdouble l[3] = { lx, ly, lz }, d[3] = { dx, dy, dz };
+  for (guint c = 0; c < 3; c++) {
+    probe->lat[c] = l[c];
+    probe->down[c] = d[c];
+  }
+  probe->across[0] = l[1] * d[2] - l[2] * d[1];
+  probe->across[1] = l[2] * d[0] - l[0] * d[2];
+  probe->across[2] = l[0] * d[1] - l[1] * d[0];
 }
 
 static void
 probe_place (const SynthPhantom *p, GRand *rng, Probe *probe)
 {
-  probe->z = synth_uniform (rng, -0.3, 0.3);
-  probe->x0 = synth_uniform (rng, -0.25, 0.25);
-  probe->rho = 0.15; /* radius of the curved array: the fan's apex lies behind it */
+  if (p->region == SYNTH_HEAD) {
+    /* Through the open fontanelle at the vertex: a coronal fan looking down. */
+    set_axes (probe, 1, 0, 0, 0, 0, -1);
+    probe->offset = synth_uniform (rng, -0.04, 0.12);
+    probe->slide = synth_uniform (rng, -0.03, 0.03);
+  } else {
+    /* On the front of the body: an axial fan looking back. */
+    set_axes (probe, 1, 0, 0, 0, -1, 0);
+    probe->offset = synth_uniform (rng, -0.3, 0.3);
+    probe->slide = synth_uniform (rng, -0.25, 0.25);
+  }
+  probe->rho = 0.15; /* radius of the curved array */
   probe->depth = synth_uniform (rng, 0.8, 1.1);
   probe->half = synth_uniform (rng, 0.5, 0.65);
   probe->steer = synth_normal (rng, 0, 0.08);
@@ -149,8 +184,7 @@ probe_frame (const SynthPhantom *p, const Probe *probe, guint8 *pixels)
   guint n = p->size;
   g_autoptr (GRand) rng = g_rand_new_with_seed (probe->speckle_seed);
   Polar polar = { n, 2 * n, g_new0 (gdouble, (gsize) n * 2 * n) };
-  scan_lines (p, rng, probe->z, probe->x0, probe->apex_y, probe->rho, probe->depth, probe->half,
-              probe->steer, &polar);
+  scan_lines (p, probe, rng, &polar);
   blur (&polar);
   for (guint l = 0; l < polar.n_lines; l++)
     for (guint s = 0; s < polar.n_samples; s++) {
@@ -202,9 +236,10 @@ synth_render_ultrasound_cine (const SynthPhantom *p, GRand *rng, guint n_frames,
 {
   Probe probe;
   probe_place (p, rng, &probe);
-  /* A slow sweep: the probe slides along the body and a little sideways. */
-  gdouble z0 = probe.z, x0 = probe.x0;
-  gdouble dz = synth_uniform (rng, 0.2, 0.4) / n_frames * (g_rand_boolean (rng) ? 1 : -1);
+  /* A slow sweep: the probe slides across its plane and a little sideways. */
+  gdouble o0 = probe.offset, s0 = probe.slide;
+  gdouble reach = p->region == SYNTH_HEAD ? 0.1 : 0.3;
+  gdouble dz = synth_uniform (rng, 0.6, 1) * reach / n_frames * (g_rand_boolean (rng) ? 1 : -1);
   gdouble dx = synth_normal (rng, 0, 0.1) / n_frames;
   guint n = p->size;
   gsize plane = (gsize) n * n;
@@ -214,8 +249,8 @@ synth_render_ultrasound_cine (const SynthPhantom *p, GRand *rng, guint n_frames,
   out->rgb = g_new (guint8, plane * 3 * n_frames);
   g_autofree guint8 *grey = g_new (guint8, plane);
   for (guint f = 0; f < n_frames; f++) {
-    probe.z = z0 + f * dz;
-    probe.x0 = x0 + f * dx;
+    probe.offset = o0 + f * dz;
+    probe.slide = s0 + f * dx;
     probe_touch (p, &probe);
     probe_frame (p, &probe, grey);
     guint8 *rgb = out->rgb + plane * 3 * f;
