@@ -5,7 +5,8 @@
  *   M3RET_BENCH_STEPS=N          timed steps after 2 warm-up steps (default 5)
  *
  * The sgemm figure is measured in the same run: OpenBLAS on THREADS
- * threads for square 1024 and 2048 matrices (the best of 3 runs each),
+ * threads for square 1024 and 2048 matrices (the best of 3 runs each,
+ * before and after the steps),
  * and the backend's own gemm entry (its threads, OpenBLAS single-threaded
  * per chunk) on the shape of a ViT-tiny qkv projection.  The step is
  * ViT-tiny on 2-D 64×64 images (tubelet 2×8×8: 64 tokens + CLS), batch 32,
@@ -114,7 +115,9 @@ main (int argc, char **argv)
   const gint warm = 2;
   gint timed = g_getenv ("M3RET_BENCH_STEPS") ? atoi (g_getenv ("M3RET_BENCH_STEPS")) : 5;
   timed = MAX (timed, 1);
-  gdouble t_fwd = 0, t_bwd = 0, t_opt = 0, t_all = 0;
+  /* On a shared machine the best step is the one least disturbed: report
+   * it next to the mean, and compare it with the best sgemm figure. */
+  gdouble t_fwd = 0, t_bwd = 0, t_opt = 0, t_all = 0, t_best = G_MAXDOUBLE;
   for (gint s = 0; s < warm + timed; s++) {
     gdouble t0 = now ();
     M3retTensor *patches = m3ret_vit_patchify (g, vit, x, batch, frames);
@@ -139,12 +142,21 @@ main (int argc, char **argv)
       t_bwd += t2 - t1;
       t_opt += t3 - t2;
       t_all += t3 - t0;
+      t_best = MIN (t_best, t3 - t0);
     }
   }
   gint tokens = m3ret_vit_config_n_tokens (&config, frames);
   gdouble flops = 3.0 * m3ret_vit_flops (vit, batch, tokens);
   gdouble step = t_all / timed;
-  gdouble achieved = flops / step / 1e9;
+  gdouble achieved = flops / t_best / 1e9;
+  /* the peak again after the steps: the better of the two */
+  openblas_set_num_threads (threads);
+  peak = MAX (peak, sgemm_gflops (2048, threads));
+  openblas_set_num_threads (1);
+  g_autofree gchar *loadavg = NULL;
+  g_file_get_contents ("/proc/loadavg", &loadavg, NULL, NULL);
+  if (loadavg != NULL)
+    g_strdelimit (loadavg, "\n", ' ');
 
   printf ("m3ret compute benchmark — cpu backend, %d thread%s\n\n", threads,
            threads == 1 ? "" : "s");
@@ -153,17 +165,20 @@ main (int argc, char **argv)
            threads == 1 ? "" : "s", peak);
   printf ("| backend gemm, qkv shape %d×%d×%d | %.1f GFLOP/s |\n", batch * 65, 3 * 192, 192,
            backend_gemm);
-  printf ("| ViT-tiny step: 64×64 2-D, tubelet 2×8×8, batch %d (%d tokens + CLS) | %.3f s |\n",
-           batch, tokens, step);
+  printf ("| ViT-tiny step: 64×64 2-D, tubelet 2×8×8, batch %d (%d tokens + CLS), best of %d "
+          "| %.3f s |\n", batch, tokens, timed, t_best);
+  printf ("|   mean step | %.3f s |\n", step);
   printf ("|   forward / backward / AdamW | %.3f / %.3f / %.3f s |\n", t_fwd / timed,
            t_bwd / timed, t_opt / timed);
-  printf ("| images/s | %.1f |\n", batch / step);
+  printf ("| images/s (best step) | %.1f |\n", batch / t_best);
   printf ("| FLOPs per step (matmuls, fwd + 2× bwd) | %.2f GFLOP |\n", flops / 1e9);
-  printf ("| achieved | %.1f GFLOP/s |\n", achieved);
+  printf ("| achieved (best step) | %.1f GFLOP/s |\n", achieved);
   printf ("| fraction of sgemm peak | %.0f %% |\n", 100.0 * achieved / peak);
   printf ("| step arena (reserved) | %.1f MiB |\n",
            m3ret_graph_get_reserved_bytes (g) / 1048576.0);
   printf ("| parameters | %.2f M |\n", m3ret_params_count (params, TRUE) / 1e6);
+  printf ("| machine | %u CPUs, load average %s|\n", g_get_num_processors (),
+          loadavg ? loadavg : "? ");
 
   g_free (x);
   g_free (target);
