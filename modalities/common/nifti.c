@@ -273,19 +273,26 @@ mc_nifti_read (const gchar *path, guint64 volume_index, guint64 max_voxels, McNi
   }
   for (gint a = 0; a < 3; a++)
     vol->spacing[a] = out_s[a];
-  gsize stride[3] = { 1, out_n[0], (gsize) out_n[0] * out_n[1] };
-  gsize src = 0;
+  /* Stored voxel (i, j, k) lands at base + i·step[0] + j·step[1] + k·step[2]. */
+  gssize stride[3] = { 1, (gssize) out_n[0], (gssize) out_n[0] * out_n[1] };
+  gssize step[3], base = 0;
+  for (gint a = 0; a < 3; a++) {
+    step[a] = flip[a] ? -stride[axis_of[a]] : stride[axis_of[a]];
+    if (flip[a])
+      base += (gssize) (in_n[a] - 1) * stride[axis_of[a]];
+  }
+  const gfloat *src = values;
   for (guint k = 0; k < in_n[2]; k++)
-    for (guint j = 0; j < in_n[1]; j++)
-      for (guint i = 0; i < in_n[0]; i++, src++) {
-        guint idx[3] = { i, j, k };
-        gsize dst = 0;
-        for (gint a = 0; a < 3; a++) {
-          guint p = flip[a] ? in_n[a] - 1 - idx[a] : idx[a];
-          dst += p * stride[axis_of[a]];
-        }
-        vol->data[dst] = values[src];
+    for (guint j = 0; j < in_n[1]; j++) {
+      gfloat *dst = vol->data + base + (gssize) k * step[2] + (gssize) j * step[1];
+      if (step[0] == 1) {
+        memcpy (dst, src, in_n[0] * sizeof (gfloat));
+        src += in_n[0];
+      } else {
+        for (guint i = 0; i < in_n[0]; i++, src++)
+          dst[(gssize) i * step[0]] = *src;
       }
+    }
 
   info->nx = out_n[0];
   info->ny = out_n[1];
