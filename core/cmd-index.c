@@ -24,10 +24,6 @@ build_index (M3retPipeline *pipeline, const gchar *npy_path, const gchar *out_pa
                  "%s: holds no rows; nothing to index", npy_path);
     return FALSE;
   }
-  if (e->items == NULL) {
-    g_autofree gchar *sidecar = m3ret_embeddings_sidecar_path (npy_path);
-    fprintf (stderr, "m3ret index: no sidecar %s; results will be row numbers only\n", sidecar);
-  }
   /* Embeddings should arrive normalised; a stray norm would silently skew cosine. */
   if (!m3ret_vectors_normalize (e->data, e->n_rows, e->dim, npy_path, error))
     return FALSE;
@@ -35,9 +31,15 @@ build_index (M3retPipeline *pipeline, const gchar *npy_path, const gchar *out_pa
   g_autoptr (M3retIndex) index = m3ret_index_new (plugin, config, e->dim, threads, error);
   if (index == NULL || !m3ret_index_add (index, e->data, e->n_rows, error))
     return FALSE;
+  gboolean bare = e->items == NULL;
   m3ret_index_set_items (index, g_steal_pointer (&e->items));
   if (!m3ret_index_save (index, out_path, error))
     return FALSE;
+  if (bare) {
+    g_autofree gchar *sidecar = m3ret_embeddings_sidecar_path (npy_path);
+    fprintf (stderr, "m3ret index: note: no sidecar %s, so results will show row numbers only\n",
+             sidecar);
+  }
   printf ("%s: %zu vectors of %u, retriever %s, built in %.1f s\n", out_path, e->n_rows, e->dim,
           m3ret_index_plugin_name (index), (g_get_monotonic_time () - start) / 1e6);
   return TRUE;

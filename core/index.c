@@ -216,6 +216,12 @@ m3ret_index_save (M3retIndex *index, const gchar *path, GError **error)
                  "%s: the index holds %zu vectors but %zu items", path, count, index->items->n);
     return FALSE;
   }
+  for (gsize i = 0; index->items != NULL && i < index->items->n; i++)
+    if (*index->items->paths[i] == '\0') {
+      g_set_error (error, M3RET_FORMAT_ERROR, M3RET_FORMAT_ERROR_INVALID,
+                   "%s: item %zu has no path; every indexed row needs one", path, i);
+      return FALSE;
+    }
   gsize items_len = 0;
   g_autofree gchar *items_csv = index->items ? m3ret_items_to_csv (index->items, &items_len) : NULL;
   M3retIndexWriter writer = { m3ret_atomic_file_new (path, error), 0 };

@@ -307,8 +307,8 @@ m3ret_metrics_table_print (M3retMetricsTable *table, FILE *out)
         fprintf (out, " %7.3f", v[m][k]);
     fprintf (out, "\n");
   }
-  /* The matrices only say something when there are at least two modalities. */
-  if (columns->len <= 2)
+  /* Columns beyond "all" exist once a per-modality database was scored. */
+  if (columns->len < 2)
     return;
   guint kmax = 0;
   for (guint k = 0; k < nk; k++)

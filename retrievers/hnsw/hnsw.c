@@ -1,8 +1,7 @@
 /* hnsw.c — approximate cosine search with a hierarchical navigable small-world graph.
  *
  * The graph is hnswlib's (hnsw-shim.cc); this file is the plugin: keys,
- * vtable and the glue to m3ret's index container.  The key `m` is the
- * paper's M (key names are lower case).  m and ef_construction
+ * vtable and the glue to m3ret's index container.  M and ef_construction
  * shape the graph and are stored in the file; ef_search is read from the
  * pipeline each time, so one saved index can be queried at any
  * speed/recall trade-off.
@@ -13,8 +12,8 @@
 #include "m3ret-plugin.h"
 
 static const M3retKeySpec hnsw_keys[] = {
-  M3RET_KEY_INT_SPEC ("m", "16", 2, 100,
-                      "HNSW M, the graph degree: links per node per level (2·m on the bottom level)"),
+  M3RET_KEY_INT_SPEC ("M", "16", 2, 100,
+                      "graph degree: links per node per level (2·M on the bottom level)"),
   M3RET_KEY_INT_SPEC ("ef_construction", "200", 8, 4096,
                       "beam width while building: higher gives a better graph, slower build"),
   M3RET_KEY_INT_SPEC ("ef_search", "64", 1, 32768,
@@ -42,7 +41,7 @@ hnsw_wrap (M3retHnsw *graph, const M3retConfig *config, guint n_threads)
 static gpointer
 hnsw_create (const M3retConfig *config, guint dim, guint n_threads, GError **error)
 {
-  M3retHnsw *graph = m3ret_hnsw_new (dim, (guint) m3ret_config_get_int (config, "m"),
+  M3retHnsw *graph = m3ret_hnsw_new (dim, (guint) m3ret_config_get_int (config, "M"),
                                      (guint) m3ret_config_get_int (config, "ef_construction"),
                                      (guint64) m3ret_config_get_int (config, "seed"), error);
   return graph ? hnsw_wrap (graph, config, n_threads) : NULL;
@@ -111,5 +110,5 @@ static const M3retRetrieverVTable hnsw_vtable = {
 };
 
 M3RET_PLUGIN_DEFINE (hnsw, M3RET_PLUGIN_RETRIEVER, "0.1.0",
-                     "approximate cosine search: HNSW graph (hnswlib), keys m, ef_construction, ef_search",
+                     "approximate cosine search: HNSW graph (hnswlib), keys M, ef_construction, ef_search",
                      "MIT", hnsw_keys, NULL, &hnsw_vtable)
