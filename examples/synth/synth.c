@@ -50,6 +50,11 @@ m3ret_synth_parse_modalities (const gchar *list, guint *mask, GError **error)
   guint m = 0;
   for (guint i = 0; names[i] != NULL; i++) {
     const gchar *name = g_strstrip (names[i]);
+    if (*name == '\0') {
+      g_set_error (error, M3RET_SYNTH_ERROR, M3RET_SYNTH_ERROR_ARGUMENT,
+                   "an empty name in --modalities '%s'", list);
+      return FALSE;
+    }
     guint k;
     for (k = 0; k < M3RET_SYNTH_N_MODALITIES; k++)
       if (strcmp (name, modality_names[k]) == 0)
@@ -63,8 +68,8 @@ m3ret_synth_parse_modalities (const gchar *list, guint *mask, GError **error)
     m |= 1u << k;
   }
   if (m == 0) {
-    g_set_error (error, M3RET_SYNTH_ERROR, M3RET_SYNTH_ERROR_ARGUMENT,
-                 "--modalities names no modality");
+    g_set_error_literal (error, M3RET_SYNTH_ERROR, M3RET_SYNTH_ERROR_ARGUMENT,
+                         "--modalities names no modality");
     return FALSE;
   }
   *mask = m;
