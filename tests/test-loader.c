@@ -336,6 +336,49 @@ START_TEST (test_loader_sequential_and_errors)
 END_TEST
 
 
+START_TEST (test_pipeline_options_and_modality_config)
+{
+  const gchar *text = "[pipeline]\nseed=5\n"
+                      "[input]\nsize=16\ndepth=4\ntubelet=2,8,8\n"
+                      "[data]\nweights=xray:1,ct:0.5\n"
+                      "[train]\nbatch=6\n"
+                      "[modality ct]\nwindow=-500,500\nmean=0,0,0\nstd=1,1,1\n";
+  GError *error = NULL;
+  g_autoptr (M3retPipeline) p =
+    m3ret_pipeline_load_data (registry, text, -1, "test.ini", tmp, &error);
+  ck_assert_msg (p != NULL, "%s", error ? error->message : "");
+  M3retLoaderOptions o;
+  m3ret_loader_options_from_pipeline (&o, p, M3RET_LOADER_TRAIN);
+  ck_assert_uint_eq (o.batch_size, 6);
+  ck_assert_uint_eq (o.seed, 5);
+  ck_assert_uint_eq (o.n_views, 1);
+  ck_assert_int_eq (o.views[0].mode, M3RET_VIEW_TRAIN);
+  ck_assert_uint_eq (o.views[0].size, 16);
+  ck_assert_uint_eq (o.views[0].depth, 4);
+  ck_assert_uint_eq (o.views[0].image_depth, 2);
+  ck_assert_uint_eq (o.n_weights, 2);
+  ck_assert_str_eq (o.weight_names[1], "ct");
+  ck_assert_float_eq_tol (o.weights[1], 0.5, 1e-12);
+  m3ret_loader_options_from_pipeline (&o, p, M3RET_LOADER_SEQUENTIAL);
+  ck_assert_int_eq (o.views[0].mode, M3RET_VIEW_EVAL);
+
+  /* The [modality ct] group reaches the plugin: 250 HU in [-500, 500] is 0.75. */
+  g_autoptr (M3retModalities) configured = m3ret_modalities_new (registry, p, &error);
+  ck_assert_msg (configured != NULL, "%s", error ? error->message : "");
+  g_autofree gchar *path = g_build_filename (tmp, "flat.nii.gz", NULL);
+  gdouble v[4 * 4 * 2];
+  for (guint i = 0; i < G_N_ELEMENTS (v); i++)
+    v[i] = 250;
+  fx_write_nifti (path, 4, 4, 2, 1, NIFTI_TYPE_INT16, v, 1, 1, 1, 0, 0, NULL);
+  M3retView view;
+  m3ret_view_init_eval (&view, 4, 2, 2);
+  M3retSample *s = NULL;
+  ck_assert (m3ret_modalities_read (configured, "ct", path, &view, 1, &s, NULL));
+  ck_assert_float_eq_tol (s->data[0], 0.75, 1e-5);
+  m3ret_sample_free (s);
+}
+END_TEST
+
 /* ---- round trip through `m3ret synth` ---- */
 
 /* The generator's CT volumes, read here through nifticlib directly, must
@@ -460,6 +503,7 @@ loader_suite (void)
   tcase_add_test (lt, test_loader_same_for_any_thread_count);
   tcase_add_test (lt, test_loader_weights);
   tcase_add_test (lt, test_loader_sequential_and_errors);
+  tcase_add_test (lt, test_pipeline_options_and_modality_config);
   tcase_add_test (lt, test_synth_round_trip);
   suite_add_tcase (s, lt);
   return s;
