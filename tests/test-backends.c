@@ -1225,6 +1225,55 @@ START_TEST (test_block_step)
 }
 END_TEST
 
+/* dtype=bfloat16 rounds the operands of every matrix product to 8
+ * significant bits: the same block step lands near float32's, within
+ * what that rounding allows (and nowhere near when a product is wrong). */
+START_TEST (test_bf16_block_step)
+{
+  if (m3ret_registry_lookup (registry, M3RET_PLUGIN_BACKEND, "torch") == NULL) {
+    g_print ("SKIP bfloat16: the torch backend is not built\n");
+    return;
+  }
+  const BlockDims bd = { 3, 7, 11, 12, 3, 5 };
+  M3retDevice *reference = open_reference ();
+  StepResult want = { 0 };
+  block_step (reference, &bd, 4243, &want);
+  const Target bf16[] = {
+    { .backend = "torch", .label = "torch:cpu:bf16", .settings = { "device=cpu", "dtype=bfloat16" },
+      .threads = 1 },
+    { .backend = "torch", .label = "torch:cuda:bf16",
+      .settings = { "device=cuda", "dtype=bfloat16" }, .threads = 1 },
+  };
+  for (guint ti = 0; ti < G_N_ELEMENTS (bf16); ti++) {
+    const Target *t = &bf16[ti];
+    if (!target_selected (t->label))
+      continue;
+    g_autoptr (GError) error = NULL;
+    M3retDevice *target = open_device (t, &error);
+    if (target == NULL) {
+      ck_assert (g_error_matches (error, M3RET_PLUGIN_ERROR, M3RET_PLUGIN_ERROR_DECLINED));
+      g_print ("SKIP %s: %s\n", t->label, error->message);
+      continue;
+    }
+    StepResult got = { 0 };
+    block_step (target, &bd, 4243, &got);
+    ck_assert_msg (fabsf (got.loss - want.loss) <= 2e-2f * fabsf (want.loss),
+                   "%s: block loss %.6g, cpu float32 %.6g", t->label, got.loss, want.loss);
+    gdouble worst = 0;
+    for (gint i = 0; i < N_PARAMS; i++)
+      worst = MAX (worst, nmse (got.grad[i], want.grad[i], want.numel[i]));
+    ck_assert_msg (worst <= 5e-3, "%s: worst gradient NMSE %g against cpu float32", t->label,
+                   worst);
+    g_print ("%s: loss %.6g (cpu float32 %.6g), worst gradient NMSE %.2g\n", t->label, got.loss,
+             want.loss, worst);
+    step_result_clear (&got);
+    m3ret_device_free (target);
+  }
+  step_result_clear (&want);
+  m3ret_device_free (reference);
+}
+END_TEST
+
 /* ------------------------------------- a micro ViT step of each objective */
 
 /* Σ(a−b)² / max(Σb², floor): @floor, a small fraction of the whole
@@ -1304,6 +1353,9 @@ objective_step (const gchar *objective)
     ck_assert_msg (fabsf (got.loss - want.loss) <= 1e-5f * MAX (fabsf (want.loss), 1e-3f),
                    "%s on %s: loss %.9g, cpu %.9g", objective, t->label, got.loss, want.loss);
     ck_assert_uint_eq (got.grads->len, want.grads->len);
+    gdouble worst = 0;
+    const gchar *worst_name = "";
+    guint n_compared = 0;
     for (guint i = 0; i < want.grads->len; i++) {
       if (want.grads->pdata[i] == NULL)
         continue;
@@ -1312,7 +1364,14 @@ objective_step (const gchar *objective)
                                 1e-6 * want.grad_sumsq / n);
       ck_assert_msg (err <= 1e-8, "%s on %s: gradient of %s: NMSE %g against cpu", objective,
                      t->label, m3ret_params_get_name (params, i), err);
+      if (err >= worst) {
+        worst = err;
+        worst_name = m3ret_params_get_name (params, i);
+      }
+      n_compared++;
     }
+    g_print ("%s step on %s: loss %.7g (cpu %.7g), %u gradients, worst NMSE %.2g (%s)\n",
+             objective, t->label, got.loss, want.loss, n_compared, worst, worst_name);
     g_ptr_array_unref (got.grads);
     m3ret_device_free (target);
   }
@@ -1372,6 +1431,7 @@ backends_suite (void)
   tcase_set_timeout (tc, 300);
   tcase_add_loop_test (tc, test_op, 0, G_N_ELEMENTS (op_cases));
   tcase_add_test (tc, test_block_step);
+  tcase_add_test (tc, test_bf16_block_step);
   tcase_add_test (tc, test_mae_step);
   tcase_add_test (tc, test_simdino_step);
   tcase_add_test (tc, test_cuda_probe);
