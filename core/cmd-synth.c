@@ -12,7 +12,7 @@ cmd_synth (gint argc, gchar **argv)
   CliCommon common = { 0 };
   M3retSynthOptions opts;
   m3ret_synth_options_init (&opts);
-  gchar *out = NULL, *modalities = NULL;
+  gchar *out = NULL, *modalities = NULL, *codec = NULL;
   gint per_class = (gint) opts.per_class, size = (gint) opts.size, frames = (gint) opts.frames;
   gint cine = (gint) opts.cine;
   gint64 seed = 0;
@@ -30,6 +30,8 @@ cmd_synth (gint argc, gchar **argv)
     { "frames", 0, 0, G_OPTION_ARG_INT, &frames, "Frames per video (default 16)", "N" },
     { "cine", 0, 0, G_OPTION_ARG_INT, &cine,
       "Write the last N ultrasound samples of each class as cine clips (default 0)", "N" },
+    { "video-codec", 0, 0, G_OPTION_ARG_STRING, &codec,
+      "h264 (.mp4) or mpeg4 (.avi); default h264 where FFmpeg has libx264", "CODEC" },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- write a synthetic labelled dataset");
@@ -67,6 +69,7 @@ cmd_synth (gint argc, gchar **argv)
   opts.size = (guint) size;
   opts.frames = (guint) frames;
   opts.cine = (guint) cine;
+  opts.video_codec = codec;
   opts.seed = (guint64) seed;
   M3retSynthReport report = { 0 };
   gint64 start = g_get_monotonic_time ();
@@ -84,6 +87,7 @@ done:
   g_clear_error (&error);
   g_free (out);
   g_free (modalities);
+  g_free (codec);
   g_strfreev (common.plugin_paths);
   return status;
 }

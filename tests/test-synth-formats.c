@@ -18,7 +18,7 @@
 #define SIZE 32
 #define FRAMES 6
 
-static gchar *tmp, *dir;
+static gchar *tmp, *dir, *dir_avi; /* the second with mpeg4 videos */
 static GPtrArray *rows;
 
 static void
@@ -33,6 +33,13 @@ setup_dataset (void)
   ck_assert_msg (status == 0, "m3ret synth failed (%d): %s", status, err);
   g_autofree gchar *manifest = g_build_filename (dir, "manifest.csv", NULL);
   rows = synth_read_csv (manifest);
+  dir_avi = g_build_filename (tmp, "avi", NULL);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  status = synth_spawn (&out, &err, "--out", dir_avi, "--per-class", "1", "--size", G_STRINGIFY (SIZE),
+                        "--frames", G_STRINGIFY (FRAMES), "--modalities", "endoscopy,ultrasound",
+                        "--cine", "1", "--video-codec", "mpeg4", NULL);
+  ck_assert_msg (status == 0, "m3ret synth --video-codec mpeg4 failed (%d): %s", status, err);
 }
 
 static void
@@ -42,6 +49,7 @@ teardown_dataset (void)
   m3ret_check_rmtree (tmp);
   g_free (tmp);
   g_free (dir);
+  g_free (dir_avi);
 }
 
 /* Calls @check on the full path of every file of @modality, with its label and index in class. */
@@ -375,6 +383,24 @@ START_TEST (test_endoscopy_video)
 }
 END_TEST
 
+START_TEST (test_mpeg4_avi)
+{
+  av_log_set_level (AV_LOG_QUIET);
+  g_autofree gchar *manifest = g_build_filename (dir_avi, "manifest.csv", NULL);
+  g_autoptr (GPtrArray) avi = synth_read_csv (manifest);
+  ck_assert_uint_eq (avi->len - 1, 4 + 5);
+  for (guint i = 1; i < avi->len; i++) {
+    gchar **f = avi->pdata[i];
+    ck_assert_msg (g_str_has_suffix (f[0], ".avi"), "%s", f[0]);
+    g_autofree gchar *path = g_build_filename (dir_avi, f[0], NULL);
+    if (strcmp (f[1], "endoscopy") == 0)
+      check_video (path, f[2], NULL);
+    else
+      check_cine (path, f[2], &(guint) { 0 });
+  }
+}
+END_TEST
+
 static Suite *
 formats_suite (void)
 {
@@ -389,6 +415,7 @@ formats_suite (void)
   tcase_add_test (tc, test_mri_nifti);
   tcase_add_test (tc, test_endoscopy_video);
   tcase_add_test (tc, test_ultrasound_cine);
+  tcase_add_test (tc, test_mpeg4_avi);
   suite_add_tcase (s, tc);
   return s;
 }

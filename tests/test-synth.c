@@ -14,18 +14,19 @@ static gchar *tmp;          /* everything below lives here */
 static gchar *dir_a, *dir_b; /* seed 7, twice */
 static gchar *dir_c;        /* seed 8 */
 static gchar *dir_d;        /* seed 7, ct and xray only */
+static gchar *dir_e, *dir_f; /* seed 7, endoscopy as mpeg4, twice */
 
 static const gchar *const body_labels[] = { "head", "chest", "abdomen", "pelvis", "knee", NULL };
 static const gchar *const endo_labels[] = { "esophagus", "stomach", "duodenum", "colon", NULL };
 static const gchar *const modalities[] = { "xray", "ultrasound", "endoscopy", "ct", "mri", NULL };
 
 static void
-make (const gchar *dir, const gchar *seed, const gchar *which)
+make (const gchar *dir, const gchar *seed, const gchar *which, const gchar *codec)
 {
   g_autofree gchar *out = NULL, *err = NULL;
   gint status = synth_spawn (&out, &err, "--out", dir, "--per-class", G_STRINGIFY (PER_CLASS),
                              "--size", "32", "--frames", "4", "--seed", seed, "--modalities", which,
-                             NULL);
+                             "--video-codec", codec, NULL);
   ck_assert_msg (status == 0, "m3ret synth failed (%d): %s", status, err);
 }
 
@@ -37,11 +38,15 @@ setup_datasets (void)
   dir_b = g_build_filename (tmp, "b", NULL);
   dir_c = g_build_filename (tmp, "c", NULL);
   dir_d = g_build_filename (tmp, "d", NULL);
+  dir_e = g_build_filename (tmp, "e", NULL);
+  dir_f = g_build_filename (tmp, "f", NULL);
   const gchar *all = "xray,ultrasound,endoscopy,ct,mri";
-  make (dir_a, "7", all);
-  make (dir_b, "7", all);
-  make (dir_c, "8", all);
-  make (dir_d, "7", "ct,xray");
+  make (dir_a, "7", all, "h264");
+  make (dir_b, "7", all, "h264");
+  make (dir_c, "8", all, "h264");
+  make (dir_d, "7", "ct,xray", "h264");
+  make (dir_e, "7", "endoscopy", "mpeg4");
+  make (dir_f, "7", "endoscopy", "mpeg4");
 }
 
 static void
@@ -53,6 +58,8 @@ teardown_datasets (void)
   g_free (dir_b);
   g_free (dir_c);
   g_free (dir_d);
+  g_free (dir_e);
+  g_free (dir_f);
 }
 
 static GPtrArray *
@@ -171,6 +178,17 @@ START_TEST (test_same_seed_same_bytes)
 }
 END_TEST
 
+START_TEST (test_mpeg4_same_bytes)
+{
+  g_autoptr (GPtrArray) rows = manifest (dir_e, "manifest.csv");
+  ck_assert_uint_eq (rows->len - 1, 4 * PER_CLASS);
+  for (guint i = 1; i < rows->len; i++)
+    ck_assert_msg (g_str_has_suffix (((gchar **) rows->pdata[i])[0], ".avi"), "%s",
+                   ((gchar **) rows->pdata[i])[0]);
+  assert_same_files (dir_e, dir_f, TRUE);
+}
+END_TEST
+
 START_TEST (test_other_seed_other_bytes)
 {
   assert_same_files (dir_a, dir_c, FALSE);
@@ -214,6 +232,7 @@ START_TEST (test_bad_arguments)
   assert_refused (fresh, "'dicom'", "--modalities", "xray,dicom");
   assert_refused (fresh, "size", "--size", "40");
   assert_refused (fresh, "cine", "--cine", "9");
+  assert_refused (fresh, "'vp9'", "--video-codec", "vp9");
   assert_refused (fresh, "seed", "--seed", "abc");
   assert_refused (fresh, "stray", "stray", NULL);
   assert_refused (NULL, "--out", "--per-class", "2");
@@ -283,6 +302,7 @@ synth_suite (void)
   tcase_add_test (tc, test_query_database_split);
   tcase_add_test (tc, test_same_seed_same_bytes);
   tcase_add_test (tc, test_other_seed_other_bytes);
+  tcase_add_test (tc, test_mpeg4_same_bytes);
   tcase_add_test (tc, test_subset_same_bytes);
   tcase_add_test (tc, test_bad_arguments);
   tcase_add_test (tc, test_api_modalities);

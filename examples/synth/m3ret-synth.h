@@ -47,6 +47,7 @@ typedef struct {
   guint frames;           /* frames per video, in [2, 256] */
   guint cine;             /* per ultrasound class, the last @cine samples are cine clips, not stills */
   gdouble query_fraction; /* share of each class (per modality) put in the query split */
+  const gchar *video_codec; /* "h264" (.mp4), "mpeg4" (.avi), or NULL: h264 where libx264 is there */
 } M3retSynthOptions;
 
 /* Fills @opts with the defaults: 8 per class, size 64, seed 0, every

@@ -123,8 +123,9 @@ typedef struct {
   const gchar *name;      /* "h264" or "mpeg4", for the report */
 } SynthVideoCodec;
 
-/* Picks libx264 when this FFmpeg has it, else mpeg4. */
-gboolean synth_video_codec_find (SynthVideoCodec *codec, GError **error);
+/* Finds the encoder for @want ("h264" or "mpeg4"); NULL: libx264 when this
+ * FFmpeg has it, else mpeg4. */
+gboolean synth_video_codec_find (const gchar *want, SynthVideoCodec *codec, GError **error);
 gboolean synth_write_video (const gchar *path, const SynthVideoCodec *codec,
                             const SynthVideo *video, GError **error);
 

@@ -40,7 +40,7 @@ m3ret_synth_options_init (M3retSynthOptions *opts)
 {
   *opts = (M3retSynthOptions) { .out_dir = NULL, .per_class = 8, .size = 64, .seed = 0,
                                 .modalities = M3RET_SYNTH_ALL_MODALITIES, .frames = 16, .cine = 0,
-                                .query_fraction = 0.2 };
+                                .query_fraction = 0.2, .video_codec = NULL };
 }
 
 gboolean
@@ -265,7 +265,7 @@ m3ret_synth_run (const M3retSynthOptions *opts, M3retSynthReport *report, GError
   Run run = { .opts = opts };
   gboolean endoscopy = (opts->modalities & (1u << M3RET_SYNTH_ENDOSCOPY)) != 0;
   gboolean video = endoscopy || (opts->cine > 0 && (opts->modalities & (1u << M3RET_SYNTH_ULTRASOUND)));
-  if (video && !synth_video_codec_find (&run.codec, error))
+  if (video && !synth_video_codec_find (opts->video_codec, &run.codec, error))
     return FALSE;
   if (opts->per_class >= 2)
     run.n_query = CLAMP ((guint) floor (opts->query_fraction * opts->per_class + 0.5), 1,

@@ -13,25 +13,34 @@
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
+#include <string.h>
 
 #include "synth-private.h"
 
 gboolean
-synth_video_codec_find (SynthVideoCodec *codec, GError **error)
+synth_video_codec_find (const gchar *want, SynthVideoCodec *codec, GError **error)
 {
+  static const SynthVideoCodec h264 = { "libx264", "mp4", ".mp4", "h264" };
+  static const SynthVideoCodec mpeg4 = { "mpeg4", "avi", ".avi", "mpeg4" };
   /* FFmpeg logs encoder banners and statistics; failures reach the caller
    * as GErrors, so the log is only noise here. */
   av_log_set_level (AV_LOG_QUIET);
-  if (avcodec_find_encoder_by_name ("libx264") != NULL) {
-    *codec = (SynthVideoCodec) { "libx264", "mp4", ".mp4", "h264" };
+  if (want != NULL && strcmp (want, "h264") != 0 && strcmp (want, "mpeg4") != 0) {
+    g_set_error (error, M3RET_SYNTH_ERROR, M3RET_SYNTH_ERROR_ARGUMENT,
+                 "unknown video codec '%s' (choose h264 or mpeg4)", want);
+    return FALSE;
+  }
+  gboolean any = want == NULL;
+  if ((any || strcmp (want, "h264") == 0) && avcodec_find_encoder_by_name (h264.encoder) != NULL) {
+    *codec = h264;
     return TRUE;
   }
-  if (avcodec_find_encoder_by_name ("mpeg4") != NULL) {
-    *codec = (SynthVideoCodec) { "mpeg4", "avi", ".avi", "mpeg4" };
+  if ((any || strcmp (want, "mpeg4") == 0) && avcodec_find_encoder_by_name (mpeg4.encoder) != NULL) {
+    *codec = mpeg4;
     return TRUE;
   }
-  g_set_error (error, M3RET_SYNTH_ERROR, M3RET_SYNTH_ERROR_CODEC,
-               "this FFmpeg has neither the libx264 nor the mpeg4 encoder");
+  g_set_error (error, M3RET_SYNTH_ERROR, M3RET_SYNTH_ERROR_CODEC, "this FFmpeg has no %s encoder",
+               any ? "libx264 or mpeg4" : strcmp (want, "h264") == 0 ? "libx264" : "mpeg4");
   return FALSE;
 }
 
