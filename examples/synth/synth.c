@@ -219,6 +219,11 @@ write_body_regions (Run *run, GError **error)
   static const M3retSynthModality body[] = { M3RET_SYNTH_XRAY, M3RET_SYNTH_ULTRASOUND,
                                              M3RET_SYNTH_CT, M3RET_SYNTH_MRI };
   const M3retSynthOptions *o = run->opts;
+  guint wanted = 0;
+  for (guint b = 0; b < G_N_ELEMENTS (body); b++)
+    wanted |= o->modalities & (1u << body[b]);
+  if (wanted == 0)
+    return TRUE;
   for (guint r = 0; r < SYNTH_N_REGIONS; r++)
     for (guint i = 0; i < o->per_class; i++) {
       g_autoptr (GRand) rng = synth_rng_new (o->seed, STREAM_ANATOMY, r, i);
