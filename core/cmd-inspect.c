@@ -42,9 +42,12 @@ cmd_inspect (gint argc, gchar **argv)
 {
   CliCommon common = { 0 };
   gchar *modality = NULL;
+  gchar *pipeline_path = NULL;
   GOptionEntry entries[] = {
     { "modality", 'm', 0, G_OPTION_ARG_STRING, &modality,
       "Read with this modality plugin instead of the probe's choice", "NAME" },
+    { "pipeline", 'p', 0, G_OPTION_ARG_FILENAME, &pipeline_path,
+      "Configure the plugins from this pipeline's [modality NAME] groups", "PIPELINE.ini" },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr (GOptionContext) ctx =
@@ -57,12 +60,18 @@ cmd_inspect (gint argc, gchar **argv)
     fprintf (stderr, "m3ret inspect: give at least one FILE\n");
     g_strfreev (common.plugin_paths);
     g_free (modality);
+    g_free (pipeline_path);
     return M3RET_EXIT_USAGE;
   }
   M3retRegistry *registry = cli_registry (&common);
   GError *error = NULL;
   gint status = M3RET_EXIT_OK;
-  M3retModalities *set = m3ret_modalities_new (registry, NULL, &error);
+  M3retPipeline *pipeline = NULL;
+  M3retModalities *set = NULL;
+  if (pipeline_path != NULL)
+    pipeline = m3ret_pipeline_load (registry, pipeline_path, &error);
+  if (pipeline_path == NULL || pipeline != NULL)
+    set = m3ret_modalities_new (registry, pipeline, &error);
   if (set == NULL) {
     status = cli_fail (error);
     g_clear_error (&error);
@@ -96,8 +105,10 @@ cmd_inspect (gint argc, gchar **argv)
     m3ret_inspect_info_clear (&info);
   }
   m3ret_modalities_free (set);
+  m3ret_pipeline_free (pipeline);
   m3ret_registry_free (registry);
   g_strfreev (common.plugin_paths);
   g_free (modality);
+  g_free (pipeline_path);
   return status;
 }

@@ -740,16 +740,24 @@ END_TEST
 /* ---- m3ret inspect, as a program ---- */
 
 static gint
-run_inspect (const gchar *path, gchar **out, gchar **err)
+run_inspect_with (const gchar *pipeline, const gchar *path, gchar **out, gchar **err)
 {
   const gchar *bin = g_getenv ("M3RET_BIN");
   ck_assert_msg (bin != NULL, "M3RET_BIN is not set (run through make check)");
-  const gchar *argv[] = { bin, "inspect", path, NULL };
+  const gchar *plain[] = { bin, "inspect", path, NULL };
+  const gchar *configured[] = { bin, "inspect", "--pipeline", pipeline, path, NULL };
+  const gchar **argv = pipeline != NULL ? configured : plain;
   gint status = 0;
   GError *error = NULL;
   ck_assert_msg (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, out, err,
                                &status, &error), "%s", error ? error->message : "");
   return g_spawn_check_wait_status (status, NULL) ? 0 : 1;
+}
+
+static gint
+run_inspect (const gchar *path, gchar **out, gchar **err)
+{
+  return run_inspect_with (NULL, path, out, err);
 }
 
 START_TEST (test_inspect_command)
@@ -765,6 +773,14 @@ START_TEST (test_inspect_command)
   ck_assert_msg (strstr (out, "spacing     0.5 × 0.5 × 2.5") != NULL, "%s", out);
   ck_assert_msg (strstr (out, "datatype    INT16") != NULL, "%s", out);
   ck_assert_msg (strstr (out, "min -500, max 460") != NULL, "%s", out);
+
+  /* --pipeline configures the plugins from [modality NAME] groups. */
+  g_autofree gchar *ini = path_in_tmp ("p.ini");
+  ck_assert (g_file_set_contents (ini, "[modality ct]\nwindow=-400,600\n", -1, NULL));
+  g_free (out);
+  g_free (err);
+  ck_assert_int_eq (run_inspect_with (ini, ct, &out, &err), 0);
+  ck_assert_msg (strstr (out, "window [-400, 600] HU") != NULL, "%s%s", out, err);
 
   g_autofree gchar *mkv = path_in_tmp ("scope.mkv");
   ck_assert (fx_write_video (mkv, "ffv1", 16, 16, 5, 0));
