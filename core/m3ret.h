@@ -16,6 +16,10 @@
 #include <m3ret-optim.h>
 #include <m3ret-safetensors.h>
 #include <m3ret-fileio.h>
+#include <m3ret-npy.h>
+#include <m3ret-embeddings.h>
+#include <m3ret-index.h>
+#include <m3ret-metrics.h>
 #include <m3ret-loader.h>
 #include <m3ret-modalities.h>
 #include <m3ret-manifest.h>

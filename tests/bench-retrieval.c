@@ -1,0 +1,240 @@
+/* bench-retrieval.c — flat search beside the sgemm bound; hnsw recall against speed.
+ *
+ * A program, not a test: prints tables, asserts nothing.  Sizes follow
+ * issue 6/8: a 100k × 192 database, 1000 queries, k = 10, 2 threads
+ * (M3RET_BENCH_THREADS overrides).  Two databases: unit vectors uniform on
+ * the sphere (the hardest case for a graph index) and a clustered one
+ * (2000 centres plus noise), closer to what a trained encoder produces.
+ * M3RET_BENCH_ROWS shrinks the database for a dry run.
+ */
+#include "config.h"
+
+#include <cblas.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "m3ret.h"
+#include "m3ret-fileio.h"
+#include "m3ret-index.h"
+
+#define N_Q 1000
+#define DIM 192
+#define K 10
+#define REPEATS 3
+
+static gsize N_DB = 100000;
+
+static gdouble
+now (void)
+{
+  return g_get_monotonic_time () / 1e6;
+}
+
+static gint
+compare_doubles (gconstpointer a, gconstpointer b)
+{
+  gdouble x = *(const gdouble *) a, y = *(const gdouble *) b;
+  return x < y ? -1 : x > y;
+}
+
+static gdouble
+median (gdouble *v, guint n)
+{
+  qsort (v, n, sizeof (gdouble), compare_doubles);
+  return v[n / 2];
+}
+
+static void
+gaussian (GRand *rand, gfloat *out, gsize n, gdouble sigma)
+{
+  for (gsize i = 0; i < n; i++) {
+    gdouble u = g_rand_double (rand), v = g_rand_double (rand);
+    out[i] = (gfloat) (sigma * sqrt (-2 * log (1 - u)) * cos (2 * G_PI * v));
+  }
+}
+
+/* (transfer full) n unit rows: uniform directions, or around @n_centres centres. */
+static gfloat *
+make_rows (GRand *rand, gsize n, const gfloat *centres, guint n_centres)
+{
+  gfloat *rows = g_new (gfloat, n * DIM);
+  if (centres == NULL) {
+    gaussian (rand, rows, n * DIM, 1.0);
+  } else {
+    gaussian (rand, rows, n * DIM, 0.6 / sqrt (DIM));
+    for (gsize i = 0; i < n; i++) {
+      const gfloat *c = centres + (gsize) g_rand_int_range (rand, 0, (gint32) n_centres) * DIM;
+      for (guint j = 0; j < DIM; j++)
+        rows[i * DIM + j] += c[j];
+    }
+  }
+  m3ret_vectors_normalize (rows, n, DIM, "bench", NULL);
+  return rows;
+}
+
+/* Median GFLOP/s of C = A·Bᵀ for m×k by n×k, as flat calls it. */
+static gdouble
+sgemm_rate (gint m, gint n, gint k)
+{
+  gfloat *a = g_new0 (gfloat, (gsize) m * k), *b = g_new0 (gfloat, (gsize) n * k);
+  gfloat *c = g_new (gfloat, (gsize) m * n);
+  for (gsize i = 0; i < (gsize) m * k; i++)
+    a[i] = (gfloat) (i % 13) * 0.1f;
+  for (gsize i = 0; i < (gsize) n * k; i++)
+    b[i] = (gfloat) (i % 7) * 0.1f;
+  gdouble t[5];
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1, a, k, b, k, 0, c, n);
+  for (guint r = 0; r < 5; r++) {
+    gdouble t0 = now ();
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1, a, k, b, k, 0, c, n);
+    t[r] = now () - t0;
+  }
+  g_free (a);
+  g_free (b);
+  g_free (c);
+  return 2.0 * m * n * k / median (t, 5) / 1e9;
+}
+
+static M3retIndex *
+build_index (const M3retPlugin *plugin, M3retConfig *config, const gfloat *db, guint threads,
+             gdouble *seconds)
+{
+  GError *error = NULL;
+  gdouble t0 = now ();
+  M3retIndex *index = m3ret_index_new (plugin, config, DIM, threads, &error);
+  if (index == NULL || !m3ret_index_add (index, db, N_DB, &error)) {
+    fprintf (stderr, "bench-retrieval: %s\n", error->message);
+    exit (1);
+  }
+  *seconds = now () - t0;
+  return index;
+}
+
+/* Median queries/s of searching all N_Q queries at once. */
+static gdouble
+search_rate (M3retIndex *index, const gfloat *q, gint64 *ids, gfloat *scores)
+{
+  gdouble t[REPEATS];
+  for (guint r = 0; r < REPEATS; r++) {
+    GError *error = NULL;
+    gdouble t0 = now ();
+    if (!m3ret_index_search (index, q, N_Q, K, NULL, ids, scores, &error)) {
+      fprintf (stderr, "bench-retrieval: %s\n", error->message);
+      exit (1);
+    }
+    t[r] = now () - t0;
+  }
+  return N_Q / median (t, REPEATS);
+}
+
+static gdouble
+recall (const gint64 *exact, const gint64 *approx)
+{
+  gsize found = 0;
+  for (gsize i = 0; i < N_Q; i++)
+    for (guint a = 0; a < K; a++)
+      for (guint b = 0; b < K; b++)
+        if (approx[i * K + a] == exact[i * K + b]) {
+          found++;
+          break;
+        }
+  return (gdouble) found / (N_Q * K);
+}
+
+static void
+run_dataset (const gchar *name, const M3retPlugin *flat, const M3retPlugin *hnsw, guint threads,
+             gdouble bound_qps, GRand *rand, gboolean clustered)
+{
+  g_autofree gfloat *centres = NULL;
+  if (clustered) {
+    centres = g_new (gfloat, 2000 * DIM);
+    gaussian (rand, centres, 2000 * DIM, 1.0);
+    m3ret_vectors_normalize (centres, 2000, DIM, "centres", NULL);
+  }
+  g_autofree gfloat *db = make_rows (rand, N_DB, centres, 2000);
+  g_autofree gfloat *q = make_rows (rand, N_Q, centres, 2000);
+  g_autofree gint64 *exact = g_new (gint64, N_Q * K);
+  g_autofree gint64 *ids = g_new (gint64, N_Q * K);
+  g_autofree gfloat *scores = g_new (gfloat, N_Q * K);
+  g_autoptr (M3retConfig) flat_config =
+    m3ret_config_new_defaults ("retriever", m3ret_plugin_get_desc (flat)->keys, NULL);
+  gdouble build_s;
+  g_autoptr (M3retIndex) exact_index = build_index (flat, flat_config, db, threads, &build_s);
+  gdouble flat_qps = search_rate (exact_index, q, exact, scores);
+  printf ("\n%s database, %zu × %d, %d queries, k = %d, %u threads\n", name, N_DB, DIM, N_Q, K,
+          threads);
+  printf ("  %-24s %10s %10s %9s %9s\n", "retriever", "recall@10", "queries/s", "÷ bound", "÷ flat");
+  printf ("  %-24s %10.3f %10.0f %9.2f %9s\n", "flat (exact)", 1.0, flat_qps, flat_qps / bound_qps,
+          "1");
+  g_autoptr (M3retConfig) hnsw_config =
+    m3ret_config_new_defaults ("retriever", m3ret_plugin_get_desc (hnsw)->keys, NULL);
+  m3ret_config_set (hnsw_config, "ef_construction", "100", NULL);
+  g_autoptr (M3retIndex) graph = build_index (hnsw, hnsw_config, db, threads, &build_s);
+  printf ("  (hnsw M = 16, ef_construction = 100: built in %.1f s, %.0f inserts/s)\n", build_s,
+          N_DB / build_s);
+  static const guint efs[] = { 10, 20, 40, 80, 160, 320 };
+  gdouble best_ratio = 0;
+  for (guint e = 0; e < G_N_ELEMENTS (efs); e++) {
+    /* hnsw reads ef_search when an index is created or loaded: save the
+     * graph once and load it again under each setting. */
+    g_autofree gchar *tmp = g_build_filename (g_get_tmp_dir (), "m3ret-bench-hnsw.idx", NULL);
+    if (e == 0) {
+      GError *error = NULL;
+      if (!m3ret_index_save (graph, tmp, &error)) {
+        fprintf (stderr, "bench-retrieval: %s\n", error->message);
+        exit (1);
+      }
+    }
+    g_autofree gchar *ef = g_strdup_printf ("%u", efs[e]);
+    m3ret_config_set (hnsw_config, "ef_search", ef, NULL);
+    g_autoptr (M3retIndex) at_ef = m3ret_index_load (hnsw, hnsw_config, tmp, threads, NULL);
+    gdouble qps = search_rate (at_ef, q, ids, scores);
+    gdouble r = recall (exact, ids);
+    g_autofree gchar *label = g_strdup_printf ("hnsw ef_search = %u", efs[e]);
+    printf ("  %-24s %10.3f %10.0f %9s %9.2f\n", label, r, qps, "", qps / flat_qps);
+    if (r >= 0.95 && qps / flat_qps > best_ratio)
+      best_ratio = qps / flat_qps;
+    if (e + 1 == G_N_ELEMENTS (efs))
+      g_unlink (tmp);
+  }
+  if (best_ratio > 0)
+    printf ("  hnsw at recall@10 ≥ 0.95: %.2f × flat's queries/s\n", best_ratio);
+  else
+    printf ("  hnsw did not reach recall@10 ≥ 0.95 at these ef_search values\n");
+}
+
+int
+main (void)
+{
+  guint threads = 2;
+  if (g_getenv ("M3RET_BENCH_THREADS"))
+    threads = (guint) MAX (1, atoi (g_getenv ("M3RET_BENCH_THREADS")));
+  if (g_getenv ("M3RET_BENCH_ROWS"))
+    N_DB = (gsize) MAX (1000, atol (g_getenv ("M3RET_BENCH_ROWS")));
+  openblas_set_num_threads ((int) threads);
+  M3retRegistry *registry = m3ret_registry_new ();
+  m3ret_registry_scan (registry, NULL);
+  const M3retPlugin *flat = m3ret_registry_lookup (registry, M3RET_PLUGIN_RETRIEVER, "flat");
+  const M3retPlugin *hnsw = m3ret_registry_lookup (registry, M3RET_PLUGIN_RETRIEVER, "hnsw");
+  if (flat == NULL || hnsw == NULL) {
+    fprintf (stderr, "bench-retrieval: flat and hnsw plugins not found (run via make bench)\n");
+    return 1;
+  }
+  gdouble square = sgemm_rate (1024, 1024, 1024);
+  gdouble block = sgemm_rate (512, 2048, DIM);
+  gdouble bound_qps = square * 1e9 / (2.0 * N_DB * DIM);
+  printf ("retrieval benchmark (%u threads; OpenBLAS %s)\n", threads, openblas_get_config ());
+  printf ("  sgemm 1024³:                  %7.1f GFLOP/s\n", square);
+  printf ("  sgemm 512×2048×%d (flat's block): %5.1f GFLOP/s\n", DIM, block);
+  printf ("  sgemm-bound flat limit:      %7.0f queries/s (2·N·d flops per query at the 1024³ rate)\n",
+          bound_qps);
+  GRand *rand = g_rand_new_with_seed (2024);
+  run_dataset ("uniform", flat, hnsw, threads, bound_qps, rand, FALSE);
+  run_dataset ("clustered", flat, hnsw, threads, bound_qps, rand, TRUE);
+  g_rand_free (rand);
+  m3ret_registry_free (registry);
+  return 0;
+}
