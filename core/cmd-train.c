@@ -21,7 +21,7 @@ gint
 cmd_train (gint argc, gchar **argv)
 {
   CliCommon common = { 0 };
-  gint64 steps = 0;
+  gint64 steps = 0, stop_at = 0;
   g_autofree gchar *out = NULL;
   g_autofree gchar *resume = NULL;
   gboolean quiet = FALSE;
@@ -29,6 +29,8 @@ cmd_train (gint argc, gchar **argv)
     { "steps", 0, 0, G_OPTION_ARG_INT64, &steps, "Total optimiser steps (overrides [train] steps)", "N" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Output folder (default m3ret-out)", "DIR" },
     { "resume", 0, 0, G_OPTION_ARG_FILENAME, &resume, "Continue from a checkpoint", "CKPT" },
+    { "stop-at", 0, 0, G_OPTION_ARG_INT64, &stop_at,
+      "Stop after step N with a checkpoint, as if interrupted (schedules still span --steps)", "N" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress output", NULL },
     G_OPTION_ENTRY_NULL
   };
@@ -37,8 +39,8 @@ cmd_train (gint argc, gchar **argv)
   cli_add_common_options (ctx, &common);
   if (!cli_parse (ctx, "train", &argc, &argv))
     return M3RET_EXIT_USAGE;
-  if (argc != 2 || steps < 0) {
-    fprintf (stderr, "m3ret train: give exactly one PIPELINE.ini%s\n", steps < 0 ? " and --steps >= 0" : "");
+  if (argc != 2 || steps < 0 || stop_at < 0) {
+    fprintf (stderr, "m3ret train: give exactly one PIPELINE.ini (--steps and --stop-at >= 0)\n");
     g_strfreev (common.plugin_paths);
     return M3RET_EXIT_USAGE;
   }
@@ -54,6 +56,7 @@ cmd_train (gint argc, gchar **argv)
     .out_dir = out ? out : "m3ret-out",
     .steps = steps,
     .resume = resume,
+    .stop_at = stop_at,
     .progress = isatty (STDERR_FILENO),
     .quiet = quiet,
   };
@@ -77,6 +80,11 @@ cmd_train (gint argc, gchar **argv)
              "; continue with --resume %s\n", stop_signal, m3ret_trainer_get_step (trainer),
              m3ret_trainer_get_checkpoint_path (trainer));
     status = 128 + stop_signal;
+  } else if (m3ret_trainer_get_step (trainer) < m3ret_trainer_get_total (trainer)) {
+    if (!quiet)
+      fprintf (stderr, "m3ret train: stopped after step %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT
+               " as asked; continue with --resume %s\n", m3ret_trainer_get_step (trainer),
+               m3ret_trainer_get_total (trainer), m3ret_trainer_get_checkpoint_path (trainer));
   } else if (!quiet) {
     fprintf (stderr, "m3ret train: done; checkpoint %s\n", m3ret_trainer_get_checkpoint_path (trainer));
   }

@@ -34,6 +34,7 @@ typedef struct {
   const gchar *out_dir;   /* created if missing */
   gint64 steps;           /* total steps; <= 0: [train] steps */
   const gchar *resume;    /* a checkpoint to continue from, or NULL */
+  gint64 stop_at;         /* > 0: stop (and checkpoint) after this step, as if interrupted */
   gboolean progress;      /* one updating line (a terminal) instead of log lines */
   gboolean quiet;         /* no progress output at all */
 } M3retTrainOptions;

@@ -352,7 +352,8 @@ m3ret_trainer_run (M3retTrainer *t, const volatile gint *stop, GError **error)
   g_return_val_if_fail (t != NULL, FALSE);
   gint64 start = g_get_monotonic_time ();
   gint64 first = t->step;
-  while (t->step < t->total && !(stop != NULL && *stop)) {
+  gint64 end = t->options.stop_at > 0 ? MIN (t->options.stop_at, t->total) : t->total;
+  while (t->step < end && !(stop != NULL && *stop)) {
     gint64 t0 = g_get_monotonic_time ();
     g_autoptr (M3retBatch) batch = m3ret_loader_next (t->loader, error);
     if (batch == NULL) {

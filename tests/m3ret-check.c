@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,4 +111,47 @@ m3ret_check_srcfile (const gchar *name)
 {
   const gchar *srcdir = g_getenv ("M3RET_TEST_SRCDIR");
   return g_build_filename (srcdir ? srcdir : ".", name, NULL);
+}
+
+M3retCheckRun
+m3ret_check_m3ret (gboolean pinned_plugins, const gchar *first, ...)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (gpointer) g_getenv ("M3RET_BIN"));
+  va_list args;
+  va_start (args, first);
+  for (const gchar *a = first; a; a = va_arg (args, const gchar *))
+    g_ptr_array_add (argv, (gpointer) a);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+  g_auto (GStrv) env = g_get_environ ();
+  if (!pinned_plugins)
+    env = g_environ_unsetenv (env, M3RET_PLUGIN_PATH_ENV);
+  env = g_environ_setenv (env, M3RET_PLUGIN_SYSTEM_PATH_ENV, "", TRUE);
+  M3retCheckRun r = { 0 };
+  gint wait_status;
+  GError *error = NULL;
+  ck_assert_msg (g_spawn_sync (NULL, (gchar **) argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL,
+                               &r.out, &r.err, &wait_status, &error),
+                 "spawn: %s", error ? error->message : "");
+  ck_assert_msg (WIFEXITED (wait_status), "m3ret died of signal %d: %s", WTERMSIG (wait_status),
+                 r.err);
+  r.status = WEXITSTATUS (wait_status);
+  return r;
+}
+
+void
+m3ret_check_run_clear (M3retCheckRun *run)
+{
+  g_clear_pointer (&run->out, g_free);
+  g_clear_pointer (&run->err, g_free);
+}
+
+guint
+m3ret_check_count_lines (const gchar *text)
+{
+  guint n = 0;
+  for (; text && *text; text++)
+    n += *text == '\n';
+  return n;
 }

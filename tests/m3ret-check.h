@@ -30,6 +30,22 @@ int m3ret_check_run (Suite *suite);
 gchar *m3ret_check_tmpdir (void);
 void m3ret_check_rmtree (const gchar *path);
 
+/* What a run of the m3ret command gave. */
+typedef struct {
+  gint status; /* exit status; the test fails if it died of a signal */
+  gchar *out;
+  gchar *err;
+} M3retCheckRun;
+
+/* Runs $M3RET_BIN with the NULL-terminated arguments.  With
+ * @pinned_plugins it sees the build tree's plugins (as `make check` pins
+ * them); without, no plugin folder but the --plugin-path ones given. */
+M3retCheckRun m3ret_check_m3ret (gboolean pinned_plugins, const gchar *first, ...) G_GNUC_NULL_TERMINATED;
+void m3ret_check_run_clear (M3retCheckRun *run);
+
+/* Number of '\n' in @text. */
+guint m3ret_check_count_lines (const gchar *text);
+
 /* Path of a file in the source tree's tests/ folder. (transfer full) */
 gchar *m3ret_check_srcfile (const gchar *name);
 
