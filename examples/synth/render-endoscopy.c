@@ -26,14 +26,15 @@ typedef struct {
   gdouble texture_scale;
 } Site;
 
+/* Colours are linear light; the frame is gamma-encoded at the end. */
 static const Site sites[SYNTH_N_SITES] = {
-  [SYNTH_ESOPHAGUS] = { "esophagus", 0.9, { 0.86, 0.58, 0.54 }, { 0.95, 0.85, 0.82 },
+  [SYNTH_ESOPHAGUS] = { "esophagus", 0.9, { 0.70, 0.38, 0.34 }, { 0.85, 0.70, 0.68 },
                         FOLDS_LONGITUDINAL, 0.18, 0, 3 },
-  [SYNTH_STOMACH] = { "stomach", 2.0, { 0.84, 0.36, 0.24 }, { 0.7, 0.2, 0.15 }, FOLDS_RUGAE, 0.25,
+  [SYNTH_STOMACH] = { "stomach", 2.0, { 0.72, 0.20, 0.10 }, { 0.50, 0.08, 0.05 }, FOLDS_RUGAE, 0.25,
                       0, 2 },
-  [SYNTH_DUODENUM] = { "duodenum", 1.0, { 0.88, 0.64, 0.40 }, { 0.95, 0.8, 0.45 }, FOLDS_CIRCULAR,
+  [SYNTH_DUODENUM] = { "duodenum", 1.0, { 0.75, 0.42, 0.15 }, { 0.85, 0.65, 0.25 }, FOLDS_CIRCULAR,
                        0.3, 0.7, 12 },
-  [SYNTH_COLON] = { "colon", 1.4, { 0.9, 0.62, 0.52 }, { 0.55, 0.12, 0.16 }, FOLDS_HAUSTRA, 0.35,
+  [SYNTH_COLON] = { "colon", 1.4, { 0.78, 0.35, 0.25 }, { 0.35, 0.03, 0.05 }, FOLDS_HAUSTRA, 0.35,
                     1.6, 5 },
 };
 
@@ -194,9 +195,9 @@ scene_draw (Scene *s, SynthSite site, GRand *rng, gdouble z_start, gdouble z_spa
     s->polyp_c[0] = wall * 0.95 * cos (th);
     s->polyp_c[1] = wall * 0.95 * sin (th);
     s->polyp_c[2] = z;
-    s->polyp_colour[0] = synth_uniform (rng, 0.75, 0.95);
-    s->polyp_colour[1] = synth_uniform (rng, 0.25, 0.4);
-    s->polyp_colour[2] = synth_uniform (rng, 0.2, 0.32);
+    s->polyp_colour[0] = synth_uniform (rng, 0.65, 0.85);
+    s->polyp_colour[1] = synth_uniform (rng, 0.1, 0.2);
+    s->polyp_colour[2] = synth_uniform (rng, 0.08, 0.15);
   }
 }
 
@@ -238,7 +239,7 @@ trace (const Scene *s, const gdouble o[3], const gdouble d[3], gdouble rgb[3])
   gdouble base[3];
   albedo (s, p, base);
   for (guint c = 0; c < 3; c++)
-    rgb[c] = base[c] * (0.05 + 1.1 * facing * light) + spec;
+    rgb[c] = base[c] * (0.04 + 0.85 * facing * light) + spec;
 }
 
 void
