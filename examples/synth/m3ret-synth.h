@@ -6,6 +6,14 @@
  * (NIfTI), X-ray projections and ultrasound fans (PNG), and endoscopy videos
  * through a lumen of one of four sites (esophagus, stomach, duodenum, colon).
  *
+ * Layout: DIR/MODALITY/LABEL_NNN.EXT with MODALITY one of xray (16-bit grey
+ * PNG), ultrasound (8-bit grey PNG, or a cine clip), endoscopy (RGB video),
+ * ct and mri (int16 .nii.gz, slices twice as thick as the pixels); LABEL is
+ * the body region for xray, ultrasound, ct and mri, and the site for
+ * endoscopy. Sample NNN of a region is one patient seen by each modality.
+ * DIR/manifest.csv lists them all (path,modality,label,split, paths relative
+ * to DIR); DIR/query.csv and DIR/database.csv split them for evaluation.
+ *
  * Randomness is GLib's GRand (Mersenne Twister), seeded explicitly for every
  * sample from (seed, stream, class, index), so a file depends on nothing but
  * the arguments: the same arguments give byte-identical files, whatever
