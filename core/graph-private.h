@@ -41,6 +41,11 @@ GraphNode *graph_record (M3retGraph *graph, GraphBackward backward, M3retTensor 
  * NULL when @t needs no gradient (or on out of memory). */
 float *graph_grad (M3retGraph *graph, M3retTensor *t);
 
+/* (transfer none) host memory of at least @nbytes, reused from call to
+ * call (valid until the next call): staging for uploads, so steady-state
+ * steps do not malloc. */
+gpointer graph_host_scratch (M3retGraph *graph, gsize nbytes);
+
 /* A step tensor that shares @src's data with another shape. */
 M3retTensor *graph_view (M3retGraph *graph, M3retTensor *src, gint ndim, const gint64 *shape);
 /* A constant step tensor over @src's data from element @offset on (no

@@ -18,6 +18,8 @@ struct _M3retGraph {
   guint n_tensors;      /* in use this step */
   gboolean grad_enabled;
   GError *error;        /* first failure of this step */
+  gpointer host_scratch;
+  gsize host_scratch_size;
 };
 
 M3retGraph *
@@ -44,6 +46,7 @@ m3ret_graph_free (M3retGraph *g)
   g_array_unref (g->nodes);
   g_ptr_array_unref (g->tblocks);
   g_clear_error (&g->error);
+  g_free (g->host_scratch);
   g_free (g);
 }
 
@@ -84,6 +87,17 @@ gpointer
 graph_ctx (const M3retGraph *g)
 {
   return g->ctx;
+}
+
+gpointer
+graph_host_scratch (M3retGraph *g, gsize nbytes)
+{
+  if (g->host_scratch_size < nbytes) {
+    g_free (g->host_scratch);
+    g->host_scratch = g_malloc (nbytes);
+    g->host_scratch_size = nbytes;
+  }
+  return g->host_scratch;
 }
 
 gboolean

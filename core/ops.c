@@ -469,8 +469,7 @@ m3ret_op_gather_tokens (M3retGraph *g, M3retTensor *x, const gint32 *idx, gint k
     return NULL;
   gint64 b = x->shape[0], n = x->shape[1], d = x->shape[2];
   gint m = (gint) (b * k);
-  /* host scratch for the flat indices: small (B×K) and short-lived */
-  g_autofree gint32 *flat = g_new (gint32, MAX (m, 1));
+  gint32 *flat = graph_host_scratch (g, sizeof (gint32) * (gsize) MAX (m, 1));
   for (gint64 bi = 0; bi < b; bi++)
     for (gint j = 0; j < k; j++) {
       gint32 v = idx[bi * k + j];

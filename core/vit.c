@@ -371,12 +371,10 @@ m3ret_vit_patchify (M3retGraph *g, const M3retVit *vit, const float *x, gint bat
   gint l = m3ret_vit_config_n_tokens (c, frames);
   gint p = m3ret_vit_config_patch_values (c);
   gint64 shape[3] = { batch, l, p };
-  float *host = g_new (float, (gsize) batch * l * p);
+  float *host = graph_host_scratch (g, sizeof (float) * (gsize) batch * l * p);
   m3ret_patchify (x, batch, c->in_chans, frames, c->grid[1] * c->tubelet[1],
                   c->grid[2] * c->tubelet[2], c->tubelet, host);
-  M3retTensor *t = m3ret_graph_from_host (g, 3, shape, host, FALSE);
-  g_free (host);
-  return t;
+  return m3ret_graph_from_host (g, 3, shape, host, FALSE);
 }
 
 M3retTensor *

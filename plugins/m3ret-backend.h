@@ -65,6 +65,7 @@ struct _M3retBackendVTable {
   gpointer (*alloc) (gpointer self, gsize nbytes, GError **error);
   /* frees what @alloc returned; accepts NULL */
   void (*free) (gpointer self, gpointer mem);
+  /* both complete before returning: the host buffer may be reused at once */
   void (*upload) (gpointer self, gpointer dst, gconstpointer host_src, gsize nbytes);
   void (*download) (gpointer self, gpointer host_dst, gconstpointer src, gsize nbytes);
   /* optional: waits until queued work is done (NULL: the backend is synchronous) */
