@@ -694,30 +694,37 @@ END_TEST
 /* Larger shapes split over threads give the same results as one thread. */
 START_TEST (test_threads_agree)
 {
-  float *res[2];
+  /* big enough that every loop, gemm and column sum is split over threads */
+  const gint b = 3, n = 65, d = 64;
+  gsize nx = (gsize) b * n * d, nw = (gsize) 3 * d * d;
+  float *res[2], *wres[2], *bres[2];
   for (gint t = 0; t < 2; t++) {
     M3retDevice *device = new_device (t + 1);
     M3retGraph *g = m3ret_graph_new (device);
     M3retRng rng;
     m3ret_rng_init (&rng, 8, 8);
-    gint b = 3, n = 33, d = 48;
     gint64 xs[3] = { b, n, d }, ws[2] = { 3 * d, d }, bs[1] = { 3 * d }, ls[1] = { d };
-    float *x = g_new (float, b * n * d), *w = g_new (float, 3 * d * d), *bias = g_new (float, 3 * d);
+    float *x = g_new (float, nx), *w = g_new (float, nw), *bias = g_new (float, 3 * d);
     float *gam = g_new (float, d);
-    m3ret_rng_fill_uniform (&rng, x, b * n * d, -1, 1);
-    m3ret_rng_fill_uniform (&rng, w, 3 * d * d, -0.3f, 0.3f);
+    m3ret_rng_fill_uniform (&rng, x, nx, -1, 1);
+    m3ret_rng_fill_uniform (&rng, w, nw, -0.3f, 0.3f);
     m3ret_rng_fill_uniform (&rng, bias, 3 * d, -1, 1);
     m3ret_rng_fill_uniform (&rng, gam, d, 0.5f, 1.5f);
     M3retTensor *xt = m3ret_graph_from_host (g, 3, xs, x, TRUE);
     M3retTensor *gt = m3ret_graph_from_host (g, 1, ls, gam, TRUE);
+    M3retTensor *wt = m3ret_graph_from_host (g, 2, ws, w, TRUE);
+    M3retTensor *bt = m3ret_graph_from_host (g, 1, bs, bias, TRUE);
     M3retTensor *h = m3ret_op_layernorm (g, xt, gt, gt, 1e-6f);
-    M3retTensor *qkv = m3ret_op_linear (g, h, m3ret_graph_from_host (g, 2, ws, w, TRUE),
-                                        m3ret_graph_from_host (g, 1, bs, bias, TRUE));
+    M3retTensor *qkv = m3ret_op_linear (g, h, wt, bt);
     M3retTensor *a = m3ret_op_gelu (g, m3ret_op_attention (g, qkv, 4));
     M3retTensor *loss = m3ret_op_mean (g, m3ret_op_mul (g, a, a));
     ck_assert (m3ret_graph_backward (g, loss, NULL));
-    res[t] = g_new (float, b * n * d);
-    m3ret_device_download (device, res[t], xt->grad, sizeof (float) * b * n * d);
+    res[t] = g_new (float, nx);
+    wres[t] = g_new (float, nw);
+    bres[t] = g_new (float, 3 * d);
+    m3ret_device_download (device, res[t], xt->grad, sizeof (float) * nx);
+    m3ret_device_download (device, wres[t], wt->grad, sizeof (float) * nw);
+    m3ret_device_download (device, bres[t], bt->grad, sizeof (float) * 3 * d);
     g_free (x);
     g_free (w);
     g_free (bias);
@@ -725,10 +732,17 @@ START_TEST (test_threads_agree)
     m3ret_graph_free (g);
     m3ret_device_free (device);
   }
-  for (gint i = 0; i < 3 * 33 * 48; i++)
+  for (gsize i = 0; i < nx; i++)
     ck_assert_float_eq_tol (res[0][i], res[1][i], 1e-5f * (1.0f + fabsf (res[0][i])));
-  g_free (res[0]);
-  g_free (res[1]);
+  for (gsize i = 0; i < nw; i++)
+    ck_assert_float_eq_tol (wres[0][i], wres[1][i], 1e-5f * (1.0f + fabsf (wres[0][i])));
+  for (gint i = 0; i < 3 * d; i++)
+    ck_assert_float_eq_tol (bres[0][i], bres[1][i], 1e-5f * (1.0f + fabsf (bres[0][i])));
+  for (gint t = 0; t < 2; t++) {
+    g_free (res[t]);
+    g_free (wres[t]);
+    g_free (bres[t]);
+  }
 }
 END_TEST
 
