@@ -20,7 +20,17 @@ struct _M3retGraph {
   GError *error;        /* first failure of this step */
   gpointer host_scratch;
   gsize host_scratch_size;
+  GArray *spare;        /* SpareGrad: gradients of finished nodes, for reuse */
 };
+
+/* A gradient buffer no node reads any more.  Transformer blocks repeat the
+ * same shapes, so the backward of one block reuses the buffers the block
+ * after it has finished with, and the arena holds about one block's worth
+ * of activation gradients instead of all of them. */
+typedef struct {
+  gsize nbytes;
+  float *mem;
+} SpareGrad;
 
 M3retGraph *
 m3ret_graph_new (M3retDevice *device)
@@ -34,6 +44,7 @@ m3ret_graph_new (M3retDevice *device)
   g->nodes = g_array_sized_new (FALSE, TRUE, sizeof (GraphNode), 256);
   g->tblocks = g_ptr_array_new_with_free_func (g_free);
   g->grad_enabled = TRUE;
+  g->spare = g_array_new (FALSE, FALSE, sizeof (SpareGrad));
   return g;
 }
 
@@ -47,6 +58,7 @@ m3ret_graph_free (M3retGraph *g)
   g_ptr_array_unref (g->tblocks);
   g_clear_error (&g->error);
   g_free (g->host_scratch);
+  g_array_unref (g->spare);
   g_free (g);
 }
 
@@ -60,6 +72,7 @@ void
 m3ret_graph_reset (M3retGraph *g)
 {
   g_array_set_size (g->nodes, 0);
+  g_array_set_size (g->spare, 0);
   g->n_tensors = 0;
   arena_reset (g->arena);
   g_clear_error (&g->error);
@@ -232,7 +245,15 @@ graph_grad (M3retGraph *g, M3retTensor *t)
       g_critical ("persistent tensor requires a gradient but has no buffer");
       return NULL;
     }
-    t->grad = arena_alloc (g->arena, t->numel * sizeof (float), &g->error);
+    gsize nbytes = t->numel * sizeof (float);
+    for (guint i = 0; i < g->spare->len; i++)
+      if (g_array_index (g->spare, SpareGrad, i).nbytes == nbytes) {
+        t->grad = g_array_index (g->spare, SpareGrad, i).mem;
+        g_array_remove_index_fast (g->spare, i);
+        break;
+      }
+    if (t->grad == NULL)
+      t->grad = arena_alloc (g->arena, nbytes, &g->error);
     if (t->grad == NULL)
       return NULL;
     g->vt->fill (g->ctx, t->grad, t->numel, 0.0f);
@@ -261,6 +282,10 @@ m3ret_graph_backward (M3retGraph *g, M3retTensor *loss, GError **error)
     n->backward (g, n);
     if (g->error != NULL)
       break;
+    /* every reader of out->grad came later on the tape: it is dead now */
+    SpareGrad spare = { n->out->numel * sizeof (float), n->out->grad };
+    g_array_append_val (g->spare, spare);
+    n->out->grad = NULL;
   }
   return m3ret_graph_check (g, error);
 }

@@ -47,8 +47,11 @@ void m3ret_graph_set_grad_enabled (M3retGraph *graph, gboolean enabled);
 gboolean m3ret_graph_get_grad_enabled (const M3retGraph *graph);
 
 /* Differentiates the single-element @loss with respect to everything it
- * was computed from (d loss / d loss = 1).  Returns FALSE with @error when
- * an op failed earlier or memory ran out. */
+ * was computed from (d loss / d loss = 1).  Afterwards the gradients of
+ * leaves (parameters, tensors made with m3ret_graph_from_host(...,
+ * requires_grad = TRUE)) are readable; those of op outputs were recycled
+ * during the walk and are NULL.  Returns FALSE with @error when an op
+ * failed earlier or memory ran out. */
 gboolean m3ret_graph_backward (M3retGraph *graph, M3retTensor *loss, GError **error);
 
 /* FALSE with @error (a copy) if an op of this step failed. */
