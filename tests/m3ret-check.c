@@ -32,7 +32,10 @@ writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer 
 void
 m3ret_check_init (void)
 {
-  g_log_set_writer_func (writer, NULL, NULL);
+  static gboolean done;
+  if (!done)
+    g_log_set_writer_func (writer, NULL, NULL);
+  done = TRUE;
   /* Hermetic: never pick up an installed m3ret's plugins. */
   g_setenv (M3RET_PLUGIN_SYSTEM_PATH_ENV, "", TRUE);
   if (g_getenv ("M3RET_TEST_PLUGIN_PATH") != NULL)

@@ -24,7 +24,6 @@ static const gchar *pipeline_text =
 static void
 make_dataset (void)
 {
-  m3ret_check_init ();
   dir = m3ret_check_tmpdir ();
   g_autofree gchar *data = g_build_filename (dir, "data", NULL);
   M3retCheckRun r = m3ret_check_m3ret (TRUE, "synth", "--out", data, "--per-class", "4", "--size",
@@ -90,6 +89,7 @@ check_loss_falls (const gchar *objective, const gchar *extra, const gchar *lr)
   g_autoptr (GArray) losses = read_losses (out);
   ck_assert_uint_eq (losses->len, 40);
   gdouble first = mean_of (losses, 0, 8), last = mean_of (losses, 32, 8);
+  g_printerr ("%s loss, mean of the first and last 8 of 40 steps: %g -> %g\n", objective, first, last);
   ck_assert_msg (last < first - 0.05 * fabs (first), "%s loss did not fall: %g → %g", objective,
                  first, last);
   g_autofree gchar *png = g_build_filename (out, "loss.png", NULL);
@@ -105,13 +105,13 @@ check_loss_falls (const gchar *objective, const gchar *extra, const gchar *lr)
 
 START_TEST (test_mae_loss_falls)
 {
-  check_loss_falls ("mae", "mask_ratio=0.75\n", "4e-3");
+  check_loss_falls ("mae", "mask_ratio=0.75\n", "3e-2");
 }
 END_TEST
 
 START_TEST (test_simdino_loss_falls)
 {
-  check_loss_falls ("simdino", "head_hidden=64\nhead_out=32\nlocal_crops=2\n", "2e-3");
+  check_loss_falls ("simdino", "head_hidden=64\nhead_out=32\nlocal_crops=2\n", "2e-2");
 }
 END_TEST
 
