@@ -7,6 +7,9 @@
 #include "m3ret-index.h"
 #include "m3ret-metrics.h"
 
+/* The row and column name of items whose modality the sidecar leaves empty. */
+#define NO_MODALITY "(none)"
+
 /* Searches @q_rows (normalised, n_q×dim) in an index over the database
  * rows @db_subset (NULL: all), then scores the rankings into @column. */
 static gboolean
@@ -52,10 +55,13 @@ evaluate_against (M3retMetricsTable *table, const gchar *column, const M3retPlug
   g_autofree gfloat *scores = g_new (gfloat, n_q * width);
   if (!m3ret_index_search (index, q_rows, n_q, width, self, ids, scores, error))
     return FALSE;
+  /* Queries of unknown modality get a row of their own, as in the columns. */
+  g_autofree const gchar **rows = g_new (const gchar *, n_q);
+  for (gsize q = 0; q < n_q; q++)
+    rows[q] = *q_items->modalities[q] ? q_items->modalities[q] : NO_MODALITY;
   return m3ret_metrics_table_add (table, column, n_q, width, ids, scores,
-                                  (const gchar *const *) q_items->labels,
-                                  (const gchar *const *) q_items->modalities, self,
-                                  sub_labels, n_sub, error);
+                                  (const gchar *const *) q_items->labels, rows, self, sub_labels,
+                                  n_sub, error);
 }
 
 static gfloat *
@@ -125,7 +131,7 @@ m3ret_metrics_evaluate (const M3retPlugin *plugin, const M3retConfig *config, gu
                                   NULL, kmax, error);
   for (guint i = 0; ok && i < modalities->len; i++) {
     const gchar *m = modalities->pdata[i];
-    ok = evaluate_against (table, *m ? m : "(none)", plugin, config, n_threads, q_rows,
+    ok = evaluate_against (table, *m ? m : NO_MODALITY, plugin, config, n_threads, q_rows,
                            queries->items, self, db_rows, database->items, database->dim,
                            g_hash_table_lookup (subsets, m), kmax, error);
   }
