@@ -8,7 +8,8 @@
  * and the mean/std step are the same for every modality.
  *
  * Threads: the loader calls read(), layout() and inspect() of ONE instance
- * from several threads at once; an instance must not change after create().
+ * from several threads at once; an instance must not change after create(),
+ * or guard what it changes (a cache) with a lock.
  */
 #ifndef M3RET_MODALITY_H
 #define M3RET_MODALITY_H

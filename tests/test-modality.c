@@ -513,6 +513,15 @@ START_TEST (test_video_ffv1_frames_exact)
   ck_assert_uint_eq (info.width, 16);
   ck_assert (strstr (info.format, "ffv1") != NULL);
   m3ret_inspect_info_clear (&info);
+
+  /* Rewritten in place with 12 frames: what the plugin learnt about the old
+   * file must not be used.  Frames 2, 6, 10 → red 120, 160, 200. */
+  ck_assert (fx_write_video (path, "ffv1", 16, 16, 12, 100));
+  g_autoptr (M3retSample) again = read_eval ("endoscopy", path, 16, 3, 2);
+  for (guint t = 0; t < 3; t++) {
+    gdouble red = (again->data[t * 256 + 8 * 16 + 8] * 0.229 + 0.485) * 255;
+    ck_assert_float_eq_tol (red, 120 + 40 * t, 0.5);
+  }
 }
 END_TEST
 

@@ -131,16 +131,27 @@ M3retVolume *mc_video_read (const gchar *path, const McVideoInfo *info, const gu
 /* Whether @path names a video by extension or @head by magic bytes. */
 gboolean mc_video_sniff (const gchar *path, const guint8 *head, gsize head_len);
 
+/* What the counting pass learns about each file, kept for the next read (the
+ * same clip is read again and again in training); thread-safe. */
+typedef struct _McVideoCache McVideoCache;
+McVideoCache *mc_video_cache_new (void);
+void mc_video_cache_free (McVideoCache *cache);
+/* mc_video_probe_file() through @cache (NULL: no cache); a file whose size or
+ * modification time changed is probed again. */
+gboolean mc_video_probe_cached (McVideoCache *cache, const gchar *path, McVideoInfo *info,
+                                GError **error);
+
 /* Reads a video for @views: every view's frames are chosen with
  * m3ret_select_frames(@stride), the union is decoded once, and each view is
  * rendered from its own frames. */
-gboolean mc_video_read_views (const gchar *path, guint stride, guint64 max_pixels,
+gboolean mc_video_read_views (McVideoCache *cache, const gchar *path, guint stride,
+                              guint64 max_pixels,
                               const M3retRenderOptions *options, const M3retView *views,
                               guint n_views, M3retSample **out, GError **error);
 
 /* Fills @info for `m3ret inspect` (statistics over up to 16 frames). */
-gboolean mc_video_inspect (const gchar *path, guint64 max_pixels, M3retInspectInfo *info,
-                           GError **error);
+gboolean mc_video_inspect (McVideoCache *cache, const gchar *path, guint64 max_pixels,
+                           M3retInspectInfo *info, GError **error);
 
 /* Silences FFmpeg's own logging; call from a plugin's init. */
 void mc_video_global_init (void);

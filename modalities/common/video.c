@@ -12,6 +12,8 @@
 
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
@@ -185,6 +187,88 @@ mc_video_probe_file (const gchar *path, McVideoInfo *info, GError **error)
   return TRUE;
 }
 
+/* ---- what the first pass learns, kept per file ---- */
+
+/* Above this many files the cache starts over: a few KB each. */
+#define CACHE_MAX_FILES 4096
+
+struct _McVideoCache {
+  GMutex lock;
+  GHashTable *files; /* path → Cached* */
+};
+
+typedef struct {
+  gint64 size, mtime;
+  McVideoInfo info;
+} Cached;
+
+static void
+cached_free (Cached *c)
+{
+  mc_video_info_clear (&c->info);
+  g_free (c);
+}
+
+McVideoCache *
+mc_video_cache_new (void)
+{
+  McVideoCache *cache = g_new0 (McVideoCache, 1);
+  g_mutex_init (&cache->lock);
+  cache->files =
+    g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) cached_free);
+  return cache;
+}
+
+void
+mc_video_cache_free (McVideoCache *cache)
+{
+  if (cache == NULL)
+    return;
+  g_hash_table_unref (cache->files);
+  g_mutex_clear (&cache->lock);
+  g_free (cache);
+}
+
+static void
+info_copy (const McVideoInfo *from, McVideoInfo *to)
+{
+  *to = *from;
+  to->container = g_strdup (from->container);
+  to->codec = g_strdup (from->codec);
+  to->pix_fmt = g_strdup (from->pix_fmt);
+  to->pts = from->pts ? g_memdup2 (from->pts, from->frames * sizeof (gint64)) : NULL;
+}
+
+gboolean
+mc_video_probe_cached (McVideoCache *cache, const gchar *path, McVideoInfo *info, GError **error)
+{
+  GStatBuf st;
+  if (cache == NULL || g_stat (path, &st) != 0)
+    return mc_video_probe_file (path, info, error);
+  g_mutex_lock (&cache->lock);
+  const Cached *hit = g_hash_table_lookup (cache->files, path);
+  /* A file rewritten in place (new size or time) is probed again. */
+  gboolean fresh =
+    hit != NULL && hit->size == (gint64) st.st_size && hit->mtime == (gint64) st.st_mtime;
+  if (fresh)
+    info_copy (&hit->info, info);
+  g_mutex_unlock (&cache->lock);
+  if (fresh)
+    return TRUE;
+  if (!mc_video_probe_file (path, info, error))
+    return FALSE;
+  Cached *c = g_new0 (Cached, 1);
+  c->size = st.st_size;
+  c->mtime = st.st_mtime;
+  info_copy (info, &c->info);
+  g_mutex_lock (&cache->lock);
+  if (g_hash_table_size (cache->files) >= CACHE_MAX_FILES)
+    g_hash_table_remove_all (cache->files);
+  g_hash_table_replace (cache->files, g_strdup (path), c);
+  g_mutex_unlock (&cache->lock);
+  return TRUE;
+}
+
 /* Converts the decoder's current frame to RGB floats in slot @slot of @vol. */
 static gboolean
 store_frame (Video *v, M3retVolume *vol, guint slot, guint8 *rgb, gint rgb_stride)
@@ -311,12 +395,12 @@ compare_u64 (gconstpointer a, gconstpointer b)
 }
 
 gboolean
-mc_video_read_views (const gchar *path, guint stride, guint64 max_pixels,
+mc_video_read_views (McVideoCache *cache, const gchar *path, guint stride, guint64 max_pixels,
                      const M3retRenderOptions *options, const M3retView *views, guint n_views,
                      M3retSample **out, GError **error)
 {
   McVideoInfo info;
-  if (!mc_video_probe_file (path, &info, error))
+  if (!mc_video_probe_cached (cache, path, &info, error))
     return FALSE;
   /* Every view's frames, then their union, decoded once. */
   g_autoptr (GArray) all = g_array_new (FALSE, FALSE, sizeof (guint64));
@@ -371,10 +455,11 @@ mc_video_sniff (const gchar *path, const guint8 *head, gsize head_len)
 }
 
 gboolean
-mc_video_inspect (const gchar *path, guint64 max_pixels, M3retInspectInfo *info, GError **error)
+mc_video_inspect (McVideoCache *cache, const gchar *path, guint64 max_pixels,
+                  M3retInspectInfo *info, GError **error)
 {
   McVideoInfo v;
-  if (!mc_video_probe_file (path, &v, error))
+  if (!mc_video_probe_cached (cache, path, &v, error))
     return FALSE;
   /* Statistics from up to 16 frames spread over the clip. */
   guint n = (guint) MIN (v.frames, 16);

@@ -12,6 +12,7 @@ typedef struct {
   M3retRenderOptions options;
   guint64 max_pixels;
   guint stride;
+  McVideoCache *cache;
 } Endoscopy;
 
 static const M3retKeySpec endoscopy_keys[] = {
@@ -36,7 +37,18 @@ endoscopy_create (const M3retConfig *config, GError **error)
     return NULL;
   }
   self->stride = (guint) m3ret_config_get_int (config, "stride");
+  self->cache = mc_video_cache_new ();
   return self;
+}
+
+static void
+endoscopy_destroy (gpointer self)
+{
+  Endoscopy *e = self;
+  if (e == NULL)
+    return;
+  mc_video_cache_free (e->cache);
+  g_free (e);
 }
 
 static guint
@@ -56,7 +68,8 @@ endoscopy_read (gpointer self, const gchar *path, const M3retView *views, guint 
                 M3retSample **out, GError **error)
 {
   Endoscopy *e = self;
-  return mc_video_read_views (path, e->stride, e->max_pixels, &e->options, views, n_views, out,
+  return mc_video_read_views (e->cache, path, e->stride, e->max_pixels, &e->options, views,
+                              n_views, out,
                               error);
 }
 
@@ -64,12 +77,12 @@ static gboolean
 endoscopy_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
 {
   Endoscopy *e = self;
-  return mc_video_inspect (path, e->max_pixels, info, error);
+  return mc_video_inspect (e->cache, path, e->max_pixels, info, error);
 }
 
 static const M3retModalityVTable endoscopy_vtable = {
   .create = endoscopy_create,
-  .destroy = g_free,
+  .destroy = endoscopy_destroy,
   .probe = endoscopy_probe,
   .layout = endoscopy_layout,
   .read = endoscopy_read,

@@ -18,6 +18,7 @@ typedef struct {
   M3retRenderOptions options;
   guint64 max_pixels;
   guint stride;
+  McVideoCache *cache;
 } Ultrasound;
 
 static const M3retKeySpec ultrasound_keys[] = {
@@ -42,7 +43,18 @@ ultrasound_create (const M3retConfig *config, GError **error)
     return NULL;
   }
   self->stride = (guint) m3ret_config_get_int (config, "stride");
+  self->cache = mc_video_cache_new ();
   return self;
+}
+
+static void
+ultrasound_destroy (gpointer self)
+{
+  Ultrasound *u = self;
+  if (u == NULL)
+    return;
+  mc_video_cache_free (u->cache);
+  g_free (u);
 }
 
 static guint
@@ -80,7 +92,8 @@ ultrasound_read (gpointer self, const gchar *path, const M3retView *views, guint
   Ultrasound *u = self;
   if (is_still (path))
     return mc_png_read_views (path, u->max_pixels, &u->options, views, n_views, out, error);
-  return mc_video_read_views (path, u->stride, u->max_pixels, &u->options, views, n_views, out,
+  return mc_video_read_views (u->cache, path, u->stride, u->max_pixels, &u->options, views,
+                              n_views, out,
                               error);
 }
 
@@ -90,12 +103,12 @@ ultrasound_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GE
   Ultrasound *u = self;
   if (is_still (path))
     return mc_png_inspect (path, u->max_pixels, info, error);
-  return mc_video_inspect (path, u->max_pixels, info, error);
+  return mc_video_inspect (u->cache, path, u->max_pixels, info, error);
 }
 
 static const M3retModalityVTable ultrasound_vtable = {
   .create = ultrasound_create,
-  .destroy = g_free,
+  .destroy = ultrasound_destroy,
   .probe = ultrasound_probe,
   .layout = ultrasound_layout,
   .read = ultrasound_read,
