@@ -89,6 +89,16 @@ START_TEST (test_names_and_shapes)
   g_free (w);
   g_free (bias);
   g_free (qkv);
+  /* a 2-D image (2 frames = one tubelet deep) through an encoder set up for
+   * 4-frame volumes: 16 tokens on the t = 0 rows of the position table */
+  M3retGraph *g = m3ret_graph_new (device);
+  float *img = g_new0 (float, 3 * 2 * 32 * 32);
+  M3retTensor *out = m3ret_vit_forward (g, vit, m3ret_vit_patchify (g, vit, img, 1, 2), NULL, 0);
+  ck_assert_int_eq (out->shape[0], 1);
+  ck_assert_int_eq (out->shape[1], 1 + 16);
+  ck_assert_int_eq (out->shape[2], d);
+  g_free (img);
+  m3ret_graph_free (g);
   m3ret_vit_free (vit);
   m3ret_params_free (params);
   m3ret_device_free (device);
