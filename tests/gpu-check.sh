@@ -9,8 +9,8 @@
 #      that it sees a GPU;
 #   2. configures a separate build against it (build-gpu/ next to the
 #      sources, or $GPU_CHECK_BUILD) with --with-libtorch, and builds;
-#   3. runs the conformance suite (tests/test-backends) on torch:cuda only,
-#      with a decline counted as a failure;
+#   3. runs the conformance suite (tests/test-backends) on torch:cuda (and
+#      its bfloat16 block step) only, a decline counted as a failure;
 #   4. times MAE training steps of ViT-base on 2D 224² stills (batch 64,
 #      tubelet 2×16×16, bfloat16 matmuls where the GPU supports them) and
 #      prints images/s and the achieved fraction of the GPU's matmul rate,
@@ -80,7 +80,7 @@ export M3RET_PLUGIN_PATH="$plugins" M3RET_TEST_PLUGIN_PATH="$plugins" M3RET_PLUG
 
 # ---- 3. conformance on cuda ----
 stamp "conformance suite on torch:cuda"
-M3RET_TEST_TARGETS=torch:cuda M3RET_TEST_REQUIRE=torch:cuda CK_DEFAULT_TIMEOUT=240 \
+M3RET_TEST_TARGETS=torch:cuda,torch:cuda:bf16 M3RET_TEST_REQUIRE=torch:cuda CK_DEFAULT_TIMEOUT=240 \
   timeout 300 tests/test-backends 2>&1 | tee conformance.log
 grep -q '100%: Checks' conformance.log \
   || die "the conformance suite failed on cuda (log: $build/conformance.log)"
