@@ -109,6 +109,7 @@ static const M3retRetrieverVTable hnsw_vtable = {
   .load = hnsw_load,
 };
 
+/* The plugin compiles hnswlib's headers in: their Apache-2.0 applies beside our MIT. */
 M3RET_PLUGIN_DEFINE (hnsw, M3RET_PLUGIN_RETRIEVER, "0.1.0",
                      "approximate cosine search: HNSW graph (hnswlib), keys M, ef_construction, ef_search",
-                     "MIT", hnsw_keys, NULL, &hnsw_vtable)
+                     "MIT AND Apache-2.0", hnsw_keys, NULL, &hnsw_vtable)
