@@ -280,6 +280,72 @@ START_TEST (test_training_beats_random)
 }
 END_TEST
 
+/* embed, index, query (with a montage) and their refusals of bad input. */
+START_TEST (test_embed_index_query)
+{
+  g_autofree gchar *ini = write_pipeline ("query.ini", "mae", "", 2, "1e-3");
+  g_autofree gchar *out = g_build_filename (dir, "query-run", NULL);
+  M3retCheckRun r = m3ret_check_m3ret (TRUE, "train", ini, "--out", out, "--quiet", NULL);
+  ck_assert_msg (r.status == 0, "%s", r.err);
+  m3ret_check_run_clear (&r);
+  g_autofree gchar *ckpt = g_build_filename (out, "checkpoint.safetensors", NULL);
+  g_autofree gchar *db = g_build_filename (dir, "data", "database.csv", NULL);
+  g_autofree gchar *npy = g_build_filename (dir, "db.npy", NULL);
+  g_autofree gchar *sidecar = g_build_filename (dir, "db.csv", NULL);
+  g_autofree gchar *index = g_build_filename (dir, "db.index", NULL);
+  g_autofree gchar *png = g_build_filename (dir, "montage.png", NULL);
+  g_autofree gchar *query = g_build_filename (dir, "data", "xray", "chest_000.png", NULL);
+  r = m3ret_check_m3ret (TRUE, "embed", ini, "--checkpoint", ckpt, "--manifest", db, "--out", npy, NULL);
+  ck_assert_msg (r.status == 0, "%s", r.err);
+  m3ret_check_run_clear (&r);
+  ck_assert (g_file_test (sidecar, G_FILE_TEST_IS_REGULAR));
+  r = m3ret_check_m3ret (TRUE, "index", ini, "--embeddings", npy, "--out", index, NULL);
+  ck_assert_msg (r.status == 0, "%s", r.err);
+  m3ret_check_run_clear (&r);
+  r = m3ret_check_m3ret (TRUE, "query", ini, "--checkpoint", ckpt, "--index", index, "-k", "3",
+                         "--montage", png, query, NULL);
+  ck_assert_msg (r.status == 0, "%s", r.err);
+  /* A header and three ranked results, each naming a database file. */
+  ck_assert (strstr (r.out, "rank") != NULL);
+  ck_assert_uint_eq (m3ret_check_count_lines (r.out), 5);
+  ck_assert (strstr (r.out, "     3  ") != NULL);
+  m3ret_check_run_clear (&r);
+  g_autofree gchar *bytes = NULL;
+  gsize len = 0;
+  ck_assert (g_file_get_contents (png, &bytes, &len, NULL));
+  ck_assert (len > 8 && memcmp (bytes, "\x89PNG", 4) == 0);
+
+  /* Refusals: one line naming the file, non-zero, nothing written. */
+  g_autofree gchar *tiny = g_build_filename (dir, "tiny.ini", NULL);
+  g_autofree gchar *text = NULL;
+  ck_assert (g_file_get_contents (ini, &text, NULL, NULL));
+  gchar **parts = g_strsplit (text, "preset=micro", -1);
+  g_autofree gchar *joined = g_strjoinv ("preset=tiny", parts);
+  g_strfreev (parts);
+  ck_assert (g_file_set_contents (tiny, joined, -1, NULL));
+  g_autofree gchar *never = g_build_filename (dir, "never.npy", NULL);
+  r = m3ret_check_m3ret (TRUE, "embed", tiny, "--checkpoint", ckpt, "--manifest", db, "--out", never, NULL);
+  ck_assert_int_eq (r.status, 1);
+  ck_assert_uint_eq (m3ret_check_count_lines (r.err), 1);
+  ck_assert_msg (strstr (r.err, ckpt) && strstr (r.err, "micro"), "%s", r.err);
+  ck_assert (!g_file_test (never, G_FILE_TEST_EXISTS));
+  m3ret_check_run_clear (&r);
+  r = m3ret_check_m3ret (TRUE, "query", ini, "--checkpoint", ckpt, "--index", index, "/nonexistent.png", NULL);
+  ck_assert_int_eq (r.status, 1);
+  ck_assert (strstr (r.err, "/nonexistent.png") != NULL);
+  m3ret_check_run_clear (&r);
+  r = m3ret_check_m3ret (TRUE, "eval", ini, "--checkpoint", "random", "--query", db, "--database",
+                         "/nonexistent.csv", NULL);
+  ck_assert_int_eq (r.status, 1);
+  ck_assert (strstr (r.err, "/nonexistent.csv") != NULL);
+  m3ret_check_run_clear (&r);
+  r = m3ret_check_m3ret (TRUE, "eval", ini, "--checkpoint", "random", "--query", db, "--database",
+                         db, "-k", "0", NULL);
+  ck_assert_int_eq (r.status, 2);
+  m3ret_check_run_clear (&r);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -294,6 +360,7 @@ main (void)
   tcase_add_test (tc, test_sigterm_then_resume);
   tcase_add_test (tc, test_bad_input);
   tcase_add_test (tc, test_training_beats_random);
+  tcase_add_test (tc, test_embed_index_query);
   suite_add_tcase (s, tc);
   return m3ret_check_run (s);
 }
