@@ -342,6 +342,16 @@ START_TEST (test_names_and_views)
   g_free (pos);
   g_free (want);
   fixture_clear (&f);
+  /* a ratio that keeps no tubelet of a still (4 tokens) is an error, not a crash */
+  const gchar *kv[] = { "mask_ratio", "0.9", NULL };
+  fixture_init (&f, "micro", 16, 4, 1, kv);
+  x = normal_data (2, 2 * 3 * 2 * 16 * 16);
+  batch_init (&batch, bv, 2, 2, 16, x);
+  g_clear_error (&error);
+  ck_assert_ptr_null (f.vt->loss (f.obj, f.graph, &batch, 0, &error));
+  ck_assert_ptr_nonnull (strstr (error->message, "mask_ratio"));
+  g_free (x);
+  fixture_clear (&f);
 }
 END_TEST
 

@@ -198,6 +198,12 @@ mae_loss (gpointer self, M3retGraph *g, const M3retBatch *batch, gint64 step, GE
   gint l = m3ret_vit_config_n_tokens (v, frames), p = m3ret_vit_config_patch_values (v);
   gint k = mae_n_keep (l, mae->mask_ratio);
   gsize rows = (gsize) b * l;
+  if (k < 1) {
+    g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_OUT_OF_RANGE,
+                 "mae: mask_ratio %g keeps none of the %d tubelets of a %u-frame sample",
+                 mae->mask_ratio, l, bv->frames);
+    return NULL;
+  }
 
   /* host: tubelets, targets, the masking of this step */
   float *patches = g_new (float, rows * p);
@@ -205,7 +211,7 @@ mae_loss (gpointer self, M3retGraph *g, const M3retBatch *batch, gint64 step, GE
                   v->tubelet, patches);
   float *target = g_new (float, rows * p);
   mae_patch_targets (patches, rows, p, mae->norm_pix, target);
-  gint32 *keep = g_new (gint32, (gsize) b * MAX (k, 1));
+  gint32 *keep = g_new (gint32, (gsize) b * k);
   gint32 *restore = g_new (gint32, rows);
   gfloat *mask = g_new (gfloat, rows);
   M3retRng rng;
@@ -222,8 +228,7 @@ mae_loss (gpointer self, M3retGraph *g, const M3retBatch *batch, gint64 step, GE
   /* decoder: embed, append mask tokens, unshuffle, position, blocks */
   M3retTensor *h = m3ret_op_linear (g, latent, mae->embed_w, mae->embed_b);
   M3retTensor *tokens = m3ret_op_expand_tokens (g, mae->mask_token, b, l - k);
-  if (k > 0)
-    tokens = m3ret_op_concat_tokens (g, m3ret_op_slice_tokens (g, h, 1, k), tokens);
+  tokens = m3ret_op_concat_tokens (g, m3ret_op_slice_tokens (g, h, 1, k), tokens);
   tokens = m3ret_op_gather_tokens (g, tokens, restore, l);
   h = m3ret_op_concat_tokens (g, m3ret_op_slice_tokens (g, h, 0, 1), tokens);
   /* a sample with fewer frames uses the first rows of the table (t slowest) */
