@@ -137,17 +137,13 @@ blend (at::Tensor &dst, const at::Tensor &src, float beta)
     dst.mul_ (beta).add_ (src);
 }
 
-}  // namespace
-
-namespace {
+// ---- the functions of the table, in its order ----
 
 const char *
 torch_shim_version (void)
 {
   return TORCH_VERSION;
 }
-
-namespace {
 
 // What libtorch says about CUDA, found once per process (loading
 // libtorch_cuda and asking the driver are not cheap, nor do they change).
@@ -183,8 +179,6 @@ cuda_probe (void)
   });
   return probe;
 }
-
-}  // namespace
 
 int
 torch_shim_cuda_device_count (void)
@@ -598,8 +592,6 @@ torch_shim_expand_mid (TorchShim *s, int outer, int inner, int cols, float scale
 
 /* ------------------------------------------------------------- attention */
 
-namespace {
-
 // Views of qkv (B×N×3D): q, k and v as B×H×N×dh (strided, no copy).
 struct Heads {
   at::Tensor q, k, v;
@@ -622,8 +614,6 @@ merged_heads (TorchShim *s, const float *out, int batch, int tokens, int dim, in
   return at::from_blob (const_cast<float *> (out), {batch, tokens, heads, dim / heads}, s->f32)
     .permute ({0, 2, 1, 3});
 }
-
-}  // namespace
 
 void
 torch_shim_attention_fwd (TorchShim *s, int batch, int tokens, int dim, int heads, float scale,
@@ -660,8 +650,6 @@ torch_shim_attention_bwd (TorchShim *s, int batch, int tokens, int dim, int head
 
 /* ---------------------------------------------------------------- losses */
 
-namespace {
-
 // Σ_r w_r (rows, or rows itself without a mask), as a one-element tensor
 at::Tensor
 weight_total (TorchShim *s, int rows, const float *mask)
@@ -670,8 +658,6 @@ weight_total (TorchShim *s, int rows, const float *mask)
     return vec (s, mask, rows).sum ();
   return at::full ({}, (float) rows, s->f32);
 }
-
-}  // namespace
 
 void
 torch_shim_mse_fwd (TorchShim *s, int rows, int cols, const float *x, const float *y,
