@@ -1,0 +1,89 @@
+/* bench-embed.c — embedding images/s of the frozen ViT-tiny (forward, no
+ * gradients) on 2-D 64² and CT 16×64×64, on every backend plugin usable
+ * here: cpu, and torch (libtorch, the peer) when built.  Prints a table;
+ * asserts nothing.  Training rates are bench-objectives' table.
+ *
+ *   M3RET_BENCH_THREADS=N   compute threads (default 2)
+ *   M3RET_BENCH_STEPS=N     timed batches after one warm-up (default 3)
+ *
+ * Inputs are random data on the canonical grid, so the figure is the
+ * encoder's compute, not the loader's decoding (bench-loader measures that).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "m3ret-check.h"
+
+typedef struct {
+  const gchar *name;
+  gint frames; /* canonical grid depth of the sample */
+  gint batch;
+} Input;
+
+static const Input inputs[] = {
+  { "2D 64x64", 2, 32 },
+  { "CT 16x64x64", 16, 8 },
+};
+
+static gdouble
+now (void)
+{
+  return (gdouble) g_get_monotonic_time () / 1e6;
+}
+
+static gdouble
+embed_rate (M3retDevice *device, const Input *in, gint steps)
+{
+  const gint tubelet[3] = { 2, 8, 8 };
+  M3retVitConfig cfg;
+  m3ret_vit_config_init (&cfg, "tiny", 64, 16, tubelet, NULL);
+  g_autoptr (M3retParams) params = m3ret_params_new (device);
+  M3retRng rng;
+  m3ret_rng_init (&rng, 0, M3RET_RNG_STREAM_INIT);
+  M3retVit *vit = m3ret_vit_new (params, "", &cfg, &rng, NULL);
+  g_autoptr (M3retGraph) graph = m3ret_graph_new (device);
+  m3ret_graph_set_grad_enabled (graph, FALSE);
+  gsize n = (gsize) in->batch * 3 * in->frames * 64 * 64;
+  g_autofree gfloat *x = g_new (gfloat, n);
+  m3ret_rng_fill_normal (&rng, x, n, 0.0f, 1.0f);
+  gdouble t0 = 0;
+  for (gint i = 0; i <= steps; i++) {
+    if (i == 1)
+      t0 = now ();
+    m3ret_graph_reset (graph);
+    M3retTensor *p = m3ret_vit_patchify (graph, vit, x, in->batch, in->frames);
+    m3ret_tensor_item (m3ret_op_mean (graph, m3ret_vit_embed (graph, vit, p)));
+  }
+  gdouble rate = in->batch * steps / (now () - t0);
+  m3ret_vit_free (vit);
+  return rate;
+}
+
+int
+main (void)
+{
+  m3ret_check_init ();
+  gint threads = g_getenv ("M3RET_BENCH_THREADS") ? atoi (g_getenv ("M3RET_BENCH_THREADS")) : 2;
+  gint steps = g_getenv ("M3RET_BENCH_STEPS") ? atoi (g_getenv ("M3RET_BENCH_STEPS")) : 3;
+  M3retRegistry *registry = m3ret_check_registry ();
+  const gchar *backends[] = { "cpu", "torch" };
+  printf ("\nEmbedding, ViT-tiny, tubelet 2x8x8, %d threads, %d timed batches\n", threads, steps);
+  printf ("%-8s %-12s %6s %12s\n", "backend", "input", "batch", "images/s");
+  for (guint b = 0; b < G_N_ELEMENTS (backends); b++) {
+    GError *error = NULL;
+    M3retDevice *device = m3ret_device_new_by_name (registry, backends[b], threads, &error);
+    if (device == NULL) {
+      printf ("%-8s (not usable here: %s)\n", backends[b], error->message);
+      g_clear_error (&error);
+      continue;
+    }
+    for (guint i = 0; i < G_N_ELEMENTS (inputs); i++)
+      printf ("%-8s %-12s %6d %12.2f\n", backends[b], inputs[i].name, inputs[i].batch,
+              embed_rate (device, &inputs[i], steps));
+    m3ret_device_free (device);
+  }
+  m3ret_registry_free (registry);
+  return 0;
+}
