@@ -19,6 +19,14 @@ START_TEST (test_sizes)
   ck_assert_uint_eq (sizeof (M3retPluginKind), 4);
   ck_assert_uint_eq (sizeof (M3retKeyType), 4);
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retPluginDesc, vtable), 56);
+  /* The kinds' tables and the structs plugins fill or read. */
+  ck_assert_uint_eq (sizeof (M3retModalityVTable), 88);
+  ck_assert_uint_eq (sizeof (M3retObjectiveVTable), 120);
+  ck_assert_uint_eq (sizeof (M3retBackendVTable), 360);
+  ck_assert_uint_eq (sizeof (M3retRetrieverVTable), 120);
+  ck_assert_uint_eq (sizeof (M3retObjectiveSetup), 88);
+  ck_assert_uint_eq (sizeof (M3retView), 72);
+  ck_assert_uint_eq (sizeof (M3retInspectInfo), 168);
 }
 END_TEST
 
