@@ -7,6 +7,7 @@
 #include "m3ret.h"
 #include "m3ret-checkpoint.h"
 #include "m3ret-embedder.h"
+#include "m3ret-pretrained.h"
 
 struct _M3retEmbedder {
   const M3retPipeline *pipeline;
@@ -68,7 +69,7 @@ m3ret_embedder_new (M3retRegistry *registry, const M3retPipeline *pipeline,
   m3ret_rng_init (&rng, (guint64) m3ret_config_get_int (m3ret_pipeline_get_config (pipeline, "pipeline"), "seed"),
                   M3RET_RNG_STREAM_INIT);
   e->vit = m3ret_vit_new (e->params, "", &config, &rng, error);
-  if (e->vit == NULL)
+  if (e->vit == NULL || !m3ret_pretrained_load_for_pipeline (e->params, pipeline, error))
     goto fail;
   if (strcmp (checkpoint, M3RET_CHECKPOINT_RANDOM) != 0 && !load_weights (e, checkpoint, error))
     goto fail;

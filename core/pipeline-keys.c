@@ -31,6 +31,7 @@ static const M3retKeySpec encoder_keys[] = {
   M3RET_KEY_ENUM_SPEC ("preset", "tiny", "micro|tiny|small|base",
                        "ViT size: micro 64/2/2, tiny 192/12/3, small 384/12/6, base 768/12/12"),
   M3RET_KEY_ENUM_SPEC ("pool", "cls", "cls|mean", "retrieval embedding: final CLS or mean of patch tokens"),
+  M3RET_KEY_STRING_SPEC ("init", "", "start from released ViT weights (.safetensors, timm/MAE/DINO layout); relative to this file"),
   M3RET_KEY_END
 };
 

@@ -10,6 +10,7 @@
 #include "m3ret.h"
 #include "m3ret-checkpoint.h"
 #include "m3ret-plot.h"
+#include "m3ret-pretrained.h"
 #include "m3ret-trainer.h"
 
 G_DEFINE_QUARK (m3ret-train-error-quark, m3ret_train_error)
@@ -221,7 +222,7 @@ m3ret_trainer_new (M3retRegistry *registry, const M3retPipeline *pipeline,
   M3retRng init_rng;
   m3ret_rng_init (&init_rng, seed, M3RET_RNG_STREAM_INIT);
   t->vit = m3ret_vit_new (t->params, "", &vit_config, &init_rng, error);
-  if (t->vit == NULL)
+  if (t->vit == NULL || !m3ret_pretrained_load_for_pipeline (t->params, pipeline, error))
     goto fail;
 
   const M3retPlugin *plugin = m3ret_pipeline_get_plugin (pipeline, M3RET_PLUGIN_OBJECTIVE);
