@@ -15,6 +15,7 @@
 #include <m3ret-vit.h>
 #include <m3ret-optim.h>
 #include <m3ret-safetensors.h>
+#include <m3ret-pretrained.h>
 #include <m3ret-fileio.h>
 #include <m3ret-npy.h>
 #include <m3ret-embeddings.h>
