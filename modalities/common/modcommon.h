@@ -153,6 +153,21 @@ gboolean mc_video_read_views (McVideoCache *cache, const gchar *path, guint stri
 gboolean mc_video_inspect (McVideoCache *cache, const gchar *path, guint64 max_pixels,
                            M3retInspectInfo *info, GError **error);
 
+/* The instance of a modality that reads videos (endoscopy, ultrasound
+ * cine): render options and limits from the common keys, the training clip
+ * `stride` key, and the cache of probed files. */
+typedef struct {
+  M3retRenderOptions options;
+  guint64 max_pixels;
+  guint stride;
+  McVideoCache *cache;
+} McVideoModality;
+
+/* create/destroy entries for such a modality; its keys must include
+ * MC_COMMON_KEYS and an int `stride`. */
+gpointer mc_video_modality_create (const M3retConfig *config, GError **error);
+void mc_video_modality_destroy (gpointer self);
+
 /* Silences FFmpeg's own logging; call from a plugin's init. */
 void mc_video_global_init (void);
 

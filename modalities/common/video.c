@@ -494,3 +494,26 @@ mc_video_global_init (void)
   /* Decoders print every damaged macroblock; errors reach the user as GError. */
   av_log_set_level (AV_LOG_QUIET);
 }
+
+gpointer
+mc_video_modality_create (const M3retConfig *config, GError **error)
+{
+  McVideoModality *self = g_new0 (McVideoModality, 1);
+  if (!mc_read_common_keys (config, FALSE, &self->options, &self->max_pixels, error)) {
+    g_free (self);
+    return NULL;
+  }
+  self->stride = (guint) m3ret_config_get_int (config, "stride");
+  self->cache = mc_video_cache_new ();
+  return self;
+}
+
+void
+mc_video_modality_destroy (gpointer self)
+{
+  McVideoModality *m = self;
+  if (m == NULL)
+    return;
+  mc_video_cache_free (m->cache);
+  g_free (m);
+}

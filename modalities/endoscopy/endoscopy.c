@@ -8,13 +8,6 @@
 
 #include "modcommon.h"
 
-typedef struct {
-  M3retRenderOptions options;
-  guint64 max_pixels;
-  guint stride;
-  McVideoCache *cache;
-} Endoscopy;
-
 static const M3retKeySpec endoscopy_keys[] = {
   M3RET_KEY_INT_SPEC ("stride", "2", 1, 1000, "frames between the frames of a training clip"),
   MC_COMMON_KEYS ("0.485,0.456,0.406", "0.229,0.224,0.225", "xy", "0.1"),
@@ -26,29 +19,6 @@ endoscopy_init (GError **error)
 {
   mc_video_global_init ();
   return TRUE;
-}
-
-static gpointer
-endoscopy_create (const M3retConfig *config, GError **error)
-{
-  Endoscopy *self = g_new0 (Endoscopy, 1);
-  if (!mc_read_common_keys (config, FALSE, &self->options, &self->max_pixels, error)) {
-    g_free (self);
-    return NULL;
-  }
-  self->stride = (guint) m3ret_config_get_int (config, "stride");
-  self->cache = mc_video_cache_new ();
-  return self;
-}
-
-static void
-endoscopy_destroy (gpointer self)
-{
-  Endoscopy *e = self;
-  if (e == NULL)
-    return;
-  mc_video_cache_free (e->cache);
-  g_free (e);
 }
 
 static guint
@@ -67,7 +37,7 @@ static gboolean
 endoscopy_read (gpointer self, const gchar *path, const M3retView *views, guint n_views,
                 M3retSample **out, GError **error)
 {
-  Endoscopy *e = self;
+  McVideoModality *e = self;
   return mc_video_read_views (e->cache, path, e->stride, e->max_pixels, &e->options, views,
                               n_views, out,
                               error);
@@ -76,13 +46,13 @@ endoscopy_read (gpointer self, const gchar *path, const M3retView *views, guint 
 static gboolean
 endoscopy_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
 {
-  Endoscopy *e = self;
+  McVideoModality *e = self;
   return mc_video_inspect (e->cache, path, e->max_pixels, info, error);
 }
 
 static const M3retModalityVTable endoscopy_vtable = {
-  .create = endoscopy_create,
-  .destroy = endoscopy_destroy,
+  .create = mc_video_modality_create,
+  .destroy = mc_video_modality_destroy,
   .probe = endoscopy_probe,
   .layout = endoscopy_layout,
   .read = endoscopy_read,

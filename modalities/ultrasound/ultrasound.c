@@ -14,13 +14,6 @@
 
 #include "modcommon.h"
 
-typedef struct {
-  M3retRenderOptions options;
-  guint64 max_pixels;
-  guint stride;
-  McVideoCache *cache;
-} Ultrasound;
-
 static const M3retKeySpec ultrasound_keys[] = {
   M3RET_KEY_INT_SPEC ("stride", "2", 1, 1000, "cine loops: frames between the frames of a training clip"),
   MC_COMMON_KEYS ("0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
@@ -32,29 +25,6 @@ ultrasound_init (GError **error)
 {
   mc_video_global_init ();
   return TRUE;
-}
-
-static gpointer
-ultrasound_create (const M3retConfig *config, GError **error)
-{
-  Ultrasound *self = g_new0 (Ultrasound, 1);
-  if (!mc_read_common_keys (config, FALSE, &self->options, &self->max_pixels, error)) {
-    g_free (self);
-    return NULL;
-  }
-  self->stride = (guint) m3ret_config_get_int (config, "stride");
-  self->cache = mc_video_cache_new ();
-  return self;
-}
-
-static void
-ultrasound_destroy (gpointer self)
-{
-  Ultrasound *u = self;
-  if (u == NULL)
-    return;
-  mc_video_cache_free (u->cache);
-  g_free (u);
 }
 
 static guint
@@ -89,7 +59,7 @@ static gboolean
 ultrasound_read (gpointer self, const gchar *path, const M3retView *views, guint n_views,
                  M3retSample **out, GError **error)
 {
-  Ultrasound *u = self;
+  McVideoModality *u = self;
   if (is_still (path))
     return mc_png_read_views (path, u->max_pixels, &u->options, views, n_views, out, error);
   return mc_video_read_views (u->cache, path, u->stride, u->max_pixels, &u->options, views,
@@ -100,15 +70,15 @@ ultrasound_read (gpointer self, const gchar *path, const M3retView *views, guint
 static gboolean
 ultrasound_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
 {
-  Ultrasound *u = self;
+  McVideoModality *u = self;
   if (is_still (path))
     return mc_png_inspect (path, u->max_pixels, info, error);
   return mc_video_inspect (u->cache, path, u->max_pixels, info, error);
 }
 
 static const M3retModalityVTable ultrasound_vtable = {
-  .create = ultrasound_create,
-  .destroy = ultrasound_destroy,
+  .create = mc_video_modality_create,
+  .destroy = mc_video_modality_destroy,
   .probe = ultrasound_probe,
   .layout = ultrasound_layout,
   .read = ultrasound_read,
