@@ -38,7 +38,8 @@ setup_init (Setup *s, const CliCommon *common, const gchar *pipeline, const gcha
 }
 
 static M3retEmbeddings *
-embed_file (Setup *s, const gchar *manifest_path, guint batch, const gchar *label, GError **error)
+embed_file (M3retEmbedder *embedder, const gchar *manifest_path, guint batch, const gchar *label,
+            GError **error)
 {
   g_autoptr (M3retManifest) manifest = m3ret_manifest_load (manifest_path, error);
   if (manifest == NULL)
@@ -48,7 +49,7 @@ embed_file (Setup *s, const gchar *manifest_path, guint batch, const gchar *labe
                  manifest_path);
     return NULL;
   }
-  return m3ret_embedder_embed_manifest (s->embedder, manifest, batch, label, isatty (STDERR_FILENO),
+  return m3ret_embedder_embed_manifest (embedder, manifest, batch, label, isatty (STDERR_FILENO),
                                         error);
 }
 
@@ -80,7 +81,7 @@ cmd_embed (gint argc, gchar **argv)
   gint status = M3RET_EXIT_OK;
   g_autoptr (M3retEmbeddings) e = NULL;
   if (!setup_init (&s, &common, argv[1], checkpoint, &error) ||
-      (e = embed_file (&s, manifest, (guint) batch, "embed", &error)) == NULL ||
+      (e = embed_file (s.embedder, manifest, (guint) batch, "embed", &error)) == NULL ||
       !m3ret_embeddings_save (e, out, &error)) {
     status = cli_fail (error);
     g_clear_error (&error);
@@ -124,11 +125,8 @@ static M3retMetricsTable *
 evaluate (Setup *s, M3retEmbedder *embedder, const gchar *query, const gchar *database,
           guint batch, GArray *ks, GError **error)
 {
-  M3retEmbedder *saved = s->embedder;
-  s->embedder = embedder;
-  g_autoptr (M3retEmbeddings) q = embed_file (s, query, batch, "queries ", error);
-  g_autoptr (M3retEmbeddings) d = q ? embed_file (s, database, batch, "database", error) : NULL;
-  s->embedder = saved;
+  g_autoptr (M3retEmbeddings) q = embed_file (embedder, query, batch, "queries ", error);
+  g_autoptr (M3retEmbeddings) d = q ? embed_file (embedder, database, batch, "database", error) : NULL;
   if (d == NULL)
     return NULL;
   M3retConfig *retriever = m3ret_pipeline_get_config (s->pipeline, "retriever");
