@@ -15,6 +15,7 @@ struct _BackendStep {
   M3retBatch batch;
   M3retBatchView views[M3RET_LOADER_MAX_VIEWS];
   guint *entries;
+  gint tokens, kept; /* tokens of a view; those the encoder sees (MAE keeps fewer) */
 };
 
 M3retDevice *
@@ -136,6 +137,10 @@ backend_step_new (M3retRegistry *registry, M3retDevice *device, const BackendSte
   if (s->optimizer == NULL)
     goto fail;
   s->graph = m3ret_graph_new (device);
+  s->tokens = (spec->size / spec->tubelet[1]) * (spec->size / spec->tubelet[2]);
+  s->kept = s->tokens;
+  if (m3ret_config_has_key (config, "mask_ratio")) /* MAE keeps ⌊L·(1 − r)⌋ */
+    s->kept = (gint) (s->tokens * (1.0 - m3ret_config_get_double (config, "mask_ratio")));
 
   M3retView views[M3RET_LOADER_MAX_VIEWS];
   guint n_views = s->vt->views (s->objective, views, M3RET_LOADER_MAX_VIEWS);
@@ -205,4 +210,26 @@ guint
 backend_step_get_n_encoder (BackendStep *s)
 {
   return s->n_encoder;
+}
+
+gint
+backend_step_get_kept_tokens (BackendStep *s)
+{
+  return s->kept;
+}
+
+gdouble
+backend_step_flops (BackendStep *s)
+{
+  gdouble fwd = 0;
+  for (guint i = 0; i < m3ret_params_get_n (s->params); i++) {
+    M3retTensor *t = m3ret_params_get_tensor (s->params, i);
+    if (!m3ret_params_is_trainable (s->params, i) || t->ndim < 2 || t->shape[0] == 1)
+      continue;
+    gdouble n = 1 + (i < s->n_encoder ? s->kept : s->tokens);
+    fwd += 2.0 * t->numel * s->batch.n * n;
+    if (g_str_has_suffix (m3ret_params_get_name (s->params, i), "attn.qkv.weight"))
+      fwd += 4.0 * s->batch.n * n * n * (gdouble) t->shape[1];
+  }
+  return 3.0 * fwd;
 }

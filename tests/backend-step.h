@@ -50,5 +50,14 @@ M3retVit *backend_step_get_encoder (BackendStep *step);
 /* The encoder's tensors are the first this many of the collection; the
  * objective's follow. */
 guint backend_step_get_n_encoder (BackendStep *step);
+/* Tokens per sample the encoder sees: all of a view's, or MAE's kept ones. */
+gint backend_step_get_kept_tokens (BackendStep *step);
+
+/* Matrix-product FLOPs of one training step of a one-view objective (MAE):
+ * a weight of numel w used on r rows costs 2·w·r forward, attention
+ * 4·N²·D per sample and block, training 3 × forward.  Encoder weights see
+ * 1 + the kept tokens, the objective's every token plus CLS: a slight
+ * overestimate for MAE's decoder embedding, exact elsewhere. */
+gdouble backend_step_flops (BackendStep *step);
 
 #endif

@@ -1,25 +1,50 @@
-/* bench-compute.c — sgemm peak and a ViT-tiny training step on the cpu
- * backend.  Prints a table; asserts nothing.
+/* bench-compute.c — issue 8's training rows: ViT-tiny (2-D 64×64 stills,
+ * tubelet 2×8×8: 64 tokens + CLS, batch 32) trained by MAE and by SimDINO
+ * (2 global + 4 local crops) on the cpu backend beside the torch backend
+ * (libtorch on the CPU, the same thread count), the MAE step's FLOP rate
+ * against OpenBLAS sgemm measured in the same run, and the peak RSS of a
+ * process that trains with each backend.  Prints a table and the
+ * M3RET-BENCH rows (bench-row.h); asserts nothing.
  *
- *   bench-compute [THREADS]      (default: 2, or M3RET_BENCH_THREADS)
- *   M3RET_BENCH_STEPS=N          timed steps after 2 warm-up steps (default 5)
+ *   bench-compute [THREADS]    (default 2, or M3RET_BENCH_THREADS)
+ *   M3RET_BENCH_ROUNDS=N       rounds (default 3); every figure is the
+ *                              median over rounds
+ *   M3RET_BENCH_STEPS=N        timed steps per backend and round, after
+ *                              one warm-up step (default 2)
  *
- * The sgemm figure is measured in the same run: OpenBLAS on THREADS
- * threads for square 1024 and 2048 matrices (the best of 3 runs each,
- * before and after the steps),
- * and the backend's own gemm entry (its threads, OpenBLAS single-threaded
- * per chunk) on the shape of a ViT-tiny qkv projection.  The step is
- * ViT-tiny on 2-D 64×64 images (tubelet 2×8×8: 64 tokens + CLS), batch 32,
- * forward + backward + AdamW; its FLOPs count the matrix products only
- * (forward F, backward 2F).
+ * A round measures sgemm (OpenBLAS on THREADS threads, the better of two
+ * 2048³ products), then each objective on cpu and on torch, each on a
+ * fresh device: on a shared machine the load drifts, and interleaving
+ * lets both backends see the same drift.  The step (backend-step.c) is
+ * the objective's loss, backward, AdamW and its after-step hook; FLOPs
+ * are counted by backend_step_flops() (matrix products only).
+ *
+ * Peak RSS: the program runs itself as a child (--rss-child BACKEND)
+ * that trains MAE for 3 steps, before it loads anything large itself, and
+ * reads the child's ru_maxrss with wait4().
  */
 #include "config.h"
 
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "backend-step.h"
+#include "bench-row.h"
 #include "m3ret-check.h"
+
+#define EXIT_UNUSABLE 77 /* the child's backend cannot run here */
+
+static const gchar *const backends[] = { "cpu", "torch" };
+enum { N_BACKENDS = G_N_ELEMENTS (backends) };
+static const gchar *const objectives[] = { "mae", "simdino" };
+enum { N_OBJECTIVES = G_N_ELEMENTS (objectives) };
+
+static const BackendStepSpec base_spec = { "mae", "tiny", 64, { 2, 8, 8 }, 32, 0 };
 
 static gdouble
 now (void)
@@ -27,23 +52,26 @@ now (void)
   return (gdouble) g_get_monotonic_time () / 1e6;
 }
 
+/* OpenBLAS on @threads threads, n³: the better of two products after one
+ * untimed.  Leaves OpenBLAS's thread count as each backend's create sets
+ * it again. */
 static gdouble
-sgemm_gflops (gint n, gint threads)
+sgemm_rate (gint n, gint threads)
 {
   openblas_set_num_threads (threads);
-  float *a = g_new (float, (gsize) n * n), *b = g_new (float, (gsize) n * n);
-  float *c = g_new0 (float, (gsize) n * n);
-  for (gsize i = 0; i < (gsize) n * n; i++) {
+  gsize nn = (gsize) n * n;
+  float *a = g_new (float, nn), *b = g_new (float, nn), *c = g_new0 (float, nn);
+  for (gsize i = 0; i < nn; i++) {
     a[i] = (float) (i % 7) * 0.1f;
     b[i] = (float) (i % 5) * 0.1f;
   }
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
   gdouble best = 0;
   for (gint r = 0; r < 3; r++) {
     gdouble t0 = now ();
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c,
                  n);
-    best = MAX (best, 2.0 * n * n * (gdouble) n / (now () - t0) / 1e9);
+    if (r > 0)
+      best = MAX (best, 2.0 * n * n * (gdouble) n / (now () - t0));
   }
   g_free (a);
   g_free (b);
@@ -51,142 +79,169 @@ sgemm_gflops (gint n, gint threads)
   return best;
 }
 
+/* One backend's images/s for one objective on a fresh device: one warm-up
+ * step, then @steps timed.  @flops gets the step's FLOPs.  0 when the
+ * backend cannot run here (@error says why). */
 static gdouble
-backend_gemm_gflops (M3retDevice *device, gint m, gint n, gint k)
+step_rate (M3retRegistry *registry, const gchar *backend, const gchar *objective, gint threads,
+           gint steps, gdouble *flops, GError **error)
 {
-  const M3retBackendVTable *vt = m3ret_device_get_vtable (device);
-  gpointer ctx = m3ret_device_get_context (device);
-  float *a = vt->alloc (ctx, sizeof (float) * m * k, NULL);
-  float *b = vt->alloc (ctx, sizeof (float) * n * k, NULL);
-  float *c = vt->alloc (ctx, sizeof (float) * m * n, NULL);
-  vt->fill (ctx, a, (gsize) m * k, 0.5f);
-  vt->fill (ctx, b, (gsize) n * k, 0.25f);
-  vt->gemm (ctx, FALSE, TRUE, m, n, k, 1.0f, a, k, b, k, 0.0f, c, n);
-  gdouble best = 0;
-  for (gint r = 0; r < 5; r++) {
-    gdouble t0 = now ();
-    vt->gemm (ctx, FALSE, TRUE, m, n, k, 1.0f, a, k, b, k, 0.0f, c, n);
-    best = MAX (best, 2.0 * m * n * (gdouble) k / (now () - t0) / 1e9);
+  g_autoptr (M3retDevice) device = backend_open_device (registry, backend, threads, NULL, error);
+  if (device == NULL)
+    return 0;
+  BackendStepSpec spec = base_spec;
+  spec.objective = objective;
+  BackendStep *step = backend_step_new (registry, device, &spec, error);
+  if (step == NULL)
+    return 0;
+  gdouble rate = 0, t0 = 0;
+  gboolean ok = TRUE;
+  for (gint i = 0; ok && i <= steps; i++) {
+    if (i == 1) {
+      m3ret_device_synchronize (device);
+      t0 = now ();
+    }
+    ok = backend_step_run (step, TRUE, NULL, error);
   }
-  vt->free (ctx, a);
-  vt->free (ctx, b);
-  vt->free (ctx, c);
-  return best;
+  if (ok) {
+    m3ret_device_synchronize (device);
+    rate = spec.batch * steps / (now () - t0);
+    *flops = backend_step_flops (step);
+  }
+  backend_step_free (step);
+  return rate;
+}
+
+/* The child: trains MAE with @backend for 3 steps, then exits. */
+static int
+rss_child (const gchar *backend, gint threads)
+{
+  M3retRegistry *registry = m3ret_check_registry ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (M3retDevice) device = backend_open_device (registry, backend, threads, NULL, &error);
+  if (device == NULL)
+    return EXIT_UNUSABLE;
+  BackendStep *step = backend_step_new (registry, device, &base_spec, &error);
+  for (gint i = 0; step != NULL && i < 3; i++)
+    if (!backend_step_run (step, TRUE, NULL, &error))
+      break;
+  m3ret_device_synchronize (device);
+  if (error != NULL)
+    fprintf (stderr, "bench-compute: --rss-child %s: %s\n", backend, error->message);
+  _exit (error == NULL ? 0 : 1);
+}
+
+/* Peak RSS in bytes of a child training with @backend; 0 if it could not. */
+static gdouble
+child_peak_rss (const gchar *backend, gint threads)
+{
+  g_autofree gchar *threads_text = g_strdup_printf ("%d", threads);
+  fflush (stdout);
+  pid_t pid = fork ();
+  if (pid < 0)
+    return 0;
+  if (pid == 0) {
+    execl ("/proc/self/exe", "bench-compute", "--rss-child", backend, threads_text, NULL);
+    _exit (127);
+  }
+  int status = 0;
+  struct rusage ru;
+  if (wait4 (pid, &status, 0, &ru) != pid || !WIFEXITED (status) || WEXITSTATUS (status) != 0)
+    return 0;
+  return ru.ru_maxrss * 1024.0;
 }
 
 int
 main (int argc, char **argv)
 {
-  gint threads = 2;
-  if (g_getenv ("M3RET_BENCH_THREADS"))
-    threads = atoi (g_getenv ("M3RET_BENCH_THREADS"));
+  gint threads = bench_env_int ("M3RET_BENCH_THREADS", 2);
+  if (argc == 4 && strcmp (argv[1], "--rss-child") == 0) {
+    m3ret_check_init ();
+    return rss_child (argv[2], CLAMP (atoi (argv[3]), 1, 256));
+  }
   if (argc > 1)
-    threads = atoi (argv[1]);
-  threads = CLAMP (threads, 1, 256);
+    threads = CLAMP (atoi (argv[1]), 1, 256);
+  gint rounds = bench_env_int ("M3RET_BENCH_ROUNDS", 3);
+  gint steps = bench_env_int ("M3RET_BENCH_STEPS", 2);
   m3ret_check_init ();
-  M3retRegistry *registry = m3ret_registry_new ();
-  m3ret_registry_scan (registry, NULL);
 
-  gdouble peak = MAX (sgemm_gflops (1024, threads), sgemm_gflops (2048, threads));
+  /* first, while this process is small: its RSS at fork counts in the child's */
+  gdouble rss[N_BACKENDS];
+  for (guint b = 0; b < N_BACKENDS; b++)
+    rss[b] = child_peak_rss (backends[b], threads);
 
-  g_autoptr (GError) error = NULL;
-  M3retDevice *device = m3ret_device_new_by_name (registry, "cpu", threads, &error);
-  if (device == NULL) {
-    g_printerr ("bench-compute: %s\n", error->message);
-    return 1;
+  M3retRegistry *registry = m3ret_check_registry ();
+  gdouble *sgemm = g_new0 (gdouble, rounds);
+  gdouble *rate[N_OBJECTIVES][N_BACKENDS], *flop_rate = g_new0 (gdouble, rounds);
+  gdouble mae_flops = 0;
+  gboolean usable[N_BACKENDS] = { TRUE, TRUE };
+  for (guint o = 0; o < N_OBJECTIVES; o++)
+    for (guint b = 0; b < N_BACKENDS; b++)
+      rate[o][b] = g_new0 (gdouble, rounds);
+  for (gint r = 0; r < rounds; r++) {
+    sgemm[r] = sgemm_rate (2048, threads);
+    for (guint o = 0; o < N_OBJECTIVES; o++)
+      for (guint b = 0; b < N_BACKENDS; b++) {
+        if (!usable[b])
+          continue;
+        g_autoptr (GError) error = NULL;
+        gdouble flops = 0;
+        rate[o][b][r] = step_rate (registry, backends[b], objectives[o], threads, steps, &flops,
+                                   &error);
+        if (rate[o][b][r] == 0) {
+          printf ("%s: not measured: %s\n", backends[b], error ? error->message : "failed");
+          usable[b] = FALSE;
+        }
+        if (o == 0 && b == 0) {
+          mae_flops = flops;
+          flop_rate[r] = flops * rate[o][b][r] / base_spec.batch;
+        }
+      }
   }
-  const gint batch = 32, size = 64, frames = 2;
-  const gint tubelet[3] = { 2, 8, 8 };
-  gdouble backend_gemm = backend_gemm_gflops (device, batch * 65, 3 * 192, 192);
+  gdouble peak = bench_median (sgemm, rounds), achieved = bench_median (flop_rate, rounds);
+  gdouble med[N_OBJECTIVES][N_BACKENDS];
+  for (guint o = 0; o < N_OBJECTIVES; o++)
+    for (guint b = 0; b < N_BACKENDS; b++)
+      med[o][b] = bench_median (rate[o][b], rounds);
 
-  M3retVitConfig config;
-  m3ret_vit_config_init (&config, "tiny", size, frames, tubelet, NULL);
-  M3retParams *params = m3ret_params_new (device);
-  M3retRng rng;
-  m3ret_rng_init (&rng, 0, M3RET_RNG_STREAM_INIT);
-  M3retVit *vit = m3ret_vit_new (params, "", &config, &rng, NULL);
-  M3retAdamW *opt = m3ret_adamw_new (params, 0.9, 0.95, 1e-8, NULL);
-  M3retGraph *g = m3ret_graph_new (device);
-  gsize n = (gsize) batch * 3 * frames * size * size;
-  float *x = g_new (float, n);
-  m3ret_rng_fill_normal (&rng, x, n, 0.0f, 1.0f);
-  float *target = g_new0 (float, batch * config.dim);
-
-  const gint warm = 2;
-  gint timed = g_getenv ("M3RET_BENCH_STEPS") ? atoi (g_getenv ("M3RET_BENCH_STEPS")) : 5;
-  timed = MAX (timed, 1);
-  /* On a shared machine the best step is the one least disturbed: report
-   * it next to the mean, and compare it with the best sgemm figure. */
-  gdouble t_fwd = 0, t_bwd = 0, t_opt = 0, t_all = 0, t_best = G_MAXDOUBLE;
-  for (gint s = 0; s < warm + timed; s++) {
-    gdouble t0 = now ();
-    M3retTensor *patches = m3ret_vit_patchify (g, vit, x, batch, frames);
-    M3retTensor *pooled = m3ret_vit_pool (g, vit, m3ret_vit_forward (g, vit, patches, NULL, 0));
-    M3retTensor *t = m3ret_graph_from_host (g, 2, pooled->shape, target, FALSE);
-    M3retTensor *loss = m3ret_op_mse (g, pooled, t, NULL);
-    m3ret_tensor_item (loss);
-    gdouble t1 = now ();
-    m3ret_params_zero_grad (params);
-    if (!m3ret_graph_backward (g, loss, &error)) {
-      g_printerr ("bench-compute: %s\n", error->message);
-      return 1;
-    }
-    m3ret_device_synchronize (device);
-    gdouble t2 = now ();
-    m3ret_adamw_step (opt, 1e-4, 0.05);
-    m3ret_device_synchronize (device);
-    gdouble t3 = now ();
-    m3ret_graph_reset (g);
-    if (s >= warm) {
-      t_fwd += t1 - t0;
-      t_bwd += t2 - t1;
-      t_opt += t3 - t2;
-      t_all += t3 - t0;
-      t_best = MIN (t_best, t3 - t0);
-    }
-  }
-  gint tokens = m3ret_vit_config_n_tokens (&config, frames);
-  gdouble flops = 3.0 * m3ret_vit_flops (vit, batch, tokens);
-  gdouble step = t_all / timed;
-  gdouble achieved = flops / t_best / 1e9;
-  /* the peak again after the steps: the better of the two */
-  openblas_set_num_threads (threads);
-  peak = MAX (peak, sgemm_gflops (2048, threads));
-  openblas_set_num_threads (1);
   g_autofree gchar *loadavg = NULL;
   g_file_get_contents ("/proc/loadavg", &loadavg, NULL, NULL);
-  if (loadavg != NULL)
-    g_strdelimit (loadavg, "\n", ' ');
+  printf ("\nm3ret training benchmark — ViT-tiny, 2-D 64×64, tubelet 2×8×8 (64 tokens + CLS), "
+          "batch %d, %d thread%s; medians of %d rounds of %d steps\n\n", base_spec.batch,
+          threads, threads == 1 ? "" : "s", rounds, steps);
+  printf ("| measure | cpu | torch | cpu ÷ torch |\n|---|---|---|---|\n");
+  for (guint o = 0; o < N_OBJECTIVES; o++)
+    printf ("| %s step, images/s | %.2f | %.2f | %.2f |\n", objectives[o], med[o][0], med[o][1],
+            med[o][1] > 0 ? med[o][0] / med[o][1] : 0);
+  printf ("| peak RSS of a process training MAE | %.0f MiB | %.0f MiB | %.2f |\n",
+          rss[0] / 1048576, rss[1] / 1048576, rss[1] > 0 ? rss[0] / rss[1] : 0);
+  printf ("\n| measure | value |\n|---|---|\n");
+  printf ("| sgemm, OpenBLAS %d thread%s, 2048³ | %.1f GFLOP/s |\n", threads,
+          threads == 1 ? "" : "s", peak / 1e9);
+  printf ("| MAE step FLOPs (matrix products, fwd + 2× bwd) | %.2f GFLOP |\n", mae_flops / 1e9);
+  printf ("| MAE step on cpu, achieved | %.1f GFLOP/s = %.0f %% of sgemm |\n", achieved / 1e9,
+          100 * achieved / peak);
+  printf ("| machine | %u CPUs, load average %s |\n", g_get_num_processors (),
+          loadavg ? g_strstrip (loadavg) : "?");
 
-  printf ("m3ret compute benchmark — cpu backend, %d thread%s\n\n", threads,
-           threads == 1 ? "" : "s");
-  printf ("| measure | value |\n|---|---|\n");
-  printf ("| sgemm peak, OpenBLAS %d thread%s, square 1024/2048 | %.1f GFLOP/s |\n", threads,
-           threads == 1 ? "" : "s", peak);
-  printf ("| backend gemm, qkv shape %d×%d×%d | %.1f GFLOP/s |\n", batch * 65, 3 * 192, 192,
-           backend_gemm);
-  printf ("| ViT-tiny step: 64×64 2-D, tubelet 2×8×8, batch %d (%d tokens + CLS), best of %d "
-          "| %.3f s |\n", batch, tokens, timed, t_best);
-  printf ("|   mean step | %.3f s |\n", step);
-  printf ("|   forward / backward / AdamW | %.3f / %.3f / %.3f s |\n", t_fwd / timed,
-           t_bwd / timed, t_opt / timed);
-  printf ("| images/s (best step) | %.1f |\n", batch / t_best);
-  printf ("| FLOPs per step (matmuls, fwd + 2× bwd) | %.2f GFLOP |\n", flops / 1e9);
-  printf ("| achieved (best step) | %.1f GFLOP/s |\n", achieved);
-  printf ("| fraction of sgemm peak | %.0f %% |\n", 100.0 * achieved / peak);
-  printf ("| step arena (reserved) | %.1f MiB |\n",
-           m3ret_graph_get_reserved_bytes (g) / 1048576.0);
-  printf ("| parameters | %.2f M |\n", m3ret_params_count (params, TRUE) / 1e6);
-  printf ("| machine | %u CPUs, load average %s|\n", g_get_num_processors (),
-          loadavg ? loadavg : "? ");
+  g_autofree gchar *stage = g_strdup_printf ("ViT-tiny 2D 64², batch %d, %d threads",
+                                             base_spec.batch, threads);
+  g_autofree gchar *mae = g_strdup_printf ("MAE train step, %s", stage);
+  g_autofree gchar *simdino = g_strdup_printf ("SimDINO step (2 global + 4 local), %s", stage);
+  if (usable[1]) {
+    bench_row (mae, "images/s", med[0][0], "torch", med[0][1], ">=1.5");
+    bench_row (simdino, "images/s", med[1][0], "torch", med[1][1], ">=1.5");
+  }
+  bench_row (mae, "GFLOP/s ÷ sgemm", achieved / 1e9, "sgemm", peak / 1e9, ">=0.6");
+  if (rss[0] > 0 && rss[1] > 0)
+    bench_row ("training peak RSS, ViT-tiny MAE batch 32", "MiB", rss[0] / 1048576, "torch",
+               rss[1] / 1048576, "<=0.8");
 
-  g_free (x);
-  g_free (target);
-  m3ret_graph_free (g);
-  m3ret_adamw_free (opt);
-  m3ret_vit_free (vit);
-  m3ret_params_free (params);
-  m3ret_device_free (device);
+  for (guint o = 0; o < N_OBJECTIVES; o++)
+    for (guint b = 0; b < N_BACKENDS; b++)
+      g_free (rate[o][b]);
+  g_free (sgemm);
+  g_free (flop_rate);
   m3ret_registry_free (registry);
   return 0;
 }

@@ -4,7 +4,11 @@
  * asserts nothing.  Training rates are bench-objectives' table.
  *
  *   M3RET_BENCH_THREADS=N   compute threads (default 2)
- *   M3RET_BENCH_STEPS=N     timed batches after one warm-up (default 3)
+ *   M3RET_BENCH_ROUNDS=N    rounds (default 3); figures are medians over rounds
+ *   M3RET_BENCH_STEPS=N     timed batches per round after one warm-up (default 2)
+ *
+ * A round measures every input on every backend, one after the other, so
+ * on a shared machine both backends see the same drift of the load.
  *
  * Inputs are random data on the canonical grid, so the figure is the
  * encoder's compute, not the loader's decoding (bench-loader measures that).
@@ -14,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bench-row.h"
 #include "m3ret-check.h"
 
 typedef struct {
@@ -65,24 +70,44 @@ int
 main (void)
 {
   m3ret_check_init ();
-  gint threads = g_getenv ("M3RET_BENCH_THREADS") ? atoi (g_getenv ("M3RET_BENCH_THREADS")) : 2;
-  gint steps = g_getenv ("M3RET_BENCH_STEPS") ? atoi (g_getenv ("M3RET_BENCH_STEPS")) : 3;
+  gint threads = bench_env_int ("M3RET_BENCH_THREADS", 2);
+  gint rounds = bench_env_int ("M3RET_BENCH_ROUNDS", 3);
+  gint steps = bench_env_int ("M3RET_BENCH_STEPS", 2);
   M3retRegistry *registry = m3ret_check_registry ();
   const gchar *backends[] = { "cpu", "torch" };
-  printf ("\nEmbedding, ViT-tiny, tubelet 2x8x8, %d threads, %d timed batches\n", threads, steps);
-  printf ("%-8s %-12s %6s %12s\n", "backend", "input", "batch", "images/s");
-  for (guint b = 0; b < G_N_ELEMENTS (backends); b++) {
-    GError *error = NULL;
-    M3retDevice *device = m3ret_device_new_by_name (registry, backends[b], threads, &error);
-    if (device == NULL) {
-      printf ("%-8s (not usable here: %s)\n", backends[b], error->message);
+  enum { N_BACKENDS = G_N_ELEMENTS (backends), N_INPUTS = G_N_ELEMENTS (inputs) };
+  /* a fresh device per round: each backend's create sets OpenBLAS's
+   * process-wide thread count for itself */
+  gboolean usable[N_BACKENDS];
+  gdouble rates[N_BACKENDS][N_INPUTS][rounds];
+  for (gint r = 0; r < rounds; r++)
+    for (guint b = 0; b < N_BACKENDS; b++) {
+      GError *error = NULL;
+      M3retDevice *device = m3ret_device_new_by_name (registry, backends[b], threads, &error);
+      usable[b] = device != NULL;
+      if (device == NULL && r == 0)
+        printf ("%-8s (not usable here: %s)\n", backends[b], error->message);
       g_clear_error (&error);
-      continue;
+      for (guint i = 0; i < N_INPUTS; i++)
+        rates[b][i][r] = device ? embed_rate (device, &inputs[i], steps) : 0;
+      m3ret_device_free (device);
     }
-    for (guint i = 0; i < G_N_ELEMENTS (inputs); i++)
-      printf ("%-8s %-12s %6d %12.2f\n", backends[b], inputs[i].name, inputs[i].batch,
-              embed_rate (device, &inputs[i], steps));
-    m3ret_device_free (device);
+
+  printf ("\nEmbedding, ViT-tiny, tubelet 2x8x8, %d threads, medians of %d rounds of %d batches\n",
+          threads, rounds, steps);
+  printf ("%-8s %-12s %6s %12s\n", "backend", "input", "batch", "images/s");
+  gdouble med[N_BACKENDS][N_INPUTS];
+  for (guint b = 0; b < N_BACKENDS; b++)
+    for (guint i = 0; i < N_INPUTS; i++) {
+      med[b][i] = bench_median (rates[b][i], rounds);
+      if (usable[b])
+        printf ("%-8s %-12s %6d %12.2f\n", backends[b], inputs[i].name, inputs[i].batch,
+                med[b][i]);
+    }
+  for (guint i = 0; i < N_INPUTS && usable[1]; i++) {
+    g_autofree gchar *stage = g_strdup_printf ("embed ViT-tiny %s, batch %d, %d threads",
+                                               inputs[i].name, inputs[i].batch, threads);
+    bench_row (stage, "images/s", med[0][i], "torch", med[1][i], ">=2.0");
   }
   m3ret_registry_free (registry);
   return 0;

@@ -8,15 +8,10 @@
  * The achieved fraction compares the step's model FLOPs with the gemm
  * rate measured in the same run (square n×n products through the same
  * table entry the model uses).  Model FLOPs are counted from the
- * parameters: a weight of numel w used on r rows costs 2·w·r forward;
- * attention 4·N²·D per sample and block; training = 3 × forward.
- * Encoder weights see the tokens the encoder keeps (MAE: 1 + L·(1 −
- * mask_ratio)), the objective's weights every token (1 + L): a slight
- * overestimate for MAE's decoder embedding, exact elsewhere.
+ * parameters (backend_step_flops()).
  */
 #include "config.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,26 +78,6 @@ matmul_rate (M3retDevice *device, gint n, GError **error)
   return rate;
 }
 
-/* Training FLOPs of one step (see the header comment). */
-static gdouble
-step_flops (BackendStep *step, gint batch, gint tokens, gint kept, guint n_encoder)
-{
-  M3retParams *params = backend_step_get_params (step);
-  gdouble fwd = 0;
-  for (guint i = 0; i < m3ret_params_get_n (params); i++) {
-    M3retTensor *t = m3ret_params_get_tensor (params, i);
-    if (!m3ret_params_is_trainable (params, i) || t->ndim < 2 || t->shape[0] == 1)
-      continue;
-    gdouble rows = (gdouble) batch * (i < n_encoder ? 1 + kept : 1 + tokens);
-    fwd += 2.0 * t->numel * rows;
-    if (g_str_has_suffix (m3ret_params_get_name (params, i), "attn.qkv.weight")) {
-      gdouble n = i < n_encoder ? 1 + kept : 1 + tokens;
-      fwd += 4.0 * batch * n * n * (gdouble) t->shape[1];
-    }
-  }
-  return 3.0 * fwd;
-}
-
 static gint
 run (M3retRegistry *registry, GError **error)
 {
@@ -150,18 +125,8 @@ run (M3retRegistry *registry, GError **error)
     return 1;
   M3retVit *vit = backend_step_get_encoder (step);
   const M3retVitConfig *vc = m3ret_vit_get_config (vit);
-  guint n_encoder = backend_step_get_n_encoder (step);
   gint tokens = (spec.size / spec.tubelet[1]) * (spec.size / spec.tubelet[2]);
-  /* MAE keeps round_down(L·(1 − r)) tokens; other objectives all of them */
-  gint kept = tokens;
-  if (strcmp (spec.objective, "mae") == 0) {
-    const M3retPlugin *p = m3ret_registry_lookup (registry, M3RET_PLUGIN_OBJECTIVE, "mae");
-    gdouble ratio = 0.75;
-    for (const M3retKeySpec *k = m3ret_plugin_get_desc (p)->keys; k && k->name; k++)
-      if (strcmp (k->name, "mask_ratio") == 0 && k->default_value)
-        ratio = g_ascii_strtod (k->default_value, NULL);
-    kept = (gint) floor (tokens * (1.0 - ratio));
-  }
+  gint kept = backend_step_get_kept_tokens (step);
   printf ("model         %s ViT (%d wide, %d deep), %s, %d×%d stills, tubelet %d×%d×%d: "
           "%d tokens (%d encoded), %.1f M trained values, built in %.1f s\n",
           spec.preset, vc->dim, vc->depth, spec.objective, spec.size, spec.size,
@@ -184,7 +149,7 @@ run (M3retRegistry *registry, GError **error)
     }
   m3ret_device_synchronize (device);
   gdouble seconds = (g_get_monotonic_time () - t0) / 1e6;
-  gdouble flops = step_flops (step, spec.batch, tokens, kept, n_encoder);
+  gdouble flops = backend_step_flops (step);
   gdouble achieved = flops * opt_steps / seconds;
   printf ("step          batch %d: %.1f ms/step, %.1f images/s (first loss %.4f)\n", spec.batch,
           1e3 * seconds / opt_steps, spec.batch * opt_steps / seconds, loss);
