@@ -41,6 +41,9 @@ static M3retEmbeddings *
 embed_file (M3retEmbedder *embedder, const gchar *manifest_path, guint batch, const gchar *label,
             GError **error)
 {
+  const M3retModalities *set = m3ret_embedder_get_modalities (embedder);
+  if (!m3ret_limits_check_file (m3ret_modalities_get_limits (set), manifest_path, error))
+    return NULL;
   g_autoptr (M3retManifest) manifest = m3ret_manifest_load (manifest_path, error);
   if (manifest == NULL)
     return NULL;

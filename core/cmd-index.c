@@ -7,6 +7,7 @@
 #include "m3ret-embeddings.h"
 #include "m3ret-fileio.h"
 #include "m3ret-index.h"
+#include "m3ret-limits.h"
 
 static gboolean
 build_index (M3retPipeline *pipeline, const gchar *npy_path, const gchar *out_path,
@@ -16,6 +17,10 @@ build_index (M3retPipeline *pipeline, const gchar *npy_path, const gchar *out_pa
   M3retConfig *config = m3ret_pipeline_get_config (pipeline, "retriever");
   guint threads = (guint) m3ret_config_get_int (m3ret_pipeline_get_config (pipeline, "pipeline"),
                                                 "threads");
+  M3retLimits limits;
+  m3ret_limits_from_pipeline (&limits, pipeline);
+  if (!m3ret_limits_check_file (&limits, npy_path, error))
+    return FALSE;
   g_autoptr (M3retEmbeddings) e = m3ret_embeddings_load (npy_path, FALSE, error);
   if (e == NULL)
     return FALSE;

@@ -47,7 +47,8 @@ cmd_inspect (gint argc, gchar **argv)
     { "modality", 'm', 0, G_OPTION_ARG_STRING, &modality,
       "Read with this modality plugin instead of the probe's choice", "NAME" },
     { "pipeline", 'p', 0, G_OPTION_ARG_FILENAME, &pipeline_path,
-      "Configure the plugins from this pipeline's [modality NAME] groups", "PIPELINE.ini" },
+      "Configure the plugins and the input limits from this pipeline ([modality NAME], [data])",
+      "PIPELINE.ini" },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr (GOptionContext) ctx =

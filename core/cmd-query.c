@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "m3ret-embedder.h"
 #include "m3ret-index.h"
+#include "m3ret-limits.h"
 #include "m3ret-montage.h"
 
 /* A one-column manifest of the files named on the command line (their
@@ -70,6 +71,10 @@ cmd_query (gint argc, gchar **argv)
   if ((pipeline = m3ret_pipeline_load (registry, argv[1], &error)) == NULL)
     goto fail;
   guint threads = (guint) m3ret_config_get_int (m3ret_pipeline_get_config (pipeline, "pipeline"), "threads");
+  M3retLimits limits;
+  m3ret_limits_from_pipeline (&limits, pipeline);
+  if (!m3ret_limits_check_file (&limits, index_path, &error))
+    goto fail;
   index = m3ret_index_load (m3ret_pipeline_get_plugin (pipeline, M3RET_PLUGIN_RETRIEVER),
                             m3ret_pipeline_get_config (pipeline, "retriever"), index_path, threads,
                             &error);

@@ -10,6 +10,7 @@
 
 #include <glib.h>
 
+#include "m3ret-limits.h"
 #include "m3ret-pipeline.h"
 #include "m3ret-plugin.h"
 #include "m3ret-registry.h"
@@ -20,7 +21,9 @@ G_BEGIN_DECLS
 typedef struct _M3retModalities M3retModalities;
 
 /* Returns: (transfer full) instances of every modality plugin in @registry,
- * configured from @pipeline (NULL: every plugin's defaults); NULL with
+ * configured from @pipeline (NULL: every plugin's defaults), each given the
+ * pipeline's [data] limits (m3ret-limits.h), which read and inspect also
+ * apply to the file's size before the plugin opens it; NULL with
  * @error when a plugin refuses its configuration.  @registry must outlive it. */
 M3retModalities *m3ret_modalities_new (M3retRegistry *registry, const M3retPipeline *pipeline,
                                        GError **error);
@@ -31,6 +34,8 @@ guint m3ret_modalities_count (const M3retModalities *set);
 /* (transfer none) the name of modality @i, in alphabetical order. */
 const gchar *m3ret_modalities_name (const M3retModalities *set, guint i);
 gboolean m3ret_modalities_has (const M3retModalities *set, const gchar *name);
+/* (transfer none) the limits every read goes by. */
+const M3retLimits *m3ret_modalities_get_limits (const M3retModalities *set);
 
 /* Probes @path with every modality.  Returns: (transfer none) the name of the
  * best-scoring one, or NULL with @error (M3RET_DATA_ERROR_IO when the file

@@ -17,6 +17,7 @@ typedef struct {
 
 struct _M3retModalities {
   GArray *entries; /* Entry, alphabetical */
+  M3retLimits limits;
 };
 
 void
@@ -38,6 +39,7 @@ m3ret_modalities_new (M3retRegistry *registry, const M3retPipeline *pipeline, GE
   g_return_val_if_fail (registry != NULL, NULL);
   M3retModalities *set = g_new0 (M3retModalities, 1);
   set->entries = g_array_new (FALSE, TRUE, sizeof (Entry));
+  m3ret_limits_from_pipeline (&set->limits, pipeline);
   g_autoptr (GPtrArray) plugins = m3ret_registry_list (registry, M3RET_PLUGIN_MODALITY);
   for (guint i = 0; i < plugins->len; i++) {
     Entry e = { 0 };
@@ -66,9 +68,18 @@ m3ret_modalities_new (M3retRegistry *registry, const M3retPipeline *pipeline, GE
       m3ret_modalities_free (set);
       return NULL;
     }
+    /* A plugin built before the entry existed keeps its own defaults. */
+    if (e.desc->abi_minor >= 1 && e.vtable->set_limits != NULL)
+      e.vtable->set_limits (e.instance, &set->limits);
     g_array_append_val (set->entries, e);
   }
   return set;
+}
+
+const M3retLimits *
+m3ret_modalities_get_limits (const M3retModalities *set)
+{
+  return &set->limits;
 }
 
 guint
@@ -172,10 +183,10 @@ gboolean
 m3ret_modalities_read (const M3retModalities *set, const gchar *name, const gchar *path,
                        const M3retView *views, guint n_views, M3retSample **out, GError **error)
 {
-  const Entry *e = require (set, name, path, error);
-  if (e == NULL)
-    return FALSE;
   memset (out, 0, n_views * sizeof *out);
+  const Entry *e = require (set, name, path, error);
+  if (e == NULL || !m3ret_limits_check_file (&set->limits, path, error))
+    return FALSE;
   GError *local = NULL;
   M3retLayout layout = e->vtable->layout (e->instance, path, &local);
   if (local != NULL) {
@@ -213,7 +224,7 @@ m3ret_modalities_inspect (const M3retModalities *set, const gchar *name, const g
 {
   memset (info, 0, sizeof *info);
   const Entry *e = require (set, name, path, error);
-  if (e == NULL)
+  if (e == NULL || !m3ret_limits_check_file (&set->limits, path, error))
     return FALSE;
   if (e->vtable->inspect == NULL) {
     g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_UNSUPPORTED,

@@ -45,6 +45,14 @@ static const M3retKeySpec data_keys[] = {
   M3RET_KEY_WEIGHTS_SPEC ("weights", "", "sampling weight per modality, NAME:W,...; empty = equal"),
   M3RET_KEY_INT_SPEC ("loader_threads", "2", 0, 64, "decoding threads; 0 decodes in the training loop"),
   M3RET_KEY_INT_SPEC ("loader_queue", "4", 1, 256, "batches decoded ahead at most"),
+  /* Input limits, checked before anything is allocated.  The defaults pass
+   * real data with room: a 16384² frame is 4× a full-field mammogram, 1024³
+   * voxels 2× a thin-slice whole-body CT (512²×2000), 2^20 frames 9.7 h of
+   * 30 fps video, and 16 GiB holds 1024³ float64 voxels. */
+  M3RET_KEY_INT_SPEC ("max_file_size", "17179869184", 1, 1e15, "bytes of one input file at most"),
+  M3RET_KEY_INT_SPEC ("max_pixels", "268435456", 1, 1e15, "pixels of one 2-D image or video frame at most"),
+  M3RET_KEY_INT_SPEC ("max_voxels", "1073741824", 1, 1e15, "voxels of one volume at most"),
+  M3RET_KEY_INT_SPEC ("max_frames", "1048576", 1, 1e12, "frames of one video clip at most"),
   M3RET_KEY_END
 };
 

@@ -159,6 +159,10 @@ build_data (M3retTrainer *t, M3retRegistry *registry, GError **error)
     return FALSE;
   }
   g_autofree gchar *manifest_path = m3ret_pipeline_resolve_path (t->pipeline, train);
+  M3retLimits limits;
+  m3ret_limits_from_pipeline (&limits, t->pipeline);
+  if (!m3ret_limits_check_file (&limits, manifest_path, error))
+    return FALSE;
   t->manifest = m3ret_manifest_load (manifest_path, error);
   if (t->manifest == NULL)
     return FALSE;

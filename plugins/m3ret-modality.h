@@ -17,6 +17,7 @@
 #include <glib.h>
 
 #include "m3ret-config.h"
+#include "m3ret-limits.h"
 #include "m3ret-sample.h"
 
 G_BEGIN_DECLS
@@ -77,8 +78,15 @@ struct _M3retModalityVTable {
                     M3retSample **out, GError **error);
   /* optional: fills @info (zeroed by the caller) for `m3ret inspect` */
   gboolean (*inspect) (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error);
+  /* optional, since ABI minor 1: the run's input limits ([data] max_pixels,
+   * max_voxels, max_frames, max_file_size), given once right after create()
+   * and before any other call; the plugin keeps a copy and refuses, before
+   * allocating, a file that claims more.  Until then, or for a plugin
+   * without this entry, the defaults apply (m3ret_limits_init_default()).
+   * The core itself checks max_file_size before read() and inspect(). */
+  void (*set_limits) (gpointer self, const M3retLimits *limits);
   /*< private >*/
-  gpointer _m3ret_reserved[5];
+  gpointer _m3ret_reserved[4];
 };
 
 /* Frees what @info owns and zeroes it; accepts NULL. */

@@ -21,6 +21,8 @@ START_TEST (test_sizes)
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retPluginDesc, vtable), 56);
   /* The kinds' tables and the structs plugins fill or read. */
   ck_assert_uint_eq (sizeof (M3retModalityVTable), 88);
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retModalityVTable, set_limits), 48); /* minor 1 */
+  ck_assert_uint_eq (sizeof (M3retLimits), 64);
   ck_assert_uint_eq (sizeof (M3retObjectiveVTable), 120);
   ck_assert_uint_eq (sizeof (M3retBackendVTable), 360);
   ck_assert_uint_eq (sizeof (M3retRetrieverVTable), 120);

@@ -108,6 +108,46 @@ create_with (const gchar *modality, const gchar *key, const gchar *value,
   return self;
 }
 
+/* Reads @path with @modality under the [data] limit @key=@value; returns the
+ * error (transfer full), NULL when the read succeeds. */
+static GError *
+read_with_limit (const gchar *modality, const gchar *path, const gchar *key, const gchar *value)
+{
+  g_autofree gchar *text = g_strdup_printf ("[data]\n%s=%s\n", key, value);
+  GError *error = NULL;
+  g_autoptr (M3retPipeline) p = m3ret_pipeline_load_data (registry, text, -1, "limits.ini", tmp,
+                                                          &error);
+  ck_assert_msg (p != NULL, "%s", error ? error->message : "");
+  g_autoptr (M3retModalities) limited = m3ret_modalities_new (registry, p, &error);
+  ck_assert_msg (limited != NULL, "%s", error ? error->message : "");
+  ck_assert_uint_eq (m3ret_modalities_get_limits (limited)->max_pixels,
+                     g_str_equal (key, "max_pixels") ? g_ascii_strtoull (value, NULL, 10)
+                                                     : m3ret_modalities_get_limits (set)->max_pixels);
+  M3retView view;
+  m3ret_view_init_eval (&view, 4, 2, 2);
+  M3retSample *out = NULL;
+  if (m3ret_modalities_read (limited, modality, path, &view, 1, &out, &error)) {
+    m3ret_sample_free (out);
+    return NULL;
+  }
+  ck_assert_ptr_null (out);
+  return error;
+}
+
+/* @path passes the default limits and fails [data] @key=@value, naming the key. */
+static void
+assert_limit_refuses (const gchar *modality, const gchar *path, const gchar *key,
+                      const gchar *value)
+{
+  ck_assert_ptr_null (read_with_limit (modality, path, "max_frames", "1000000"));
+  g_autoptr (GError) error = read_with_limit (modality, path, key, value);
+  ck_assert_msg (error != NULL, "%s read although %s=%s", path, key, value);
+  ck_assert_msg (g_error_matches (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_TOO_LARGE), "%s",
+                 error->message);
+  ck_assert_msg (strstr (error->message, path) && strstr (error->message, key), "%s",
+                 error->message);
+}
+
 /* ---- PNG: X-ray and ultrasound stills ---- */
 
 START_TEST (test_png_16bit_xray)
@@ -245,17 +285,11 @@ START_TEST (test_png_bad_input)
   ck_assert (g_file_set_contents (huge, (gchar *) big, len, NULL));
   assert_read_fails ("xray", huge, M3RET_DATA_ERROR_TOO_LARGE, "max_pixels");
 
-  /* The limit is a key: 64×64 passes the default and fails at 1000. */
-  const M3retModalityVTable *vt;
-  gpointer small = create_with ("xray", "max_pixels", "1000", &vt);
-  M3retView view;
-  m3ret_view_init_eval (&view, 8, 4, 2);
-  M3retSample *out = NULL;
+  /* The limits are [data] keys: 64×64 passes the defaults and fails at 1000
+   * pixels, or when the file is over 100 bytes. */
+  assert_limit_refuses ("xray", good, "max_pixels", "1000");
+  assert_limit_refuses ("xray", good, "max_file_size", "100");
   GError *error = NULL;
-  ck_assert (!vt->read (small, good, &view, 1, &out, &error));
-  ck_assert (g_error_matches (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_TOO_LARGE));
-  g_clear_error (&error);
-  vt->destroy (small);
 
   g_autofree gchar *text = path_in_tmp ("notes.png");
   ck_assert (g_file_set_contents (text, "this is not an image\n", -1, NULL));
@@ -470,19 +504,10 @@ START_TEST (test_nifti_bad_input)
   fx_write_nifti (nan, 4, 4, 4, 1, NIFTI_TYPE_FLOAT32, w, 1, 1, 1, 0, 0, NULL);
   assert_read_fails ("mri", nan, M3RET_DATA_ERROR_BAD_VALUES, "2 of 64 voxels are NaN or infinite");
 
-  const M3retModalityVTable *vt;
-  gpointer small = create_with ("ct", "max_pixels", "100", &vt);
-  M3retView view;
-  m3ret_view_init_eval (&view, 4, 2, 1);
-  M3retSample *out = NULL;
-  GError *error = NULL;
-  ck_assert (!vt->read (small, plain, &view, 1, &out, &error));
-  ck_assert (g_error_matches (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_TOO_LARGE));
-  g_clear_error (&error);
-  vt->destroy (small);
+  assert_limit_refuses ("ct", plain, "max_voxels", "100");
 
   g_autofree gchar *missing = path_in_tmp ("absent.nii.gz");
-  assert_read_fails ("ct", missing, M3RET_DATA_ERROR_IO, "no such file");
+  assert_read_fails ("ct", missing, M3RET_DATA_ERROR_IO, "cannot open: No such file");
 }
 END_TEST
 
@@ -603,6 +628,9 @@ START_TEST (test_video_bad_input)
 
   g_autofree gchar *good = path_in_tmp ("good.mkv");
   ck_assert (fx_write_video (good, "ffv1", 16, 16, 6, 0));
+  /* [data] limits: 6 frames of 16×16 pass the defaults, not max_frames=5 or max_pixels=200. */
+  assert_limit_refuses ("endoscopy", good, "max_frames", "5");
+  assert_limit_refuses ("endoscopy", good, "max_pixels", "200");
   g_autofree gchar *data = NULL;
   gsize len;
   ck_assert (g_file_get_contents (good, &data, &len, NULL));
@@ -634,7 +662,7 @@ START_TEST (test_video_bad_input)
   g_clear_error (&error);
 
   g_autofree gchar *missing = path_in_tmp ("missing.mp4");
-  assert_read_fails ("endoscopy", missing, M3RET_DATA_ERROR_IO, "no such file");
+  assert_read_fails ("endoscopy", missing, M3RET_DATA_ERROR_IO, "cannot open: No such file");
 }
 END_TEST
 

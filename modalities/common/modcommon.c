@@ -7,9 +7,10 @@
 #include "modcommon.h"
 
 gboolean
-mc_read_common_keys (const M3retConfig *config, gboolean volumetric, M3retRenderOptions *options,
-                     guint64 *max_pixels, GError **error)
+mc_read_common_keys (const M3retConfig *config, gboolean volumetric, McCommon *common,
+                     GError **error)
 {
+  M3retRenderOptions *options = &common->options;
   memset (options, 0, sizeof *options);
   options->volumetric = volumetric;
   guint n_mean = 0, n_std = 0;
@@ -32,8 +33,15 @@ mc_read_common_keys (const M3retConfig *config, gboolean volumetric, M3retRender
     return FALSE;
   }
   options->jitter = m3ret_config_get_double (config, "jitter");
-  *max_pixels = (guint64) m3ret_config_get_int (config, "max_pixels");
+  m3ret_limits_init_default (&common->limits);
   return TRUE;
+}
+
+void
+mc_set_limits (gpointer self, const M3retLimits *limits)
+{
+  McCommon *common = self;
+  common->limits = *limits;
 }
 
 void

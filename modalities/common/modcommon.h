@@ -15,8 +15,9 @@
 
 G_BEGIN_DECLS
 
-/* Keys every modality declares, in this order, after its own. */
-#define MC_DEFAULT_MAX_PIXELS "268435456"
+/* Keys every modality declares, in this order, after its own.  Size limits
+ * are not among them: they are the run's [data] keys, given to every
+ * modality through set_limits (mc_set_limits). */
 #define MC_COMMON_KEYS(mean, std, flips, jitter)                                                  \
   M3RET_KEY_DOUBLE_LIST_SPEC ("mean", (mean), 3, -1e3, 1e3,                                        \
                               "per-channel mean subtracted after intensities are in [0,1]"),       \
@@ -24,14 +25,21 @@ G_BEGIN_DECLS
   M3RET_KEY_STRING_SPEC ("flips", (flips),                                                         \
                          "axes a training view flips with probability 1/2: none or letters of xyz"), \
   M3RET_KEY_DOUBLE_SPEC ("jitter", (jitter), 0, 1,                                                 \
-                         "training intensity jitter: contrast x U(1-j,1+j), brightness + U(-j/2,j/2)"), \
-  M3RET_KEY_INT_SPEC ("max_pixels", MC_DEFAULT_MAX_PIXELS, 1, 1e13,                                \
-                      "refuse a file whose decoded grid (pixels x frames or voxels) exceeds this, "   \
-                      "before allocating")
+                         "training intensity jitter: contrast x U(1-j,1+j), brightness + U(-j/2,j/2)")
 
-/* Reads the common keys of @config into @options and @max_pixels. */
-gboolean mc_read_common_keys (const M3retConfig *config, gboolean volumetric,
-                              M3retRenderOptions *options, guint64 *max_pixels, GError **error);
+/* What every modality instance in this tree starts with. */
+typedef struct {
+  M3retRenderOptions options;
+  M3retLimits limits;
+} McCommon;
+
+/* Reads the common keys of @config into @common; the limits start at their
+ * defaults until set_limits. */
+gboolean mc_read_common_keys (const M3retConfig *config, gboolean volumetric, McCommon *common,
+                              GError **error);
+
+/* The set_limits entry of a modality whose instance starts with an McCommon. */
+void mc_set_limits (gpointer self, const M3retLimits *limits);
 
 /* Renders every view of @volume into @out (see the read() entry). */
 void mc_render_views (const M3retVolume *volume, M3retLayout layout,
@@ -66,15 +74,16 @@ gboolean mc_png_sniff (const guint8 *head, gsize head_len, McPngInfo *info);
 
 /* Decodes @path: grey (any bit depth) → 1 channel, colour or palette → 3,
  * alpha dropped; values scaled to [0,1] by the bit depth.  Refuses more
- * than @max_pixels pixels before allocating.  Returns: (transfer full). */
-M3retVolume *mc_png_read (const gchar *path, guint64 max_pixels, McPngInfo *info, GError **error);
+ * than max_pixels pixels before allocating.  Returns: (transfer full). */
+M3retVolume *mc_png_read (const gchar *path, const M3retLimits *limits, McPngInfo *info,
+                          GError **error);
 
 /* Decodes @path once and renders every view (a still: M3RET_LAYOUT_IMAGE). */
-gboolean mc_png_read_views (const gchar *path, guint64 max_pixels,
+gboolean mc_png_read_views (const gchar *path, const M3retLimits *limits,
                             const M3retRenderOptions *options, const M3retView *views,
                             guint n_views, M3retSample **out, GError **error);
 /* Fills @info for `m3ret inspect`; statistics in stored units. */
-gboolean mc_png_inspect (const gchar *path, guint64 max_pixels, M3retInspectInfo *info,
+gboolean mc_png_inspect (const gchar *path, const M3retLimits *limits, M3retInspectInfo *info,
                          GError **error);
 
 /* ---- NIfTI-1 (nifticlib) ---- */
@@ -91,12 +100,13 @@ typedef struct {
 /* Reads volume @volume_index of @path in HU/raw units (scl applied),
  * reoriented so x grows to the right, y to anterior and z to superior
  * (RAS): slices of the slowest axis are always axial for a proper header.
- * Spacing from pixdim.  Returns: (transfer full). */
-M3retVolume *mc_nifti_read (const gchar *path, guint64 volume_index, guint64 max_voxels,
+ * Spacing from pixdim.  Refuses more than max_voxels voxels before
+ * allocating.  Returns: (transfer full). */
+M3retVolume *mc_nifti_read (const gchar *path, guint64 volume_index, const M3retLimits *limits,
                             McNiftiInfo *info, GError **error);
 
 /* Fills @info for `m3ret inspect` (statistics in stored units after scl). */
-gboolean mc_nifti_inspect (const gchar *path, guint64 volume_index, guint64 max_voxels,
+gboolean mc_nifti_inspect (const gchar *path, guint64 volume_index, const M3retLimits *limits,
                            M3retInspectInfo *info, GError **error);
 
 /* TRUE for a NIfTI-1 header (either byte order) or a gzip stream with a
@@ -119,14 +129,16 @@ typedef struct {
 
 void mc_video_info_clear (McVideoInfo *info);
 
-/* Opens @path, counts its video frames and fills @info.  */
-gboolean mc_video_probe_file (const gchar *path, McVideoInfo *info, GError **error);
+/* Opens @path, counts its video frames and fills @info; refuses frames over
+ * max_pixels and clips over max_frames. */
+gboolean mc_video_probe_file (const gchar *path, const M3retLimits *limits, McVideoInfo *info,
+                              GError **error);
 
 /* Decodes the frames numbered @index[0..n) (ascending; repeats allowed)
- * of @path as RGB in [0,1]: a 3-channel volume of depth @n.  @max_pixels
- * bounds width·height·n.  Returns: (transfer full). */
+ * of @path as RGB in [0,1]: a 3-channel volume of depth @n.  @info comes
+ * from mc_video_probe_file() with the same @limits.  Returns: (transfer full). */
 M3retVolume *mc_video_read (const gchar *path, const McVideoInfo *info, const guint64 *index,
-                            guint n, guint64 max_pixels, GError **error);
+                            guint n, const M3retLimits *limits, GError **error);
 
 /* Whether @path names a video by extension or @head by magic bytes. */
 gboolean mc_video_sniff (const gchar *path, const guint8 *head, gsize head_len);
@@ -138,27 +150,25 @@ McVideoCache *mc_video_cache_new (void);
 void mc_video_cache_free (McVideoCache *cache);
 /* mc_video_probe_file() through @cache (NULL: no cache); a file whose size or
  * modification time changed is probed again. */
-gboolean mc_video_probe_cached (McVideoCache *cache, const gchar *path, McVideoInfo *info,
-                                GError **error);
+gboolean mc_video_probe_cached (McVideoCache *cache, const gchar *path,
+                                const M3retLimits *limits, McVideoInfo *info, GError **error);
 
 /* Reads a video for @views: every view's frames are chosen with
  * m3ret_select_frames(@stride), the union is decoded once, and each view is
  * rendered from its own frames. */
 gboolean mc_video_read_views (McVideoCache *cache, const gchar *path, guint stride,
-                              guint64 max_pixels,
-                              const M3retRenderOptions *options, const M3retView *views,
+                              const M3retLimits *limits, const M3retRenderOptions *options, const M3retView *views,
                               guint n_views, M3retSample **out, GError **error);
 
 /* Fills @info for `m3ret inspect` (statistics over up to 16 frames). */
-gboolean mc_video_inspect (McVideoCache *cache, const gchar *path, guint64 max_pixels,
+gboolean mc_video_inspect (McVideoCache *cache, const gchar *path, const M3retLimits *limits,
                            M3retInspectInfo *info, GError **error);
 
 /* The instance of a modality that reads videos (endoscopy, ultrasound
  * cine): render options and limits from the common keys, the training clip
  * `stride` key, and the cache of probed files. */
 typedef struct {
-  M3retRenderOptions options;
-  guint64 max_pixels;
+  McCommon common;
   guint stride;
   McVideoCache *cache;
 } McVideoModality;

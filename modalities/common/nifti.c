@@ -104,7 +104,7 @@ read_header (const gchar *path, GError **error)
 
 /* Checks what nifticlib would otherwise trust; fills the sizes. */
 static gboolean
-check_header (const nifti_image *nim, const gchar *path, guint64 max_voxels, guint64 dims[7],
+check_header (const nifti_image *nim, const gchar *path, const M3retLimits *limits, guint64 dims[7],
               guint64 *n_volumes, GError **error)
 {
   gint ndim = nim->dim[0];
@@ -131,14 +131,9 @@ check_header (const nifti_image *nim, const gchar *path, guint64 max_voxels, gui
                  path, nifti_datatype_string (nim->datatype), nim->datatype);
     return FALSE;
   }
-  guint64 voxels = dims[0] * dims[1] * dims[2];
-  if (voxels > max_voxels) {
-    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_TOO_LARGE,
-                 "%s: volume of %" G_GUINT64_FORMAT "×%" G_GUINT64_FORMAT "×%" G_GUINT64_FORMAT
-                 " voxels exceeds the limit of %" G_GUINT64_FORMAT " (max_pixels)",
-                 path, dims[0], dims[1], dims[2], max_voxels);
+  if (!m3ret_limits_check_volume (limits, path, dims[0], dims[1], dims[2], error))
     return FALSE;
-  }
+  guint64 voxels = dims[0] * dims[1] * dims[2]; /* ≤ max_voxels: no overflow */
   if (nim->iname != NULL && !nifti_is_gzfile (nim->iname)) {
     /* Uncompressed: the whole image must be in the file, or the header lies. */
     gdouble need = (gdouble) nim->iname_offset + (gdouble) voxels * (*n_volumes) * nim->nbyper;
@@ -154,8 +149,8 @@ check_header (const nifti_image *nim, const gchar *path, guint64 max_voxels, gui
 }
 
 M3retVolume *
-mc_nifti_read (const gchar *path, guint64 volume_index, guint64 max_voxels, McNiftiInfo *info,
-               GError **error)
+mc_nifti_read (const gchar *path, guint64 volume_index, const M3retLimits *limits,
+               McNiftiInfo *info, GError **error)
 {
   McNiftiInfo local;
   if (info == NULL)
@@ -165,7 +160,7 @@ mc_nifti_read (const gchar *path, guint64 volume_index, guint64 max_voxels, McNi
   if (nim == NULL)
     return NULL;
   guint64 dims[7], n_volumes;
-  if (!check_header (nim, path, max_voxels, dims, &n_volumes, error)) {
+  if (!check_header (nim, path, limits, dims, &n_volumes, error)) {
     nifti_image_free (nim);
     return NULL;
   }
@@ -307,11 +302,11 @@ mc_nifti_read (const gchar *path, guint64 volume_index, guint64 max_voxels, McNi
 }
 
 gboolean
-mc_nifti_inspect (const gchar *path, guint64 volume_index, guint64 max_voxels,
+mc_nifti_inspect (const gchar *path, guint64 volume_index, const M3retLimits *limits,
                   M3retInspectInfo *info, GError **error)
 {
   McNiftiInfo ni;
-  g_autoptr (M3retVolume) vol = mc_nifti_read (path, volume_index, max_voxels, &ni, error);
+  g_autoptr (M3retVolume) vol = mc_nifti_read (path, volume_index, limits, &ni, error);
   if (vol == NULL)
     return FALSE;
   info->format = g_strdup_printf ("NIfTI-1%s", ni.compressed ? " (gzip)" : "");

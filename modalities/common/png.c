@@ -73,8 +73,8 @@ reading_clear (Reading *r)
 /* Everything that may longjmp.  Returns 0 on success, 1 on a libpng error
  * (message in @sink), 2 on a refusal already in @error. */
 static int
-read_png (Reading *r, ErrorSink *sink, guint64 max_pixels, const gchar *path, McPngInfo *out,
-          GError **error)
+read_png (Reading *r, ErrorSink *sink, const M3retLimits *limits, const gchar *path,
+          McPngInfo *out, GError **error)
 {
   if (setjmp (png_jmpbuf (r->png)))
     return 1;
@@ -85,12 +85,8 @@ read_png (Reading *r, ErrorSink *sink, guint64 max_pixels, const gchar *path, Mc
   png_uint_32 width, height;
   int bit_depth, color_type;
   png_get_IHDR (r->png, r->info, &width, &height, &bit_depth, &color_type, NULL, NULL, NULL);
-  if ((guint64) width * height > max_pixels) {
-    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_TOO_LARGE,
-                 "%s: PNG of %u×%u pixels exceeds the limit of %" G_GUINT64_FORMAT
-                 " pixels (max_pixels)", path, (guint) width, (guint) height, max_pixels);
+  if (!m3ret_limits_check_frame (limits, path, "PNG", width, height, error))
     return 2;
-  }
   out->width = width;
   out->height = height;
   out->bit_depth = bit_depth;
@@ -163,7 +159,7 @@ read_png (Reading *r, ErrorSink *sink, guint64 max_pixels, const gchar *path, Mc
 }
 
 M3retVolume *
-mc_png_read (const gchar *path, guint64 max_pixels, McPngInfo *info, GError **error)
+mc_png_read (const gchar *path, const M3retLimits *limits, McPngInfo *info, GError **error)
 {
   Reading r = { 0 };
   ErrorSink sink = { { 0 } };
@@ -194,7 +190,7 @@ mc_png_read (const gchar *path, guint64 max_pixels, McPngInfo *info, GError **er
     return NULL;
   }
   png_set_sig_bytes (r.png, 8);
-  int status = read_png (&r, &sink, max_pixels, path, info, error);
+  int status = read_png (&r, &sink, limits, path, info, error);
   if (status == 1)
     g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
                  "%s: corrupt or truncated PNG: %s", path, sink.message);
@@ -208,10 +204,11 @@ mc_png_read (const gchar *path, guint64 max_pixels, McPngInfo *info, GError **er
 }
 
 gboolean
-mc_png_read_views (const gchar *path, guint64 max_pixels, const M3retRenderOptions *options,
-                   const M3retView *views, guint n_views, M3retSample **out, GError **error)
+mc_png_read_views (const gchar *path, const M3retLimits *limits,
+                   const M3retRenderOptions *options, const M3retView *views, guint n_views,
+                   M3retSample **out, GError **error)
 {
-  g_autoptr (M3retVolume) volume = mc_png_read (path, max_pixels, NULL, error);
+  g_autoptr (M3retVolume) volume = mc_png_read (path, limits, NULL, error);
   if (volume == NULL)
     return FALSE;
   mc_render_views (volume, M3RET_LAYOUT_IMAGE, options, views, n_views, out);
@@ -232,10 +229,11 @@ color_name (guint color_type)
 }
 
 gboolean
-mc_png_inspect (const gchar *path, guint64 max_pixels, M3retInspectInfo *info, GError **error)
+mc_png_inspect (const gchar *path, const M3retLimits *limits, M3retInspectInfo *info,
+                GError **error)
 {
   McPngInfo png;
-  g_autoptr (M3retVolume) volume = mc_png_read (path, max_pixels, &png, error);
+  g_autoptr (M3retVolume) volume = mc_png_read (path, limits, &png, error);
   if (volume == NULL)
     return FALSE;
   info->format = g_strdup_printf ("PNG %u-bit %s", png.bit_depth, color_name (png.color_type));

@@ -21,7 +21,8 @@
 
 #include "modcommon.h"
 
-/* Beyond this many packets a stream is treated as broken rather than read on. */
+/* Decoding: beyond this many packets a stream is treated as broken rather
+ * than read on (counting stops at [data] max_frames). */
 #define MAX_PACKETS 10000000
 
 typedef struct {
@@ -135,7 +136,8 @@ mc_video_info_clear (McVideoInfo *info)
 }
 
 gboolean
-mc_video_probe_file (const gchar *path, McVideoInfo *info, GError **error)
+mc_video_probe_file (const gchar *path, const M3retLimits *limits, McVideoInfo *info,
+                     GError **error)
 {
   memset (info, 0, sizeof *info);
   Video v;
@@ -150,10 +152,22 @@ mc_video_probe_file (const gchar *path, McVideoInfo *info, GError **error)
   info->codec = g_strdup (avcodec_get_name (st->codecpar->codec_id));
   const gchar *pf = av_get_pix_fmt_name (st->codecpar->format);
   info->pix_fmt = g_strdup (pf ? pf : "unknown");
+  if (info->width == 0 || info->height == 0) {
+    video_close (&v);
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
+                 "%s: the video stream declares no frame size", path);
+    mc_video_info_clear (info);
+    return FALSE;
+  }
+  if (!m3ret_limits_check_frame (limits, path, "video frame", info->width, info->height, error)) {
+    video_close (&v);
+    mc_video_info_clear (info);
+    return FALSE;
+  }
   guint64 packets = 0;
   gboolean timed = TRUE;
   g_autoptr (GArray) stamps = g_array_new (FALSE, FALSE, sizeof (gint64));
-  while (av_read_frame (v.fmt, v.packet) >= 0 && packets < MAX_PACKETS) {
+  while (packets <= limits->max_frames && av_read_frame (v.fmt, v.packet) >= 0) {
     if (v.packet->stream_index == v.stream) {
       packets++;
       gint64 ts = v.packet->pts != AV_NOPTS_VALUE ? v.packet->pts : v.packet->dts;
@@ -165,18 +179,16 @@ mc_video_probe_file (const gchar *path, McVideoInfo *info, GError **error)
   }
   video_close (&v);
   info->frames = packets;
+  if (!m3ret_limits_check_frames (limits, path, packets, error)) {
+    mc_video_info_clear (info);
+    return FALSE;
+  }
   if (timed && stamps->len == packets && packets > 0) {
     g_array_sort (stamps, compare_i64);
     for (guint i = 1; timed && i < stamps->len; i++)
       timed = g_array_index (stamps, gint64, i) != g_array_index (stamps, gint64, i - 1);
     if (timed)
       info->pts = g_memdup2 (stamps->data, stamps->len * sizeof (gint64));
-  }
-  if (info->width == 0 || info->height == 0) {
-    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
-                 "%s: the video stream declares no frame size", path);
-    mc_video_info_clear (info);
-    return FALSE;
   }
   if (packets == 0) {
     g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_BAD_VALUES,
@@ -240,11 +252,12 @@ info_copy (const McVideoInfo *from, McVideoInfo *to)
 }
 
 gboolean
-mc_video_probe_cached (McVideoCache *cache, const gchar *path, McVideoInfo *info, GError **error)
+mc_video_probe_cached (McVideoCache *cache, const gchar *path, const M3retLimits *limits,
+                       McVideoInfo *info, GError **error)
 {
   GStatBuf st;
   if (cache == NULL || g_stat (path, &st) != 0)
-    return mc_video_probe_file (path, info, error);
+    return mc_video_probe_file (path, limits, info, error);
   g_mutex_lock (&cache->lock);
   const Cached *hit = g_hash_table_lookup (cache->files, path);
   /* A file rewritten in place (new size or time) is probed again. */
@@ -255,7 +268,7 @@ mc_video_probe_cached (McVideoCache *cache, const gchar *path, McVideoInfo *info
   g_mutex_unlock (&cache->lock);
   if (fresh)
     return TRUE;
-  if (!mc_video_probe_file (path, info, error))
+  if (!mc_video_probe_file (path, limits, info, error))
     return FALSE;
   Cached *c = g_new0 (Cached, 1);
   c->size = st.st_size;
@@ -304,14 +317,10 @@ copy_slot (M3retVolume *vol, guint from, guint to)
 
 M3retVolume *
 mc_video_read (const gchar *path, const McVideoInfo *info, const guint64 *index, guint n,
-               guint64 max_pixels, GError **error)
+               const M3retLimits *limits, GError **error)
 {
-  if ((guint64) info->width * info->height * n > max_pixels) {
-    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_TOO_LARGE,
-                 "%s: %u frames of %u×%u exceed the limit of %" G_GUINT64_FORMAT
-                 " pixels (max_pixels)", path, n, info->width, info->height, max_pixels);
+  if (!m3ret_limits_check_frame (limits, path, "video frame", info->width, info->height, error))
     return NULL;
-  }
   Video v;
   if (!video_open (&v, path, TRUE, error))
     return NULL;
@@ -395,12 +404,12 @@ compare_u64 (gconstpointer a, gconstpointer b)
 }
 
 gboolean
-mc_video_read_views (McVideoCache *cache, const gchar *path, guint stride, guint64 max_pixels,
-                     const M3retRenderOptions *options, const M3retView *views, guint n_views,
-                     M3retSample **out, GError **error)
+mc_video_read_views (McVideoCache *cache, const gchar *path, guint stride,
+                     const M3retLimits *limits, const M3retRenderOptions *options,
+                     const M3retView *views, guint n_views, M3retSample **out, GError **error)
 {
   McVideoInfo info;
-  if (!mc_video_probe_cached (cache, path, &info, error))
+  if (!mc_video_probe_cached (cache, path, limits, &info, error))
     return FALSE;
   /* Every view's frames, then their union, decoded once. */
   g_autoptr (GArray) all = g_array_new (FALSE, FALSE, sizeof (guint64));
@@ -415,7 +424,8 @@ mc_video_read_views (McVideoCache *cache, const gchar *path, guint stride, guint
   for (guint i = 0; i < all->len; i++)
     if (n_unique == 0 || g_array_index (all, guint64, i) != g_array_index (all, guint64, n_unique - 1))
       g_array_index (all, guint64, n_unique++) = g_array_index (all, guint64, i);
-  M3retVolume *clip = mc_video_read (path, &info, (guint64 *) all->data, n_unique, max_pixels, error);
+  M3retVolume *clip = mc_video_read (path, &info, (guint64 *) all->data, n_unique, limits,
+                                     error);
   gboolean ok = clip != NULL;
   for (guint i = 0; ok && i < n_views; i++) {
     M3retVolume *sub = m3ret_volume_try_new (3, views[i].depth, clip->height, clip->width);
@@ -455,11 +465,11 @@ mc_video_sniff (const gchar *path, const guint8 *head, gsize head_len)
 }
 
 gboolean
-mc_video_inspect (McVideoCache *cache, const gchar *path, guint64 max_pixels,
+mc_video_inspect (McVideoCache *cache, const gchar *path, const M3retLimits *limits,
                   M3retInspectInfo *info, GError **error)
 {
   McVideoInfo v;
-  if (!mc_video_probe_cached (cache, path, &v, error))
+  if (!mc_video_probe_cached (cache, path, limits, &v, error))
     return FALSE;
   /* Statistics from up to 16 frames spread over the clip. */
   guint n = (guint) MIN (v.frames, 16);
@@ -467,7 +477,7 @@ mc_video_inspect (McVideoCache *cache, const gchar *path, guint64 max_pixels,
   m3ret_view_init_eval (&eval, 1, n, 1);
   g_autofree guint64 *index = g_new (guint64, n);
   m3ret_select_frames (v.frames, n, 1, &eval, index);
-  g_autoptr (M3retVolume) clip = mc_video_read (path, &v, index, n, max_pixels, error);
+  g_autoptr (M3retVolume) clip = mc_video_read (path, &v, index, n, limits, error);
   if (clip == NULL) {
     mc_video_info_clear (&v);
     return FALSE;
@@ -499,7 +509,7 @@ gpointer
 mc_video_modality_create (const M3retConfig *config, GError **error)
 {
   McVideoModality *self = g_new0 (McVideoModality, 1);
-  if (!mc_read_common_keys (config, FALSE, &self->options, &self->max_pixels, error)) {
+  if (!mc_read_common_keys (config, FALSE, &self->common, error)) {
     g_free (self);
     return NULL;
   }

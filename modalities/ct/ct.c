@@ -9,8 +9,7 @@
 #include "modcommon.h"
 
 typedef struct {
-  M3retRenderOptions options;
-  guint64 max_pixels;
+  McCommon common; /* first: mc_set_limits() relies on it */
   guint64 volume;
   gdouble low, high;
 } Ct;
@@ -29,7 +28,7 @@ ct_create (const M3retConfig *config, GError **error)
   Ct *self = g_new0 (Ct, 1);
   guint n = 0;
   const gdouble *window = m3ret_config_get_doubles (config, "window", &n);
-  if (!mc_read_common_keys (config, TRUE, &self->options, &self->max_pixels, error)) {
+  if (!mc_read_common_keys (config, TRUE, &self->common, error)) {
     g_free (self);
     return NULL;
   }
@@ -63,11 +62,12 @@ ct_read (gpointer self, const gchar *path, const M3retView *views, guint n_views
          M3retSample **out, GError **error)
 {
   Ct *ct = self;
-  g_autoptr (M3retVolume) vol = mc_nifti_read (path, ct->volume, ct->max_pixels, NULL, error);
+  g_autoptr (M3retVolume) vol =
+    mc_nifti_read (path, ct->volume, &ct->common.limits, NULL, error);
   if (vol == NULL)
     return FALSE;
   m3ret_volume_window (vol, ct->low, ct->high);
-  mc_render_views (vol, M3RET_LAYOUT_SEQUENCE, &ct->options, views, n_views, out);
+  mc_render_views (vol, M3RET_LAYOUT_SEQUENCE, &ct->common.options, views, n_views, out);
   return TRUE;
 }
 
@@ -75,7 +75,7 @@ static gboolean
 ct_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
 {
   Ct *ct = self;
-  if (!mc_nifti_inspect (path, ct->volume, ct->max_pixels, info, error))
+  if (!mc_nifti_inspect (path, ct->volume, &ct->common.limits, info, error))
     return FALSE;
   mc_add_note (info, "window [%g, %g] HU maps to [0,1]", ct->low, ct->high);
   return TRUE;
@@ -88,6 +88,7 @@ static const M3retModalityVTable ct_vtable = {
   .layout = ct_layout,
   .read = ct_read,
   .inspect = ct_inspect,
+  .set_limits = mc_set_limits,
 };
 
 M3RET_PLUGIN_DEFINE (ct, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,

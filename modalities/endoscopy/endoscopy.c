@@ -38,16 +38,15 @@ endoscopy_read (gpointer self, const gchar *path, const M3retView *views, guint 
                 M3retSample **out, GError **error)
 {
   McVideoModality *e = self;
-  return mc_video_read_views (e->cache, path, e->stride, e->max_pixels, &e->options, views,
-                              n_views, out,
-                              error);
+  return mc_video_read_views (e->cache, path, e->stride, &e->common.limits, &e->common.options,
+                              views, n_views, out, error);
 }
 
 static gboolean
 endoscopy_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
 {
   McVideoModality *e = self;
-  return mc_video_inspect (e->cache, path, e->max_pixels, info, error);
+  return mc_video_inspect (e->cache, path, &e->common.limits, info, error);
 }
 
 static const M3retModalityVTable endoscopy_vtable = {
@@ -57,6 +56,7 @@ static const M3retModalityVTable endoscopy_vtable = {
   .layout = endoscopy_layout,
   .read = endoscopy_read,
   .inspect = endoscopy_inspect,
+  .set_limits = mc_set_limits,
 };
 
 M3RET_PLUGIN_DEFINE (endoscopy, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,

@@ -11,8 +11,7 @@
 #include "modcommon.h"
 
 typedef struct {
-  M3retRenderOptions options;
-  guint64 max_pixels;
+  McCommon common; /* first: mc_set_limits() relies on it */
   guint64 volume;
   gdouble p_low, p_high;
 } Mri;
@@ -31,7 +30,7 @@ mri_create (const M3retConfig *config, GError **error)
   Mri *self = g_new0 (Mri, 1);
   guint n = 0;
   const gdouble *p = m3ret_config_get_doubles (config, "percentiles", &n);
-  if (!mc_read_common_keys (config, TRUE, &self->options, &self->max_pixels, error)) {
+  if (!mc_read_common_keys (config, TRUE, &self->common, error)) {
     g_free (self);
     return NULL;
   }
@@ -70,13 +69,14 @@ mri_read (gpointer self, const gchar *path, const M3retView *views, guint n_view
           M3retSample **out, GError **error)
 {
   Mri *mri = self;
-  g_autoptr (M3retVolume) vol = mc_nifti_read (path, mri->volume, mri->max_pixels, NULL, error);
+  g_autoptr (M3retVolume) vol =
+    mc_nifti_read (path, mri->volume, &mri->common.limits, NULL, error);
   if (vol == NULL)
     return FALSE;
   gdouble low, high;
   m3ret_volume_percentiles (vol, mri->p_low, mri->p_high, PERCENTILE_SAMPLE, &low, &high);
   m3ret_volume_window (vol, low, high);
-  mc_render_views (vol, M3RET_LAYOUT_SEQUENCE, &mri->options, views, n_views, out);
+  mc_render_views (vol, M3RET_LAYOUT_SEQUENCE, &mri->common.options, views, n_views, out);
   return TRUE;
 }
 
@@ -84,7 +84,7 @@ static gboolean
 mri_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
 {
   Mri *mri = self;
-  return mc_nifti_inspect (path, mri->volume, mri->max_pixels, info, error);
+  return mc_nifti_inspect (path, mri->volume, &mri->common.limits, info, error);
 }
 
 static const M3retModalityVTable mri_vtable = {
@@ -94,6 +94,7 @@ static const M3retModalityVTable mri_vtable = {
   .layout = mri_layout,
   .read = mri_read,
   .inspect = mri_inspect,
+  .set_limits = mc_set_limits,
 };
 
 M3RET_PLUGIN_DEFINE (mri, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,

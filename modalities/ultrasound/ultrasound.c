@@ -61,10 +61,10 @@ ultrasound_read (gpointer self, const gchar *path, const M3retView *views, guint
 {
   McVideoModality *u = self;
   if (is_still (path))
-    return mc_png_read_views (path, u->max_pixels, &u->options, views, n_views, out, error);
-  return mc_video_read_views (u->cache, path, u->stride, u->max_pixels, &u->options, views,
-                              n_views, out,
+    return mc_png_read_views (path, &u->common.limits, &u->common.options, views, n_views, out,
                               error);
+  return mc_video_read_views (u->cache, path, u->stride, &u->common.limits, &u->common.options,
+                              views, n_views, out, error);
 }
 
 static gboolean
@@ -72,8 +72,8 @@ ultrasound_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GE
 {
   McVideoModality *u = self;
   if (is_still (path))
-    return mc_png_inspect (path, u->max_pixels, info, error);
-  return mc_video_inspect (u->cache, path, u->max_pixels, info, error);
+    return mc_png_inspect (path, &u->common.limits, info, error);
+  return mc_video_inspect (u->cache, path, &u->common.limits, info, error);
 }
 
 static const M3retModalityVTable ultrasound_vtable = {
@@ -83,6 +83,7 @@ static const M3retModalityVTable ultrasound_vtable = {
   .layout = ultrasound_layout,
   .read = ultrasound_read,
   .inspect = ultrasound_inspect,
+  .set_limits = mc_set_limits,
 };
 
 M3RET_PLUGIN_DEFINE (ultrasound, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,

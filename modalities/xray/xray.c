@@ -12,8 +12,7 @@
 #include "modcommon.h"
 
 typedef struct {
-  M3retRenderOptions options;
-  guint64 max_pixels;
+  McCommon common; /* first: mc_set_limits() relies on it */
 } Xray;
 
 static const M3retKeySpec xray_keys[] = {
@@ -25,7 +24,7 @@ static gpointer
 xray_create (const M3retConfig *config, GError **error)
 {
   Xray *self = g_new0 (Xray, 1);
-  if (!mc_read_common_keys (config, FALSE, &self->options, &self->max_pixels, error)) {
+  if (!mc_read_common_keys (config, FALSE, &self->common, error)) {
     g_free (self);
     return NULL;
   }
@@ -54,14 +53,15 @@ xray_read (gpointer self, const gchar *path, const M3retView *views, guint n_vie
            M3retSample **out, GError **error)
 {
   Xray *x = self;
-  return mc_png_read_views (path, x->max_pixels, &x->options, views, n_views, out, error);
+  return mc_png_read_views (path, &x->common.limits, &x->common.options, views, n_views, out,
+                            error);
 }
 
 static gboolean
 xray_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
 {
   Xray *x = self;
-  return mc_png_inspect (path, x->max_pixels, info, error);
+  return mc_png_inspect (path, &x->common.limits, info, error);
 }
 
 static const M3retModalityVTable xray_vtable = {
@@ -71,6 +71,7 @@ static const M3retModalityVTable xray_vtable = {
   .layout = xray_layout,
   .read = xray_read,
   .inspect = xray_inspect,
+  .set_limits = mc_set_limits,
 };
 
 M3RET_PLUGIN_DEFINE (xray, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,

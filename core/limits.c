@@ -1,0 +1,118 @@
+/* limits.c — input size limits, compared before anything is allocated. */
+#include "config.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+
+#include <glib/gstdio.h>
+
+#include "m3ret-limits.h"
+#include "m3ret-pipeline.h"
+#include "m3ret-sample.h"
+
+void
+m3ret_limits_from_config (M3retLimits *limits, const M3retConfig *data)
+{
+  memset (limits, 0, sizeof *limits);
+  limits->max_file_size = (guint64) m3ret_config_get_int (data, "max_file_size");
+  limits->max_pixels = (guint64) m3ret_config_get_int (data, "max_pixels");
+  limits->max_voxels = (guint64) m3ret_config_get_int (data, "max_voxels");
+  limits->max_frames = (guint64) m3ret_config_get_int (data, "max_frames");
+}
+
+void
+m3ret_limits_init_default (M3retLimits *limits)
+{
+  /* The one declaration of the keys holds the defaults. */
+  g_autoptr (M3retConfig) data =
+    m3ret_config_new_defaults ("data", m3ret_pipeline_core_keys ("data"), NULL);
+  g_assert (data != NULL);
+  m3ret_limits_from_config (limits, data);
+}
+
+void
+m3ret_limits_from_pipeline (M3retLimits *limits, const M3retPipeline *pipeline)
+{
+  if (pipeline != NULL)
+    m3ret_limits_from_config (limits, m3ret_pipeline_get_config (pipeline, "data"));
+  else
+    m3ret_limits_init_default (limits);
+}
+
+gboolean
+m3ret_limits_check_file (const M3retLimits *limits, const gchar *path, GError **error)
+{
+  GStatBuf st;
+  if (g_stat (path, &st) != 0) {
+    int saved = errno;
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s: cannot open: %s", path,
+                 g_strerror (saved));
+    return FALSE;
+  }
+  if (!S_ISREG (st.st_mode)) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s: not a regular file", path);
+    return FALSE;
+  }
+  if ((guint64) st.st_size > limits->max_file_size) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_TOO_LARGE,
+                 "%s: file of %" G_GUINT64_FORMAT " bytes exceeds [data] max_file_size=%"
+                 G_GUINT64_FORMAT, path, (guint64) st.st_size, limits->max_file_size);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+m3ret_limits_check_frame (const M3retLimits *limits, const gchar *path, const gchar *what,
+                          guint64 width, guint64 height, GError **error)
+{
+  if (width == 0 || height == 0) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
+                 "%s: %s of %" G_GUINT64_FORMAT "×%" G_GUINT64_FORMAT " pixels is empty", path,
+                 what, width, height);
+    return FALSE;
+  }
+  guint64 pixels;
+  if (!g_uint64_checked_mul (&pixels, width, height) || pixels > limits->max_pixels) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_TOO_LARGE,
+                 "%s: %s of %" G_GUINT64_FORMAT "×%" G_GUINT64_FORMAT " pixels exceeds [data] "
+                 "max_pixels=%" G_GUINT64_FORMAT, path, what, width, height, limits->max_pixels);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+m3ret_limits_check_volume (const M3retLimits *limits, const gchar *path, guint64 nx, guint64 ny,
+                           guint64 nz, GError **error)
+{
+  if (nx == 0 || ny == 0 || nz == 0) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
+                 "%s: volume of %" G_GUINT64_FORMAT "×%" G_GUINT64_FORMAT "×%" G_GUINT64_FORMAT
+                 " voxels is empty", path, nx, ny, nz);
+    return FALSE;
+  }
+  guint64 plane, voxels;
+  if (!g_uint64_checked_mul (&plane, nx, ny) || !g_uint64_checked_mul (&voxels, plane, nz) ||
+      voxels > limits->max_voxels) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_TOO_LARGE,
+                 "%s: volume of %" G_GUINT64_FORMAT "×%" G_GUINT64_FORMAT "×%" G_GUINT64_FORMAT
+                 " voxels exceeds [data] max_voxels=%" G_GUINT64_FORMAT, path, nx, ny, nz,
+                 limits->max_voxels);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+m3ret_limits_check_frames (const M3retLimits *limits, const gchar *path, guint64 frames,
+                           GError **error)
+{
+  if (frames > limits->max_frames) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_TOO_LARGE,
+                 "%s: video of %" G_GUINT64_FORMAT " frames or more exceeds [data] max_frames=%"
+                 G_GUINT64_FORMAT, path, frames, limits->max_frames);
+    return FALSE;
+  }
+  return TRUE;
+}
