@@ -57,6 +57,15 @@ cli_fail (const GError *error)
   return M3RET_EXIT_FAILURE;
 }
 
+void
+cli_report_skips (const gchar *command, M3retSkips *skips)
+{
+  if (skips == NULL || m3ret_skips_count (skips) == 0)
+    return;
+  g_autofree gchar *summary = m3ret_skips_summary (skips);
+  fprintf (stderr, "m3ret %s: %s", command, summary);
+}
+
 gint
 cli_failf (const gchar *format, ...)
 {

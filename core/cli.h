@@ -26,6 +26,10 @@ M3retRegistry *cli_registry (const CliCommon *common);
 gint cli_fail (const GError *error);
 gint cli_failf (const gchar *format, ...) G_GNUC_PRINTF (1, 2);
 
+/* Prints what on_error=skip left out ("m3ret COMMAND: skipped N files ..."
+ * and one line per reason); nothing when @skips is NULL or empty. */
+void cli_report_skips (const gchar *command, M3retSkips *skips);
+
 gint cmd_plugins (gint argc, gchar **argv);
 gint cmd_validate (gint argc, gchar **argv);
 gint cmd_train (gint argc, gchar **argv);

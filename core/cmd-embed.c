@@ -15,12 +15,14 @@ typedef struct {
   M3retRegistry *registry;
   M3retPipeline *pipeline;
   M3retEmbedder *embedder;
+  M3retSkips *skips; /* [data] on_error=skip; NULL: fail */
 } Setup;
 
 static void
 setup_clear (Setup *s)
 {
   m3ret_embedder_free (s->embedder);
+  m3ret_skips_free (s->skips);
   m3ret_pipeline_free (s->pipeline);
   m3ret_registry_free (s->registry);
 }
@@ -33,7 +35,10 @@ setup_init (Setup *s, const CliCommon *common, const gchar *pipeline, const gcha
   s->pipeline = m3ret_pipeline_load (s->registry, pipeline, error);
   if (s->pipeline == NULL)
     return FALSE;
+  s->skips = m3ret_skips_new_for_pipeline (s->pipeline);
   s->embedder = m3ret_embedder_new (s->registry, s->pipeline, checkpoint, error);
+  if (s->embedder != NULL)
+    m3ret_embedder_set_skips (s->embedder, s->skips);
   return s->embedder != NULL;
 }
 
@@ -86,10 +91,12 @@ cmd_embed (gint argc, gchar **argv)
   if (!setup_init (&s, &common, argv[1], checkpoint, &error) ||
       (e = embed_file (s.embedder, manifest, (guint) batch, "embed", &error)) == NULL ||
       !m3ret_embeddings_save (e, out, &error)) {
+    cli_report_skips ("embed", s.skips);
     status = cli_fail (error);
     g_clear_error (&error);
   } else {
     fprintf (stderr, "m3ret embed: %zu × %u embeddings in %s\n", e->n_rows, e->dim, out);
+    cli_report_skips ("embed", s.skips);
   }
   setup_clear (&s);
   g_strfreev (common.plugin_paths);
@@ -204,6 +211,8 @@ cmd_eval (gint argc, gchar **argv)
     goto fail;
   if (baseline != NULL) {
     base_embedder = m3ret_embedder_new (s.registry, s.pipeline, baseline, &error);
+    if (base_embedder != NULL)
+      m3ret_embedder_set_skips (base_embedder, s.skips);
     if (base_embedder == NULL ||
         (base_table = evaluate (&s, base_embedder, query, database, (guint) batch, ks, &error)) == NULL)
       goto fail;
@@ -216,8 +225,10 @@ cmd_eval (gint argc, gchar **argv)
     print_comparison (base_table, baseline, table, checkpoint, ks);
   if (json != NULL && !m3ret_metrics_table_write_json (table, json, &error))
     goto fail;
+  cli_report_skips ("eval", s.skips);
   goto out;
 fail:
+  cli_report_skips ("eval", s.skips);
   status = cli_fail (error);
   g_clear_error (&error);
 out:

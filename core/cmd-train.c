@@ -88,9 +88,12 @@ cmd_train (gint argc, gchar **argv)
   } else if (!quiet) {
     fprintf (stderr, "m3ret train: done; checkpoint %s\n", m3ret_trainer_get_checkpoint_path (trainer));
   }
+  cli_report_skips ("train", m3ret_trainer_get_skips (trainer));
   goto out;
 
 fail:
+  if (trainer != NULL)
+    cli_report_skips ("train", m3ret_trainer_get_skips (trainer));
   status = cli_fail (error);
   g_clear_error (&error);
 out:

@@ -17,6 +17,7 @@ struct _M3retEmbedder {
   M3retGraph *graph;
   M3retModalities *modalities;
   guint loader_threads;
+  M3retSkips *skips; /* not owned; NULL: fail on a bad entry */
 };
 
 void
@@ -92,6 +93,28 @@ m3ret_embedder_get_dim (const M3retEmbedder *e)
   return (guint) m3ret_vit_get_config (e->vit)->dim;
 }
 
+void
+m3ret_embedder_set_skips (M3retEmbedder *e, M3retSkips *skips)
+{
+  e->skips = skips;
+}
+
+/* Returns: (transfer full) the rows of @all marked in @embedded, in order. */
+static M3retEmbeddings *
+keep_embedded (const M3retEmbeddings *all, const gboolean *embedded, gsize kept)
+{
+  M3retEmbeddings *out = m3ret_embeddings_new (kept, all->dim);
+  gsize row = 0;
+  for (gsize i = 0; i < all->n_rows; i++) {
+    if (!embedded[i])
+      continue;
+    memcpy (out->data + row * all->dim, all->data + i * all->dim, all->dim * sizeof (gfloat));
+    m3ret_items_set (out->items, row++, all->items->paths[i], all->items->modalities[i],
+                     all->items->labels[i]);
+  }
+  return out;
+}
+
 const M3retModalities *
 m3ret_embedder_get_modalities (const M3retEmbedder *e)
 {
@@ -119,6 +142,7 @@ m3ret_embedder_embed_manifest (M3retEmbedder *e, M3retManifest *manifest, guint 
   m3ret_loader_options_from_pipeline (&o, e->pipeline, M3RET_LOADER_SEQUENTIAL);
   o.batch_size = MAX (1, batch_size);
   o.threads = e->loader_threads;
+  o.skips = e->skips;
   g_autoptr (M3retLoader) loader = m3ret_loader_new (manifest, e->modalities, &o, error);
   if (loader == NULL)
     return NULL;
@@ -130,6 +154,7 @@ m3ret_embedder_embed_manifest (M3retEmbedder *e, M3retManifest *manifest, guint 
                      m3ret_manifest_get_modality (manifest, i), m3ret_manifest_get_label (manifest, i));
   gint64 start = g_get_monotonic_time ();
   gsize done = 0;
+  g_autofree gboolean *embedded = g_new0 (gboolean, MAX (n, 1));
   for (;;) {
     GError *local = NULL;
     g_autoptr (M3retBatch) batch = m3ret_loader_next (loader, &local);
@@ -152,12 +177,24 @@ m3ret_embedder_embed_manifest (M3retEmbedder *e, M3retManifest *manifest, guint 
       return NULL;
     }
     g_autofree gfloat *host = m3ret_tensor_to_host (emb);
-    for (guint j = 0; j < batch->n; j++)
+    for (guint j = 0; j < batch->n; j++) {
       memcpy (out->data + (gsize) batch->entries[j] * dim, host + (gsize) j * dim,
               dim * sizeof (gfloat));
+      embedded[batch->entries[j]] = TRUE;
+    }
     done += batch->n;
     if (progress)
       progress_bar (label, done, n, start);
   }
+  if (progress && done < n)
+    fputc ('\n', stderr);
+  if (done == 0 && n > 0) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_MANIFEST,
+                 "%s: no entry could be embedded: every one was skipped (on_error=skip)",
+                 m3ret_manifest_get_source (manifest));
+    return NULL;
+  }
+  if (done < n) /* on_error=skip left some out: rows and items only for the rest */
+    return keep_embedded (out, embedded, done);
   return g_steal_pointer (&out);
 }

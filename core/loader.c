@@ -15,6 +15,10 @@
 /* Tags keep the layout/file stream of a batch apart from its samples' streams. */
 #define TAG_PLAN 0x706c616e
 #define TAG_VIEW 0x76696577
+#define TAG_REDRAW 0x72647277
+
+/* on_error=skip, TRAIN: files drawn in place of a bad one before giving up. */
+#define MAX_REDRAWS 64
 
 typedef struct {
   const gchar *modality;
@@ -29,6 +33,7 @@ typedef struct {
   guint done;
   GError *error;
   guint error_slot;
+  gboolean *skipped;  /* on_error=skip, SEQUENTIAL: slots left out */
 } Pending;
 
 struct _M3retLoader {
@@ -108,6 +113,7 @@ pending_free (Pending *p)
 {
   m3ret_batch_free (p->batch);
   g_clear_error (&p->error);
+  g_free (p->skipped);
   g_free (p);
 }
 
@@ -187,6 +193,8 @@ plan_batch (M3retLoader *l)
   l->next_number++;
   Pending *p = g_new0 (Pending, 1);
   p->batch = b;
+  if (l->opts.skips != NULL && l->opts.mode == M3RET_LOADER_SEQUENTIAL)
+    p->skipped = g_new0 (gboolean, b->n);
   return p;
 }
 
@@ -213,12 +221,10 @@ take_slot (M3retLoader *l, Pending **out, guint *slot)
   return TRUE;
 }
 
-/* Without the lock: decodes slot @slot of @p's batch into its buffers. */
+/* Without the lock: decodes manifest entry @entry into slot @slot of @b. */
 static GError *
-fill_slot (M3retLoader *l, Pending *p, guint slot)
+read_entry (M3retLoader *l, M3retBatch *b, guint slot, guint entry)
 {
-  M3retBatch *b = p->batch;
-  guint entry = b->entries[slot];
   M3retView views[M3RET_LOADER_MAX_VIEWS];
   GRand *r = NULL;
   memcpy (views, l->opts.views, sizeof views);
@@ -243,6 +249,83 @@ fill_slot (M3retLoader *l, Pending *p, guint slot)
   if (r != NULL)
     g_rand_free (r);
   return error;
+}
+
+/* The group entry @entry was drawn from. */
+static const Group *
+group_of (const M3retLoader *l, guint entry)
+{
+  const gchar *modality = m3ret_manifest_get_modality (l->manifest, entry);
+  M3retLayout layout = m3ret_manifest_get_layout (l->manifest, entry);
+  for (guint g = 0; g < l->groups->len; g++) {
+    const Group *grp = &g_array_index (l->groups, Group, g);
+    if (grp->layout == layout && strcmp (grp->modality, modality) == 0)
+      return grp;
+  }
+  g_return_val_if_reached (NULL);
+}
+
+/* on_error=skip, TRAIN: files of @entry's group drawn in turn from the
+ * slot's own stream until one reads.  A file known bad is passed over
+ * without reading: the same draw is used up either way, so the outcome
+ * does not depend on which thread found it bad first. */
+static GError *
+redraw (M3retLoader *l, M3retBatch *b, guint slot, GError *error)
+{
+  const Group *grp = group_of (l, b->entries[slot]);
+  GRand *r = rand_for (l->opts.seed, b->number, slot + 1, TAG_REDRAW);
+  for (guint attempt = 0; attempt < MAX_REDRAWS && error != NULL; attempt++) {
+    guint entry = g_array_index (grp->entries, guint,
+                                 g_rand_int_range (r, 0, (gint32) grp->entries->len));
+    if (m3ret_skips_has (l->opts.skips, m3ret_manifest_get_path (l->manifest, entry)))
+      continue;
+    g_clear_error (&error);
+    error = read_entry (l, b, slot, entry);
+    if (error == NULL)
+      b->entries[slot] = entry;
+    else
+      m3ret_skips_add (l->opts.skips, m3ret_manifest_get_path (l->manifest, entry), error);
+  }
+  g_rand_free (r);
+  if (error != NULL)
+    g_prefix_error (&error, "%u files of modality '%s' drawn in turn failed (on_error=skip); "
+                    "the last: ", MAX_REDRAWS + 1, grp->modality);
+  return error;
+}
+
+/* Without the lock: decodes slot @slot of @p's batch into its buffers. */
+static GError *
+fill_slot (M3retLoader *l, Pending *p, guint slot)
+{
+  M3retBatch *b = p->batch;
+  GError *error = read_entry (l, b, slot, b->entries[slot]);
+  if (error == NULL || l->opts.skips == NULL)
+    return error;
+  m3ret_skips_add (l->opts.skips, m3ret_manifest_get_path (l->manifest, b->entries[slot]), error);
+  if (l->opts.mode == M3RET_LOADER_TRAIN)
+    return redraw (l, b, slot, error);
+  p->skipped[slot] = TRUE;
+  g_error_free (error);
+  return NULL;
+}
+
+/* on_error=skip, SEQUENTIAL: moves the slots that read to the front. */
+static void
+drop_skipped (M3retBatch *b, const gboolean *skipped)
+{
+  guint kept = 0;
+  for (guint j = 0; j < b->n; j++) {
+    if (skipped[j])
+      continue;
+    for (guint v = 0; v < b->n_views; v++) {
+      M3retBatchView *bv = &b->views[v];
+      gsize n = (gsize) bv->channels * bv->frames * bv->height * bv->width;
+      if (kept != j)
+        memcpy (bv->data + kept * n, bv->data + j * n, n * sizeof (gfloat));
+    }
+    b->entries[kept++] = b->entries[j];
+  }
+  b->n = kept;
 }
 
 /* Under the lock: records a finished slot. */
@@ -359,7 +442,8 @@ m3ret_loader_new (M3retManifest *manifest, const M3retModalities *set,
       return NULL;
     }
   }
-  if (!m3ret_manifest_resolve (manifest, set, error))
+  if (options->skips != NULL ? !m3ret_manifest_resolve_skipping (manifest, set, options->skips, error)
+                             : !m3ret_manifest_resolve (manifest, set, error))
     return NULL;
   M3retLoader *l = g_new0 (M3retLoader, 1);
   l->manifest = manifest;
@@ -382,10 +466,10 @@ m3ret_loader_new (M3retManifest *manifest, const M3retModalities *set,
   return l;
 }
 
-M3retBatch *
-m3ret_loader_next (M3retLoader *l, GError **error)
+/* The oldest batch once every slot is done; NULL at the end of a pass. */
+static Pending *
+next_finished (M3retLoader *l)
 {
-  g_return_val_if_fail (l != NULL, NULL);
   g_mutex_lock (&l->lock);
   for (;;) {
     Pending *head = g_queue_peek_head (&l->pending);
@@ -411,15 +495,32 @@ m3ret_loader_next (M3retLoader *l, GError **error)
   Pending *head = g_queue_pop_head (&l->pending);
   g_cond_broadcast (&l->cond); /* room for a new batch */
   g_mutex_unlock (&l->lock);
-  if (head == NULL)
-    return NULL;
-  M3retBatch *batch = NULL;
-  if (head->error != NULL)
-    g_propagate_error (error, g_steal_pointer (&head->error));
-  else
-    batch = g_steal_pointer (&head->batch);
-  pending_free (head);
-  return batch;
+  return head;
+}
+
+M3retBatch *
+m3ret_loader_next (M3retLoader *l, GError **error)
+{
+  g_return_val_if_fail (l != NULL, NULL);
+  for (;;) {
+    Pending *head = next_finished (l);
+    if (head == NULL)
+      return NULL;
+    M3retBatch *batch = NULL;
+    if (head->error != NULL) {
+      g_propagate_error (error, g_steal_pointer (&head->error));
+    } else {
+      batch = g_steal_pointer (&head->batch);
+      if (head->skipped != NULL)
+        drop_skipped (batch, head->skipped);
+    }
+    pending_free (head);
+    if (batch != NULL && batch->n == 0) { /* every entry of it was skipped */
+      m3ret_batch_free (batch);
+      continue;
+    }
+    return batch;
+  }
 }
 
 void

@@ -38,10 +38,16 @@ guint m3ret_embedder_get_dim (const M3retEmbedder *embedder);
 /* (transfer none) the modality plugins it reads files with */
 const M3retModalities *m3ret_embedder_get_modalities (const M3retEmbedder *embedder);
 
+/* on_error=skip: bad entries are recorded in @skips (transfer none, must
+ * outlive the embedding calls) and left out; NULL (the default): the first
+ * bad entry fails the call. */
+void m3ret_embedder_set_skips (M3retEmbedder *embedder, M3retSkips *skips);
+
 /* Embeds every entry of @manifest in order, @batch_size at a time on the
  * loader's threads.  @label (may be NULL) is printed with a progress bar on
  * stderr when @progress.  Returns: (transfer full) N×d embeddings with the
- * manifest's path, modality and label as items. */
+ * manifest's path, modality and label as items; with skips, only the
+ * entries that were embedded, still in manifest order. */
 M3retEmbeddings *m3ret_embedder_embed_manifest (M3retEmbedder *embedder, M3retManifest *manifest,
                                                 guint batch_size, const gchar *label,
                                                 gboolean progress, GError **error);

@@ -23,6 +23,7 @@
 #include "m3ret-modalities.h"
 #include "m3ret-pipeline.h"
 #include "m3ret-sample.h"
+#include "m3ret-skips.h"
 
 G_BEGIN_DECLS
 
@@ -51,6 +52,12 @@ typedef struct {
    * gives each sample its own stream); SEQUENTIAL forces evaluation views */
   guint n_views;
   M3retView views[M3RET_LOADER_MAX_VIEWS];
+  /* ([data] on_error=skip) where bad entries are recorded instead of
+   * failing; NULL: the first bad entry fails.  SEQUENTIAL leaves a bad entry
+   * out of its batch; TRAIN draws another file of the same modality and
+   * layout in its place, from a stream of (seed, batch, slot), so the
+   * batches still depend on the seed only. */
+  M3retSkips *skips;
 } M3retLoaderOptions;
 
 /* Defaults: TRAIN, batch 32, 2 threads, 4 batches ahead, seed 0, equal
@@ -84,7 +91,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (M3retBatch, m3ret_batch_free)
 typedef struct _M3retLoader M3retLoader;
 
 /* Returns: (transfer full) a started loader over @manifest (resolved here if
- * it is not yet), or NULL with @error (bad options, nothing to draw).
+ * it is not yet; with skips, entries that do not resolve are dropped from
+ * it), or NULL with @error (bad options, nothing to draw).
  * @manifest and @set must outlive the loader. */
 M3retLoader *m3ret_loader_new (M3retManifest *manifest, const M3retModalities *set,
                                const M3retLoaderOptions *options, GError **error);
@@ -92,7 +100,8 @@ M3retLoader *m3ret_loader_new (M3retManifest *manifest, const M3retModalities *s
 /* Returns: (transfer full) the next batch; NULL at the end of a SEQUENTIAL
  * pass (no error), or NULL with @error when a sample of this batch failed
  * (the message names the file; the following batches can still be asked
- * for). */
+ * for).  With skips, a SEQUENTIAL batch holds only the entries that read
+ * (batch->entries says which) and never fails for a bad file. */
 M3retBatch *m3ret_loader_next (M3retLoader *loader, GError **error);
 
 /* Stops the workers and frees everything; accepts NULL. */

@@ -13,6 +13,7 @@
 
 #include "m3ret-modalities.h"
 #include "m3ret-sample.h"
+#include "m3ret-skips.h"
 
 G_BEGIN_DECLS
 
@@ -47,6 +48,12 @@ M3retLayout m3ret_manifest_get_layout (const M3retManifest *manifest, guint i);
  * manifest line and the file. */
 gboolean m3ret_manifest_resolve (M3retManifest *manifest, const M3retModalities *set,
                                  GError **error);
+
+/* The same, but an entry that does not resolve (missing file, unknown
+ * modality, no plugin recognises it) is recorded in @skips and removed;
+ * FALSE only when no entry is left. */
+gboolean m3ret_manifest_resolve_skipping (M3retManifest *manifest, const M3retModalities *set,
+                                          M3retSkips *skips, GError **error);
 
 /* Returns: (transfer full) a manifest of the entries whose column @name
  * equals @value (e.g. split = query), in order; resolved if @manifest was. */

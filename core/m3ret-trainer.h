@@ -18,6 +18,7 @@
 
 #include "m3ret-pipeline.h"
 #include "m3ret-registry.h"
+#include "m3ret-skips.h"
 
 G_BEGIN_DECLS
 
@@ -60,6 +61,9 @@ gint64 m3ret_trainer_get_step (const M3retTrainer *trainer);
 gint64 m3ret_trainer_get_total (const M3retTrainer *trainer);
 /* (transfer none) path of the checkpoint the trainer writes */
 const gchar *m3ret_trainer_get_checkpoint_path (const M3retTrainer *trainer);
+/* (transfer none) the files [data] on_error=skip left out so far; NULL
+ * when on_error=fail. */
+M3retSkips *m3ret_trainer_get_skips (const M3retTrainer *trainer);
 
 G_END_DECLS
 

@@ -26,6 +26,7 @@
 #include <m3ret-manifest.h>
 #include <m3ret-render.h>
 #include <m3ret-limits.h>
+#include <m3ret-skips.h>
 #include <m3ret-volume.h>
 #include <m3ret-sample.h>
 

@@ -280,39 +280,70 @@ m3ret_manifest_get_layout (const M3retManifest *m, guint i)
   return ENTRY (m, i)->layout;
 }
 
-gboolean
-m3ret_manifest_resolve (M3retManifest *m, const M3retModalities *set, GError **error)
+/* Checks entry @e's file and finds its modality and layout. */
+static gboolean
+resolve_entry (M3retManifest *m, Entry *e, const M3retModalities *set, GError **error)
 {
-  for (guint i = 0; i < m->entries->len; i++) {
-    Entry *e = g_ptr_array_index (m->entries, i);
-    if (!g_file_test (e->path, G_FILE_TEST_IS_REGULAR)) {
-      g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s:%u: %s: no such file",
-                   m->source, e->line, e->path);
-      return FALSE;
-    }
-    GError *local = NULL;
-    if (e->modality == NULL) {
-      const gchar *name = m3ret_modalities_probe (set, e->path, NULL, NULL, &local);
-      if (name == NULL) {
-        g_set_error (error, M3RET_DATA_ERROR, local->code, "%s:%u: %s", m->source, e->line,
-                     local->message);
-        g_error_free (local);
-        return FALSE;
-      }
-      e->modality = g_strdup (name);
-    } else if (!m3ret_modalities_has (set, e->modality)) {
-      g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_NO_PLUGIN,
-                   "%s:%u: %s: unknown modality '%s'", m->source, e->line, e->path, e->modality);
-      return FALSE;
-    }
-    if (!m3ret_modalities_layout (set, e->modality, e->path, &e->layout, &local)) {
+  if (!g_file_test (e->path, G_FILE_TEST_IS_REGULAR)) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s:%u: %s: no such file",
+                 m->source, e->line, e->path);
+    return FALSE;
+  }
+  GError *local = NULL;
+  if (e->modality == NULL) {
+    const gchar *name = m3ret_modalities_probe (set, e->path, NULL, NULL, &local);
+    if (name == NULL) {
       g_set_error (error, M3RET_DATA_ERROR, local->code, "%s:%u: %s", m->source, e->line,
                    local->message);
       g_error_free (local);
       return FALSE;
     }
+    e->modality = g_strdup (name);
+  } else if (!m3ret_modalities_has (set, e->modality)) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_NO_PLUGIN,
+                 "%s:%u: %s: unknown modality '%s'", m->source, e->line, e->path, e->modality);
+    return FALSE;
+  }
+  if (!m3ret_modalities_layout (set, e->modality, e->path, &e->layout, &local)) {
+    g_set_error (error, M3RET_DATA_ERROR, local->code, "%s:%u: %s", m->source, e->line,
+                 local->message);
+    g_error_free (local);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+m3ret_manifest_resolve (M3retManifest *m, const M3retModalities *set, GError **error)
+{
+  for (guint i = 0; i < m->entries->len; i++)
+    if (!resolve_entry (m, g_ptr_array_index (m->entries, i), set, error))
+      return FALSE;
+  m->resolved = TRUE;
+  return TRUE;
+}
+
+gboolean
+m3ret_manifest_resolve_skipping (M3retManifest *m, const M3retModalities *set, M3retSkips *skips,
+                                 GError **error)
+{
+  for (guint i = 0; i < m->entries->len;) {
+    Entry *e = g_ptr_array_index (m->entries, i);
+    GError *local = NULL;
+    if (resolve_entry (m, e, set, &local)) {
+      i++;
+      continue;
+    }
+    m3ret_skips_add (skips, e->path, local);
+    g_error_free (local);
+    g_ptr_array_remove_index (m->entries, i); /* keeps the order */
   }
   m->resolved = TRUE;
+  if (m->entries->len == 0) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_MANIFEST,
+                 "%s: no entry left: every one was skipped (on_error=skip)", m->source);
+    return FALSE;
+  }
   return TRUE;
 }
 

@@ -53,6 +53,9 @@ static const M3retKeySpec data_keys[] = {
   M3RET_KEY_INT_SPEC ("max_pixels", "268435456", 1, 1e15, "pixels of one 2-D image or video frame at most"),
   M3RET_KEY_INT_SPEC ("max_voxels", "1073741824", 1, 1e15, "voxels of one volume at most"),
   M3RET_KEY_INT_SPEC ("max_frames", "1048576", 1, 1e12, "frames of one video clip at most"),
+  M3RET_KEY_ENUM_SPEC ("on_error", "fail", "fail|skip",
+                       "a bad manifest entry (missing, unreadable, over a limit): fail stops "
+                       "train/embed/eval; skip leaves it out and reports it at the end"),
   M3RET_KEY_END
 };
 

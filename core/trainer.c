@@ -36,6 +36,7 @@ struct _M3retTrainer {
   M3retModalities *modalities;
   M3retLoader *loader;
   M3retLoaderOptions loader_options;
+  M3retSkips *skips; /* [data] on_error=skip; NULL: fail */
 
   gint64 step;  /* optimiser steps done */
   gint64 total;
@@ -57,6 +58,7 @@ m3ret_trainer_free (M3retTrainer *t)
   if (t->log != NULL)
     fclose (t->log);
   m3ret_loader_free (t->loader);
+  m3ret_skips_free (t->skips);
   m3ret_modalities_free (t->modalities);
   m3ret_manifest_free (t->manifest);
   m3ret_graph_free (t->graph);
@@ -95,6 +97,11 @@ trim_log (const gchar *path, gint64 step, GError **error)
 static gboolean
 open_log (M3retTrainer *t, GError **error)
 {
+  if (g_mkdir_with_parents (t->out_dir, 0755) != 0) {
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
+                 "%s: cannot create the output folder: %s", t->out_dir, g_strerror (errno));
+    return FALSE;
+  }
   if (t->step > 0) {
     if (!trim_log (t->log_path, t->step, error))
       return FALSE;
@@ -180,6 +187,8 @@ build_data (M3retTrainer *t, M3retRegistry *registry, GError **error)
   }
   /* One batch per optimiser step: resuming at step s starts at batch s. */
   o->first_batch = (guint64) t->step;
+  t->skips = m3ret_skips_new_for_pipeline (t->pipeline);
+  o->skips = t->skips;
   t->loader = m3ret_loader_new (t->manifest, t->modalities, o, error);
   return t->loader != NULL;
 }
@@ -207,12 +216,6 @@ m3ret_trainer_new (M3retRegistry *registry, const M3retPipeline *pipeline,
   t->min_lr = m3ret_config_get_double (train, "min_lr");
   t->clip = m3ret_config_get_double (train, "clip_grad");
   guint64 seed = (guint64) m3ret_config_get_int (top, "seed");
-
-  if (g_mkdir_with_parents (t->out_dir, 0755) != 0) {
-    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
-                 "%s: cannot create the output folder: %s", t->out_dir, g_strerror (errno));
-    goto fail;
-  }
 
   /* Model: the encoder first, then the objective's own tensors, all from
    * the one init stream in that order. */
@@ -260,7 +263,8 @@ m3ret_trainer_new (M3retRegistry *registry, const M3retPipeline *pipeline,
 
   if (options->resume != NULL && !resume (t, options->resume, error))
     goto fail;
-  if (!build_data (t, registry, error) || !open_log (t, error))
+  /* The output folder and log wait for the first batch: bad input writes nothing. */
+  if (!build_data (t, registry, error))
     goto fail;
   return t;
 
@@ -366,6 +370,8 @@ m3ret_trainer_run (M3retTrainer *t, const volatile gint *stop, GError **error)
         g_set_error (error, M3RET_TRAIN_ERROR, M3RET_TRAIN_ERROR_CONFIG, "the loader ended early");
       return FALSE;
     }
+    if (t->log == NULL && !open_log (t, error))
+      return FALSE;
     m3ret_graph_reset (t->graph);
     M3retTensor *loss = t->objective_vt->loss (t->objective, t->graph, batch, t->step, error);
     if (loss == NULL) {
@@ -406,6 +412,8 @@ m3ret_trainer_run (M3retTrainer *t, const volatile gint *stop, GError **error)
     if (t->checkpoint_every > 0 && t->step % t->checkpoint_every == 0 && !save (t, error))
       return FALSE;
   }
+  if (t->log == NULL && !open_log (t, error))
+    return FALSE;
   if (t->step != t->saved_step && !save (t, error))
     return FALSE;
   return plot_log (t, error);
@@ -427,4 +435,10 @@ const gchar *
 m3ret_trainer_get_checkpoint_path (const M3retTrainer *t)
 {
   return t->checkpoint_path;
+}
+
+M3retSkips *
+m3ret_trainer_get_skips (const M3retTrainer *t)
+{
+  return t->skips;
 }

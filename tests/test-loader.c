@@ -218,8 +218,11 @@ run_loader (M3retManifest *m, const M3retLoaderOptions *o, guint n)
     ck_assert_uint_eq (batch->number, b);
     ck_assert_uint_eq (batch->n, o->batch_size);
     g_byte_array_append (all, (guint8 *) batch->entries, batch->n * sizeof (guint));
-    for (guint j = 0; j < batch->n; j++)
+    for (guint j = 0; j < batch->n; j++) {
       ck_assert_int_eq (m3ret_manifest_get_layout (m, batch->entries[j]), batch->layout);
+      if (o->skips != NULL) /* a bad file never makes it into a batch */
+        ck_assert (!m3ret_skips_has (o->skips, m3ret_manifest_get_path (m, batch->entries[j])));
+    }
     for (guint v = 0; v < batch->n_views; v++) {
       const M3retBatchView *bv = &batch->views[v];
       ck_assert_uint_eq (bv->frames, batch->layout == M3RET_LAYOUT_IMAGE ? 2 : o->views[v].depth);
@@ -335,6 +338,70 @@ START_TEST (test_loader_sequential_and_errors)
 }
 END_TEST
 
+
+/* on_error=skip: a missing file is dropped at resolve, a corrupt one left
+ * out of its SEQUENTIAL batch or replaced by another draw in TRAIN. */
+START_TEST (test_loader_skips_bad_entries)
+{
+  write_dataset (TRUE);
+  g_autofree gchar *path = g_build_filename (tmp, "manifest.csv", NULL);
+  g_autofree gchar *csv = NULL;
+  ck_assert (g_file_get_contents (path, &csv, NULL, NULL));
+  g_autofree gchar *more = g_strconcat (csv, "gone.png,xray,chest\n", NULL);
+  ck_assert (g_file_set_contents (path, more, -1, NULL));
+  for (guint threads = 0; threads <= 2; threads++) {
+    g_autoptr (M3retManifest) m = load_dataset ();
+    g_autoptr (M3retSkips) skips = m3ret_skips_new ();
+    M3retLoaderOptions o;
+    m3ret_loader_options_init (&o);
+    o.mode = M3RET_LOADER_SEQUENTIAL;
+    o.batch_size = 5;
+    o.threads = threads;
+    o.queue_batches = 1;
+    o.skips = skips;
+    m3ret_view_init_eval (&o.views[0], 8, 4, 2);
+    GError *error = NULL;
+    g_autoptr (M3retLoader) loader = m3ret_loader_new (m, set, &o, &error);
+    ck_assert_msg (loader != NULL, "%s", error ? error->message : "");
+    ck_assert_uint_eq (m3ret_manifest_size (m), 13); /* gone.png dropped */
+    guint next_entry = 0;
+    M3retBatch *batch;
+    while ((batch = m3ret_loader_next (loader, &error)) != NULL) {
+      for (guint j = 0; j < batch->n; j++)
+        ck_assert_uint_eq (batch->entries[j], next_entry++);
+      m3ret_batch_free (batch);
+    }
+    ck_assert_ptr_null (error);
+    ck_assert_uint_eq (next_entry, 12); /* the broken still's batch of one is left out */
+    ck_assert_uint_eq (m3ret_skips_count (skips), 2);
+    g_autofree gchar *summary = m3ret_skips_summary (skips);
+    ck_assert_msg (strstr (summary, "skipped 2 files") &&
+                   strstr (summary, "1 missing or unreadable: ") && strstr (summary, "gone.png") &&
+                   strstr (summary, "1 corrupt or truncated: ") && strstr (summary, "broken.png"),
+                   "%s", summary);
+  }
+
+  /* TRAIN: the same batches for any thread count, never the broken file. */
+  g_autoptr (GByteArray) ref = NULL;
+  for (guint threads = 0; threads <= 2; threads += 2) {
+    g_autoptr (M3retManifest) m = load_dataset ();
+    g_autoptr (M3retSkips) skips = m3ret_skips_new ();
+    M3retLoaderOptions o;
+    train_options (&o, threads, 42);
+    o.skips = skips;
+    g_autoptr (GByteArray) got = run_loader (m, &o, 12);
+    guint broken = m3ret_manifest_size (m) - 1;
+    ck_assert_str_eq (m3ret_manifest_get_written_path (m, broken), "broken.png");
+    ck_assert (m3ret_skips_has (skips, m3ret_manifest_get_path (m, broken)));
+    if (ref == NULL) {
+      ref = g_steal_pointer (&got);
+    } else {
+      ck_assert_uint_eq (got->len, ref->len);
+      ck_assert_msg (memcmp (got->data, ref->data, ref->len) == 0, "%u threads differ", threads);
+    }
+  }
+}
+END_TEST
 
 START_TEST (test_pipeline_options_and_modality_config)
 {
@@ -503,6 +570,7 @@ loader_suite (void)
   tcase_add_test (lt, test_loader_same_for_any_thread_count);
   tcase_add_test (lt, test_loader_weights);
   tcase_add_test (lt, test_loader_sequential_and_errors);
+  tcase_add_test (lt, test_loader_skips_bad_entries);
   tcase_add_test (lt, test_pipeline_options_and_modality_config);
   tcase_add_test (lt, test_synth_round_trip);
   suite_add_tcase (s, lt);
