@@ -7,6 +7,8 @@
  *   M3RET_BENCH_ROUNDS=N    rounds (default 3); figures are medians over rounds
  *   M3RET_BENCH_STEPS=N     timed batches per round after one warm-up (default 2)
  *
+ *   M3RET_BENCH_BACKENDS=cpu  only these backends (comma-separated; for profiling)
+ *
  * A round measures every input on every backend, one after the other, so
  * on a shared machine both backends see the same drift of the load.
  *
@@ -83,7 +85,13 @@ main (void)
   for (gint r = 0; r < rounds; r++)
     for (guint b = 0; b < N_BACKENDS; b++) {
       GError *error = NULL;
-      M3retDevice *device = m3ret_device_new_by_name (registry, backends[b], threads, &error);
+      const gchar *only = g_getenv ("M3RET_BENCH_BACKENDS");
+      g_auto (GStrv) wanted = only ? g_strsplit (only, ",", -1) : NULL;
+      M3retDevice *device = NULL;
+      if (wanted == NULL || g_strv_contains ((const gchar *const *) wanted, backends[b]))
+        device = m3ret_device_new_by_name (registry, backends[b], threads, &error);
+      else
+        g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "not in M3RET_BENCH_BACKENDS");
       usable[b] = device != NULL;
       if (device == NULL && r == 0)
         printf ("%-8s (not usable here: %s)\n", backends[b], error->message);

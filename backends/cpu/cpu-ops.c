@@ -465,36 +465,104 @@ cpu_layernorm_bwd (gpointer self, gint rows, gint cols, const float *x, const fl
                   layernorm_dparam_chunk, &j);
 }
 
-static void
-softmax_row (const float *x, float *y, gint cols)
+/* Softmax rows, written so the loops vectorise: eight running maxima and
+ * sums (one per lane), exp_fast instead of libm's expf.  @y may be @x. */
+static inline __attribute__ ((always_inline)) void
+softmax_row_loop (const float *x, float *y, gint cols)
 {
-  float mx = x[0];
-  for (gint c = 1; c < cols; c++)
+  float lane[8];
+  for (gint l = 0; l < 8; l++)
+    lane[l] = x[0];
+  gint c = 0;
+  for (; c + 8 <= cols; c += 8)
+    for (gint l = 0; l < 8; l++)
+      lane[l] = x[c + l] > lane[l] ? x[c + l] : lane[l];
+  float mx = lane[0];
+  for (gint l = 1; l < 8; l++)
+    mx = MAX (mx, lane[l]);
+  for (; c < cols; c++)
     mx = MAX (mx, x[c]);
+  for (gint l = 0; l < 8; l++)
+    lane[l] = 0.0f;
+  for (c = 0; c + 8 <= cols; c += 8)
+    for (gint l = 0; l < 8; l++) {
+      float e = exp_fast (x[c + l] - mx);
+      y[c + l] = e;
+      lane[l] += e;
+    }
   double s = 0;
-  for (gint c = 0; c < cols; c++) {
-    y[c] = expf (x[c] - mx);
+  for (; c < cols; c++) {
+    y[c] = exp_fast (x[c] - mx);
     s += y[c];
   }
+  for (gint l = 0; l < 8; l++)
+    s += lane[l];
   float inv = (float) (1.0 / s);
-  for (gint c = 0; c < cols; c++)
+  for (c = 0; c < cols; c++)
     y[c] *= inv;
 }
 
-/* dx = (or +=) y ⊙ (dy − y·dy), scaled */
+/* dx = (or +=) y ⊙ (dy − y·dy), scaled; @dx may be @dy */
+static inline __attribute__ ((always_inline)) void
+softmax_bwd_row_loop (const float *y, const float *dy, float *dx, gint cols, float scale,
+                      gboolean acc)
+{
+  float lane[8] = { 0 };
+  gint c = 0;
+  for (; c + 8 <= cols; c += 8)
+    for (gint l = 0; l < 8; l++)
+      lane[l] += y[c + l] * dy[c + l];
+  double dot = 0;
+  for (; c < cols; c++)
+    dot += (double) y[c] * dy[c];
+  for (gint l = 0; l < 8; l++)
+    dot += lane[l];
+  float d = (float) dot;
+  if (acc)
+    for (c = 0; c < cols; c++)
+      dx[c] += scale * y[c] * (dy[c] - d);
+  else
+    for (c = 0; c < cols; c++)
+      dx[c] = scale * y[c] * (dy[c] - d);
+}
+
+#ifdef HAVE_X86_VARIANTS
+__attribute__ ((target ("avx2,fma"))) static void
+softmax_row_avx2 (const float *x, float *y, gint cols)
+{
+  softmax_row_loop (x, y, cols);
+}
+
+__attribute__ ((target ("avx2,fma"))) static void
+softmax_bwd_row_avx2 (const float *y, const float *dy, float *dx, gint cols, float scale,
+                      gboolean acc)
+{
+  softmax_bwd_row_loop (y, dy, dx, cols, scale, acc);
+}
+#endif
+
+static void
+softmax_row (const float *x, float *y, gint cols)
+{
+#ifdef HAVE_X86_VARIANTS
+  if (have_avx2_fma ()) {
+    softmax_row_avx2 (x, y, cols);
+    return;
+  }
+#endif
+  softmax_row_loop (x, y, cols);
+}
+
 static void
 softmax_bwd_row (const float *y, const float *dy, float *dx, gint cols, float scale, gboolean acc)
 {
-  double dot = 0;
-  for (gint c = 0; c < cols; c++)
-    dot += (double) y[c] * dy[c];
-  float d = (float) dot;
-  if (acc)
-    for (gint c = 0; c < cols; c++)
-      dx[c] += scale * y[c] * (dy[c] - d);
-  else
-    for (gint c = 0; c < cols; c++)
-      dx[c] = scale * y[c] * (dy[c] - d);
+#ifdef HAVE_X86_VARIANTS
+  if (have_avx2_fma ()) {
+    softmax_bwd_row_avx2 (y, dy, dx, cols, scale, acc);
+    return;
+  }
+#endif
+  softmax_bwd_row_loop (y, dy, dx, cols, scale, acc);
 }
 
 static void
