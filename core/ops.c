@@ -137,10 +137,13 @@ matmul_common (M3retGraph *g, M3retTensor *a, M3retTensor *b, gboolean trans_b,
   M3retTensor *out = new_with_last (g, a, nn);
   if (out == NULL)
     return NULL;
-  VT->gemm (CTX, FALSE, trans_b, (gint) rows, (gint) nn, (gint) k, 1.0f, a->data, (gint) k,
-            b->data, (gint) b->shape[1], 0.0f, out->data, (gint) nn);
+  /* With a bias, every row starts as the bias and the product adds onto
+   * it: one pass over the output instead of clearing it for the product
+   * and then reading and writing it again for a broadcast add. */
   if (bias != NULL)
-    VT->add_bcast (CTX, out->numel, out->data, (gsize) nn, bias->data, out->data);
+    VT->copy2d (CTX, (gint) rows, (gint) nn, bias->data, 0, 0.0f, out->data, (gint) nn);
+  VT->gemm (CTX, FALSE, trans_b, (gint) rows, (gint) nn, (gint) k, 1.0f, a->data, (gint) k,
+            b->data, (gint) b->shape[1], bias != NULL ? 1.0f : 0.0f, out->data, (gint) nn);
   GraphNode *n = graph_record (g, matmul_bwd, out, a, b, bias);
   if (n != NULL) {
     n->i[0] = (gint64) rows;

@@ -119,7 +119,9 @@ struct _M3retBackendVTable {
   /* dx[idx[i],:] += dout[i,:] (indices may repeat) */
   void (*scatter_add_rows) (gpointer self, gint m, gint cols, const float *dout,
                             const gint32 *idx, float *dx);
-  /* dst[r, 0:cols] = src[r, 0:cols] + beta·dst[...], with leading dims lds/ldd */
+  /* dst[r, 0:cols] = src[r, 0:cols] + beta·dst[...], with leading dims lds/ldd;
+   * lds may be 0 (every row of dst gets src's one row: the core fills
+   * linear outputs with their bias this way) */
   void (*copy2d) (gpointer self, gint rows, gint cols, const float *src, gint lds, gfloat beta,
                   float *dst, gint ldd);
   /* out[b,:] = scale·Σ_n x[b,n,:] + beta·out[b,:], x is outer×inner×cols */

@@ -10,7 +10,7 @@
  *   M3RET_BENCH_ROUNDS=N       rounds (default 3); every figure is the
  *                              median over rounds
  *   M3RET_BENCH_STEPS=N        timed steps per backend and round, after
- *                              one warm-up step (default 2)
+ *                              two warm-up steps (default 2)
  *
  * A round measures sgemm (OpenBLAS on THREADS threads, the better of two
  * 2048³ products), then each objective on cpu and on torch, each on a
@@ -79,8 +79,9 @@ sgemm_rate (gint n, gint threads)
   return best;
 }
 
-/* One backend's images/s for one objective on a fresh device: one warm-up
- * step, then @steps timed.  @flops gets the step's FLOPs.  0 when the
+/* One backend's images/s for one objective on a fresh device: two warm-up
+ * steps (the step arena settles into one block at the second), then @steps
+ * timed.  @flops gets the step's FLOPs.  0 when the
  * backend cannot run here (@error says why). */
 static gdouble
 step_rate (M3retRegistry *registry, const gchar *backend, const gchar *objective, gint threads,
@@ -96,8 +97,8 @@ step_rate (M3retRegistry *registry, const gchar *backend, const gchar *objective
     return 0;
   gdouble rate = 0, t0 = 0;
   gboolean ok = TRUE;
-  for (gint i = 0; ok && i <= steps; i++) {
-    if (i == 1) {
+  for (gint i = 0; ok && i < 2 + steps; i++) {
+    if (i == 2) {
       m3ret_device_synchronize (device);
       t0 = now ();
     }
