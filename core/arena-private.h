@@ -19,6 +19,18 @@ void arena_free (Arena *arena);
 /* (transfer none) 64-byte aligned, or NULL with @error */
 gpointer arena_alloc (Arena *arena, gsize nbytes, GError **error);
 void arena_reset (Arena *arena);
+
+/* A point in the step's allocations to come back to. */
+typedef struct {
+  guint block;
+  gsize offset, used;
+} ArenaMark;
+
+ArenaMark arena_mark (const Arena *arena);
+/* Everything allocated after @mark is dead: its memory serves the next
+ * allocations (when a block was added since, only the accounting goes
+ * back, so that the merged block at reset is sized for the rewound step). */
+void arena_rewind (Arena *arena, const ArenaMark *mark);
 gsize arena_get_reserved (const Arena *arena);
 gsize arena_get_peak (const Arena *arena);
 

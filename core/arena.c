@@ -86,6 +86,21 @@ arena_reset (Arena *arena)
   arena->used = 0;
 }
 
+ArenaMark
+arena_mark (const Arena *arena)
+{
+  ArenaMark m = { arena->blocks->len, arena->offset, arena->used };
+  return m;
+}
+
+void
+arena_rewind (Arena *arena, const ArenaMark *mark)
+{
+  if (arena->blocks->len == mark->block)
+    arena->offset = mark->offset;
+  arena->used = mark->used;
+}
+
 gsize
 arena_get_reserved (const Arena *arena)
 {

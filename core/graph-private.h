@@ -2,6 +2,7 @@
 #ifndef M3RET_GRAPH_PRIVATE_H
 #define M3RET_GRAPH_PRIVATE_H
 
+#include "arena-private.h"
 #include "m3ret-graph.h"
 
 G_BEGIN_DECLS
@@ -52,6 +53,19 @@ M3retTensor *graph_view (M3retGraph *graph, M3retTensor *src, gint ndim, const g
  * gradient flows through it: for buffers such as position tables). */
 M3retTensor *graph_const_view_at (M3retGraph *graph, const M3retTensor *src, gsize offset,
                                   gint ndim, const gint64 *shape);
+
+/* A point in the step to come back to: see graph_rewind(). */
+typedef struct {
+  ArenaMark arena;
+  guint nodes;
+} GraphMark;
+
+GraphMark graph_mark (const M3retGraph *graph);
+/* When nothing was recorded on the tape since @mark, the step tensors
+ * made since are dead to everyone but the caller, who promises not to
+ * read them: their memory goes back to the arena and TRUE is returned.
+ * FALSE (and nothing changes) when a node was recorded. */
+gboolean graph_rewind (M3retGraph *graph, const GraphMark *mark);
 
 G_END_DECLS
 

@@ -290,6 +290,22 @@ m3ret_graph_backward (M3retGraph *g, M3retTensor *loss, GError **error)
   return m3ret_graph_check (g, error);
 }
 
+GraphMark
+graph_mark (const M3retGraph *g)
+{
+  GraphMark m = { arena_mark (g->arena), g->nodes->len };
+  return m;
+}
+
+gboolean
+graph_rewind (M3retGraph *g, const GraphMark *mark)
+{
+  if (g->nodes->len != mark->nodes || g->error != NULL)
+    return FALSE;
+  arena_rewind (g->arena, &mark->arena);
+  return TRUE;
+}
+
 gsize
 m3ret_graph_get_reserved_bytes (const M3retGraph *g)
 {

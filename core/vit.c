@@ -239,20 +239,48 @@ m3ret_blocks_free (M3retBlocks *s)
   g_free (s);
 }
 
+/* One block: x + attn(norm1(x)), then + mlp(norm2(·)). */
+static M3retTensor *
+block_forward (M3retGraph *g, const M3retBlocks *s, const Block *b, M3retTensor *x)
+{
+  M3retTensor *h = m3ret_op_layernorm (g, x, b->norm1_w, b->norm1_b, s->eps);
+  h = m3ret_op_linear (g, h, b->qkv_w, b->qkv_b);
+  h = m3ret_op_attention (g, h, s->heads);
+  h = m3ret_op_linear (g, h, b->proj_w, b->proj_b);
+  x = m3ret_op_add (g, x, h);
+  h = m3ret_op_layernorm (g, x, b->norm2_w, b->norm2_b, s->eps);
+  h = m3ret_op_gelu (g, m3ret_op_linear (g, h, b->fc1_w, b->fc1_b));
+  h = m3ret_op_linear (g, h, b->fc2_w, b->fc2_b);
+  return m3ret_op_add (g, x, h);
+}
+
 M3retTensor *
 m3ret_blocks_forward (M3retGraph *g, const M3retBlocks *s, M3retTensor *x)
 {
+  /* Without a tape (embedding, a frozen teacher) nothing a block computes
+   * outlives it but its output: that is copied into one of two carry
+   * buffers and the block's memory goes back to the arena, so the step
+   * holds one block's activations (warm in cache) instead of all of them. */
+  gboolean untaped = x != NULL && s->depth > 1
+                     && (!m3ret_graph_get_grad_enabled (g)
+                         || (!x->requires_grad && !s->blocks[0].qkv_w->requires_grad));
+  M3retTensor *carry[2] = { NULL, NULL };
+  GraphMark mark;
+  if (untaped) {
+    carry[0] = m3ret_graph_new_tensor (g, x->ndim, x->shape);
+    carry[1] = m3ret_graph_new_tensor (g, x->ndim, x->shape);
+    mark = graph_mark (g);
+  }
   for (gint i = 0; i < s->depth; i++) {
-    const Block *b = &s->blocks[i];
-    M3retTensor *h = m3ret_op_layernorm (g, x, b->norm1_w, b->norm1_b, s->eps);
-    h = m3ret_op_linear (g, h, b->qkv_w, b->qkv_b);
-    h = m3ret_op_attention (g, h, s->heads);
-    h = m3ret_op_linear (g, h, b->proj_w, b->proj_b);
-    x = m3ret_op_add (g, x, h);
-    h = m3ret_op_layernorm (g, x, b->norm2_w, b->norm2_b, s->eps);
-    h = m3ret_op_gelu (g, m3ret_op_linear (g, h, b->fc1_w, b->fc1_b));
-    h = m3ret_op_linear (g, h, b->fc2_w, b->fc2_b);
-    x = m3ret_op_add (g, x, h);
+    x = block_forward (g, s, &s->blocks[i], x);
+    if (x == NULL || carry[1] == NULL || x->requires_grad)
+      continue;
+    M3retTensor *keep = carry[i % 2];
+    gint cols = (gint) x->shape[x->ndim - 1];
+    graph_vt (g)->copy2d (graph_ctx (g), (gint) (x->numel / cols), cols, x->data, cols, 0.0f,
+                          keep->data, cols);
+    if (graph_rewind (g, &mark))
+      x = keep;
   }
   return x;
 }
