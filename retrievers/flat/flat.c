@@ -1,9 +1,10 @@
 /* flat.c — exact cosine search: blocked sgemm over the database + partial top-k.
  *
- * Scores of a block of queries against a block of database rows come from
- * one sgemm (OpenBLAS threads it as configured by the program); the top-k
- * selection that follows is split over this index's own threads, one range
- * of queries each, so the two phases never compete for the cores.
+ * The search is cut into tiles of a query block × a database block.  Each of
+ * this index's threads claims tiles, computes a tile's scores with a
+ * single-threaded sgemm and selects from them at once, while they are still
+ * in cache, into its own per-query heaps; the heaps are merged at the end.
+ * No phase waits for another and OpenBLAS starts no threads of its own.
  *
  * Payload: u32 version (1), u32 dim, then count×dim float32, little-endian.
  */
@@ -12,16 +13,24 @@
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "m3ret-fileio.h"
 #include "m3ret-plugin.h"
 
 #define FLAT_PAYLOAD_VERSION 1
 
-/* Queries × database rows per sgemm: 512 × 2048 scores (4 MiB) stay in the
- * last-level cache for the selection pass that reads them back. */
-#define QUERY_BLOCK 512
-#define DB_BLOCK 2048
+/* Queries × database rows per sgemm tile: 256 × 1024 scores (1 MiB) stay in
+ * a core's L2/L3 for the selection pass that reads them back at once, while
+ * the sgemm still runs on a shape large enough for its peak rate. */
+#ifndef QUERY_BLOCK
+#define QUERY_BLOCK 256
+#endif
+#ifndef DB_BLOCK
+#define DB_BLOCK 1024
+#endif
 
 typedef struct {
   guint dim;
@@ -130,60 +139,89 @@ heap_push (Heap *h, guint k, gfloat score, gint64 id)
   heap_sift_down (h, 0);
 }
 
-/* One selection task: queries [q0, q1) of the block against scores S. */
-typedef struct {
-  const gfloat *S;
-  gsize ld;          /* columns of S: database rows in this block */
-  gsize id0;         /* database id of column 0 */
-  Heap *heaps;
-  guint k;
-  gsize q0, q1;
-} SelectTask;
-
-static gpointer
-select_run (gpointer data)
+/* Index of the first score in s[0..n) above @threshold, or n.  Almost every
+ * score of a large database misses a query's current k-th best, so this scan
+ * is the hot loop after the sgemm: four lanes at a time where SSE exists. */
+static gsize
+first_above (const gfloat *s, gsize n, gfloat threshold)
 {
-  SelectTask *t = data;
-  for (gsize q = t->q0; q < t->q1; q++) {
-    Heap *h = &t->heaps[q];
-    const gfloat *s = t->S + q * t->ld;
-    /* Database ids arrive in increasing order, so an equal score never beats
-     * the root: only a strictly higher one enters a full heap. */
-    gfloat threshold = h->size == t->k ? h->score[0] : -INFINITY;
-    for (gsize j = 0; j < t->ld; j++) {
-      if (s[j] > threshold || h->size < t->k) {
-        heap_push (h, t->k, s[j], (gint64) (t->id0 + j));
-        if (h->size == t->k)
-          threshold = h->score[0];
-      }
-    }
+  gsize j = 0;
+#ifdef __SSE2__
+  __m128 t = _mm_set1_ps (threshold);
+  for (; j + 16 <= n; j += 16) {
+    __m128 m = _mm_max_ps (_mm_max_ps (_mm_loadu_ps (s + j), _mm_loadu_ps (s + j + 4)),
+                           _mm_max_ps (_mm_loadu_ps (s + j + 8), _mm_loadu_ps (s + j + 12)));
+    if (_mm_movemask_ps (_mm_cmpgt_ps (m, t)) != 0)
+      break;
   }
-  return NULL;
+#endif
+  for (; j < n; j++)
+    if (s[j] > threshold)
+      return j;
+  return n;
 }
 
+/* Offers the scores s[0..n) of database ids id0.. to the heap @h. */
 static void
-select_parallel (SelectTask *base, gsize n_queries, guint n_threads)
+select_row (Heap *h, guint k, const gfloat *s, gsize n, gsize id0)
 {
-  /* Threads only pay off when each has real work. */
-  guint n = (guint) MIN ((gsize) n_threads, MAX ((gsize) 1, n_queries * base->ld / 65536));
-  n = MIN (n, (guint) n_queries);
-  if (n <= 1) {
-    base->q0 = 0;
-    base->q1 = n_queries;
-    select_run (base);
-    return;
+  gsize j = 0;
+  for (; j < n && h->size < k; j++)
+    heap_push (h, k, s[j], (gint64) (id0 + j));
+  /* Database ids arrive in increasing order, so an equal score never beats
+   * the root: only a strictly higher one enters a full heap. */
+  while (j < n) {
+    j += first_above (s + j, n - j, h->score[0]);
+    if (j == n)
+      break;
+    heap_push (h, k, s[j], (gint64) (id0 + j));
+    j++;
   }
-  SelectTask tasks[n];
-  GThread *threads[n];
-  for (guint i = 0; i < n; i++) {
-    tasks[i] = *base;
-    tasks[i].q0 = n_queries * i / n;
-    tasks[i].q1 = n_queries * (i + 1) / n;
-    threads[i] = i == 0 ? NULL : g_thread_new ("m3ret-flat", select_run, &tasks[i]);
+}
+
+/* One search shared by the threads: the work is cut into tiles of a query
+ * block × a database block; a thread claims tiles in increasing order, so
+ * for any query the database ids it offers to its own heaps increase. */
+typedef struct {
+  const Flat *flat;
+  const gfloat *queries;
+  gsize n_queries;
+  guint k;
+  gsize n_db_blocks;
+  gsize n_tiles;
+  gint next_tile; /* atomic */
+} SearchJob;
+
+typedef struct {
+  SearchJob *job;
+  gfloat *heap_scores; /* n_queries × k */
+  gint64 *heap_ids;
+  Heap *heaps;         /* n_queries */
+} Worker;
+
+static gpointer
+search_worker (gpointer data)
+{
+  Worker *w = data;
+  SearchJob *job = w->job;
+  const Flat *flat = job->flat;
+  guint dim = flat->dim;
+  /* One tile of scores: written by the sgemm, read back at once while hot. */
+  g_autofree gfloat *S = g_new (gfloat, (gsize) QUERY_BLOCK * DB_BLOCK);
+  for (;;) {
+    gsize tile = (gsize) g_atomic_int_add (&job->next_tile, 1);
+    if (tile >= job->n_tiles)
+      break;
+    gsize q0 = tile / job->n_db_blocks * QUERY_BLOCK, d0 = tile % job->n_db_blocks * DB_BLOCK;
+    gsize nq = MIN ((gsize) QUERY_BLOCK, job->n_queries - q0);
+    gsize nd = MIN ((gsize) DB_BLOCK, flat->count - d0);
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (blasint) nq, (blasint) nd,
+                 (blasint) dim, 1.0f, job->queries + q0 * dim, (blasint) dim,
+                 flat->rows + d0 * dim, (blasint) dim, 0.0f, S, (blasint) nd);
+    for (gsize q = 0; q < nq; q++)
+      select_row (&w->heaps[q0 + q], job->k, S + q * nd, nd, d0);
   }
-  select_run (&tasks[0]);
-  for (guint i = 1; i < n; i++)
-    g_thread_join (threads[i]);
+  return NULL;
 }
 
 static gint
@@ -196,45 +234,78 @@ compare_result (gconstpointer a, gconstpointer b, gpointer user_data)
   return worse (h->score[x], h->id[x], h->score[y], h->id[y]) ? 1 : 0;
 }
 
+/* Pushes every entry of @from into @into (the threads' partial results). */
+static void
+heap_merge (Heap *into, guint k, const Heap *from)
+{
+  for (guint i = 0; i < from->size; i++)
+    if (into->size < k || worse (into->score[0], into->id[0], from->score[i], from->id[i]))
+      heap_push (into, k, from->score[i], from->id[i]);
+}
+
 static gboolean
 flat_search (gpointer index, const gfloat *queries, gsize n_queries, guint k, gint64 *ids,
              gfloat *scores, GError **error)
 {
   Flat *flat = index;
-  guint dim = flat->dim;
   guint kk = (guint) MIN ((gsize) k, flat->count);
-  gsize qb_max = MIN ((gsize) QUERY_BLOCK, n_queries);
-  gsize db_max = MIN ((gsize) DB_BLOCK, MAX (flat->count, (gsize) 1));
-  g_autofree gfloat *S = g_new (gfloat, qb_max * db_max);
-  g_autofree gfloat *heap_scores = g_new (gfloat, qb_max * MAX (kk, 1));
-  g_autofree gint64 *heap_ids = g_new (gint64, qb_max * MAX (kk, 1));
-  g_autofree Heap *heaps = g_new (Heap, qb_max);
+  gsize n_db_blocks = (flat->count + DB_BLOCK - 1) / DB_BLOCK;
+  gsize n_query_blocks = (n_queries + QUERY_BLOCK - 1) / QUERY_BLOCK;
+  gsize n_tiles = kk > 0 ? n_db_blocks * n_query_blocks : 0;
+  if (n_tiles > G_MAXINT) {
+    g_set_error (error, M3RET_FORMAT_ERROR, M3RET_FORMAT_ERROR_INVALID,
+                 "flat: %zu queries against %zu rows is too large a search", n_queries,
+                 flat->count);
+    return FALSE;
+  }
+  SearchJob job = { flat, queries, n_queries, kk, n_db_blocks, n_tiles, 0 };
+  guint n_workers = (guint) MAX (MIN ((gsize) flat->n_threads, n_tiles), (gsize) 1);
+  Worker *workers = g_new0 (Worker, n_workers);
+  GThread **threads = g_new0 (GThread *, n_workers);
+  for (guint t = 0; t < n_workers; t++) {
+    Worker *w = &workers[t];
+    w->job = &job;
+    w->heap_scores = g_new (gfloat, MAX (n_queries * kk, 1));
+    w->heap_ids = g_new (gint64, MAX (n_queries * kk, 1));
+    w->heaps = g_new (Heap, MAX (n_queries, 1));
+    for (gsize q = 0; q < n_queries; q++)
+      w->heaps[q] = (Heap) { w->heap_scores + q * kk, w->heap_ids + q * kk, 0 };
+  }
+  /* Each thread runs its own single-threaded sgemm on its tiles: OpenBLAS's
+   * threads on top of ours would only oversubscribe the cores. */
+  int blas_threads = openblas_get_num_threads ();
+  if (blas_threads != 1)
+    openblas_set_num_threads (1);
+  for (guint t = 1; t < n_workers; t++)
+    threads[t] = g_thread_new ("m3ret-flat", search_worker, &workers[t]);
+  search_worker (&workers[0]);
+  for (guint t = 1; t < n_workers; t++)
+    g_thread_join (threads[t]);
+  if (blas_threads != 1)
+    openblas_set_num_threads (blas_threads);
+
   g_autofree guint *order = g_new (guint, MAX (kk, 1));
-  for (gsize q0 = 0; q0 < n_queries; q0 += QUERY_BLOCK) {
-    gsize nq = MIN ((gsize) QUERY_BLOCK, n_queries - q0);
-    for (gsize q = 0; q < nq; q++)
-      heaps[q] = (Heap) { heap_scores + q * kk, heap_ids + q * kk, 0 };
-    for (gsize d0 = 0; kk > 0 && d0 < flat->count; d0 += DB_BLOCK) {
-      gsize nd = MIN ((gsize) DB_BLOCK, flat->count - d0);
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (blasint) nq, (blasint) nd,
-                   (blasint) dim, 1.0f, queries + q0 * dim, (blasint) dim,
-                   flat->rows + d0 * dim, (blasint) dim, 0.0f, S, (blasint) nd);
-      SelectTask task = { S, nd, d0, heaps, kk, 0, 0 };
-      select_parallel (&task, nq, flat->n_threads);
-    }
-    for (gsize q = 0; q < nq; q++) {
-      Heap *h = &heaps[q];
-      for (guint i = 0; i < h->size; i++)
-        order[i] = i;
-      g_qsort_with_data (order, h->size, sizeof (guint), compare_result, h);
-      gint64 *out_ids = ids + (q0 + q) * k;
-      gfloat *out_scores = scores + (q0 + q) * k;
-      for (guint i = 0; i < k; i++) {
-        out_ids[i] = i < h->size ? h->id[order[i]] : -1;
-        out_scores[i] = i < h->size ? h->score[order[i]] : -INFINITY;
-      }
+  for (gsize q = 0; q < n_queries; q++) {
+    Heap *h = &workers[0].heaps[q];
+    for (guint t = 1; t < n_workers; t++)
+      heap_merge (h, kk, &workers[t].heaps[q]);
+    for (guint i = 0; i < h->size; i++)
+      order[i] = i;
+    g_qsort_with_data (order, h->size, sizeof (guint), compare_result, h);
+    gint64 *out_ids = ids + q * k;
+    gfloat *out_scores = scores + q * k;
+    for (guint i = 0; i < k; i++) {
+      out_ids[i] = i < h->size ? h->id[order[i]] : -1;
+      out_scores[i] = i < h->size ? h->score[order[i]] : -INFINITY;
     }
   }
+  for (guint t = 0; t < n_workers; t++) {
+    g_free (workers[t].heap_scores);
+    g_free (workers[t].heap_ids);
+    g_free (workers[t].heaps);
+  }
+  g_free (workers);
+  g_free (threads);
   return TRUE;
 }
 
