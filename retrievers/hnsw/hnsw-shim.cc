@@ -19,6 +19,9 @@
 #include <vector>
 
 #include <hnswlib/hnswlib.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #include "hnsw-shim.h"
 #include "m3ret-fileio.h"
@@ -118,13 +121,116 @@ struct Reader {
   }
 };
 
+// Cosine distance 1 - a·b of unit vectors.  hnswlib picks its own SIMD
+// kernel when it is compiled (SSE in a generic build), so the space is ours:
+// the widest kernel this CPU runs is chosen once, at run time.
+float
+dot_distance_generic (const void *a, const void *b, const void *dim_ptr)
+{
+  const float *x = (const float *) a, *y = (const float *) b;
+  size_t n = *(const size_t *) dim_ptr;
+  // Four partial sums: lets the compiler keep several adds in flight.
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += x[i] * y[i];
+    s1 += x[i + 1] * y[i + 1];
+    s2 += x[i + 2] * y[i + 2];
+    s3 += x[i + 3] * y[i + 3];
+  }
+  for (; i < n; i++)
+    s0 += x[i] * y[i];
+  return 1.0f - ((s0 + s1) + (s2 + s3));
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__ ((target ("avx2,fma"))) float
+dot_distance_avx2 (const void *a, const void *b, const void *dim_ptr)
+{
+  const float *x = (const float *) a, *y = (const float *) b;
+  size_t n = *(const size_t *) dim_ptr;
+  __m256 s0 = _mm256_setzero_ps (), s1 = _mm256_setzero_ps ();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_fmadd_ps (_mm256_loadu_ps (x + i), _mm256_loadu_ps (y + i), s0);
+    s1 = _mm256_fmadd_ps (_mm256_loadu_ps (x + i + 8), _mm256_loadu_ps (y + i + 8), s1);
+  }
+  for (; i + 8 <= n; i += 8)
+    s0 = _mm256_fmadd_ps (_mm256_loadu_ps (x + i), _mm256_loadu_ps (y + i), s0);
+  s0 = _mm256_add_ps (s0, s1);
+  __m128 h = _mm_add_ps (_mm256_castps256_ps128 (s0), _mm256_extractf128_ps (s0, 1));
+  h = _mm_add_ps (h, _mm_movehl_ps (h, h));
+  h = _mm_add_ss (h, _mm_shuffle_ps (h, h, 1));
+  float sum = _mm_cvtss_f32 (h);
+  for (; i < n; i++)
+    sum += x[i] * y[i];
+  return 1.0f - sum;
+}
+
+__attribute__ ((target ("avx512f"))) float
+dot_distance_avx512 (const void *a, const void *b, const void *dim_ptr)
+{
+  const float *x = (const float *) a, *y = (const float *) b;
+  size_t n = *(const size_t *) dim_ptr;
+  __m512 s0 = _mm512_setzero_ps (), s1 = _mm512_setzero_ps ();
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm512_fmadd_ps (_mm512_loadu_ps (x + i), _mm512_loadu_ps (y + i), s0);
+    s1 = _mm512_fmadd_ps (_mm512_loadu_ps (x + i + 16), _mm512_loadu_ps (y + i + 16), s1);
+  }
+  for (; i + 16 <= n; i += 16)
+    s0 = _mm512_fmadd_ps (_mm512_loadu_ps (x + i), _mm512_loadu_ps (y + i), s0);
+  if (i < n) {
+    __mmask16 tail = (__mmask16) ((1u << (n - i)) - 1);
+    s1 = _mm512_fmadd_ps (_mm512_maskz_loadu_ps (tail, x + i), _mm512_maskz_loadu_ps (tail, y + i),
+                          s1);
+  }
+  return 1.0f - _mm512_reduce_add_ps (_mm512_add_ps (s0, s1));
+}
+#endif
+
+hnswlib::DISTFUNC<float>
+pick_dot_distance (const char **name)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init ();
+  const char *force = g_getenv ("M3RET_HNSW_SIMD");  // for comparing the kernels
+  bool any = force == nullptr || *force == '\0';
+  if ((any || g_strcmp0 (force, "avx512") == 0) && __builtin_cpu_supports ("avx512f")) {
+    *name = "avx512";
+    return dot_distance_avx512;
+  }
+  if ((any || g_strcmp0 (force, "avx2") == 0) && __builtin_cpu_supports ("avx2") &&
+      __builtin_cpu_supports ("fma")) {
+    *name = "avx2";
+    return dot_distance_avx2;
+  }
+#endif
+  *name = "generic";
+  return dot_distance_generic;
+}
+
+class DotSpace : public hnswlib::SpaceInterface<float> {
+ public:
+  explicit DotSpace (size_t dim) : dim_ (dim), dist_ (pick_dot_distance (&kernel_)) {}
+  size_t get_data_size () override { return dim_ * sizeof (float); }
+  hnswlib::DISTFUNC<float> get_dist_func () override { return dist_; }
+  void *get_dist_func_param () override { return &dim_; }
+  const char *kernel () const { return kernel_; }
+
+ private:
+  size_t dim_;
+  const char *kernel_ = "generic";
+  hnswlib::DISTFUNC<float> dist_;
+};
+
 }  // namespace
 
 struct _M3retHnsw {
   guint dim;
   guint M;
   guint ef_construction;
-  std::unique_ptr<hnswlib::InnerProductSpace> space;
+  std::unique_ptr<DotSpace> space;
   std::unique_ptr<Graph> graph;
 };
 
@@ -136,7 +242,8 @@ m3ret_hnsw_new (guint dim, guint M, guint ef_construction, guint64 seed, GError 
     h->dim = dim;
     h->M = M;
     h->ef_construction = ef_construction;
-    h->space = std::make_unique<hnswlib::InnerProductSpace> (dim);
+    h->space = std::make_unique<DotSpace> (dim);
+    g_debug ("distance kernel: %s", h->space->kernel ());
     h->graph = std::make_unique<Graph> (h->space.get (), 1024, M, ef_construction, seed);
     return h.release ();
   } catch (const std::exception &e) {
