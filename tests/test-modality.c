@@ -511,6 +511,79 @@ START_TEST (test_nifti_bad_input)
 }
 END_TEST
 
+/* ---- decoded files kept between reads (cache_mb) ---- */
+
+/* One view of @path read through the instance @self of @vt. */
+static M3retSample *
+read_with (const M3retModalityVTable *vt, gpointer self, const gchar *path, M3retView *view)
+{
+  M3retSample *out = NULL;
+  GError *error = NULL;
+  ck_assert_msg (vt->read (self, path, view, 1, &out, &error), "%s", error ? error->message : "");
+  return out;
+}
+
+static void
+assert_same_sample (const M3retSample *a, const M3retSample *b)
+{
+  ck_assert_uint_eq (m3ret_sample_n_values (a), m3ret_sample_n_values (b));
+  ck_assert_mem_eq (a->data, b->data, m3ret_sample_n_values (a) * sizeof (gfloat));
+}
+
+START_TEST (test_cache_same_views_and_refreshed)
+{
+  /* A volume read twice through the cache gives what an instance without
+   * one gives; training views too (same seed, same crop). */
+  g_autofree gchar *path = path_in_tmp ("kept.nii");
+  g_autofree gdouble *raw = ramp (16 * 16 * 8, 20, -900);
+  fx_write_nifti (path, 16, 16, 8, 1, NIFTI_TYPE_INT16, raw, 1, 1, 1, 0, 0, NULL);
+  const M3retModalityVTable *vt;
+  gpointer kept = create_with ("ct", "cache_mb", "16", &vt);
+  gpointer cold = create_with ("ct", "cache_mb", "0", &vt);
+  for (guint round = 0; round < 2; round++) {
+    M3retView view;
+    GRand *r1 = g_rand_new_with_seed (round), *r2 = g_rand_new_with_seed (round);
+    m3ret_view_init_train (&view, 8, 4, 2, 0.4, 1.0, r1);
+    g_autoptr (M3retSample) a = read_with (vt, kept, path, &view);
+    view.rand = r2;
+    g_autoptr (M3retSample) b = read_with (vt, cold, path, &view);
+    assert_same_sample (a, b);
+    g_rand_free (r1);
+    g_rand_free (r2);
+  }
+  /* Rewritten at once with the same size: the kept volume must not be used. */
+  for (gsize i = 0; i < 16 * 16 * 8; i++)
+    raw[i] = 1000 - raw[i];
+  fx_write_nifti (path, 16, 16, 8, 1, NIFTI_TYPE_INT16, raw, 1, 1, 1, 0, 0, NULL);
+  M3retView eval;
+  m3ret_view_init_eval (&eval, 8, 4, 2);
+  g_autoptr (M3retSample) fresh = read_with (vt, kept, path, &eval);
+  g_autoptr (M3retSample) expect = read_with (vt, cold, path, &eval);
+  assert_same_sample (fresh, expect);
+  vt->destroy (kept);
+  vt->destroy (cold);
+
+  /* A clip kept whole gives the frames that decoding only the views' frames gives. */
+  g_autofree gchar *clip = path_in_tmp ("kept.mkv");
+  ck_assert (fx_write_video (clip, "ffv1", 16, 16, 12, 10));
+  kept = create_with ("endoscopy", "cache_mb", "16", &vt);
+  cold = create_with ("endoscopy", "cache_mb", "0", &vt);
+  for (guint round = 0; round < 3; round++) {
+    M3retView view;
+    GRand *r1 = g_rand_new_with_seed (round), *r2 = g_rand_new_with_seed (round);
+    m3ret_view_init_train (&view, 8, 4, 2, 0.4, 1.0, r1);
+    g_autoptr (M3retSample) a = read_with (vt, kept, clip, &view);
+    view.rand = r2;
+    g_autoptr (M3retSample) b = read_with (vt, cold, clip, &view);
+    assert_same_sample (a, b);
+    g_rand_free (r1);
+    g_rand_free (r2);
+  }
+  vt->destroy (kept);
+  vt->destroy (cold);
+}
+END_TEST
+
 /* ---- video: endoscopy and ultrasound cine ---- */
 
 START_TEST (test_video_ffv1_frames_exact)
@@ -856,6 +929,7 @@ modality_suite (void)
   tcase_add_test (nifti, test_nifti_orientation);
   tcase_add_test (nifti, test_nifti_4d_volume_key);
   tcase_add_test (nifti, test_nifti_bad_input);
+  tcase_add_test (nifti, test_cache_same_views_and_refreshed);
   suite_add_tcase (s, nifti);
   TCase *video = tcase_create ("video");
   tcase_add_checked_fixture (video, setup, teardown);

@@ -33,6 +33,12 @@ typedef struct {
   M3retLimits limits;
 } McCommon;
 
+/* The key of the modalities that decode a whole volume or clip per read. */
+#define MC_CACHE_KEY(mib)                                                                         \
+  M3RET_KEY_INT_SPEC ("cache_mb", (mib), 0, 1048576,                                               \
+                      "decoded files kept in memory for their next read, in MiB per plugin "      \
+                      "(least recently used dropped first; 0: decode every read)")
+
 /* Reads the common keys of @config into @common; the limits start at their
  * defaults until set_limits. */
 gboolean mc_read_common_keys (const M3retConfig *config, gboolean volumetric, McCommon *common,
@@ -58,6 +64,39 @@ gboolean mc_has_suffix (const gchar *path, const gchar *const *suffixes);
 /* Whether @path (folders included, ignoring case) contains one of @words:
  * the probes' tie-breaker between plugins that read the same format. */
 gboolean mc_path_mentions (const gchar *path, const gchar *const *words);
+
+/* ---- decoded volumes kept for the next read of the same file (cache.c) ---- */
+
+typedef struct _McVolumeCache McVolumeCache;
+typedef struct _McCachedVolume McCachedVolume;
+
+/* A cache of at most @max_bytes of volume data (0: keeps nothing); thread-safe. */
+McVolumeCache *mc_volume_cache_new (guint64 max_bytes);
+void mc_volume_cache_free (McVolumeCache *cache);
+/* The volume decoded from @path, if kept and the file's size and
+ * modification time are unchanged; NULL otherwise (also for a NULL @cache).
+ * Returns: (transfer full) a reference, or NULL. */
+McCachedVolume *mc_volume_cache_lookup (McVolumeCache *cache, const gchar *path);
+/* Takes @volume (transfer full), keeps it when it fits the budget (dropping
+ * the least recently used), and returns a reference for the caller either
+ * way.  The volume must not change afterwards.  Returns: (transfer full). */
+McCachedVolume *mc_volume_cache_insert (McVolumeCache *cache, const gchar *path,
+                                        M3retVolume *volume);
+/* Whether a volume of @bytes would be kept by @cache (NULL: no). */
+gboolean mc_volume_cache_fits (const McVolumeCache *cache, guint64 bytes);
+/* (transfer none) the volume of @entry, valid while the reference is held. */
+const M3retVolume *mc_cached_volume_get (const McCachedVolume *entry);
+void mc_cached_volume_unref (McCachedVolume *entry);
+
+/* Decodes @path into a volume ready to render (intensities in [0,1]).
+ * Returns: (transfer full) or NULL with @error. */
+typedef M3retVolume *(*McDecodeFunc) (gpointer self, const gchar *path, GError **error);
+/* Renders @views of @path from the kept volume, decoding with @decode (and
+ * keeping the result) on a miss. */
+gboolean mc_cached_read_views (McVolumeCache *cache, const gchar *path, McDecodeFunc decode,
+                               gpointer self, M3retLayout layout,
+                               const M3retRenderOptions *options, const M3retView *views,
+                               guint n_views, M3retSample **out, GError **error);
 
 /* ---- PNG (libpng) ---- */
 
@@ -153,13 +192,6 @@ void mc_video_cache_free (McVideoCache *cache);
 gboolean mc_video_probe_cached (McVideoCache *cache, const gchar *path,
                                 const M3retLimits *limits, McVideoInfo *info, GError **error);
 
-/* Reads a video for @views: every view's frames are chosen with
- * m3ret_select_frames(@stride), the union is decoded once, and each view is
- * rendered from its own frames. */
-gboolean mc_video_read_views (McVideoCache *cache, const gchar *path, guint stride,
-                              const M3retLimits *limits, const M3retRenderOptions *options, const M3retView *views,
-                              guint n_views, M3retSample **out, GError **error);
-
 /* Fills @info for `m3ret inspect` (statistics over up to 16 frames). */
 gboolean mc_video_inspect (McVideoCache *cache, const gchar *path, const M3retLimits *limits,
                            M3retInspectInfo *info, GError **error);
@@ -171,10 +203,18 @@ typedef struct {
   McCommon common;
   guint stride;
   McVideoCache *cache;
+  McVolumeCache *clips;      /* whole decoded clips, `cache_mb` */
 } McVideoModality;
 
+/* Reads a video for @views: every view's frames are chosen with
+ * m3ret_select_frames(stride); a clip that fits the `cache_mb` budget is
+ * decoded whole once and kept, otherwise the union of the views' frames is
+ * decoded for this read; each view is rendered from its own frames. */
+gboolean mc_video_read_views (const McVideoModality *m, const gchar *path, const M3retView *views,
+                              guint n_views, M3retSample **out, GError **error);
+
 /* create/destroy entries for such a modality; its keys must include
- * MC_COMMON_KEYS and an int `stride`. */
+ * MC_COMMON_KEYS, MC_CACHE_KEY and an int `stride`. */
 gpointer mc_video_modality_create (const M3retConfig *config, GError **error);
 void mc_video_modality_destroy (gpointer self);
 

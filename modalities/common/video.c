@@ -404,30 +404,42 @@ compare_u64 (gconstpointer a, gconstpointer b)
 }
 
 gboolean
-mc_video_read_views (McVideoCache *cache, const gchar *path, guint stride,
-                     const M3retLimits *limits, const M3retRenderOptions *options,
-                     const M3retView *views, guint n_views, M3retSample **out, GError **error)
+mc_video_read_views (const McVideoModality *m, const gchar *path, const M3retView *views,
+                     guint n_views, M3retSample **out, GError **error)
 {
+  const M3retLimits *limits = &m->common.limits;
   McVideoInfo info;
-  if (!mc_video_probe_cached (cache, path, limits, &info, error))
+  if (!mc_video_probe_cached (m->cache, path, limits, &info, error))
     return FALSE;
-  /* Every view's frames, then their union, decoded once. */
+  /* A clip that fits the cache is decoded whole, once, and kept: later reads
+   * cut their frames from memory.  Otherwise every view's frames, then their
+   * union, are decoded once per read. */
+  guint64 clip_bytes = (guint64) info.width * info.height * 3 * sizeof (gfloat) * info.frames;
+  gboolean whole = mc_volume_cache_fits (m->clips, clip_bytes);
   g_autoptr (GArray) all = g_array_new (FALSE, FALSE, sizeof (guint64));
   guint64 **picks = g_new0 (guint64 *, n_views);
   for (guint i = 0; i < n_views; i++) {
     picks[i] = g_new (guint64, views[i].depth);
-    m3ret_select_frames (info.frames, views[i].depth, stride, &views[i], picks[i]);
-    g_array_append_vals (all, picks[i], views[i].depth);
+    m3ret_select_frames (info.frames, views[i].depth, m->stride, &views[i], picks[i]);
+    if (!whole)
+      g_array_append_vals (all, picks[i], views[i].depth);
   }
+  for (guint64 f = 0; whole && f < info.frames; f++)
+    g_array_append_val (all, f);
   g_array_sort (all, compare_u64);
   guint n_unique = 0;
   for (guint i = 0; i < all->len; i++)
     if (n_unique == 0 || g_array_index (all, guint64, i) != g_array_index (all, guint64, n_unique - 1))
       g_array_index (all, guint64, n_unique++) = g_array_index (all, guint64, i);
-  M3retVolume *clip = mc_video_read (path, &info, (guint64 *) all->data, n_unique, limits,
-                                     error);
-  gboolean ok = clip != NULL;
-  for (guint i = 0; ok && i < n_views; i++) {
+  McCachedVolume *kept = whole ? mc_volume_cache_lookup (m->clips, path) : NULL;
+  if (kept == NULL) {
+    M3retVolume *decoded =
+      mc_video_read (path, &info, (guint64 *) all->data, n_unique, limits, error);
+    if (decoded != NULL)
+      kept = mc_volume_cache_insert (whole ? m->clips : NULL, path, decoded);
+  }
+  const M3retVolume *clip = kept != NULL ? mc_cached_volume_get (kept) : NULL;
+  for (guint i = 0; clip != NULL && i < n_views; i++) {
     M3retVolume *sub = m3ret_volume_try_new (3, views[i].depth, clip->height, clip->width);
     gsize frame = (gsize) clip->height * clip->width;
     for (guint t = 0; t < views[i].depth; t++) {
@@ -437,15 +449,15 @@ mc_video_read_views (McVideoCache *cache, const gchar *path, guint stride,
         memcpy (sub->data + ((gsize) c * sub->depth + t) * frame,
                 clip->data + ((gsize) c * clip->depth + slot) * frame, frame * sizeof (gfloat));
     }
-    out[i] = m3ret_render (sub, &views[i], M3RET_LAYOUT_SEQUENCE, options);
+    out[i] = m3ret_render (sub, &views[i], M3RET_LAYOUT_SEQUENCE, &m->common.options);
     m3ret_volume_free (sub);
   }
   for (guint i = 0; i < n_views; i++)
     g_free (picks[i]);
   g_free (picks);
-  m3ret_volume_free (clip);
+  mc_cached_volume_unref (kept);
   mc_video_info_clear (&info);
-  return ok;
+  return clip != NULL;
 }
 
 gboolean
@@ -515,6 +527,7 @@ mc_video_modality_create (const M3retConfig *config, GError **error)
   }
   self->stride = (guint) m3ret_config_get_int (config, "stride");
   self->cache = mc_video_cache_new ();
+  self->clips = mc_volume_cache_new ((guint64) m3ret_config_get_int (config, "cache_mb") << 20);
   return self;
 }
 
@@ -525,5 +538,6 @@ mc_video_modality_destroy (gpointer self)
   if (m == NULL)
     return;
   mc_video_cache_free (m->cache);
+  mc_volume_cache_free (m->clips);
   g_free (m);
 }

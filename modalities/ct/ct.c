@@ -11,6 +11,7 @@
 typedef struct {
   McCommon common; /* first: mc_set_limits() relies on it */
   guint64 volume;
+  McVolumeCache *cache;
   gdouble low, high;
 } Ct;
 
@@ -18,6 +19,7 @@ static const M3retKeySpec ct_keys[] = {
   M3RET_KEY_DOUBLE_LIST_SPEC ("window", "-1000,1000", 2, -1e5, 1e5,
                               "HU window low,high mapped to [0,1]"),
   M3RET_KEY_INT_SPEC ("volume", "0", 0, 1e9, "4D files: which volume to read"),
+  MC_CACHE_KEY ("256"),
   MC_COMMON_KEYS ("0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
   M3RET_KEY_END
 };
@@ -41,7 +43,18 @@ ct_create (const M3retConfig *config, GError **error)
   self->low = window[0];
   self->high = window[1];
   self->volume = (guint64) m3ret_config_get_int (config, "volume");
+  self->cache = mc_volume_cache_new ((guint64) m3ret_config_get_int (config, "cache_mb") << 20);
   return self;
+}
+
+static void
+ct_destroy (gpointer self)
+{
+  Ct *ct = self;
+  if (ct == NULL)
+    return;
+  mc_volume_cache_free (ct->cache);
+  g_free (ct);
 }
 
 static guint
@@ -57,18 +70,24 @@ ct_layout (gpointer self, const gchar *path, GError **error)
   return M3RET_LAYOUT_SEQUENCE;
 }
 
+/* The whole volume, windowed: what every view of the file is cut from. */
+static M3retVolume *
+ct_decode (gpointer self, const gchar *path, GError **error)
+{
+  Ct *ct = self;
+  M3retVolume *vol = mc_nifti_read (path, ct->volume, &ct->common.limits, NULL, error);
+  if (vol != NULL)
+    m3ret_volume_window (vol, ct->low, ct->high);
+  return vol;
+}
+
 static gboolean
 ct_read (gpointer self, const gchar *path, const M3retView *views, guint n_views,
          M3retSample **out, GError **error)
 {
   Ct *ct = self;
-  g_autoptr (M3retVolume) vol =
-    mc_nifti_read (path, ct->volume, &ct->common.limits, NULL, error);
-  if (vol == NULL)
-    return FALSE;
-  m3ret_volume_window (vol, ct->low, ct->high);
-  mc_render_views (vol, M3RET_LAYOUT_SEQUENCE, &ct->common.options, views, n_views, out);
-  return TRUE;
+  return mc_cached_read_views (ct->cache, path, ct_decode, ct, M3RET_LAYOUT_SEQUENCE,
+                               &ct->common.options, views, n_views, out, error);
 }
 
 static gboolean
@@ -83,7 +102,7 @@ ct_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **e
 
 static const M3retModalityVTable ct_vtable = {
   .create = ct_create,
-  .destroy = g_free,
+  .destroy = ct_destroy,
   .probe = ct_probe,
   .layout = ct_layout,
   .read = ct_read,

@@ -10,6 +10,7 @@
 
 static const M3retKeySpec endoscopy_keys[] = {
   M3RET_KEY_INT_SPEC ("stride", "2", 1, 1000, "frames between the frames of a training clip"),
+  MC_CACHE_KEY ("256"),
   MC_COMMON_KEYS ("0.485,0.456,0.406", "0.229,0.224,0.225", "xy", "0.1"),
   M3RET_KEY_END
 };
@@ -38,8 +39,7 @@ endoscopy_read (gpointer self, const gchar *path, const M3retView *views, guint 
                 M3retSample **out, GError **error)
 {
   McVideoModality *e = self;
-  return mc_video_read_views (e->cache, path, e->stride, &e->common.limits, &e->common.options,
-                              views, n_views, out, error);
+  return mc_video_read_views (e, path, views, n_views, out, error);
 }
 
 static gboolean

@@ -13,6 +13,7 @@
 typedef struct {
   McCommon common; /* first: mc_set_limits() relies on it */
   guint64 volume;
+  McVolumeCache *cache;
   gdouble p_low, p_high;
 } Mri;
 
@@ -20,6 +21,7 @@ static const M3retKeySpec mri_keys[] = {
   M3RET_KEY_DOUBLE_LIST_SPEC ("percentiles", "0.5,99.5", 2, 0, 100,
                               "percentiles of the volume mapped to 0 and 1"),
   M3RET_KEY_INT_SPEC ("volume", "0", 0, 1e9, "4D files: which volume to read"),
+  MC_CACHE_KEY ("256"),
   MC_COMMON_KEYS ("0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
   M3RET_KEY_END
 };
@@ -43,7 +45,18 @@ mri_create (const M3retConfig *config, GError **error)
   self->p_low = p[0];
   self->p_high = p[1];
   self->volume = (guint64) m3ret_config_get_int (config, "volume");
+  self->cache = mc_volume_cache_new ((guint64) m3ret_config_get_int (config, "cache_mb") << 20);
   return self;
+}
+
+static void
+mri_destroy (gpointer self)
+{
+  Mri *mri = self;
+  if (mri == NULL)
+    return;
+  mc_volume_cache_free (mri->cache);
+  g_free (mri);
 }
 
 static guint
@@ -64,20 +77,27 @@ mri_layout (gpointer self, const gchar *path, GError **error)
 /* Percentiles over at most this many voxels (a regular subsample beyond). */
 #define PERCENTILE_SAMPLE (1u << 22)
 
+/* The whole volume, percentiles mapped to [0,1]: what every view is cut from. */
+static M3retVolume *
+mri_decode (gpointer self, const gchar *path, GError **error)
+{
+  Mri *mri = self;
+  M3retVolume *vol = mc_nifti_read (path, mri->volume, &mri->common.limits, NULL, error);
+  if (vol == NULL)
+    return NULL;
+  gdouble low, high;
+  m3ret_volume_percentiles (vol, mri->p_low, mri->p_high, PERCENTILE_SAMPLE, &low, &high);
+  m3ret_volume_window (vol, low, high);
+  return vol;
+}
+
 static gboolean
 mri_read (gpointer self, const gchar *path, const M3retView *views, guint n_views,
           M3retSample **out, GError **error)
 {
   Mri *mri = self;
-  g_autoptr (M3retVolume) vol =
-    mc_nifti_read (path, mri->volume, &mri->common.limits, NULL, error);
-  if (vol == NULL)
-    return FALSE;
-  gdouble low, high;
-  m3ret_volume_percentiles (vol, mri->p_low, mri->p_high, PERCENTILE_SAMPLE, &low, &high);
-  m3ret_volume_window (vol, low, high);
-  mc_render_views (vol, M3RET_LAYOUT_SEQUENCE, &mri->common.options, views, n_views, out);
-  return TRUE;
+  return mc_cached_read_views (mri->cache, path, mri_decode, mri, M3RET_LAYOUT_SEQUENCE,
+                               &mri->common.options, views, n_views, out, error);
 }
 
 static gboolean
@@ -89,7 +109,7 @@ mri_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **
 
 static const M3retModalityVTable mri_vtable = {
   .create = mri_create,
-  .destroy = g_free,
+  .destroy = mri_destroy,
   .probe = mri_probe,
   .layout = mri_layout,
   .read = mri_read,

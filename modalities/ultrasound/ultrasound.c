@@ -16,6 +16,7 @@
 
 static const M3retKeySpec ultrasound_keys[] = {
   M3RET_KEY_INT_SPEC ("stride", "2", 1, 1000, "cine loops: frames between the frames of a training clip"),
+  MC_CACHE_KEY ("256"),
   MC_COMMON_KEYS ("0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
   M3RET_KEY_END
 };
@@ -63,8 +64,7 @@ ultrasound_read (gpointer self, const gchar *path, const M3retView *views, guint
   if (is_still (path))
     return mc_png_read_views (path, &u->common.limits, &u->common.options, views, n_views, out,
                               error);
-  return mc_video_read_views (u->cache, path, u->stride, &u->common.limits, &u->common.options,
-                              views, n_views, out, error);
+  return mc_video_read_views (u, path, views, n_views, out, error);
 }
 
 static gboolean
