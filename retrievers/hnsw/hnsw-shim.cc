@@ -144,6 +144,15 @@ dot_distance_generic (const void *a, const void *b, const void *dim_ptr)
 }
 
 #if defined(__x86_64__) || defined(__i386__)
+__attribute__ ((target ("avx"))) inline float
+horizontal_sum (__m256 v)
+{
+  __m128 h = _mm_add_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
+  h = _mm_add_ps (h, _mm_movehl_ps (h, h));
+  h = _mm_add_ss (h, _mm_shuffle_ps (h, h, 1));
+  return _mm_cvtss_f32 (h);
+}
+
 __attribute__ ((target ("avx2,fma"))) float
 dot_distance_avx2 (const void *a, const void *b, const void *dim_ptr)
 {
@@ -157,11 +166,7 @@ dot_distance_avx2 (const void *a, const void *b, const void *dim_ptr)
   }
   for (; i + 8 <= n; i += 8)
     s0 = _mm256_fmadd_ps (_mm256_loadu_ps (x + i), _mm256_loadu_ps (y + i), s0);
-  s0 = _mm256_add_ps (s0, s1);
-  __m128 h = _mm_add_ps (_mm256_castps256_ps128 (s0), _mm256_extractf128_ps (s0, 1));
-  h = _mm_add_ps (h, _mm_movehl_ps (h, h));
-  h = _mm_add_ss (h, _mm_shuffle_ps (h, h, 1));
-  float sum = _mm_cvtss_f32 (h);
+  float sum = horizontal_sum (_mm256_add_ps (s0, s1));
   for (; i < n; i++)
     sum += x[i] * y[i];
   return 1.0f - sum;
@@ -185,7 +190,11 @@ dot_distance_avx512 (const void *a, const void *b, const void *dim_ptr)
     s1 = _mm512_fmadd_ps (_mm512_maskz_loadu_ps (tail, x + i), _mm512_maskz_loadu_ps (tail, y + i),
                           s1);
   }
-  return 1.0f - _mm512_reduce_add_ps (_mm512_add_ps (s0, s1));
+  // Halves through memory: GCC 12's 512-bit extracts (and so
+  // _mm512_reduce_add_ps) warn of an uninitialised temporary.
+  alignas (64) float lanes[16];
+  _mm512_store_ps (lanes, _mm512_add_ps (s0, s1));
+  return 1.0f - horizontal_sum (_mm256_add_ps (_mm256_load_ps (lanes), _mm256_load_ps (lanes + 8)));
 }
 #endif
 
