@@ -22,6 +22,7 @@
 #include <png.h>
 
 #include "backend-step.h"
+#include "bench-row.h"
 #include "m3ret-check.h"
 #include "m3ret-loader.h"
 #include "test-modality-fixtures.h"
@@ -84,20 +85,6 @@ remove_dir (const gchar *dir)
   g_rmdir (dir);
 }
 
-static gint
-compare_doubles (gconstpointer a, gconstpointer b)
-{
-  gdouble x = *(const gdouble *) a, y = *(const gdouble *) b;
-  return x < y ? -1 : x > y;
-}
-
-static gdouble
-median (gdouble *v, guint n)
-{
-  qsort (v, n, sizeof (gdouble), compare_doubles);
-  return v[n / 2];
-}
-
 /* Median samples/s over REPEATS runs of @batches batches, after four warm-up
  * batches: threads started and, with a cache, (almost surely) every file
  * decoded once, as after the first epoch of a training run. */
@@ -133,7 +120,7 @@ measure (M3retManifest *m, const M3retModalities *set, guint threads, guint batc
     rates[r] = batches * o.batch_size / ((g_get_monotonic_time () - start) / 1e6);
   }
   m3ret_loader_free (loader);
-  return median (rates, REPEATS);
+  return bench_median (rates, REPEATS);
 }
 
 /* Images/s of the training step the loader feeds (median of 3 steps after a
@@ -159,7 +146,7 @@ training_rate (M3retRegistry *registry)
     rates[r] = spec.batch / ((g_get_monotonic_time () - start) / 1e6);
   }
   backend_step_free (step);
-  return median (rates, 3);
+  return bench_median (rates, 3);
 }
 
 /* The modality set with `cache_mb=@cache_mb` for every plugin that has it. */
@@ -225,9 +212,11 @@ main (void)
   }
   printf ("target: loader on 1 thread >= 3x what training consumes\n");
   for (guint k = 0; k < G_N_ELEMENTS (modalities); k++)
-    if (one[k] > 0)
-      printf ("M3RET-BENCH\tloader\t%s 1 thread samples/s / training images/s\t%.1f\ttraining\t%.1f\t"
-            "%.3f\t>=3\n", modalities[k], one[k], consumed, consumed > 0 ? one[k] / consumed : 0.0);
+    if (one[k] > 0) {
+      g_autofree gchar *figure =
+        g_strdup_printf ("loader %s, 1 thread: samples/s / training images/s", modalities[k]);
+      bench_row ("loader", figure, one[k], "training step", consumed, ">=3");
+    }
   remove_dir (dir);
   g_free (dir);
   m3ret_modalities_free (cold);
