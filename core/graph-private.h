@@ -42,6 +42,16 @@ GraphNode *graph_record (M3retGraph *graph, GraphBackward backward, M3retTensor 
  * NULL when @t needs no gradient (or on out of memory). */
 float *graph_grad (M3retGraph *graph, M3retTensor *t);
 
+/* Like graph_grad(), but a buffer made now is left uncleared and *@fresh
+ * says so: the caller then writes every element instead of adding. */
+float *graph_grad_uninit (M3retGraph *graph, M3retTensor *t, gboolean *fresh);
+
+/* During @node's backward, as its last use of out->grad: when @t (one of
+ * the inputs) has no gradient yet and is a step tensor of out's size, out's
+ * gradient buffer becomes @t's, as it is (d in = d out), instead of being
+ * copied into a cleared one.  FALSE when it cannot (then add as usual). */
+gboolean graph_pass_grad (M3retGraph *graph, GraphNode *node, M3retTensor *t);
+
 /* (transfer none) host memory of at least @nbytes, reused from call to
  * call (valid until the next call): staging for uploads, so steady-state
  * steps do not malloc. */

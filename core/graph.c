@@ -236,8 +236,9 @@ graph_record (M3retGraph *g, GraphBackward backward, M3retTensor *out, M3retTens
 }
 
 float *
-graph_grad (M3retGraph *g, M3retTensor *t)
+graph_grad_uninit (M3retGraph *g, M3retTensor *t, gboolean *fresh)
 {
+  *fresh = FALSE;
   if (t == NULL || !t->requires_grad)
     return NULL;
   if (t->grad == NULL) {
@@ -256,9 +257,31 @@ graph_grad (M3retGraph *g, M3retTensor *t)
       t->grad = arena_alloc (g->arena, nbytes, &g->error);
     if (t->grad == NULL)
       return NULL;
-    g->vt->fill (g->ctx, t->grad, t->numel, 0.0f);
+    *fresh = TRUE;
   }
   return t->grad;
+}
+
+float *
+graph_grad (M3retGraph *g, M3retTensor *t)
+{
+  gboolean fresh;
+  float *grad = graph_grad_uninit (g, t, &fresh);
+  if (fresh)
+    g->vt->fill (g->ctx, grad, t->numel, 0.0f);
+  return grad;
+}
+
+gboolean
+graph_pass_grad (M3retGraph *g, GraphNode *n, M3retTensor *t)
+{
+  M3retTensor *out = n->out;
+  if (t == NULL || !t->requires_grad || t->persistent || t->grad != NULL
+      || t->numel != out->numel || out->grad == NULL)
+    return FALSE;
+  t->grad = out->grad;
+  out->grad = NULL; /* the backward loop then keeps it out of the spares */
+  return TRUE;
 }
 
 gboolean
@@ -282,10 +305,13 @@ m3ret_graph_backward (M3retGraph *g, M3retTensor *loss, GError **error)
     n->backward (g, n);
     if (g->error != NULL)
       break;
-    /* every reader of out->grad came later on the tape: it is dead now */
-    SpareGrad spare = { n->out->numel * sizeof (float), n->out->grad };
-    g_array_append_val (g->spare, spare);
-    n->out->grad = NULL;
+    /* every reader of out->grad came later on the tape: it is dead now,
+     * unless the backward passed it on to an input (graph_pass_grad) */
+    if (n->out->grad != NULL) {
+      SpareGrad spare = { n->out->numel * sizeof (float), n->out->grad };
+      g_array_append_val (g->spare, spare);
+      n->out->grad = NULL;
+    }
   }
   return m3ret_graph_check (g, error);
 }

@@ -57,7 +57,8 @@ acc (M3retGraph *g, float *dst, const float *src, gsize n)
 static void
 reshape_bwd (M3retGraph *g, GraphNode *n)
 {
-  acc (g, graph_grad (g, n->in[0]), n->out->grad, n->out->numel);
+  if (!graph_pass_grad (g, n, n->in[0]))
+    acc (g, graph_grad (g, n->in[0]), n->out->grad, n->out->numel);
 }
 
 M3retTensor *
@@ -98,12 +99,15 @@ matmul_bwd (M3retGraph *g, GraphNode *n)
   gboolean tb = (gboolean) n->i[3];
   M3retTensor *a = n->in[0], *b = n->in[1];
   const float *dc = n->out->grad;
-  float *da = graph_grad (g, a), *db = graph_grad (g, b), *dbias = graph_grad (g, n->in[2]);
+  gboolean fresh; /* a new input gradient is written by the product, not cleared first */
+  float *da = graph_grad_uninit (g, a, &fresh), *db = graph_grad (g, b);
+  float *dbias = graph_grad (g, n->in[2]);
+  gfloat beta = fresh ? 0.0f : 1.0f;
   if (da != NULL) {
     if (tb)
-      VT->gemm (CTX, FALSE, FALSE, rows, k, nn, 1.0f, dc, nn, b->data, k, 1.0f, da, k);
+      VT->gemm (CTX, FALSE, FALSE, rows, k, nn, 1.0f, dc, nn, b->data, k, beta, da, k);
     else
-      VT->gemm (CTX, FALSE, TRUE, rows, k, nn, 1.0f, dc, nn, b->data, nn, 1.0f, da, k);
+      VT->gemm (CTX, FALSE, TRUE, rows, k, nn, 1.0f, dc, nn, b->data, nn, beta, da, k);
   }
   if (db != NULL) {
     if (tb)
@@ -168,14 +172,25 @@ m3ret_op_linear (M3retGraph *g, M3retTensor *x, M3retTensor *w, M3retTensor *bia
 
 /* ----------------------------------------------------------- elementwise */
 
+/* The residual adds of every block: the second operand's gradient is
+ * written (not cleared and added to) when it is new, then the first
+ * operand takes out's gradient buffer over as its own when it can. */
 static void
 add_bwd (M3retGraph *g, GraphNode *n)
 {
   const float *d = n->out->grad;
-  acc (g, graph_grad (g, n->in[0]), d, n->out->numel);
-  float *db = graph_grad (g, n->in[1]);
-  if (db != NULL)
-    VT->reduce_period (CTX, n->out->numel, d, n->in[1]->numel, 1.0f, db);
+  gboolean fresh;
+  float *db = graph_grad_uninit (g, n->in[1], &fresh);
+  gsize numel = n->out->numel, nb = n->in[1]->numel;
+  if (db != NULL && fresh && nb == numel)
+    VT->copy2d (CTX, 1, (gint) numel, d, (gint) numel, 0.0f, db, (gint) numel);
+  else if (db != NULL) {
+    if (fresh)
+      VT->fill (CTX, db, nb, 0.0f);
+    VT->reduce_period (CTX, numel, d, nb, 1.0f, db);
+  }
+  if (!graph_pass_grad (g, n, n->in[0]))
+    acc (g, graph_grad (g, n->in[0]), d, numel);
 }
 
 M3retTensor *
