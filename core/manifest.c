@@ -146,8 +146,9 @@ m3ret_manifest_load_data (const gchar *text, gssize length, const gchar *source,
     gchar *name = g_strstrip (g_strdup (header->pdata[c]));
     for (guint d = 0; d < c; d++)
       if (strcmp (m->columns[d], name) == 0) {
+        g_autofree gchar *shown = g_strescape (name, NULL); /* a quoted name may hold newlines */
         g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_MANIFEST,
-                     "%s:1: column '%s' appears twice in the header", m->source, name);
+                     "%s:1: column '%s' appears twice in the header", m->source, shown);
         g_free (name);
         g_ptr_array_unref (header);
         goto fail;

@@ -157,7 +157,10 @@ parse_header_dict (Lexer *lx, Header *h, GError **error)
       seen = &seen_shape;
       ok = parse_shape (lx, h->shape, &h->rank, error);
     } else {
-      return fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "unexpected header key '%s'", key);
+      /* Escaped: a key may hold newlines or control bytes, the message is one line. */
+      g_autofree gchar *shown = g_strescape (key, NULL);
+      return fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "unexpected header key '%s'",
+                   shown);
     }
     if (!ok)
       return FALSE;
@@ -231,9 +234,11 @@ m3ret_npy_decode_f32 (const guint8 *bytes, gsize len, const gchar *name, gsize *
   while (lx.end > lx.p && lx.end[-1] == ' ')
     lx.end--;
   gboolean ok = parse_header_dict (&lx, &h, error);
-  if (ok && strcmp (h.descr, "<f4") != 0)
+  if (ok && strcmp (h.descr, "<f4") != 0) {
+    g_autofree gchar *shown = g_strescape (h.descr, NULL);
     ok = fail (error, M3RET_FORMAT_ERROR_UNSUPPORTED, name,
-               "dtype '%s' is not little-endian float32 '<f4'", h.descr);
+               "dtype '%s' is not little-endian float32 '<f4'", shown);
+  }
   if (ok && h.fortran_order)
     ok = fail (error, M3RET_FORMAT_ERROR_UNSUPPORTED, name,
                "Fortran (column-major) order is not supported; save a C-ordered array");

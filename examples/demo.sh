@@ -4,23 +4,40 @@
 # index and evaluate retrieval against the random-init baseline, and draw a
 # montage of query results.
 #
-#   examples/demo.sh [WORKDIR]      (m3ret from $M3RET, else from PATH)
+#   examples/demo.sh [--short] [WORKDIR]      (m3ret from $M3RET, else from PATH)
+#
+# --short: the same steps on 2 files per class, 3 training steps of batch 4:
+# a run for checkers (valgrind memcheck: `make demo-valgrind`), not for figures.
 set -eu
 
+per_class=8
+train_steps=""
+short=no
+if [ "${1:-}" = --short ]; then
+  short=yes
+  per_class=2
+  train_steps="--steps 3"
+  shift
+fi
 m3ret=${M3RET:-m3ret}
 here=$(cd "$(dirname "$0")" && pwd)
 work=${1:-demo-run}
 mkdir -p "$work"
-cp "$here/mae-micro.ini" "$work/pipeline.ini"
 ini="$work/pipeline.ini"
+if [ "$short" = yes ]; then
+  sed 's/^batch=.*/batch=4/' "$here/mae-micro.ini" > "$ini"
+else
+  cp "$here/mae-micro.ini" "$ini"
+fi
 
 step() { printf '\n== %s\n' "$*"; }
 
 step "1/5 synthetic dataset (X-ray, ultrasound, endoscopy, CT, MRI) -> $work/data"
-"$m3ret" synth --out "$work/data" --per-class 8 --seed 0
+"$m3ret" synth --out "$work/data" --per-class "$per_class" --seed 0
 
 step "2/5 MAE pretraining of a micro ViT (MRI left out: it is the unseen modality)"
-"$m3ret" train "$ini" --out "$work/run"
+# shellcheck disable=SC2086  # $train_steps is empty or two words
+"$m3ret" train "$ini" --out "$work/run" $train_steps
 
 step "3/5 retrieval: trained encoder against the random-init baseline"
 "$m3ret" eval "$ini" --checkpoint "$work/run/checkpoint.safetensors" --baseline random \
