@@ -76,6 +76,20 @@ fuzz_check_result (gboolean ok, GError *error, const gchar *name)
   g_error_free (error);
 }
 
+const M3retLimits *
+fuzz_limits (void)
+{
+  static M3retLimits limits;
+  if (limits.max_pixels == 0) {
+    m3ret_limits_init_default (&limits);
+    limits.max_file_size = 16u << 20;
+    limits.max_pixels = 1u << 20;
+    limits.max_voxels = 1u << 20;
+    limits.max_frames = 64;
+  }
+  return &limits;
+}
+
 M3retRegistry *
 fuzz_registry (void)
 {

@@ -31,6 +31,10 @@ const gchar *fuzz_temp_file (const uint8_t *data, size_t size, const gchar *name
  * Aborts otherwise; frees @error. */
 void fuzz_check_result (gboolean ok, GError *error, const gchar *name);
 
+/* Limits small enough to keep the fuzzer fast (the limit checks themselves
+ * are fuzzed): a megapixel, a million voxels, 64 frames, 16 MB. */
+const M3retLimits *fuzz_limits (void);
+
 /* The plugins on $M3RET_PLUGIN_PATH, scanned once and kept. */
 M3retRegistry *fuzz_registry (void);
 

@@ -14,7 +14,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   /* The second volume too when there is one: the offset arithmetic differs. */
   for (guint64 v = 0; v < 2; v++) {
     McNiftiInfo info;
-    M3retVolume *volume = mc_nifti_read (path, v, 1u << 20, &info, &error);
+    M3retVolume *volume = mc_nifti_read (path, v, fuzz_limits (), &info, &error);
     fuzz_check_result (volume != NULL, error, path);
     error = NULL;
     gboolean more = volume != NULL && info.n_volumes > v + 1;

@@ -16,13 +16,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   const gchar *path = fuzz_temp_file (data, size, "input.mp4");
   GError *error = NULL;
   McVideoInfo info;
-  gboolean ok = mc_video_probe_file (path, &info, &error);
+  gboolean ok = mc_video_probe_file (path, fuzz_limits (), &info, &error);
   fuzz_check_result (ok, error, path);
   if (!ok)
     return 0;
   guint64 index[3] = { 0, info.frames / 2, info.frames - 1 };
   error = NULL;
-  M3retVolume *volume = mc_video_read (path, &info, index, 3, 1u << 20, &error);
+  M3retVolume *volume = mc_video_read (path, &info, index, 3, fuzz_limits (), &error);
   fuzz_check_result (volume != NULL, error, path);
   m3ret_volume_free (volume);
   mc_video_info_clear (&info);
