@@ -300,9 +300,11 @@ index_decode (const M3retPlugin *plugin, const M3retRetrieverVTable *vt, const M
   gchar name[NAME_SIZE + 1] = { 0 };
   memcpy (name, bytes + 24, NAME_SIZE);
   const gchar *want = m3ret_plugin_get_desc (plugin)->name;
-  if (strcmp (name, want) != 0)
+  if (strcmp (name, want) != 0) {
+    g_autofree gchar *shown = g_strescape (name, NULL); /* any bytes: keep the message one line */
     return refuse (error, M3RET_FORMAT_ERROR_FOREIGN, path,
-                   "built by retriever '%s', but the pipeline selects '%s'", name, want);
+                   "built by retriever '%s', but the pipeline selects '%s'", shown, want);
+  }
   guint dim = get_u32 (bytes + 12);
   guint64 count = get_u64 (bytes + 16);
   if (dim == 0 || count > G_MAXSIZE / dim)
