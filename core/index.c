@@ -317,9 +317,10 @@ index_decode (const M3retPlugin *plugin, const M3retRetrieverVTable *vt, const M
     if (items == NULL)
       return NULL;
     if (items->n != count) {
+      gsize n_items = items->n;
       m3ret_items_free (items);
       return refuse (error, M3RET_FORMAT_ERROR_CORRUPT, path,
-                     "%zu items for %" G_GUINT64_FORMAT " vectors", items->n, count);
+                     "%zu items for %" G_GUINT64_FORMAT " vectors", n_items, count);
     }
   }
   GError *local = NULL;
