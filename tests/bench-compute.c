@@ -10,7 +10,8 @@
  *   M3RET_BENCH_ROUNDS=N       rounds (default 3); every figure is the
  *                              median over rounds
  *   M3RET_BENCH_STEPS=N        timed steps per backend and round, after
- *                              two warm-up steps (default 2)
+ *                              two warm-up steps (default 1: a SimDINO
+ *                              step of batch 32 is 6 views, seconds each)
  *
  * A round measures sgemm (OpenBLAS on THREADS threads, the better of two
  * 2048³ products), then each objective on cpu and on torch, each on a
@@ -163,7 +164,7 @@ main (int argc, char **argv)
   if (argc > 1)
     threads = CLAMP (atoi (argv[1]), 1, 256);
   gint rounds = bench_env_int ("M3RET_BENCH_ROUNDS", 3);
-  gint steps = bench_env_int ("M3RET_BENCH_STEPS", 2);
+  gint steps = bench_env_int ("M3RET_BENCH_STEPS", 1);
   m3ret_check_init ();
 
   /* first, while this process is small: its RSS at fork counts in the child's */
