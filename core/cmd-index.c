@@ -38,6 +38,8 @@ build_index (M3retPipeline *pipeline, const gchar *npy_path, const gchar *out_pa
     return FALSE;
   gboolean bare = e->items == NULL;
   m3ret_index_set_items (index, g_steal_pointer (&e->items));
+  /* Temporaries of an earlier, killed `m3ret index` of the same file. */
+  m3ret_atomic_file_remove_stale (out_path);
   if (!m3ret_index_save (index, out_path, error))
     return FALSE;
   if (bare) {

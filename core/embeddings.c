@@ -317,12 +317,22 @@ gboolean
 m3ret_embeddings_save (const M3retEmbeddings *embeddings, const gchar *npy_path, GError **error)
 {
   g_return_val_if_fail (embeddings != NULL && npy_path != NULL, FALSE);
-  if (embeddings->items != NULL) {
-    g_return_val_if_fail (embeddings->items->n == embeddings->n_rows, FALSE);
-    g_autofree gchar *sidecar = m3ret_embeddings_sidecar_path (npy_path);
-    if (!m3ret_items_write (embeddings->items, sidecar, error))
-      return FALSE;
+  if (embeddings->items == NULL)
+    return m3ret_npy_write_f32 (npy_path, embeddings->data, embeddings->n_rows, embeddings->dim,
+                                error);
+  g_return_val_if_fail (embeddings->items->n == embeddings->n_rows, FALSE);
+  g_autofree gchar *sidecar = m3ret_embeddings_sidecar_path (npy_path);
+  gsize length = 0;
+  g_autofree gchar *text = m3ret_items_to_csv (embeddings->items, &length);
+  M3retAtomicFile *npy = m3ret_atomic_file_new (npy_path, error);
+  M3retAtomicFile *csv = npy ? m3ret_atomic_file_new (sidecar, error) : NULL;
+  if (csv == NULL ||
+      !m3ret_npy_write_f32_to (npy, embeddings->data, embeddings->n_rows, embeddings->dim, error) ||
+      !m3ret_atomic_file_write (csv, text, length, error)) {
+    m3ret_atomic_file_abort (npy);
+    m3ret_atomic_file_abort (csv);
+    return FALSE;
   }
-  return m3ret_npy_write_f32 (npy_path, embeddings->data, embeddings->n_rows, embeddings->dim,
-                              error);
+  /* The .npy is what readers open first, so it is the pair's commit point. */
+  return m3ret_atomic_file_commit_pair (npy, csv, error);
 }

@@ -144,10 +144,10 @@ sync_folder (const gchar *path)
   }
 }
 
-gboolean
-m3ret_atomic_file_commit (M3retAtomicFile *file, GError **error)
+/* Flushes, fsyncs and closes the temporary; it is then ready to rename. */
+static gboolean
+finish_temporary (M3retAtomicFile *file, GError **error)
 {
-  g_return_val_if_fail (file != NULL, FALSE);
   gboolean ok = flush_buffer (file, error);
   if (ok && fsync (file->fd) != 0)
     ok = set_errno_error (error, errno, file->path, "sync to disk");
@@ -157,15 +157,113 @@ m3ret_atomic_file_commit (M3retAtomicFile *file, GError **error)
     if (close (fd) != 0)
       ok = set_errno_error (error, errno, file->path, "close");
   }
-  if (ok && g_rename (file->tmp_path, file->path) != 0)
-    ok = set_errno_error (error, errno, file->path, "rename the temporary file into place");
-  if (!ok) {
+  return ok;
+}
+
+static gboolean
+rename_into_place (M3retAtomicFile *file, GError **error)
+{
+  if (g_rename (file->tmp_path, file->path) != 0)
+    return set_errno_error (error, errno, file->path, "rename the temporary file into place");
+  return TRUE;
+}
+
+gboolean
+m3ret_atomic_file_commit (M3retAtomicFile *file, GError **error)
+{
+  g_return_val_if_fail (file != NULL, FALSE);
+  if (!finish_temporary (file, error) || !rename_into_place (file, error)) {
     m3ret_atomic_file_abort (file);
     return FALSE;
   }
   sync_folder (file->path);
   atomic_file_free (file);
   return TRUE;
+}
+
+gboolean
+m3ret_atomic_file_commit_pair (M3retAtomicFile *primary, M3retAtomicFile *companion,
+                               GError **error)
+{
+  g_return_val_if_fail (primary != NULL && companion != NULL, FALSE);
+  /* Both complete on disk before either destination changes. */
+  gboolean ok = finish_temporary (primary, error) && finish_temporary (companion, error);
+  /* Then the old primary goes first and comes back last: whenever the
+   * primary exists, its companion is the one written with it. */
+  if (ok && g_unlink (primary->path) != 0 && errno != ENOENT)
+    ok = set_errno_error (error, errno, primary->path, "remove the previous version");
+  if (ok) {
+    sync_folder (primary->path);
+    ok = rename_into_place (companion, error);
+  }
+  if (ok) {
+    sync_folder (companion->path);
+    ok = rename_into_place (primary, error);
+  }
+  if (!ok) {
+    m3ret_atomic_file_abort (primary);
+    m3ret_atomic_file_abort (companion);
+    return FALSE;
+  }
+  sync_folder (primary->path);
+  atomic_file_free (primary);
+  atomic_file_free (companion);
+  return TRUE;
+}
+
+gboolean
+m3ret_file_commit_temporary (const gchar *tmp_path, const gchar *path, GError **error)
+{
+  g_return_val_if_fail (tmp_path != NULL && path != NULL, FALSE);
+  gint fd = g_open (tmp_path, O_RDONLY | O_CLOEXEC, 0);
+  gboolean ok = fd >= 0 || set_errno_error (error, errno, path, "reopen the temporary file");
+  if (ok && fsync (fd) != 0)
+    ok = set_errno_error (error, errno, path, "sync to disk");
+  if (fd >= 0)
+    close (fd);
+  if (ok && g_rename (tmp_path, path) != 0)
+    ok = set_errno_error (error, errno, path, "rename the temporary file into place");
+  if (!ok) {
+    g_unlink (tmp_path);
+    return FALSE;
+  }
+  sync_folder (path);
+  return TRUE;
+}
+
+/* m3ret_atomic_file_new()'s temporaries: ".BASE." then six letters or digits. */
+static gboolean
+is_temporary_of (const gchar *name, const gchar *base)
+{
+  gsize n = strlen (base);
+  if (name[0] != '.' || strncmp (name + 1, base, n) != 0 || name[n + 1] != '.')
+    return FALSE;
+  const gchar *tail = name + n + 2;
+  if (strlen (tail) != 6)
+    return FALSE;
+  for (gint i = 0; i < 6; i++)
+    if (!g_ascii_isalnum (tail[i]))
+      return FALSE;
+  return TRUE;
+}
+
+guint
+m3ret_atomic_file_remove_stale (const gchar *path)
+{
+  g_return_val_if_fail (path != NULL, 0);
+  g_autofree gchar *dir_path = g_path_get_dirname (path);
+  g_autofree gchar *base = g_path_get_basename (path);
+  g_autoptr (GDir) dir = g_dir_open (dir_path, 0, NULL);
+  guint removed = 0;
+  const gchar *name;
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    if (!is_temporary_of (name, base))
+      continue;
+    g_autofree gchar *stale = g_build_filename (dir_path, name, NULL);
+    if (g_unlink (stale) == 0)
+      removed++;
+  }
+  return removed;
 }
 
 gboolean

@@ -64,7 +64,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (M3retEmbeddings, m3ret_embeddings_free)
 M3retEmbeddings *m3ret_embeddings_load (const gchar *npy_path, gboolean need_items,
                                         GError **error);
 
-/* Writes the sidecar (when ->items is set), then the matrix, each atomically. */
+/* Writes the matrix and (when ->items is set) the sidecar as one pair
+ * (m3ret_atomic_file_commit_pair(), the .npy the primary): after a crash
+ * the .npy is either absent or sits beside the sidecar written with it. */
 gboolean m3ret_embeddings_save (const M3retEmbeddings *embeddings, const gchar *npy_path,
                                 GError **error);
 

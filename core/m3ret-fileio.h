@@ -49,6 +49,26 @@ guint64 m3ret_atomic_file_tell (const M3retAtomicFile *file);
  * destination is untouched. */
 gboolean m3ret_atomic_file_commit (M3retAtomicFile *file, GError **error);
 
+/* Commits two files that belong together (an .npy and its sidecar CSV):
+ * both temporaries are finished and fsync'd, then the old @primary is
+ * removed, @companion renamed into place, and @primary renamed last, with
+ * the folder synced between the steps.  A crash leaves the old pair, the
+ * new pair, or no @primary at all — never a primary beside a companion it
+ * was not written with.  Always consumes both. */
+gboolean m3ret_atomic_file_commit_pair (M3retAtomicFile *primary, M3retAtomicFile *companion,
+                                        GError **error);
+
+/* For files that a library writes by path itself (libpng through a FILE,
+ * nifticlib, FFmpeg): fsyncs the finished @tmp_path, renames it over @path
+ * and syncs the folder.  On failure @tmp_path is removed. */
+gboolean m3ret_file_commit_temporary (const gchar *tmp_path, const gchar *path, GError **error);
+
+/* Removes the temporaries m3ret_atomic_file_new() left beside @path when a
+ * process was killed while writing it.  Only for files one process owns
+ * (a training run's folder, an index being replaced): a concurrent writer
+ * of the same @path would lose its temporary.  Returns: how many. */
+guint m3ret_atomic_file_remove_stale (const gchar *path);
+
 /* Drops the temporary; the destination is untouched. Accepts NULL. */
 void m3ret_atomic_file_abort (M3retAtomicFile *file);
 

@@ -11,6 +11,8 @@
 
 #include <glib.h>
 
+#include "m3ret-fileio.h"
+
 G_BEGIN_DECLS
 
 /* Returns: (transfer full) the N×d matrix, row-major (g_free() it; NULL
@@ -25,6 +27,10 @@ gfloat *m3ret_npy_decode_f32 (const guint8 *bytes, gsize len, const gchar *name,
 /* Writes @data (n_rows×n_cols, row-major) as a version 1.0 .npy, atomically. */
 gboolean m3ret_npy_write_f32 (const gchar *path, const gfloat *data, gsize n_rows, gsize n_cols,
                               GError **error);
+
+/* The same into an atomic file the caller commits (with a companion, say). */
+gboolean m3ret_npy_write_f32_to (M3retAtomicFile *file, const gfloat *data, gsize n_rows,
+                                 gsize n_cols, GError **error);
 
 G_END_DECLS
 

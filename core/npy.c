@@ -305,10 +305,10 @@ m3ret_npy_read_f32 (const gchar *path, gsize *n_rows, gsize *n_cols, GError **er
 }
 
 gboolean
-m3ret_npy_write_f32 (const gchar *path, const gfloat *data, gsize n_rows, gsize n_cols,
-                     GError **error)
+m3ret_npy_write_f32_to (M3retAtomicFile *file, const gfloat *data, gsize n_rows, gsize n_cols,
+                        GError **error)
 {
-  g_return_val_if_fail (path != NULL && (data != NULL || n_rows * n_cols == 0), FALSE);
+  g_return_val_if_fail (file != NULL && (data != NULL || n_rows * n_cols == 0), FALSE);
   GString *header = g_string_new (NULL);
   g_string_printf (header, "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }", n_rows,
                    n_cols);
@@ -322,8 +322,7 @@ m3ret_npy_write_f32 (const gchar *path, const gfloat *data, gsize n_rows, gsize 
   preamble[7] = 0;
   preamble[8] = header->len & 0xff;
   preamble[9] = (header->len >> 8) & 0xff;
-  M3retAtomicFile *file = m3ret_atomic_file_new (path, error);
-  gboolean ok = file != NULL && m3ret_atomic_file_write (file, preamble, 10, error) &&
+  gboolean ok = m3ret_atomic_file_write (file, preamble, 10, error) &&
                 m3ret_atomic_file_write (file, header->str, header->len, error);
   g_string_free (header, TRUE);
 #if G_BYTE_ORDER == G_BIG_ENDIAN
@@ -337,7 +336,18 @@ m3ret_npy_write_f32 (const gchar *path, const gfloat *data, gsize n_rows, gsize 
   if (ok)
     ok = m3ret_atomic_file_write (file, data, n_rows * n_cols * sizeof (gfloat), error);
 #endif
-  if (!ok) {
+  return ok;
+}
+
+gboolean
+m3ret_npy_write_f32 (const gchar *path, const gfloat *data, gsize n_rows, gsize n_cols,
+                     GError **error)
+{
+  g_return_val_if_fail (path != NULL && (data != NULL || n_rows * n_cols == 0), FALSE);
+  M3retAtomicFile *file = m3ret_atomic_file_new (path, error);
+  if (file == NULL)
+    return FALSE;
+  if (!m3ret_npy_write_f32_to (file, data, n_rows, n_cols, error)) {
     m3ret_atomic_file_abort (file);
     return FALSE;
   }

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "m3ret.h"
 #include "m3ret-checkpoint.h"
@@ -74,22 +75,49 @@ m3ret_trainer_free (M3retTrainer *t)
   g_free (t);
 }
 
-/* Keeps the rows of the step log before @step (a resume may rewind past
- * rows a crashed run wrote after its last checkpoint). */
+#define LOG_HEADER "step,loss,lr,weight_decay,grad_norm,images_per_s,elapsed_s"
+#define LOG_FIELDS 7
+
+/* Whether @line is a whole log row (a step, then six numbers); sets @step. */
+static gboolean
+parse_log_row (const gchar *line, gint64 *step)
+{
+  gchar *end = NULL;
+  *step = g_ascii_strtoll (line, &end, 10);
+  if (end == line || *step < 0)
+    return FALSE;
+  for (gint f = 1; f < LOG_FIELDS; f++) {
+    if (*end != ',')
+      return FALSE;
+    const gchar *field = end + 1;
+    g_ascii_strtod (field, &end);
+    if (end == field)
+      return FALSE;
+  }
+  return *end == '\0';
+}
+
+/* Keeps the whole rows of the step log before @step, in order: a resume
+ * rewinds past rows a killed run wrote after its last checkpoint, and a
+ * row cut short by the kill (or zeros after a power cut) is dropped. */
 static gboolean
 trim_log (const gchar *path, gint64 step, GError **error)
 {
   g_autofree gchar *text = NULL;
-  if (!g_file_get_contents (path, &text, NULL, NULL))
+  gsize length = 0;
+  if (!g_file_get_contents (path, &text, &length, NULL))
     return TRUE; /* no log yet */
-  g_autoptr (GString) kept = g_string_new (NULL);
+  g_autoptr (GString) kept = g_string_new (LOG_HEADER "\n");
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  gint64 next = 0;
   for (guint i = 0; lines[i] != NULL; i++) {
-    if (*lines[i] == '\0')
+    gint64 row;
+    if (!parse_log_row (lines[i], &row) || row < next)
       continue;
-    if (i > 0 && g_ascii_strtoll (lines[i], NULL, 10) >= step)
+    if (row >= step)
       break;
     g_string_append_printf (kept, "%s\n", lines[i]);
+    next = row + 1;
   }
   return m3ret_file_write_atomic (path, kept->str, (gssize) kept->len, error);
 }
@@ -101,6 +129,13 @@ open_log (M3retTrainer *t, GError **error)
     g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
                  "%s: cannot create the output folder: %s", t->out_dir, g_strerror (errno));
     return FALSE;
+  }
+  /* A run killed while writing leaves hidden temporaries; the folder is
+   * this run's, so nobody else is writing them. */
+  static const gchar *const outputs[] = { "checkpoint.safetensors", "train-log.csv", "loss.png" };
+  for (guint i = 0; i < G_N_ELEMENTS (outputs); i++) {
+    g_autofree gchar *output = g_build_filename (t->out_dir, outputs[i], NULL);
+    m3ret_atomic_file_remove_stale (output);
   }
   if (t->step > 0) {
     if (!trim_log (t->log_path, t->step, error))
@@ -116,7 +151,7 @@ open_log (M3retTrainer *t, GError **error)
     return FALSE;
   }
   if (fresh)
-    fprintf (t->log, "step,loss,lr,weight_decay,grad_norm,images_per_s,elapsed_s\n");
+    fprintf (t->log, LOG_HEADER "\n");
   return TRUE;
 }
 
@@ -276,6 +311,13 @@ fail:
 static gboolean
 save (M3retTrainer *t, GError **error)
 {
+  /* The rows before a checkpoint reach the disk before it does, so a
+   * resume from it always finds them (the log itself is appended in place). */
+  if (fflush (t->log) != 0 || fsync (fileno (t->log)) != 0) {
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "%s: cannot write: %s",
+                 t->log_path, g_strerror (errno));
+    return FALSE;
+  }
   const gchar *prefix = NULL;
   M3retParams *state = t->objective_vt->state ? t->objective_vt->state (t->objective, &prefix) : NULL;
   M3retCheckpointContents c = {

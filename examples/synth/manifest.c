@@ -2,11 +2,12 @@
  *
  * manifest.csv lists every file with its split; query.csv and database.csv
  * hold the two halves of an evaluation, in the project's manifest format
- * (path,modality,label, paths relative to the file's folder). g_file_set_contents
- * writes each under a temporary name and renames it.
+ * (path,modality,label, paths relative to the file's folder), each written
+ * crash-safely (temporary, fsync, rename).
  */
 #include "config.h"
 
+#include "m3ret-fileio.h"
 #include "synth-private.h"
 
 void
@@ -23,7 +24,7 @@ save (const gchar *dir, const gchar *name, const GString *text, GError **error)
 {
   g_autofree gchar *path = g_build_filename (dir, name, NULL);
   GError *local = NULL;
-  if (!g_file_set_contents (path, text->str, (gssize) text->len, &local)) {
+  if (!m3ret_file_write_atomic (path, text->str, (gssize) text->len, &local)) {
     g_set_error (error, M3RET_SYNTH_ERROR, M3RET_SYNTH_ERROR_IO, "%s", local->message);
     g_error_free (local);
     return FALSE;

@@ -1,11 +1,10 @@
 /* output.c — every file appears whole or not at all: written under a
- * temporary name beside its final one, then renamed. The temporary name keeps
+ * temporary name beside its final one, fsync'd, then renamed. The temporary name keeps
  * the extension, because nifticlib chooses compression from it. */
 #include "config.h"
 
-#include <errno.h>
-#include <glib/gstdio.h>
 
+#include "m3ret-fileio.h"
 #include "synth-private.h"
 
 gchar *
@@ -20,11 +19,11 @@ synth_temp_path (const gchar *path)
 gboolean
 synth_commit_file (const gchar *tmp, const gchar *path, GError **error)
 {
-  if (g_rename (tmp, path) == 0)
+  /* fsync, rename, folder sync: the same guarantee as m3ret's own files. */
+  GError *local = NULL;
+  if (m3ret_file_commit_temporary (tmp, path, &local))
     return TRUE;
-  int saved = errno;
-  g_unlink (tmp);
-  g_set_error (error, M3RET_SYNTH_ERROR, M3RET_SYNTH_ERROR_IO, "%s: cannot rename into place: %s",
-               path, g_strerror (saved));
+  g_set_error_literal (error, M3RET_SYNTH_ERROR, M3RET_SYNTH_ERROR_IO, local->message);
+  g_error_free (local);
   return FALSE;
 }
