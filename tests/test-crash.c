@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <sys/inotify.h>
@@ -113,13 +114,19 @@ run_and_kill (const gchar *const *args, const KillAt *at)
     watch = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
     ck_assert (watch >= 0 && inotify_add_watch (watch, at->folder, IN_MODIFY) >= 0);
   }
+  /* Its stderr goes to a file, shown when it fails. */
+  g_autofree gchar *err_path = g_build_filename (dir, "stderr.txt", NULL);
+  gint err_fd = g_open (err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  gint null_fd = g_open ("/dev/null", O_WRONLY | O_CLOEXEC, 0);
+  ck_assert (err_fd >= 0 && null_fd >= 0);
   GPid pid;
   GError *error = NULL;
-  ck_assert_msg (g_spawn_async (NULL, (gchar **) argv->pdata, NULL,
-                                G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
-                                  G_SPAWN_STDERR_TO_DEV_NULL,
-                                NULL, NULL, &pid, &error),
-                 "%s", error ? error->message : "");
+  gboolean spawned = g_spawn_async_with_fds (NULL, (gchar **) argv->pdata, NULL,
+                                             G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, -1,
+                                             null_fd, err_fd, &error);
+  close (err_fd);
+  close (null_fd);
+  ck_assert_msg (spawned, "%s", error ? error->message : "");
   gint status = 0;
   guint writes = 0;
   gint64 deadline = g_get_monotonic_time () + (gint64) at->delay_us;
@@ -128,8 +135,10 @@ run_and_kill (const gchar *const *args, const KillAt *at)
       g_spawn_close_pid (pid);
       if (watch >= 0)
         close (watch);
-      ck_assert_msg (WIFEXITED (status) && WEXITSTATUS (status) == 0, "%s ended with status %d",
-                     args[0], status);
+      g_autofree gchar *err = NULL;
+      g_file_get_contents (err_path, &err, NULL, NULL);
+      ck_assert_msg (WIFEXITED (status) && WEXITSTATUS (status) == 0,
+                     "%s ended with status %d: %s", args[0], status, err ? err : "");
       return FALSE;
     }
     if (watch >= 0) {
