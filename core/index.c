@@ -11,6 +11,7 @@
 #define HEADER_SIZE 64
 #define TRAILER_SIZE 24
 #define NAME_SIZE 32
+#define M3RET_INDEX_MAX_DIM 65536
 
 static const gchar file_magic[8] = { 'M', '3', 'R', 'E', 'T', 'I', 'D', 'X' };
 static const gchar end_magic[4] = { 'M', '3', 'I', 'X' };
@@ -307,7 +308,9 @@ index_decode (const M3retPlugin *plugin, const M3retRetrieverVTable *vt, const M
   }
   guint dim = get_u32 (bytes + 12);
   guint64 count = get_u64 (bytes + 16);
-  if (dim == 0 || count > G_MAXSIZE / dim)
+  /* No embedding is that wide; a larger dim is a corrupt header that would
+   * make a plugin allocate for it before reading any vector. */
+  if (dim == 0 || dim > M3RET_INDEX_MAX_DIM || count > G_MAXSIZE / dim)
     return refuse (error, M3RET_FORMAT_ERROR_CORRUPT, path, "impossible shape %" G_GUINT64_FORMAT
                    " × %u", count, dim);
   M3retItems *items = NULL;

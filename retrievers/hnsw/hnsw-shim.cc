@@ -398,6 +398,10 @@ m3ret_hnsw_deserialize (guint dim, gsize count, const guint8 *payload, gsize len
   if (count == 0 ? (maxlevel != kNone || entry != kNone)
                  : (maxlevel >= kMaxLevel || entry >= count))
     return corrupt (error, "bad entry point or top level");
+  // Each element holds at least its id, level and vector: a count the payload
+  // cannot hold is refused before hnswlib allocates for it.
+  if (count > 0 && count > (len / 4) / (2 + (gsize) dim))
+    return corrupt (error, "shorter than its elements");
   GError *local = nullptr;
   std::unique_ptr<M3retHnsw> h (m3ret_hnsw_new (dim, M, efc, 100, &local));
   if (!h) {
