@@ -147,6 +147,43 @@ finish_config (M3retPipeline *p, M3retConfig *config, const gchar *group, const 
   return TRUE;
 }
 
+/* A value that names a plugin file (relative ones from the pipeline's
+ * folder): a pipeline may pin a plugin that way, but never widen where
+ * plugins come from, so the file must be one the registry loaded from its
+ * search path. */
+static const M3retPlugin *
+plugin_from_file (M3retPipeline *p, M3retRegistry *registry, const CoreGroup *cg,
+                  const gchar *value, guint line, GError **error)
+{
+  g_autofree gchar *path = m3ret_pipeline_resolve_path (p, value);
+  const GError *failure = NULL;
+  const M3retPlugin *plugin = m3ret_registry_lookup_file (registry, path, &failure);
+  if (plugin == NULL && failure != NULL) {
+    g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_UNKNOWN_PLUGIN,
+                 "%s:%u: [%s] %s=%s: that plugin file did not load: %s", p->source, line,
+                 cg->name, cg->plugin_key, value, failure->message);
+    return NULL;
+  }
+  if (plugin == NULL) {
+    g_autofree gchar *folder = g_path_get_dirname (path);
+    g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_UNKNOWN_PLUGIN,
+                 "%s:%u: [%s] %s=%s: %s is outside the plugin search path (--plugin-path, "
+                 "M3RET_PLUGIN_PATH, the install folder); plugins load only from there: to allow "
+                 "it, run with --plugin-path %s", p->source, line, cg->name, cg->plugin_key, value,
+                 path, folder);
+    return NULL;
+  }
+  const M3retPluginDesc *desc = m3ret_plugin_get_desc (plugin);
+  if (desc->kind != cg->plugin_kind) {
+    g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_UNKNOWN_PLUGIN,
+                 "%s:%u: [%s] %s=%s: %s is the %s plugin '%s', not a %s", p->source, line,
+                 cg->name, cg->plugin_key, value, path, m3ret_plugin_kind_to_string (desc->kind),
+                 desc->name, m3ret_plugin_kind_to_string (cg->plugin_kind));
+    return NULL;
+  }
+  return plugin;
+}
+
 /* Resolves the plugin a core group selects and lets its keys join. */
 static gboolean
 join_plugin (M3retPipeline *p, M3retRegistry *registry, const CoreGroup *cg, M3retConfig *config,
@@ -158,9 +195,18 @@ join_plugin (M3retPipeline *p, M3retRegistry *registry, const CoreGroup *cg, M3r
     name = g_strdup (spec->default_value);
   g_strstrip (name);
   GError *local = NULL;
+  guint line = key_line (idx, cg->name, cg->plugin_key);
+  if (strchr (name, G_DIR_SEPARATOR) != NULL) {
+    const M3retPlugin *plugin = plugin_from_file (p, registry, cg, name,
+                                                  line ? line : group_line (idx, cg->name), error);
+    if (plugin == NULL)
+      return FALSE;
+    /* The pipeline then reads as if it had named the plugin. */
+    g_free (name);
+    name = g_strdup (m3ret_plugin_get_desc (plugin)->name);
+  }
   const M3retPlugin *plugin = m3ret_registry_require (registry, cg->plugin_kind, name, &local);
   if (plugin == NULL) {
-    guint line = key_line (idx, cg->name, cg->plugin_key);
     g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_UNKNOWN_PLUGIN, "%s:%u: [%s] %s: %s",
                  p->source, line ? line : group_line (idx, cg->name), cg->name, cg->plugin_key,
                  local->message);

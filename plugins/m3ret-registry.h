@@ -48,7 +48,10 @@ M3retRegistry *m3ret_registry_new (void);
 void m3ret_registry_free (M3retRegistry *registry);
 
 /* Returns: (transfer full) the folders scanned, in order: @extra_dirs
- * (may be NULL), M3RET_PLUGIN_PATH, then the install dir. g_strfreev() it. */
+ * (may be NULL; each ':'-separated too), M3RET_PLUGIN_PATH, then the
+ * install dir, all absolute: an empty entry is skipped (it never means the
+ * current folder), a relative one is resolved against the current folder.
+ * g_strfreev() it. */
 gchar **m3ret_registry_search_path (const gchar *const *extra_dirs);
 
 /* Loads every plugin found along m3ret_registry_search_path(@extra_dirs).
@@ -56,8 +59,10 @@ gchar **m3ret_registry_search_path (const gchar *const *extra_dirs);
  * Returns the number of plugins registered by this call. */
 guint m3ret_registry_scan (M3retRegistry *registry, const gchar *const *extra_dirs);
 
-/* Loads one shared object. Returns: (transfer none) the plugin, or NULL
- * with @error set (domain M3RET_PLUGIN_ERROR); the failure is recorded too. */
+/* Loads one shared object, by its absolute path (a relative @filename is
+ * resolved against the current folder; the dynamic linker never searches).
+ * Returns: (transfer none) the plugin, or NULL with @error set (domain
+ * M3RET_PLUGIN_ERROR); the failure is recorded too. */
 const M3retPlugin *m3ret_registry_load_file (M3retRegistry *registry, const gchar *filename,
                                              GError **error);
 
@@ -68,6 +73,13 @@ const M3retPlugin *m3ret_registry_add_static (M3retRegistry *registry, const M3r
 /* Returns: (transfer none) the plugin of @kind called @name, or NULL. */
 const M3retPlugin *m3ret_registry_lookup (M3retRegistry *registry, M3retPluginKind kind,
                                           const gchar *name);
+
+/* Returns: (transfer none) the plugin loaded from the file @filename names
+ * (compared as files, not as strings), or NULL when none was; then
+ * @failure (optional) receives the recorded error when loading it was
+ * tried and failed (a duplicate name, say), else NULL. */
+const M3retPlugin *m3ret_registry_lookup_file (M3retRegistry *registry, const gchar *filename,
+                                               const GError **failure);
 
 /* Like lookup, but NULL comes with a NOT_FOUND error that says "did you
  * mean ..." when a registered name is close. */

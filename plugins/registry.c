@@ -1,6 +1,7 @@
 /* registry.c — plugin discovery, descriptor checks, lookup. */
 #include "config.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 #include "m3ret-registry.h"
@@ -197,6 +198,7 @@ m3ret_registry_load_file (M3retRegistry *registry, const gchar *filename, GError
   const M3retPlugin *plugin = NULL;
   g_autofree gchar *stem = stem_from_filename (filename);
   g_autofree gchar *symbol = NULL;
+  g_autofree gchar *absolute = NULL;
   GModule *module = NULL;
 
   if (stem == NULL) {
@@ -204,8 +206,17 @@ m3ret_registry_load_file (M3retRegistry *registry, const gchar *filename, GError
                  "%s: plugin files are named m3ret-NAME.%s", filename, G_MODULE_SUFFIX);
     goto out;
   }
+  /* dlopen() searches LD_LIBRARY_PATH and the system folders for a bare
+   * name, and GModule tries other spellings of a missing file: hand it the
+   * one absolute path of a file that exists, so nothing else can load. */
+  absolute = g_canonicalize_filename (filename, NULL);
+  if (!g_file_test (absolute, G_FILE_TEST_IS_REGULAR)) {
+    g_set_error (&local, M3RET_PLUGIN_ERROR, M3RET_PLUGIN_ERROR_CANNOT_OPEN,
+                 "%s: cannot open: no such file", filename);
+    goto out;
+  }
   /* Local binding: two plugins may define the same helper symbols. */
-  module = g_module_open (filename, G_MODULE_BIND_LOCAL);
+  module = g_module_open (absolute, G_MODULE_BIND_LOCAL);
   if (module == NULL) {
     g_set_error (&local, M3RET_PLUGIN_ERROR, M3RET_PLUGIN_ERROR_CANNOT_OPEN,
                  "%s: cannot open: %s", filename, g_module_error ());
@@ -225,7 +236,7 @@ m3ret_registry_load_file (M3retRegistry *registry, const gchar *filename, GError
                  "%s: %s() returned no descriptor", filename, symbol);
     goto out;
   }
-  plugin = register_desc (registry, desc, filename, module, &local);
+  plugin = register_desc (registry, desc, absolute, module, &local);
   if (plugin != NULL)
     g_module_make_resident (module);
 
@@ -246,28 +257,32 @@ m3ret_registry_add_static (M3retRegistry *registry, const M3retPluginDesc *desc,
   return register_desc (registry, desc, "(static)", NULL, error);
 }
 
+/* Adds the folders of a ':'-separated list: an empty entry is no folder
+ * (never "."), a relative one is made absolute against the current folder
+ * now, so that what is scanned and opened never depends on a later chdir. */
+static void
+add_folders (GPtrArray *dirs, const gchar *list)
+{
+  g_auto (GStrv) parts = g_strsplit (list, G_SEARCHPATH_SEPARATOR_S, -1);
+  for (gchar **p = parts; *p; p++)
+    if (**p)
+      g_ptr_array_add (dirs, g_canonicalize_filename (*p, NULL));
+}
+
 gchar **
 m3ret_registry_search_path (const gchar *const *extra_dirs)
 {
   GPtrArray *dirs = g_ptr_array_new ();
-  for (const gchar *const *d = extra_dirs; d != NULL && *d != NULL; d++) {
-    g_auto (GStrv) parts = g_strsplit (*d, G_SEARCHPATH_SEPARATOR_S, -1);
-    for (gchar **p = parts; *p; p++)
-      if (**p)
-        g_ptr_array_add (dirs, g_strdup (*p));
-  }
+  for (const gchar *const *d = extra_dirs; d != NULL && *d != NULL; d++)
+    add_folders (dirs, *d);
   const gchar *env = g_getenv (M3RET_PLUGIN_PATH_ENV);
-  if (env != NULL) {
-    g_auto (GStrv) parts = g_strsplit (env, G_SEARCHPATH_SEPARATOR_S, -1);
-    for (gchar **p = parts; *p; p++)
-      if (**p)
-        g_ptr_array_add (dirs, g_strdup (*p));
-  }
+  if (env != NULL)
+    add_folders (dirs, env);
   const gchar *system = g_getenv (M3RET_PLUGIN_SYSTEM_PATH_ENV);
   if (system == NULL)
     system = M3RET_PLUGIN_DIR;
   if (*system)
-    g_ptr_array_add (dirs, g_strdup (system));
+    g_ptr_array_add (dirs, g_canonicalize_filename (system, NULL));
   g_ptr_array_add (dirs, NULL);
   return (gchar **) g_ptr_array_free (dirs, FALSE);
 }
@@ -315,6 +330,37 @@ m3ret_registry_lookup (M3retRegistry *registry, M3retPluginKind kind, const gcha
     const M3retPlugin *p = g_ptr_array_index (registry->plugins, i);
     if (p->desc->kind == kind && strcmp (p->desc->name, name) == 0)
       return p;
+  }
+  return NULL;
+}
+
+static gboolean
+same_file (const gchar *a, const GStatBuf *b)
+{
+  GStatBuf st;
+  return g_stat (a, &st) == 0 && st.st_dev == b->st_dev && st.st_ino == b->st_ino;
+}
+
+const M3retPlugin *
+m3ret_registry_lookup_file (M3retRegistry *registry, const gchar *filename,
+                            const GError **failure)
+{
+  g_return_val_if_fail (registry != NULL && filename != NULL, NULL);
+  if (failure != NULL)
+    *failure = NULL;
+  GStatBuf want;
+  if (g_stat (filename, &want) != 0)
+    return NULL;
+  /* The same file, whatever the spelling (links, "..", relative). */
+  for (guint i = 0; i < registry->plugins->len; i++) {
+    const M3retPlugin *p = g_ptr_array_index (registry->plugins, i);
+    if (p->module != NULL && same_file (p->filename, &want))
+      return p;
+  }
+  for (guint i = 0; failure != NULL && i < registry->failures->len; i++) {
+    const M3retPluginFailure *f = g_ptr_array_index (registry->failures, i);
+    if (same_file (f->filename, &want))
+      *failure = f->error;
   }
   return NULL;
 }
