@@ -84,6 +84,47 @@ orientation_letter (gint code)
   }
 }
 
+/* What nifticlib would get wrong, checked on the raw header first: it turns
+ * a dimension below 1 into 1, reads a header without the NIfTI magic as
+ * Analyze 7.5, and prints its own complaint about a bad dim[0]. */
+static gboolean
+check_raw_header (const gchar *path, GError **error)
+{
+  nifti_1_header h;
+  znzFile zf = znzopen (path, "rb", nifti_is_gzfile (path));
+  gboolean got = !znz_isnull (zf) && znzread (&h, 1, sizeof h, zf) == sizeof h;
+  if (!znz_isnull (zf))
+    znzclose (zf);
+  if (!got) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
+                 "%s: not a readable NIfTI-1 header (shorter than %u bytes, or a damaged "
+                 "compressed stream)", path, (guint) sizeof h);
+    return FALSE;
+  }
+  gboolean swapped = h.sizeof_hdr != 348;
+  if (swapped)
+    nifti_swap_4bytes (1, &h.sizeof_hdr);
+  if (h.sizeof_hdr != 348 || (memcmp (h.magic, "n+1", 4) != 0 && memcmp (h.magic, "ni1", 4) != 0)) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
+                 "%s: not a NIfTI-1 header (no sizeof_hdr 348 and magic n+1 or ni1)", path);
+    return FALSE;
+  }
+  if (swapped)
+    nifti_swap_2bytes (8, h.dim);
+  if (h.dim[0] < 2 || h.dim[0] > 7) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
+                 "%s: NIfTI header gives %d dimensions (2 to 7 expected)", path, h.dim[0]);
+    return FALSE;
+  }
+  for (gint d = 1; d <= h.dim[0]; d++)
+    if (h.dim[d] < 1) {
+      g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
+                   "%s: NIfTI dimension %d has size %d", path, d, h.dim[d]);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static nifti_image *
 read_header (const gchar *path, GError **error)
 {
@@ -91,6 +132,8 @@ read_header (const gchar *path, GError **error)
     g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s: no such file", path);
     return NULL;
   }
+  if (!check_raw_header (path, error))
+    return NULL;
   G_LOCK (nifti_debug);
   nifti_set_debug_level (0);
   G_UNLOCK (nifti_debug);
