@@ -69,10 +69,6 @@ cmd_train (gint argc, gchar **argv)
   sigemptyset (&sa.sa_mask);
   sigaction (SIGINT, &sa, NULL);
   sigaction (SIGTERM, &sa, NULL);
-  if (!quiet)
-    fprintf (stderr, "m3ret train: %s from step %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT
-             "; checkpoints in %s\n", argv[1], m3ret_trainer_get_step (trainer),
-             m3ret_trainer_get_total (trainer), options.out_dir);
   if (!m3ret_trainer_run (trainer, &stop_signal, &error))
     goto fail;
   if (stop_signal != 0) {

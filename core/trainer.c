@@ -412,8 +412,14 @@ m3ret_trainer_run (M3retTrainer *t, const volatile gint *stop, GError **error)
         g_set_error (error, M3RET_TRAIN_ERROR, M3RET_TRAIN_ERROR_CONFIG, "the loader ended early");
       return FALSE;
     }
-    if (t->log == NULL && !open_log (t, error))
-      return FALSE;
+    if (t->log == NULL) { /* the first batch read: the run really starts */
+      if (!open_log (t, error))
+        return FALSE;
+      if (!t->options.quiet)
+        fprintf (stderr, "m3ret train: %s from step %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT
+                 "; checkpoints in %s\n", m3ret_pipeline_get_source (t->pipeline), t->step,
+                 t->total, t->out_dir);
+    }
     m3ret_graph_reset (t->graph);
     M3retTensor *loss = t->objective_vt->loss (t->objective, t->graph, batch, t->step, error);
     if (loss == NULL) {
