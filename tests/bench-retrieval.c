@@ -156,9 +156,11 @@ sweep_hnsw (const M3retPlugin *hnsw, const gfloat *db, const gfloat *q, const gi
           HNSW_M, HNSW_EFC, build_s, threads, N_DB / build_s);
   /* hnsw reads ef_search when an index is created or loaded: save the graph
    * once and load it again under each setting. */
-  g_autofree gchar *tmp = g_build_filename (g_get_tmp_dir (), "m3ret-bench-hnsw.idx", NULL);
+  /* A folder of its own: two benches at once must not share the file. */
   GError *error = NULL;
-  if (!m3ret_index_save (graph, tmp, &error)) {
+  g_autofree gchar *dir = g_dir_make_tmp ("m3ret-bench-XXXXXX", &error);
+  g_autofree gchar *tmp = dir ? g_build_filename (dir, "hnsw.idx", NULL) : NULL;
+  if (dir == NULL || !m3ret_index_save (graph, tmp, &error)) {
     fprintf (stderr, "bench-retrieval: %s\n", error->message);
     exit (1);
   }
@@ -169,7 +171,11 @@ sweep_hnsw (const M3retPlugin *hnsw, const gfloat *db, const gfloat *q, const gi
   for (guint e = 0; e < G_N_ELEMENTS (efs); e++) {
     g_autofree gchar *ef = g_strdup_printf ("%u", efs[e]);
     m3ret_config_set (config, "ef_search", ef, NULL);
-    g_autoptr (M3retIndex) at_ef = m3ret_index_load (hnsw, config, tmp, threads, NULL);
+    g_autoptr (M3retIndex) at_ef = m3ret_index_load (hnsw, config, tmp, threads, &error);
+    if (at_ef == NULL) {
+      fprintf (stderr, "bench-retrieval: %s\n", error->message);
+      exit (1);
+    }
     gdouble qps = search_rate (at_ef, q, ids, scores, REPEATS);
     gdouble r = recall (exact, ids);
     g_autofree gchar *label = g_strdup_printf ("hnsw ef_search = %u", efs[e]);
@@ -184,6 +190,7 @@ sweep_hnsw (const M3retPlugin *hnsw, const gfloat *db, const gfloat *q, const gi
       break;
   }
   g_unlink (tmp);
+  g_rmdir (dir);
   return best_index;
 }
 
