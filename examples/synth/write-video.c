@@ -17,6 +17,9 @@
 
 #include "synth-private.h"
 
+/* Spare bytes behind each source frame handed to sws_scale(). */
+#define SWS_INPUT_PADDING 64
+
 gboolean
 synth_video_codec_find (const gchar *want, SynthVideoCodec *codec, GError **error)
 {
@@ -131,10 +134,14 @@ write_frames (Encoder *e, const SynthVideo *v)
     ret = av_frame_get_buffer (frame, 0);
   }
   gsize frame_bytes = (gsize) v->width * v->height * 3;
+  /* swscale's SIMD input loops read up to 16 bytes past the last pixel, so
+   * each frame is copied into a buffer with room to spare behind it. */
+  guint8 *padded = g_malloc0 (frame_bytes + SWS_INPUT_PADDING);
   for (guint f = 0; ret >= 0 && f < v->n_frames; f++) {
     if ((ret = av_frame_make_writable (frame)) < 0)
       break;
-    const uint8_t *src[1] = { v->rgb + f * frame_bytes };
+    memcpy (padded, v->rgb + f * frame_bytes, frame_bytes);
+    const uint8_t *src[1] = { padded };
     const int stride[1] = { (int) v->width * 3 };
     sws_scale (sws, src, stride, 0, (int) v->height, frame->data, frame->linesize);
     frame->pts = f;
@@ -142,6 +149,7 @@ write_frames (Encoder *e, const SynthVideo *v)
   }
   if (ret >= 0)
     ret = encode (e, NULL);
+  g_free (padded);
   sws_freeContext (sws);
   av_frame_free (&frame);
   return ret;
