@@ -86,6 +86,8 @@ gboolean
 m3ret_atomic_file_write (M3retAtomicFile *file, gconstpointer data, gsize len, GError **error)
 {
   g_return_val_if_fail (file != NULL && (data != NULL || len == 0), FALSE);
+  if (len == 0) /* memcpy() may not be handed NULL, even for no bytes */
+    return TRUE;
   file->written += len;
   if (file->buffered + len <= BUFFER_SIZE) {
     memcpy (file->buffer + file->buffered, data, len);

@@ -188,7 +188,7 @@ m3ret_npy_decode_f32 (const guint8 *bytes, gsize len, const gchar *name, gsize *
                       gsize *n_cols, GError **error)
 {
   g_return_val_if_fail (bytes != NULL || len == 0, NULL);
-  if (memcmp (bytes, npy_magic, MIN (len, sizeof npy_magic)) != 0) {
+  if (len > 0 && memcmp (bytes, npy_magic, MIN (len, sizeof npy_magic)) != 0) {
     fail (error, M3RET_FORMAT_ERROR_FOREIGN, name, "not a .npy file (no \\x93NUMPY magic)");
     return NULL;
   }
