@@ -315,9 +315,8 @@ write_embeddings (const gchar *path, gsize rows, guint dim)
 {
   g_autoptr (M3retEmbeddings) e = m3ret_embeddings_new (rows, dim);
   for (gsize i = 0; i < rows; i++) {
-    e->items->paths[i] = g_strdup_printf ("case%06zu.png", i);
-    e->items->modalities[i] = g_strdup ("xray");
-    e->items->labels[i] = g_strdup (i % 2 ? "chest" : "knee");
+    g_autofree gchar *name = g_strdup_printf ("case%06zu.png", i);
+    m3ret_items_set (e->items, i, name, "xray", i % 2 ? "chest" : "knee");
     gdouble norm = 0;
     for (guint c = 0; c < dim; c++) {
       gfloat v = (gfloat) g_rand_double_range (rng, -1, 1);
