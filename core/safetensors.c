@@ -216,6 +216,11 @@ fail (GError **error, gint code, const gchar *path, const gchar *format, ...)
   va_start (args, format);
   g_autofree gchar *msg = g_strdup_vprintf (format, args);
   va_end (args);
+  /* Names and json-glib's messages quote the header, which may hold any
+   * control character: the error stays one line. */
+  for (gchar *c = msg; *c; c++)
+    if ((guchar) *c < 0x20 || *c == 0x7f)
+      *c = ' ';
   g_set_error (error, M3RET_FORMAT_ERROR, code, "%s: not a valid safetensors file: %s", path, msg);
   return FALSE;
 }
