@@ -150,6 +150,20 @@ m3ret_check_run_clear (M3retCheckRun *run)
   g_clear_pointer (&run->err, g_free);
 }
 
+gchar *
+m3ret_check_synth_dataset (gint per_class, guint seed)
+{
+  gchar *dir = m3ret_check_tmpdir ();
+  g_autofree gchar *data = g_build_filename (dir, "data", NULL);
+  g_autofree gchar *n = g_strdup_printf ("%d", per_class);
+  g_autofree gchar *s = g_strdup_printf ("%u", seed);
+  M3retCheckRun r = m3ret_check_m3ret (TRUE, "synth", "--out", data, "--per-class", n, "--size",
+                                       "32", "--frames", "8", "--seed", s, NULL);
+  ck_assert_msg (r.status == 0, "synth: %s", r.err);
+  m3ret_check_run_clear (&r);
+  return dir;
+}
+
 guint
 m3ret_check_count_lines (const gchar *text)
 {

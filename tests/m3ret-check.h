@@ -43,6 +43,11 @@ typedef struct {
 M3retCheckRun m3ret_check_m3ret (gboolean pinned_plugins, const gchar *first, ...) G_GNUC_NULL_TERMINATED;
 void m3ret_check_run_clear (M3retCheckRun *run);
 
+/* Returns: (transfer full) a fresh temporary folder holding `m3ret synth`'s
+ * set in data/ (32² images, 8 frames, @per_class files per class, @seed);
+ * remove with m3ret_check_rmtree(). */
+gchar *m3ret_check_synth_dataset (gint per_class, guint seed);
+
 /* Number of '\n' in @text. */
 guint m3ret_check_count_lines (const gchar *text);
 

@@ -47,12 +47,7 @@ static const gchar *pipeline_text =
 static void
 setup (void)
 {
-  dir = m3ret_check_tmpdir ();
-  g_autofree gchar *data = g_build_filename (dir, "data", NULL);
-  M3retCheckRun r = m3ret_check_m3ret (TRUE, "synth", "--out", data, "--per-class", "1", "--size",
-                                       "32", "--frames", "8", "--seed", "3", NULL);
-  ck_assert_msg (r.status == 0, "synth: %s", r.err);
-  m3ret_check_run_clear (&r);
+  dir = m3ret_check_synth_dataset (1, 3);
   g_autofree gchar *ini = g_build_filename (dir, "crash.ini", NULL);
   ck_assert (g_file_set_contents (ini, pipeline_text, -1, NULL));
   const gchar *env = g_getenv ("M3RET_CRASH_SEED");

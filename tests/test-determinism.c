@@ -24,12 +24,7 @@ static const gchar *pipeline_text =
 static void
 make_dataset (void)
 {
-  dir = m3ret_check_tmpdir ();
-  g_autofree gchar *data = g_build_filename (dir, "data", NULL);
-  M3retCheckRun r = m3ret_check_m3ret (TRUE, "synth", "--out", data, "--per-class", "2", "--size",
-                                       "32", "--frames", "8", "--seed", "7", NULL);
-  ck_assert_msg (r.status == 0, "synth: %s", r.err);
-  m3ret_check_run_clear (&r);
+  dir = m3ret_check_synth_dataset (2, 7);
 }
 
 static void
