@@ -579,6 +579,13 @@ START_TEST (test_cache_same_views_and_refreshed)
     g_rand_free (r1);
     g_rand_free (r2);
   }
+  /* Rewritten at once with more frames: probed and decoded again. */
+  ck_assert (fx_write_video (clip, "ffv1", 16, 16, 20, 10));
+  M3retView clip_eval;
+  m3ret_view_init_eval (&clip_eval, 8, 4, 2);
+  g_autoptr (M3retSample) fresh_clip = read_with (vt, kept, clip, &clip_eval);
+  g_autoptr (M3retSample) expect_clip = read_with (vt, cold, clip, &clip_eval);
+  assert_same_sample (fresh_clip, expect_clip);
   vt->destroy (kept);
   vt->destroy (cold);
 }

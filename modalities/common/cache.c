@@ -86,8 +86,8 @@ mc_volume_cache_free (McVolumeCache *cache)
   g_free (cache);
 }
 
-static gboolean
-file_stamp (const gchar *path, gint64 *size, gint64 *mtime)
+gboolean
+mc_file_stamp (const gchar *path, gint64 *size, gint64 *mtime)
 {
   GStatBuf st;
   if (g_stat (path, &st) != 0)
@@ -107,7 +107,7 @@ McCachedVolume *
 mc_volume_cache_lookup (McVolumeCache *cache, const gchar *path)
 {
   gint64 size, mtime;
-  if (cache == NULL || cache->max_bytes == 0 || !file_stamp (path, &size, &mtime))
+  if (cache == NULL || cache->max_bytes == 0 || !mc_file_stamp (path, &size, &mtime))
     return NULL;
   g_mutex_lock (&cache->lock);
   McCachedVolume *hit = g_hash_table_lookup (cache->files, path);
@@ -136,7 +136,7 @@ mc_volume_cache_insert (McVolumeCache *cache, const gchar *path, M3retVolume *vo
   /* Stamped after decoding: a file changed meanwhile is only caught at the
    * next change, as with any stat-based cache. */
   if (cache == NULL || entry->bytes > cache->max_bytes ||
-      !file_stamp (path, &entry->size, &entry->mtime))
+      !mc_file_stamp (path, &entry->size, &entry->mtime))
     return entry;
   g_mutex_lock (&cache->lock);
   McCachedVolume *old = g_hash_table_lookup (cache->files, path);

@@ -70,6 +70,10 @@ gboolean mc_path_mentions (const gchar *path, const gchar *const *words);
 typedef struct _McVolumeCache McVolumeCache;
 typedef struct _McCachedVolume McCachedVolume;
 
+/* A file's size and modification time in ns, as the caches compare them;
+ * FALSE when it cannot be stat'ed. */
+gboolean mc_file_stamp (const gchar *path, gint64 *size, gint64 *mtime);
+
 /* A cache of at most @max_bytes of volume data (0: keeps nothing); thread-safe. */
 McVolumeCache *mc_volume_cache_new (guint64 max_bytes);
 void mc_volume_cache_free (McVolumeCache *cache);

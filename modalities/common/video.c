@@ -12,7 +12,6 @@
 
 #include <string.h>
 
-#include <glib/gstdio.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -210,7 +209,7 @@ struct _McVideoCache {
 };
 
 typedef struct {
-  gint64 size, mtime;
+  gint64 size, mtime; /* mc_file_stamp() when probed */
   McVideoInfo info;
 } Cached;
 
@@ -255,14 +254,13 @@ gboolean
 mc_video_probe_cached (McVideoCache *cache, const gchar *path, const M3retLimits *limits,
                        McVideoInfo *info, GError **error)
 {
-  GStatBuf st;
-  if (cache == NULL || g_stat (path, &st) != 0)
+  gint64 size, mtime;
+  if (cache == NULL || !mc_file_stamp (path, &size, &mtime))
     return mc_video_probe_file (path, limits, info, error);
   g_mutex_lock (&cache->lock);
   const Cached *hit = g_hash_table_lookup (cache->files, path);
   /* A file rewritten in place (new size or time) is probed again. */
-  gboolean fresh =
-    hit != NULL && hit->size == (gint64) st.st_size && hit->mtime == (gint64) st.st_mtime;
+  gboolean fresh = hit != NULL && hit->size == size && hit->mtime == mtime;
   if (fresh)
     info_copy (&hit->info, info);
   g_mutex_unlock (&cache->lock);
@@ -271,8 +269,8 @@ mc_video_probe_cached (McVideoCache *cache, const gchar *path, const M3retLimits
   if (!mc_video_probe_file (path, limits, info, error))
     return FALSE;
   Cached *c = g_new0 (Cached, 1);
-  c->size = st.st_size;
-  c->mtime = st.st_mtime;
+  c->size = size;
+  c->mtime = mtime;
   info_copy (info, &c->info);
   g_mutex_lock (&cache->lock);
   if (g_hash_table_size (cache->files) >= CACHE_MAX_FILES)
