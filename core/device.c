@@ -8,6 +8,7 @@ struct _M3retDevice {
   gpointer ctx;
   gchar *name;
   gint threads;
+  guint abi_minor; /* of the backend plugin: what its entries accept */
 };
 
 M3retDevice *
@@ -34,6 +35,7 @@ m3ret_device_new (const M3retPlugin *plugin, M3retConfig *config, GError **error
   device->vt = vt;
   device->ctx = ctx;
   device->name = g_strdup (desc->name);
+  device->abi_minor = desc->abi_minor;
   device->threads = 1;
   if (config != NULL && m3ret_config_has_key (config, "threads"))
     device->threads = (gint) m3ret_config_get_int (config, "threads");
@@ -100,6 +102,12 @@ gint
 m3ret_device_get_threads (const M3retDevice *device)
 {
   return device->threads;
+}
+
+guint
+m3ret_device_get_abi_minor (const M3retDevice *device)
+{
+  return device->abi_minor;
 }
 
 gpointer

@@ -37,6 +37,12 @@ gboolean graph_failed (const M3retGraph *graph);
  * when nothing is recorded. */
 GraphNode *graph_record (M3retGraph *graph, GraphBackward backward, M3retTensor *out,
                          M3retTensor *in0, M3retTensor *in1, M3retTensor *in2);
+/* TRUE when graph_record() with these inputs would record a node: only
+ * then does an op need to save what its backward reads. */
+gboolean graph_will_record (const M3retGraph *graph, const M3retTensor *in0,
+                            const M3retTensor *in1, const M3retTensor *in2);
+/* The device the graph runs on. */
+M3retDevice *graph_device (const M3retGraph *graph);
 
 /* (transfer none) the gradient buffer of @t, created zeroed on first use;
  * NULL when @t needs no gradient (or on out of memory). */

@@ -213,14 +213,26 @@ m3ret_graph_from_host (M3retGraph *g, gint ndim, const gint64 *shape, const floa
   return t;
 }
 
+gboolean
+graph_will_record (const M3retGraph *g, const M3retTensor *in0, const M3retTensor *in1,
+                   const M3retTensor *in2)
+{
+  return g->grad_enabled
+         && ((in0 && in0->requires_grad) || (in1 && in1->requires_grad)
+             || (in2 && in2->requires_grad));
+}
+
+M3retDevice *
+graph_device (const M3retGraph *g)
+{
+  return g->device;
+}
+
 GraphNode *
 graph_record (M3retGraph *g, GraphBackward backward, M3retTensor *out, M3retTensor *in0,
               M3retTensor *in1, M3retTensor *in2)
 {
-  if (!g->grad_enabled)
-    return NULL;
-  if (!((in0 && in0->requires_grad) || (in1 && in1->requires_grad)
-        || (in2 && in2->requires_grad)))
+  if (!graph_will_record (g, in0, in1, in2))
     return NULL;
   g_array_set_size (g->nodes, g->nodes->len + 1);
   GraphNode *n = &g_array_index (g->nodes, GraphNode, g->nodes->len - 1);

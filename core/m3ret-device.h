@@ -42,6 +42,10 @@ gpointer m3ret_device_get_context (const M3retDevice *device);
 const gchar *m3ret_device_get_name (const M3retDevice *device);
 /* The `threads=` value the device was created with. */
 gint m3ret_device_get_threads (const M3retDevice *device);
+/* The plugin ABI minor the backend was built against: entries whose
+ * contract grew later (attention_fwd without probs, minor 2) are used the
+ * new way only with backends at least that new. */
+guint m3ret_device_get_abi_minor (const M3retDevice *device);
 
 /* Backend memory: (transfer full) free with m3ret_device_free_mem(). */
 gpointer m3ret_device_alloc (M3retDevice *device, gsize nbytes, GError **error);

@@ -396,9 +396,14 @@ m3ret_op_attention (M3retGraph *g, M3retTensor *qkv, gint heads)
   M3retAttentionShape s = { (gint) qkv->shape[0], (gint) qkv->shape[1], (gint) (d3 / 3), heads,
                             (gfloat) (1.0 / sqrt ((double) (d3 / 3 / heads))) };
   M3retTensor *out = new_with_last (g, qkv, d3 / 3);
-  float *probs = m3ret_graph_alloc (g, sizeof (float) * (gsize) s.batch * s.heads * s.tokens
-                                           * s.tokens);
-  if (out == NULL || probs == NULL)
+  /* Only a backward reads the B·H·N·N probabilities: untaped (embedding, a
+   * frozen teacher) they are not written, where the backend knows NULL. */
+  gboolean keep = graph_will_record (g, qkv, NULL, NULL)
+                  || m3ret_device_get_abi_minor (graph_device (g)) < 2;
+  float *probs = keep ? m3ret_graph_alloc (g, sizeof (float) * (gsize) s.batch * s.heads
+                                                  * s.tokens * s.tokens)
+                      : NULL;
+  if (out == NULL || (keep && probs == NULL))
     return NULL;
   VT->attention_fwd (CTX, &s, qkv->data, probs, out->data);
   GraphNode *n = graph_record (g, attention_bwd, out, qkv, NULL, NULL);

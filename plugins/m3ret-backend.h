@@ -133,7 +133,11 @@ struct _M3retBackendVTable {
 
   /* ---- attention ---- */
   /* qkv: B×N×3D, rows [q | k | v], head h in columns h·dh..(h+1)·dh of each;
-   * out: B×N×D (heads concatenated); probs: B×H×N×N saved for backward */
+   * out: B×N×D (heads concatenated); probs: B×H×N×N saved for backward.
+   * Since ABI minor 2, probs may be NULL: no backward will run (embedding,
+   * a frozen teacher), so the N×N matrix need not be written anywhere and
+   * out must be the same as with probs.  The core passes NULL only to
+   * backends built against minor 2 or later. */
   void (*attention_fwd) (gpointer self, const M3retAttentionShape *shape, const float *qkv,
                          float *probs, float *out);
   /* dqkv accumulates */

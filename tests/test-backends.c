@@ -13,7 +13,8 @@
  *    (cpu, one thread); every output is compared by normalised error
  *    NMSE = Σ(a−b)² / Σb².  Outputs start as NaN, so an entry with beta 0
  *    must ignore what was there; gradients start random, so backward
- *    entries must add.
+ *    entries must add.  attention_fwd also runs without probs, against
+ *    its own probs path, on token counts that cross the flash blocks.
  * 2. gradients: for each differentiable case the target's backward entries
  *    are checked against central finite differences of its own forward
  *    entries (loss Σ out ⊙ R, in double on the host).
@@ -1083,6 +1084,74 @@ START_TEST (test_op)
 }
 END_TEST
 
+/* attention_fwd without probs (ABI minor 2: nothing will run backward) on
+ * each target against the same target with probs and against the
+ * reference with probs.  Token counts that are not multiples of the cpu
+ * backend's flash blocks (64 queries × 512 keys): one token, small odd
+ * ones, 65 (two query blocks), 513 (two key blocks, the CT case) and 1030
+ * (three); inputs spread over [−3, 3] so the running max moves. */
+static float *
+attention_out (M3retDevice *device, const M3retAttentionShape *s, const float *qkv_host,
+               gboolean with_probs)
+{
+  const M3retBackendVTable *vt = m3ret_device_get_vtable (device);
+  gsize n_qkv = (gsize) s->batch * s->tokens * 3 * s->dim;
+  gsize n_out = (gsize) s->batch * s->tokens * s->dim;
+  gsize n_p = with_probs ? (gsize) s->batch * s->heads * s->tokens * s->tokens : 0;
+  g_autoptr (GError) error = NULL;
+  float *mem = m3ret_device_alloc (device, sizeof (float) * (n_qkv + n_out + n_p), &error);
+  ck_assert_msg (mem != NULL, "alloc: %s", error ? error->message : "");
+  float *out = g_new (float, n_out);
+  for (gsize i = 0; i < n_out; i++)
+    out[i] = NAN; /* every output must be written */
+  m3ret_device_upload (device, mem, qkv_host, sizeof (float) * n_qkv);
+  m3ret_device_upload (device, mem + n_qkv, out, sizeof (float) * n_out);
+  vt->attention_fwd (m3ret_device_get_context (device), s, mem,
+                     with_probs ? mem + n_qkv + n_out : NULL, mem + n_qkv);
+  m3ret_device_download (device, out, mem + n_qkv, sizeof (float) * n_out);
+  m3ret_device_free_mem (device, mem);
+  return out;
+}
+
+START_TEST (test_attention_without_probs)
+{
+  static const gint shapes[][4] = { /* batch, tokens, heads, head dim */
+    { 2, 1, 2, 3 }, { 3, 7, 3, 5 }, { 2, 65, 3, 64 }, { 2, 513, 2, 16 }, { 1, 1030, 1, 4 },
+  };
+  M3retDevice *reference = open_reference ();
+  for (guint ti = 0; ti < targets->len; ti++) {
+    const Target *t = targets->pdata[ti];
+    M3retDevice *target = open_target (t);
+    if (target == NULL)
+      continue;
+    M3retRng rng;
+    m3ret_rng_init (&rng, 8100 + ti, 0);
+    for (guint i = 0; i < G_N_ELEMENTS (shapes); i++) {
+      const gint *sh = shapes[i];
+      M3retAttentionShape s = { sh[0], sh[1], sh[2] * sh[3], sh[2],
+                                (gfloat) (1.0 / sqrt ((double) sh[3])) };
+      gsize n_qkv = (gsize) s.batch * s.tokens * 3 * s.dim, n_out = n_qkv / 3;
+      float *qkv = g_new (float, n_qkv);
+      m3ret_rng_fill_uniform (&rng, qkv, n_qkv, -3.0f, 3.0f);
+      float *lean = attention_out (target, &s, qkv, FALSE);
+      float *full = attention_out (target, &s, qkv, TRUE);
+      float *want = attention_out (reference, &s, qkv, TRUE);
+      gdouble own = nmse (lean, full, n_out), ref = nmse (lean, want, n_out);
+      ck_assert_msg (own <= NMSE && ref <= NMSE,
+                     "%s: attention without probs, %d×%d tokens, %d heads of %d: NMSE %g against "
+                     "its probs path, %g against cpu", t->label, s.batch, s.tokens, s.heads,
+                     sh[3], own, ref);
+      g_free (qkv);
+      g_free (lean);
+      g_free (full);
+      g_free (want);
+    }
+    m3ret_device_free (target);
+  }
+  m3ret_device_free (reference);
+}
+END_TEST
+
 /* ------------------------------------------------- a whole training step */
 
 /* A pre-norm transformer block and a regression head on random tokens:
@@ -1430,6 +1499,7 @@ backends_suite (void)
   TCase *tc = tcase_create ("conformance");
   tcase_set_timeout (tc, 300);
   tcase_add_loop_test (tc, test_op, 0, G_N_ELEMENTS (op_cases));
+  tcase_add_test (tc, test_attention_without_probs);
   tcase_add_test (tc, test_block_step);
   tcase_add_test (tc, test_bf16_block_step);
   tcase_add_test (tc, test_mae_step);

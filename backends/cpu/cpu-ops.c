@@ -466,9 +466,9 @@ cpu_layernorm_bwd (gpointer self, gint rows, gint cols, const float *x, const fl
 }
 
 /* Softmax rows, written so the loops vectorise: eight running maxima and
- * sums (one per lane), exp_fast instead of libm's expf.  @y may be @x. */
-static inline __attribute__ ((always_inline)) void
-softmax_row_loop (const float *x, float *y, gint cols)
+ * sums (one per lane), exp_fast instead of libm's expf. */
+static inline __attribute__ ((always_inline)) float
+row_max_loop (const float *x, gint cols)
 {
   float lane[8];
   for (gint l = 0; l < 8; l++)
@@ -482,9 +482,16 @@ softmax_row_loop (const float *x, float *y, gint cols)
     mx = MAX (mx, lane[l]);
   for (; c < cols; c++)
     mx = MAX (mx, x[c]);
-  for (gint l = 0; l < 8; l++)
-    lane[l] = 0.0f;
-  for (c = 0; c + 8 <= cols; c += 8)
+  return mx;
+}
+
+/* y = exp(x − mx), returns Σ y; @y may be @x */
+static inline __attribute__ ((always_inline)) double
+row_exp_sum_loop (const float *x, float *y, gint cols, float mx)
+{
+  float lane[8] = { 0 };
+  gint c = 0;
+  for (; c + 8 <= cols; c += 8)
     for (gint l = 0; l < 8; l++) {
       float e = exp_fast (x[c + l] - mx);
       y[c + l] = e;
@@ -497,9 +504,33 @@ softmax_row_loop (const float *x, float *y, gint cols)
   }
   for (gint l = 0; l < 8; l++)
     s += lane[l];
-  float inv = (float) (1.0 / s);
-  for (c = 0; c < cols; c++)
+  return s;
+}
+
+/* @y may be @x */
+static inline __attribute__ ((always_inline)) void
+softmax_row_loop (const float *x, float *y, gint cols)
+{
+  float inv = (float) (1.0 / row_exp_sum_loop (x, y, cols, row_max_loop (x, cols)));
+  for (gint c = 0; c < cols; c++)
     y[c] *= inv;
+}
+
+/* One block of keys of an online softmax (flash attention), over @rows
+ * rows of @cols scores in @tile: each row becomes exp(s − m'), m' =
+ * max(mx[r], max s); sum[r] and mx[r] move on to m', and corr[r] =
+ * exp(old mx[r] − m') is what partial results so far must be scaled by.
+ * Start with mx = −∞ and sum = 0. */
+static inline __attribute__ ((always_inline)) void
+softmax_online_loop (float *tile, gint rows, gint cols, float *mx, float *sum, float *corr)
+{
+  for (gint r = 0; r < rows; r++) {
+    float *x = tile + (gsize) r * cols;
+    float m = MAX (mx[r], row_max_loop (x, cols));
+    corr[r] = exp_fast (mx[r] - m);
+    sum[r] = sum[r] * corr[r] + (float) row_exp_sum_loop (x, x, cols, m);
+    mx[r] = m;
+  }
 }
 
 /* dx = (or +=) y ⊙ (dy − y·dy), scaled; @dx may be @dy */
@@ -534,6 +565,12 @@ softmax_row_avx2 (const float *x, float *y, gint cols)
 }
 
 __attribute__ ((target ("avx2,fma"))) static void
+softmax_online_avx2 (float *tile, gint rows, gint cols, float *mx, float *sum, float *corr)
+{
+  softmax_online_loop (tile, rows, cols, mx, sum, corr);
+}
+
+__attribute__ ((target ("avx2,fma"))) static void
 softmax_bwd_row_avx2 (const float *y, const float *dy, float *dx, gint cols, float scale,
                       gboolean acc)
 {
@@ -551,6 +588,18 @@ softmax_row (const float *x, float *y, gint cols)
   }
 #endif
   softmax_row_loop (x, y, cols);
+}
+
+static void
+softmax_online (float *tile, gint rows, gint cols, float *mx, float *sum, float *corr)
+{
+#ifdef HAVE_X86_VARIANTS
+  if (have_avx2_fma ()) {
+    softmax_online_avx2 (tile, rows, cols, mx, sum, corr);
+    return;
+  }
+#endif
+  softmax_online_loop (tile, rows, cols, mx, sum, corr);
 }
 
 static void
@@ -775,6 +824,7 @@ typedef struct {
   const M3retAttentionShape *s;
   const float *qkv, *probs_in, *dout;
   float *probs, *out, *dqkv;
+  gint q_blocks, bq, bk; /* flash forward: query blocks per head, block sizes */
   gboolean oom;
 } AttnJob;
 
@@ -798,12 +848,85 @@ attn_fwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
   }
 }
 
+/* Without probs nobody runs backward, so no N×N matrix is written
+ * (flash-style): a task is one block of query rows of one (batch, head);
+ * its scores against one block of keys at a time sit in a per-thread tile
+ * that stays in L2, with a running max and sum per row (softmax_online);
+ * out accumulates P·V, rescaled when the max grows, and is normalised at
+ * the end. */
+static void
+attn_flash_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  AttnJob *j = data;
+  const M3retAttentionShape *s = j->s;
+  gint n = s->tokens, d = s->dim, dh = d / s->heads, ld = 3 * d;
+  float *tile = cpu_scratch (j->cpu, tid, sizeof (float) * ((gsize) j->bq * j->bk + 3 * j->bq));
+  if (tile == NULL) {
+    j->oom = TRUE;
+    return;
+  }
+  float *mx = tile + (gsize) j->bq * j->bk, *sum = mx + j->bq, *corr = sum + j->bq;
+  for (gsize t = lo; t < hi; t++) {
+    gsize bh = t / j->q_blocks, b = bh / s->heads, h = bh % s->heads;
+    gint r0 = (gint) (t % j->q_blocks) * j->bq, rows = MIN (j->bq, n - r0);
+    const float *q = j->qkv + (b * n + r0) * ld + h * dh;
+    const float *k = j->qkv + b * n * ld + d + h * dh, *v = k + d;
+    float *o = j->out + (b * n + r0) * d + h * dh;
+    for (gint r = 0; r < rows; r++) {
+      mx[r] = -INFINITY;
+      sum[r] = 0.0f;
+    }
+    for (gint c0 = 0; c0 < n; c0 += j->bk) {
+      gint cols = MIN (j->bk, n - c0);
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, dh, s->scale, q, ld,
+                   k + (gsize) c0 * ld, ld, 0.0f, tile, cols);
+      softmax_online (tile, rows, cols, mx, sum, corr);
+      if (c0 > 0)
+        for (gint r = 0; r < rows; r++)
+          for (gint c = 0; c < dh; c++)
+            o[(gsize) r * d + c] *= corr[r];
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dh, cols, 1.0f, tile, cols,
+                   v + (gsize) c0 * ld, ld, c0 > 0 ? 1.0f : 0.0f, o, d);
+    }
+    for (gint r = 0; r < rows; r++) {
+      float inv = 1.0f / sum[r];
+      for (gint c = 0; c < dh; c++)
+        o[(gsize) r * d + c] *= inv;
+    }
+  }
+}
+
+/* Flash tile bounds: 64 query rows × 512 keys is 128 KiB, within L2. */
+#define ATTN_BLOCK_Q 64
+#define ATTN_BLOCK_K 512
+
+/* @n split into the fewest blocks of at most @max, all of about one size
+ * (513 keys: 257 + 256, not 512 + 1). */
+static gint
+even_block (gint n, gint max)
+{
+  gint blocks = (n + max - 1) / max;
+  return (n + blocks - 1) / blocks;
+}
+
 static void
 cpu_attention_fwd (gpointer self, const M3retAttentionShape *shape, const float *qkv,
                    float *probs, float *out)
 {
   AttnJob j = { .cpu = self, .s = shape, .qkv = qkv, .probs = probs, .out = out };
-  cpu_pool_run (pool_of (self), (gsize) shape->batch * shape->heads, 1, attn_fwd_chunk, &j);
+  if (probs != NULL) {
+    cpu_pool_run (pool_of (self), (gsize) shape->batch * shape->heads, 1, attn_fwd_chunk, &j);
+    return;
+  }
+  if (shape->tokens < 1)
+    return;
+  j.bq = even_block (shape->tokens, ATTN_BLOCK_Q);
+  j.bk = even_block (shape->tokens, ATTN_BLOCK_K);
+  j.q_blocks = (shape->tokens + j.bq - 1) / j.bq;
+  cpu_pool_run (pool_of (self), (gsize) shape->batch * shape->heads * j.q_blocks, 1,
+                attn_flash_chunk, &j);
+  if (j.oom)
+    g_critical ("cpu backend: out of memory for attention scratch (%d tokens)", shape->tokens);
 }
 
 static void

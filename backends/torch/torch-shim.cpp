@@ -621,9 +621,13 @@ torch_shim_attention_fwd (TorchShim *s, int batch, int tokens, int dim, int head
 {
   guarded (s, "attention_fwd", [&] {
     Heads h = split_heads (s, qkv, batch, tokens, dim, heads);
-    at::Tensor P = at::from_blob (probs, {batch, heads, tokens, tokens}, s->f32);
     at::Tensor scores = matmul (s, h.q, h.k.transpose (-2, -1));
     scores.mul_ (scale);
+    // without probs (no backward will run) the softmax stays a temporary;
+    // libtorch 1.13 has no scaled_dot_product_attention to fuse it
+    at::Tensor P = probs != nullptr
+                     ? at::from_blob (probs, {batch, heads, tokens, tokens}, s->f32)
+                     : at::empty_like (scores);
     at::_softmax_out (P, scores, -1, false);
     merged_heads (s, out, batch, tokens, dim, heads).copy_ (matmul (s, P, h.v));
   });

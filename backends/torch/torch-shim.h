@@ -106,6 +106,7 @@ typedef struct {
   void (*expand_mid) (TorchShim *s, int outer, int inner, int cols, float scale,
                       const float *dout, float *dx);
 
+  /* probs may be NULL (no backward will run) */
   void (*attention_fwd) (TorchShim *s, int batch, int tokens, int dim, int heads, float scale,
                          const float *qkv, float *probs, float *out);
   void (*attention_bwd) (TorchShim *s, int batch, int tokens, int dim, int heads, float scale,
