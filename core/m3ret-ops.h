@@ -49,6 +49,20 @@ M3retTensor *m3ret_op_layernorm (M3retGraph *g, M3retTensor *x, M3retTensor *w, 
                                  gfloat eps);
 /* exact GELU x·Φ(x) */
 M3retTensor *m3ret_op_gelu (M3retGraph *g, M3retTensor *x);
+/* GELU(x·wᵀ + bias), the MLP's first layer: m3ret_op_gelu() of
+ * m3ret_op_linear(), with one backward step that takes the GELU derivative
+ * and the bias gradient in a single pass when the backend has the fused
+ * entry (the separate ops otherwise) */
+M3retTensor *m3ret_op_linear_gelu (M3retGraph *g, M3retTensor *x, M3retTensor *w,
+                                   M3retTensor *bias);
+/* LayerNorm(a + b) for a and b of the same shape, a block's residual add
+ * followed by its next norm: returns the normalised rows and sets *@sum
+ * to a + b (NULL on failure); gradients flow as through m3ret_op_add()
+ * then m3ret_op_layernorm(), the forward is one pass when the backend has
+ * the fused entry */
+M3retTensor *m3ret_op_add_layernorm (M3retGraph *g, M3retTensor *a, M3retTensor *b,
+                                     M3retTensor *w, M3retTensor *bias, gfloat eps,
+                                     M3retTensor **sum);
 /* softmax over the last dimension */
 M3retTensor *m3ret_op_softmax (M3retGraph *g, M3retTensor *x);
 /* multi-head self-attention core: qkv (B×N×3D, [q|k|v]) → B×N×D,

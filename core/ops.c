@@ -91,17 +91,16 @@ m3ret_op_constant_view (M3retGraph *g, M3retTensor *x, gsize offset, gint ndim,
 
 /* -------------------------------------------------------------- matmul */
 
-/* n->i: rows, K, N, trans_b; in[2] an optional bias */
+/* The gradients of a product's two operands, given @dc, the gradient of
+ * its output (before any activation); n->i: rows, K, N, trans_b. */
 static void
-matmul_bwd (M3retGraph *g, GraphNode *n)
+matmul_operand_grads (M3retGraph *g, GraphNode *n, const float *dc)
 {
   gint rows = (gint) n->i[0], k = (gint) n->i[1], nn = (gint) n->i[2];
   gboolean tb = (gboolean) n->i[3];
   M3retTensor *a = n->in[0], *b = n->in[1];
-  const float *dc = n->out->grad;
   gboolean fresh; /* a new input gradient is written by the product, not cleared first */
   float *da = graph_grad_uninit (g, a, &fresh), *db = graph_grad (g, b);
-  float *dbias = graph_grad (g, n->in[2]);
   gfloat beta = fresh ? 0.0f : 1.0f;
   if (da != NULL) {
     if (tb)
@@ -115,13 +114,33 @@ matmul_bwd (M3retGraph *g, GraphNode *n)
     else
       VT->gemm (CTX, TRUE, FALSE, k, nn, rows, 1.0f, a->data, k, dc, nn, 1.0f, db, nn);
   }
+}
+
+/* n->i: rows, K, N, trans_b; in[2] an optional bias */
+static void
+matmul_bwd (M3retGraph *g, GraphNode *n)
+{
+  float *dbias = graph_grad (g, n->in[2]);
   if (dbias != NULL)
-    VT->reduce_period (CTX, n->out->numel, dc, (gsize) nn, 1.0f, dbias);
+    VT->reduce_period (CTX, n->out->numel, n->out->grad, (gsize) n->i[2], 1.0f, dbias);
+  matmul_operand_grads (g, n, n->out->grad);
+}
+
+/* GELU after a linear layer: the gradient of the pre-activation (saved[0])
+ * overwrites the output's, in place, with the bias gradient summed in the
+ * same pass; then the product's operands as in matmul_bwd. */
+static void
+linear_gelu_bwd (M3retGraph *g, GraphNode *n)
+{
+  float *d = n->out->grad;
+  VT->bias_gelu_bwd (CTX, (gint) n->i[0], (gint) n->i[2], n->saved[0], d, d,
+                     graph_grad (g, n->in[2]));
+  matmul_operand_grads (g, n, d);
 }
 
 static M3retTensor *
 matmul_common (M3retGraph *g, M3retTensor *a, M3retTensor *b, gboolean trans_b,
-               M3retTensor *bias, const gchar *op)
+               M3retTensor *bias, gboolean gelu, const gchar *op)
 {
   if (a == NULL || b == NULL || graph_failed (g))
     return NULL;
@@ -148,12 +167,20 @@ matmul_common (M3retGraph *g, M3retTensor *a, M3retTensor *b, gboolean trans_b,
     VT->copy2d (CTX, (gint) rows, (gint) nn, bias->data, 0, 0.0f, out->data, (gint) nn);
   VT->gemm (CTX, FALSE, trans_b, (gint) rows, (gint) nn, (gint) k, 1.0f, a->data, (gint) k,
             b->data, (gint) b->shape[1], bias != NULL ? 1.0f : 0.0f, out->data, (gint) nn);
-  GraphNode *n = graph_record (g, matmul_bwd, out, a, b, bias);
+  M3retTensor *pre = out;
+  if (gelu) {
+    out = new_like (g, pre);
+    if (out == NULL)
+      return NULL;
+    VT->gelu_fwd (CTX, out->numel, pre->data, out->data);
+  }
+  GraphNode *n = graph_record (g, gelu ? linear_gelu_bwd : matmul_bwd, out, a, b, bias);
   if (n != NULL) {
     n->i[0] = (gint64) rows;
     n->i[1] = k;
     n->i[2] = nn;
     n->i[3] = trans_b;
+    n->saved[0] = pre->data;
   }
   return out;
 }
@@ -161,13 +188,21 @@ matmul_common (M3retGraph *g, M3retTensor *a, M3retTensor *b, gboolean trans_b,
 M3retTensor *
 m3ret_op_matmul (M3retGraph *g, M3retTensor *a, M3retTensor *b, gboolean trans_b)
 {
-  return matmul_common (g, a, b, trans_b, NULL, "matmul");
+  return matmul_common (g, a, b, trans_b, NULL, FALSE, "matmul");
 }
 
 M3retTensor *
 m3ret_op_linear (M3retGraph *g, M3retTensor *x, M3retTensor *w, M3retTensor *bias)
 {
-  return matmul_common (g, x, w, TRUE, bias, "linear");
+  return matmul_common (g, x, w, TRUE, bias, FALSE, "linear");
+}
+
+M3retTensor *
+m3ret_op_linear_gelu (M3retGraph *g, M3retTensor *x, M3retTensor *w, M3retTensor *bias)
+{
+  if (VT->bias_gelu_bwd == NULL)
+    return m3ret_op_gelu (g, m3ret_op_linear (g, x, w, bias));
+  return matmul_common (g, x, w, TRUE, bias, TRUE, "linear_gelu");
 }
 
 /* ----------------------------------------------------------- elementwise */
@@ -305,11 +340,14 @@ layernorm_bwd (M3retGraph *g, GraphNode *n)
                      graph_grad (g, n->in[1]), graph_grad (g, n->in[2]));
 }
 
-M3retTensor *
-m3ret_op_layernorm (M3retGraph *g, M3retTensor *x, M3retTensor *w, M3retTensor *b, gfloat eps)
+/* LayerNorm of @x, or of @x + @y into *@sum when @y is not NULL (the
+ * backend's fused entry: one pass over the rows instead of two).  The sum
+ * records an add node and the norm a layernorm node, so the backward is
+ * that of the two ops. */
+static M3retTensor *
+layernorm_common (M3retGraph *g, M3retTensor *x, M3retTensor *y, M3retTensor *w, M3retTensor *b,
+                  gfloat eps, M3retTensor **sum)
 {
-  if (x == NULL || w == NULL || b == NULL || graph_failed (g))
-    return NULL;
   gint64 cols = m3ret_tensor_cols (x);
   if ((gint64) w->numel != cols || (gint64) b->numel != cols) {
     g_critical ("layernorm: weight/bias of %" G_GSIZE_FORMAT " for rows of %" G_GINT64_FORMAT,
@@ -317,18 +355,47 @@ m3ret_op_layernorm (M3retGraph *g, M3retTensor *x, M3retTensor *w, M3retTensor *
     return NULL;
   }
   gsize rows = m3ret_tensor_rows (x);
+  M3retTensor *s = y != NULL ? new_like (g, x) : x;
   M3retTensor *out = new_like (g, x);
   float *stats = m3ret_graph_alloc (g, 2 * rows * sizeof (float));
-  if (out == NULL || stats == NULL)
+  if (s == NULL || out == NULL || stats == NULL)
     return NULL;
-  VT->layernorm_fwd (CTX, (gint) rows, (gint) cols, eps, x->data, w->data, b->data, out->data,
-                     stats, stats + rows);
-  GraphNode *n = graph_record (g, layernorm_bwd, out, x, w, b);
+  if (y != NULL) {
+    VT->add_layernorm_fwd (CTX, (gint) rows, (gint) cols, eps, x->data, y->data, w->data,
+                           b->data, s->data, out->data, stats, stats + rows);
+    graph_record (g, add_bwd, s, x, y, NULL);
+    *sum = s;
+  } else
+    VT->layernorm_fwd (CTX, (gint) rows, (gint) cols, eps, x->data, w->data, b->data, out->data,
+                       stats, stats + rows);
+  GraphNode *n = graph_record (g, layernorm_bwd, out, s, w, b);
   if (n != NULL) {
     n->saved[0] = stats;
     n->saved[1] = stats + rows;
   }
   return out;
+}
+
+M3retTensor *
+m3ret_op_layernorm (M3retGraph *g, M3retTensor *x, M3retTensor *w, M3retTensor *b, gfloat eps)
+{
+  if (x == NULL || w == NULL || b == NULL || graph_failed (g))
+    return NULL;
+  return layernorm_common (g, x, NULL, w, b, eps, NULL);
+}
+
+M3retTensor *
+m3ret_op_add_layernorm (M3retGraph *g, M3retTensor *a, M3retTensor *b, M3retTensor *w,
+                        M3retTensor *bias, gfloat eps, M3retTensor **sum)
+{
+  *sum = NULL;
+  if (a == NULL || b == NULL || w == NULL || bias == NULL || graph_failed (g))
+    return NULL;
+  if (VT->add_layernorm_fwd == NULL || !m3ret_tensor_same_shape (a, b)) {
+    *sum = m3ret_op_add (g, a, b);
+    return m3ret_op_layernorm (g, *sum, w, bias, eps);
+  }
+  return layernorm_common (g, a, b, w, bias, eps, sum);
 }
 
 static void

@@ -239,19 +239,25 @@ m3ret_blocks_free (M3retBlocks *s)
   g_free (s);
 }
 
-/* One block: x + attn(norm1(x)), then + mlp(norm2(·)). */
+/* One block: x + attn(norm1(x)), then + mlp(norm2(·)).  Residual adds
+ * run fused with the LayerNorm that follows them: @h1 is norm1(x) when the
+ * caller has it already (NULL: made here), and with @next the block's
+ * last add comes with @next's norm1, returned in *@next_h1. */
 static M3retTensor *
-block_forward (M3retGraph *g, const M3retBlocks *s, const Block *b, M3retTensor *x)
+block_forward (M3retGraph *g, const M3retBlocks *s, const Block *b, M3retTensor *x,
+               M3retTensor *h1, const Block *next, M3retTensor **next_h1)
 {
-  M3retTensor *h = m3ret_op_layernorm (g, x, b->norm1_w, b->norm1_b, s->eps);
+  M3retTensor *h = h1 ? h1 : m3ret_op_layernorm (g, x, b->norm1_w, b->norm1_b, s->eps);
   h = m3ret_op_linear (g, h, b->qkv_w, b->qkv_b);
   h = m3ret_op_attention (g, h, s->heads);
   h = m3ret_op_linear (g, h, b->proj_w, b->proj_b);
-  x = m3ret_op_add (g, x, h);
-  h = m3ret_op_layernorm (g, x, b->norm2_w, b->norm2_b, s->eps);
-  h = m3ret_op_gelu (g, m3ret_op_linear (g, h, b->fc1_w, b->fc1_b));
+  h = m3ret_op_add_layernorm (g, x, h, b->norm2_w, b->norm2_b, s->eps, &x);
+  h = m3ret_op_linear_gelu (g, h, b->fc1_w, b->fc1_b);
   h = m3ret_op_linear (g, h, b->fc2_w, b->fc2_b);
-  return m3ret_op_add (g, x, h);
+  if (next == NULL)
+    return m3ret_op_add (g, x, h);
+  *next_h1 = m3ret_op_add_layernorm (g, x, h, next->norm1_w, next->norm1_b, s->eps, &x);
+  return x;
 }
 
 M3retTensor *
@@ -260,7 +266,9 @@ m3ret_blocks_forward (M3retGraph *g, const M3retBlocks *s, M3retTensor *x)
   /* Without a tape (embedding, a frozen teacher) nothing a block computes
    * outlives it but its output: that is copied into one of two carry
    * buffers and the block's memory goes back to the arena, so the step
-   * holds one block's activations (warm in cache) instead of all of them. */
+   * holds one block's activations (warm in cache) instead of all of them.
+   * With a tape, each block hands the next its norm1 (fused with its last
+   * residual add). */
   gboolean untaped = x != NULL && s->depth > 1
                      && (!m3ret_graph_get_grad_enabled (g)
                          || (!x->requires_grad && !s->blocks[0].qkv_w->requires_grad));
@@ -271,8 +279,10 @@ m3ret_blocks_forward (M3retGraph *g, const M3retBlocks *s, M3retTensor *x)
     carry[1] = m3ret_graph_new_tensor (g, x->ndim, x->shape);
     mark = graph_mark (g);
   }
+  M3retTensor *h1 = NULL;
   for (gint i = 0; i < s->depth; i++) {
-    x = block_forward (g, s, &s->blocks[i], x);
+    const Block *next = !untaped && i + 1 < s->depth ? &s->blocks[i + 1] : NULL;
+    x = block_forward (g, s, &s->blocks[i], x, h1, next, &h1);
     if (x == NULL || carry[1] == NULL || x->requires_grad)
       continue;
     M3retTensor *keep = carry[i % 2];

@@ -169,8 +169,23 @@ struct _M3retBackendVTable {
   void (*adamw) (gpointer self, gsize n, float *param, const float *grad, float *m, float *v,
                  gfloat lr, gfloat beta1, gfloat beta2, gfloat eps, gfloat weight_decay, gint t);
 
+  /* ---- fused entries (optional, since ABI minor 2: a backend without
+   * them leaves them NULL and the core runs the separate entries) ---- */
+  /* sum = x + y, then out = layernorm(sum) as @layernorm_fwd (saving mean
+   * and rstd): a block's residual add and the LayerNorm after it in one
+   * pass.  @sum may alias @x or @y, never @out. */
+  void (*add_layernorm_fwd) (gpointer self, gint rows, gint cols, gfloat eps, const float *x,
+                             const float *y, const float *gamma, const float *beta, float *sum,
+                             float *out, float *mean, float *rstd);
+  /* the backward of a linear layer's GELU, x being its pre-activation
+   * (rows × cols, bias included): dx = dout·GELU'(x) WRITTEN, not added
+   * (@dx may be @dout: the core overwrites the output's gradient in
+   * place), and dbias (cols; may be NULL) += the column sums of that dx */
+  void (*bias_gelu_bwd) (gpointer self, gint rows, gint cols, const float *x, const float *dout,
+                         float *dx, float *dbias);
+
   /*< private >*/
-  gpointer _m3ret_reserved[8];
+  gpointer _m3ret_reserved[6];
 };
 
 G_END_DECLS

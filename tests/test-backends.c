@@ -599,6 +599,94 @@ b_layernorm_split (Run *r)
                         NULL, F (9));
 }
 
+/* ---- fused entries: a backend without one runs the separate entries
+ * here, so a target lacking it is still compared with cpu's fused one ---- */
+
+/* sum = x + y, out = layernorm(sum); the backward through layernorm_bwd
+ * and the add checks the saved sum, mean and rstd against differences */
+static void
+l_add_layernorm (const Dims *d, Layout *l)
+{
+  gsize n = (gsize) d->rows * d->cols;
+  add (l, n, ROLE_DIFF, FILL_UNIFORM);          /* 0 x */
+  add (l, n, ROLE_DIFF, FILL_UNIFORM);          /* 1 y */
+  add (l, d->cols, ROLE_IN, FILL_UNIFORM);      /* 2 gamma */
+  add (l, d->cols, ROLE_IN, FILL_UNIFORM);      /* 3 beta */
+  add (l, n, ROLE_OUT, FILL_UNIFORM);           /* 4 sum */
+  l->loss = add (l, n, ROLE_OUT, FILL_UNIFORM); /* 5 out */
+  add (l, d->rows, ROLE_OUT, FILL_UNIFORM);     /* 6 mean */
+  add (l, d->rows, ROLE_OUT, FILL_UNIFORM);     /* 7 rstd */
+  l->dout = add (l, n, ROLE_IN, FILL_UNIFORM);  /* 8 dout */
+  add_grad (l, 0);                              /* 9 */
+  add_grad (l, 1);                              /* 10 */
+  add (l, n, ROLE_OUT, FILL_UNIFORM);           /* 11 d sum */
+}
+
+static void
+f_add_layernorm (Run *r)
+{
+  gint rows = r->d->rows, cols = r->d->cols;
+  if (r->vt->add_layernorm_fwd != NULL) {
+    r->vt->add_layernorm_fwd (r->self, rows, cols, 1e-5f, F (0), F (1), F (2), F (3), F (4), F (5),
+                              F (6), F (7));
+    return;
+  }
+  gsize n = (gsize) rows * cols;
+  r->vt->add_bcast (r->self, n, F (0), n, F (1), F (4));
+  r->vt->layernorm_fwd (r->self, rows, cols, 1e-5f, F (4), F (2), F (3), F (5), F (6), F (7));
+}
+
+static void
+b_add_layernorm (Run *r)
+{
+  gsize n = (gsize) r->d->rows * r->d->cols;
+  r->vt->fill (r->self, F (11), n, 0.0f);
+  r->vt->layernorm_bwd (r->self, r->d->rows, r->d->cols, F (4), F (2), F (6), F (7), F (8), F (11),
+                        NULL, NULL);
+  r->vt->axpby (r->self, n, 1.0f, F (11), 1.0f, F (9));
+  r->vt->axpby (r->self, n, 1.0f, F (11), 1.0f, F (10));
+}
+
+/* out = GELU(x + bias) over rows; bias_gelu_bwd in place on a copy of
+ * dout, as the core calls it */
+static void
+l_bias_gelu (const Dims *d, Layout *l)
+{
+  gsize n = (gsize) d->rows * d->cols;
+  add (l, n, ROLE_DIFF, FILL_UNIFORM);          /* 0 x */
+  add (l, d->cols, ROLE_DIFF, FILL_UNIFORM);    /* 1 bias */
+  add (l, n, ROLE_OUT, FILL_UNIFORM);           /* 2 x + bias */
+  l->loss = add (l, n, ROLE_OUT, FILL_UNIFORM); /* 3 out */
+  l->dout = add (l, n, ROLE_IN, FILL_UNIFORM);  /* 4 dout */
+  add_grad (l, 0);                              /* 5 */
+  add_grad (l, 1);                              /* 6 */
+  add (l, n, ROLE_OUT, FILL_UNIFORM);           /* 7 d pre-activation */
+}
+
+static void
+f_bias_gelu (Run *r)
+{
+  gsize n = (gsize) r->d->rows * r->d->cols;
+  r->vt->add_bcast (r->self, n, F (0), (gsize) r->d->cols, F (1), F (2));
+  r->vt->gelu_fwd (r->self, n, F (2), F (3));
+}
+
+static void
+b_bias_gelu (Run *r)
+{
+  gint rows = r->d->rows, cols = r->d->cols;
+  gsize n = (gsize) rows * cols;
+  if (r->vt->bias_gelu_bwd != NULL) {
+    r->vt->copy2d (r->self, rows, cols, F (4), cols, 0.0f, F (7), cols);
+    r->vt->bias_gelu_bwd (r->self, rows, cols, F (2), F (7), F (7), F (6));
+  } else {
+    r->vt->fill (r->self, F (7), n, 0.0f);
+    r->vt->gelu_bwd (r->self, n, F (2), F (4), F (7));
+    r->vt->reduce_period (r->self, n, F (7), (gsize) cols, 1.0f, F (6));
+  }
+  r->vt->axpby (r->self, n, 1.0f, F (7), 1.0f, F (5));
+}
+
 static void
 l_rowwise (const Dims *d, Layout *l)
 {
@@ -839,6 +927,8 @@ static const OpCase op_cases[] = {
   { "mse_masked", l_mse_masked, f_mse_masked, b_mse_masked, NMSE },
   { "logdet", l_logdet, f_logdet, b_logdet, NMSE },
   { "adamw", l_adamw, f_adamw, NULL, NMSE },
+  { "add_layernorm (fused)", l_add_layernorm, f_add_layernorm, b_add_layernorm, NMSE },
+  { "bias_gelu_bwd (fused)", l_bias_gelu, f_bias_gelu, b_bias_gelu, NMSE },
 };
 
 /* --------------------------------------------------------------- harness */
@@ -1223,7 +1313,7 @@ block_step (M3retDevice *device, const BlockDims *bd, guint64 seed, StepResult *
   M3retTensor *n = m3ret_op_layernorm (g, h, p[P_LNW], p[P_LNB], 1e-6f);
   M3retTensor *qkv = m3ret_op_linear (g, n, p[P_WQKV], p[P_BQKV]);
   M3retTensor *a = m3ret_op_attention (g, qkv, bd->heads);
-  M3retTensor *u = m3ret_op_gelu (g, m3ret_op_linear (g, m3ret_op_add (g, a, h), p[P_W2], p[P_B2]));
+  M3retTensor *u = m3ret_op_linear_gelu (g, m3ret_op_add (g, a, h), p[P_W2], p[P_B2]);
   M3retTensor *pred = m3ret_op_linear (g, u, p[P_W3], p[P_B3]);
   M3retTensor *loss = m3ret_op_mse (g, pred, ty, tm);
   ck_assert_msg (m3ret_graph_backward (g, loss, &error), "%s", error ? error->message : "");

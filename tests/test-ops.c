@@ -15,7 +15,7 @@
 #include "m3ret-check.h"
 #include "m3ret-rng.h"
 
-#define MAX_IN 3
+#define MAX_IN 4
 
 typedef struct {
   gint b, n, d, k, heads, hd, p;
@@ -113,6 +113,18 @@ b_gather_rows (M3retGraph *g, Inputs *in)
   return m3ret_op_gather_rows (g, in->in[0], rows, m);
 }
 
+static M3retTensor *b_linear_gelu (M3retGraph *g, Inputs *in) { return m3ret_op_linear_gelu (g, in->in[0], in->in[1], in->in[2]); }
+
+/* both outputs of the fused op in one: LayerNorm(a + b) + 0.5·(a + b) */
+static M3retTensor *
+b_add_layernorm (M3retGraph *g, Inputs *in)
+{
+  M3retTensor *sum;
+  M3retTensor *n = m3ret_op_add_layernorm (g, in->in[0], in->in[1], in->in[2], in->in[3], 1e-6f,
+                                           &sum);
+  return m3ret_op_add (g, n, m3ret_op_scale (g, sum, 0.5f));
+}
+
 static M3retTensor *
 b_mse (M3retGraph *g, Inputs *in)
 {
@@ -193,12 +205,11 @@ r_scale (Inputs *in, double *out)
     out[i] = -1.75 * in->host[0][i];
 }
 
+/* LayerNorm of @rows rows of @c values (eps 1e-6) */
 static void
-r_layernorm (Inputs *in, double *out)
+layernorm_ref (const double *x, gint rows, gint c, const float *w, const float *b, double *out)
 {
-  gint rows = rows_of (in, 0), c = cols_of (in, 0);
-  for (gint r = 0; r < rows; r++) {
-    const float *x = in->host[0] + r * c;
+  for (gint r = 0; r < rows; r++, x += c) {
     double m = 0, v = 0;
     for (gint j = 0; j < c; j++)
       m += x[j];
@@ -207,17 +218,55 @@ r_layernorm (Inputs *in, double *out)
       v += (x[j] - m) * (x[j] - m);
     v /= c;
     for (gint j = 0; j < c; j++)
-      out[r * c + j] = (x[j] - m) / sqrt (v + 1e-6) * in->host[1][j] + in->host[2][j];
+      out[r * c + j] = (x[j] - m) / sqrt (v + 1e-6) * w[j] + b[j];
   }
+}
+
+static void
+r_layernorm (Inputs *in, double *out)
+{
+  gsize n = in->in[0]->numel;
+  double *x = g_new (double, n);
+  for (gsize i = 0; i < n; i++)
+    x[i] = in->host[0][i];
+  layernorm_ref (x, rows_of (in, 0), cols_of (in, 0), in->host[1], in->host[2], out);
+  g_free (x);
+}
+
+static double
+gelu_ref (double x)
+{
+  return 0.5 * x * (1.0 + erf (x / sqrt (2.0)));
 }
 
 static void
 r_gelu (Inputs *in, double *out)
 {
-  for (gsize i = 0; i < in->in[0]->numel; i++) {
-    double x = in->host[0][i];
-    out[i] = 0.5 * x * (1.0 + erf (x / sqrt (2.0)));
-  }
+  for (gsize i = 0; i < in->in[0]->numel; i++)
+    out[i] = gelu_ref (in->host[0][i]);
+}
+
+static void
+r_linear_gelu (Inputs *in, double *out)
+{
+  r_linear (in, out);
+  gsize n = (gsize) rows_of (in, 0) * in->in[1]->shape[0];
+  for (gsize i = 0; i < n; i++)
+    out[i] = gelu_ref (out[i]);
+}
+
+/* b_add_layernorm's output: LayerNorm(a + b) + 0.5·(a + b) */
+static void
+r_add_layernorm (Inputs *in, double *out)
+{
+  gsize n = in->in[0]->numel;
+  double *sum = g_new (double, n);
+  for (gsize i = 0; i < n; i++)
+    sum[i] = (double) in->host[0][i] + in->host[1][i];
+  layernorm_ref (sum, rows_of (in, 0), cols_of (in, 0), in->host[2], in->host[3], out);
+  for (gsize i = 0; i < n; i++)
+    out[i] += 0.5 * sum[i];
+  g_free (sum);
 }
 
 static void
@@ -463,6 +512,9 @@ static const OpCase cases[] = {
   { "logdet_gram", { "KP" }, b_logdet, r_logdet, FALSE, FALSE },
   { "cosine_matrix", { "KD", "ND" }, b_cosine, r_cosine, FALSE, FALSE },
   { "reshape", { "BND" }, b_reshape_chain, r_reshape_chain, FALSE, FALSE },
+  /* the fused ops (cpu backend entries) */
+  { "linear_gelu", { "BND", "KD", "K" }, b_linear_gelu, r_linear_gelu, FALSE, FALSE },
+  { "add_layernorm", { "BND", "BND", "D", "D" }, b_add_layernorm, r_add_layernorm, FALSE, FALSE },
 };
 
 /* ------------------------------------------------------------- harness */

@@ -55,17 +55,35 @@ exp_fast (float x)
 /* erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7, the
  * float resolution near 1): GELU stays the exact x·Φ(x) to float32. */
 static inline float
-erf_fast (float x)
+erf_poly (float a)
 {
-  float a = fabsf (x);
   float t = 1.0f / (1.0f + 0.3275911f * a);
   float y = 1.061405429f;
   y = y * t - 1.453152027f;
   y = y * t + 1.421413741f;
   y = y * t - 0.284496736f;
   y = y * t + 0.254829592f;
-  y = 1.0f - y * t * exp_fast (-a * a);
+  return y * t; /* erf(a) = 1 − this · exp(−a²) for a ≥ 0 */
+}
+
+static inline float
+erf_fast (float x)
+{
+  float a = fabsf (x);
+  float y = 1.0f - erf_poly (a) * exp_fast (-a * a);
   return x < 0.0f ? -y : y;
+}
+
+/* GELU'(x) = Φ(x) + x·φ(x); erf's exp(−x²/2) is φ's, so one exp serves
+ * both. */
+static inline float
+gelu_grad (float x)
+{
+  float a = fabsf (x) * (float) M_SQRT1_2;
+  float e = exp_fast (-a * a);
+  float erf_a = 1.0f - erf_poly (a) * e;
+  float erf_x = x < 0.0f ? -erf_a : erf_a;
+  return 0.5f * (1.0f + erf_x) + x * 0.3989422804014327f * e;
 }
 
 static inline CpuPool *
@@ -261,13 +279,30 @@ static inline __attribute__ ((always_inline)) void
 gelu_bwd_loop (const float *restrict xs, const float *restrict dy, float *restrict dx, gsize lo,
                gsize hi)
 {
-  const float inv_sqrt_2pi = 0.3989422804014327f;
-  for (gsize i = lo; i < hi; i++) {
-    float x = xs[i];
-    float cdf = 0.5f * (1.0f + erf_fast (x * (float) M_SQRT1_2));
-    float pdf = inv_sqrt_2pi * exp_fast (-0.5f * x * x);
-    dx[i] += dy[i] * (cdf + x * pdf);
+  for (gsize i = lo; i < hi; i++)
+    dx[i] += dy[i] * gelu_grad (xs[i]);
+}
+
+/* The bias_gelu_bwd of rows × [c0, c0 + cw) (cw ≤ 256): dx = dy·GELU'(x)
+ * written (dx may be dy), column sums added to @dbias (may be NULL). */
+static inline __attribute__ ((always_inline)) void
+bias_gelu_bwd_loop (const float *xs, const float *dy, float *dx, float *dbias, gint rows,
+                    gint cols, gint c0, gint cw)
+{
+  double acc[256];
+  for (gint c = 0; c < cw; c++)
+    acc[c] = 0;
+  for (gint r = 0; r < rows; r++) {
+    gsize o = (gsize) r * cols + c0;
+    for (gint c = 0; c < cw; c++) {
+      float v = dy[o + c] * gelu_grad (xs[o + c]);
+      dx[o + c] = v;
+      acc[c] += v;
+    }
   }
+  if (dbias != NULL)
+    for (gint c = 0; c < cw; c++)
+      dbias[c0 + c] += (float) acc[c];
 }
 
 #ifdef HAVE_X86_VARIANTS
@@ -281,6 +316,17 @@ __attribute__ ((target ("avx2,fma"))) static void
 gelu_bwd_avx2 (const float *xs, const float *dy, float *dx, gsize lo, gsize hi)
 {
   gelu_bwd_loop (xs, dy, dx, lo, hi);
+}
+
+__attribute__ ((target ("avx2,fma"))) static void
+bias_gelu_bwd_avx2 (const float *xs, const float *dy, float *dx, float *dbias, gint rows,
+                    gint cols, gint c0, gint cw)
+{
+  /* the same pointer twice tells the vectoriser that in place is safe */
+  if (dx == dy)
+    bias_gelu_bwd_loop (xs, dx, dx, dbias, rows, cols, c0, cw);
+  else
+    bias_gelu_bwd_loop (xs, dy, dx, dbias, rows, cols, c0, cw);
 }
 
 static gboolean
@@ -334,6 +380,42 @@ cpu_gelu_bwd (gpointer self, gsize n, const float *x, const float *dout, float *
 }
 
 typedef struct {
+  gint rows, cols;
+  const float *x, *dy;
+  float *dx, *dbias;
+} BiasGeluJob;
+
+/* Split over columns, so each bias sum is one thread's, in row order. */
+static void
+bias_gelu_bwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  BiasGeluJob *j = data;
+  for (gsize c0 = lo; c0 < hi; c0 += 256) {
+    gint cw = (gint) MIN ((gsize) 256, hi - c0);
+#ifdef HAVE_X86_VARIANTS
+    if (have_avx2_fma ()) {
+      bias_gelu_bwd_avx2 (j->x, j->dy, j->dx, j->dbias, j->rows, j->cols, (gint) c0, cw);
+      continue;
+    }
+#endif
+    if (j->dx == j->dy)
+      bias_gelu_bwd_loop (j->x, j->dx, j->dx, j->dbias, j->rows, j->cols, (gint) c0, cw);
+    else
+      bias_gelu_bwd_loop (j->x, j->dy, j->dx, j->dbias, j->rows, j->cols, (gint) c0, cw);
+  }
+}
+
+static void
+cpu_bias_gelu_bwd (gpointer self, gint rows, gint cols, const float *x, const float *dout,
+                   float *dx, float *dbias)
+{
+  BiasGeluJob j = { rows, cols, x, dout, dx, dbias };
+  gsize n = (gsize) rows * cols;
+  cpu_pool_run (pool_of (self), (gsize) cols, n >= GRAIN_ELEMS ? 8 : G_MAXSIZE,
+                bias_gelu_bwd_chunk, &j);
+}
+
+typedef struct {
   const float *x;
   double partial[256];
 } SumsqJob;
@@ -366,29 +448,85 @@ typedef struct {
   gfloat eps, scale, beta;
   const float *x, *y, *gamma, *bias, *mean, *rstd, *dout;
   float *out, *dx, *dgamma, *dbeta, *save_mean, *save_rstd;
+  float *sum; /* add_layernorm_fwd: x + y */
 } RowJob;
+
+/* One row's mean and 1/std in two passes (centred variance), with four
+ * double lanes so the sums vectorise and keep the double accumulation. */
+static inline __attribute__ ((always_inline)) void
+row_moments_loop (const float *x, gint cols, gfloat eps, float *mean_out, float *rstd_out)
+{
+  double lane[4] = { 0 };
+  gint c = 0;
+  for (; c + 4 <= cols; c += 4)
+    for (gint l = 0; l < 4; l++)
+      lane[l] += x[c + l];
+  double s = 0;
+  for (; c < cols; c++)
+    s += x[c];
+  s += (lane[0] + lane[1]) + (lane[2] + lane[3]);
+  double mean = s / cols;
+  for (gint l = 0; l < 4; l++)
+    lane[l] = 0;
+  for (c = 0; c + 4 <= cols; c += 4)
+    for (gint l = 0; l < 4; l++) {
+      double d = x[c + l] - mean;
+      lane[l] += d * d;
+    }
+  double ss = 0;
+  for (; c < cols; c++) {
+    double d = x[c] - mean;
+    ss += d * d;
+  }
+  ss += (lane[0] + lane[1]) + (lane[2] + lane[3]);
+  *mean_out = (float) mean;
+  *rstd_out = (float) (1.0 / sqrt (ss / cols + eps));
+}
+
+/* out = (x − mean)·rstd·gamma + beta for one row; when @y is not NULL the
+ * row normalised is x + y, which is written to @sum first (the residual
+ * add and the next LayerNorm in one pass over the row). */
+static inline __attribute__ ((always_inline)) void
+layernorm_row_loop (const float *x, const float *y, float *sum, gint cols, gfloat eps,
+                    const float *gamma, const float *beta, float *out, float *mean, float *rstd)
+{
+  if (y != NULL) {
+    for (gint c = 0; c < cols; c++)
+      sum[c] = x[c] + y[c];
+    x = sum;
+  }
+  row_moments_loop (x, cols, eps, mean, rstd);
+  float m = *mean, rs = *rstd;
+  for (gint c = 0; c < cols; c++)
+    out[c] = (x[c] - m) * rs * gamma[c] + beta[c];
+}
+
+#ifdef HAVE_X86_VARIANTS
+__attribute__ ((target ("avx2,fma"))) static void
+layernorm_row_avx2 (const float *x, const float *y, float *sum, gint cols, gfloat eps,
+                    const float *gamma, const float *beta, float *out, float *mean, float *rstd)
+{
+  layernorm_row_loop (x, y, sum, cols, eps, gamma, beta, out, mean, rstd);
+}
+#endif
 
 static void
 layernorm_fwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
 {
   RowJob *j = data;
   for (gsize r = lo; r < hi; r++) {
-    const float *x = j->x + r * j->cols;
-    float *out = j->out + r * j->cols;
-    double s = 0, ss = 0;
-    for (gint c = 0; c < j->cols; c++)
-      s += x[c];
-    double mean = s / j->cols;
-    for (gint c = 0; c < j->cols; c++) {
-      double d = x[c] - mean;
-      ss += d * d;
+    gsize o = r * j->cols;
+    const float *y = j->y ? j->y + o : NULL;
+    float *sum = j->y ? j->sum + o : NULL;
+#ifdef HAVE_X86_VARIANTS
+    if (have_avx2_fma ()) {
+      layernorm_row_avx2 (j->x + o, y, sum, j->cols, j->eps, j->gamma, j->bias, j->out + o,
+                          j->save_mean + r, j->save_rstd + r);
+      continue;
     }
-    float rstd = (float) (1.0 / sqrt (ss / j->cols + j->eps));
-    float m = (float) mean;
-    for (gint c = 0; c < j->cols; c++)
-      out[c] = (x[c] - m) * rstd * j->gamma[c] + j->bias[c];
-    j->save_mean[r] = m;
-    j->save_rstd[r] = rstd;
+#endif
+    layernorm_row_loop (j->x + o, y, sum, j->cols, j->eps, j->gamma, j->bias, j->out + o,
+                        j->save_mean + r, j->save_rstd + r);
   }
 }
 
@@ -398,6 +536,16 @@ cpu_layernorm_fwd (gpointer self, gint rows, gint cols, gfloat eps, const float 
 {
   RowJob j = { .rows = rows, .cols = cols, .eps = eps, .x = x, .gamma = gamma, .bias = beta,
                .out = out, .save_mean = mean, .save_rstd = rstd };
+  cpu_pool_run (pool_of (self), (gsize) rows, 64, layernorm_fwd_chunk, &j);
+}
+
+static void
+cpu_add_layernorm_fwd (gpointer self, gint rows, gint cols, gfloat eps, const float *x,
+                       const float *y, const float *gamma, const float *beta, float *sum,
+                       float *out, float *mean, float *rstd)
+{
+  RowJob j = { .rows = rows, .cols = cols, .eps = eps, .x = x, .y = y, .sum = sum, .gamma = gamma,
+               .bias = beta, .out = out, .save_mean = mean, .save_rstd = rstd };
   cpu_pool_run (pool_of (self), (gsize) rows, 64, layernorm_fwd_chunk, &j);
 }
 
@@ -1150,4 +1298,6 @@ const M3retBackendVTable cpu_vtable = {
   .logdet_bwd = cpu_logdet_bwd,
   .sum_fwd = cpu_sum_fwd,
   .adamw = cpu_adamw,
+  .add_layernorm_fwd = cpu_add_layernorm_fwd,
+  .bias_gelu_bwd = cpu_bias_gelu_bwd,
 };

@@ -190,8 +190,8 @@ branch_forward (M3retGraph *g, const Branch *br, M3retTensor *patches)
     return NULL;
   gint64 shape[2] = { tokens->shape[0], tokens->shape[2] };
   M3retTensor *h = m3ret_op_reshape (g, m3ret_op_slice_tokens (g, tokens, 0, 1), 2, shape);
-  h = m3ret_op_gelu (g, m3ret_op_linear (g, h, br->w[0], br->b[0]));
-  h = m3ret_op_gelu (g, m3ret_op_linear (g, h, br->w[1], br->b[1]));
+  h = m3ret_op_linear_gelu (g, h, br->w[0], br->b[0]);
+  h = m3ret_op_linear_gelu (g, h, br->w[1], br->b[1]);
   h = m3ret_op_linear (g, h, br->w[2], br->b[2]);
   return m3ret_op_l2normalize (g, h, 1e-12f);
 }
