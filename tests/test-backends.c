@@ -1177,9 +1177,10 @@ END_TEST
 /* attention_fwd without probs (ABI minor 2: nothing will run backward) on
  * each target against the same target with probs and against the
  * reference with probs.  Token counts that are not multiples of the cpu
- * backend's flash blocks (64 queries × 512 keys): one token, small odd
- * ones, 65 (two query blocks), 513 (two key blocks, the CT case) and 1030
- * (three); inputs spread over [−3, 3] so the running max moves. */
+ * backend's flash blocks (128 queries × 512 keys): one token, small odd
+ * ones, 65, 513 (five query blocks, two key blocks: the CT case) and 1030
+ * (three key blocks); inputs spread over [−3, 3] so the running max
+ * moves. */
 static float *
 attention_out (M3retDevice *device, const M3retAttentionShape *s, const float *qkv_host,
                gboolean with_probs)
