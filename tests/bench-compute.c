@@ -26,7 +26,6 @@
  */
 #include "config.h"
 
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +35,7 @@
 
 #include "backend-step.h"
 #include "bench-row.h"
+#include "bench-sgemm.h"
 #include "m3ret-check.h"
 
 #define EXIT_UNUSABLE 77 /* the child's backend cannot run here */
@@ -51,33 +51,6 @@ static gdouble
 now (void)
 {
   return (gdouble) g_get_monotonic_time () / 1e6;
-}
-
-/* OpenBLAS on @threads threads, n³: the better of two products after one
- * untimed.  Leaves OpenBLAS's thread count as each backend's create sets
- * it again. */
-static gdouble
-sgemm_rate (gint n, gint threads)
-{
-  openblas_set_num_threads (threads);
-  gsize nn = (gsize) n * n;
-  float *a = g_new (float, nn), *b = g_new (float, nn), *c = g_new0 (float, nn);
-  for (gsize i = 0; i < nn; i++) {
-    a[i] = (float) (i % 7) * 0.1f;
-    b[i] = (float) (i % 5) * 0.1f;
-  }
-  gdouble best = 0;
-  for (gint r = 0; r < 3; r++) {
-    gdouble t0 = now ();
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c,
-                 n);
-    if (r > 0)
-      best = MAX (best, 2.0 * n * n * (gdouble) n / (now () - t0));
-  }
-  g_free (a);
-  g_free (b);
-  g_free (c);
-  return best;
 }
 
 /* One backend's images/s for one objective on a fresh device: two warm-up
@@ -181,7 +154,7 @@ main (int argc, char **argv)
     for (guint b = 0; b < N_BACKENDS; b++)
       rate[o][b] = g_new0 (gdouble, rounds);
   for (gint r = 0; r < rounds; r++) {
-    sgemm[r] = sgemm_rate (2048, threads);
+    sgemm[r] = bench_sgemm_rate (2048, threads);
     for (guint o = 0; o < N_OBJECTIVES; o++)
       for (guint b = 0; b < N_BACKENDS; b++) {
         if (!usable[b])

@@ -17,6 +17,12 @@
  *
  * Inputs are random data on the canonical grid, so the figure is the
  * encoder's compute, not the loader's decoding (bench-loader measures that).
+ *
+ * Each round also measures OpenBLAS sgemm (2048³, THREADS threads), and the
+ * table gives each backend's FLOP rate (m3ret_vit_flops: matrix products)
+ * against it.  Both backends run the same graph, so sgemm ÷ torch's FLOP
+ * rate bounds cpu ÷ torch from above for a cpu backend whose every product
+ * ran as fast as one large sgemm.
  */
 #include "config.h"
 
@@ -24,6 +30,7 @@
 #include <stdlib.h>
 
 #include "bench-row.h"
+#include "bench-sgemm.h"
 #include "m3ret-check.h"
 
 typedef struct {
@@ -43,8 +50,9 @@ now (void)
   return (gdouble) g_get_monotonic_time () / 1e6;
 }
 
+/* Images/s; *@flops gets the FLOPs of one image's forward. */
 static gdouble
-embed_rate (M3retDevice *device, const Input *in, gint steps)
+embed_rate (M3retDevice *device, const Input *in, gint steps, gdouble *flops)
 {
   const gint tubelet[3] = { 2, 8, 8 };
   M3retVitConfig cfg;
@@ -67,6 +75,7 @@ embed_rate (M3retDevice *device, const Input *in, gint steps)
     m3ret_tensor_item (m3ret_op_mean (graph, m3ret_vit_embed (graph, vit, p)));
   }
   gdouble rate = in->batch * steps / (now () - t0);
+  *flops = m3ret_vit_flops (vit, 1, m3ret_vit_config_n_tokens (&cfg, in->frames));
   m3ret_vit_free (vit);
   return rate;
 }
@@ -84,8 +93,9 @@ main (void)
   /* a fresh device per round: each backend's create sets OpenBLAS's
    * process-wide thread count for itself */
   gboolean usable[N_BACKENDS];
-  gdouble rates[N_BACKENDS][N_INPUTS][rounds];
-  for (gint r = 0; r < rounds; r++)
+  gdouble rates[N_BACKENDS][N_INPUTS][rounds], sgemm[rounds], flops[N_INPUTS] = { 0 };
+  for (gint r = 0; r < rounds; r++) {
+    sgemm[r] = bench_sgemm_rate (2048, threads);
     for (guint b = 0; b < N_BACKENDS; b++) {
       GError *error = NULL;
       const gchar *only = g_getenv ("M3RET_BENCH_BACKENDS");
@@ -100,21 +110,29 @@ main (void)
         printf ("%-8s (not usable here: %s)\n", backends[b], error->message);
       g_clear_error (&error);
       for (guint i = 0; i < N_INPUTS; i++)
-        rates[b][i][r] = device ? embed_rate (device, &inputs[i], steps) : 0;
+        rates[b][i][r] = device ? embed_rate (device, &inputs[i], steps, &flops[i]) : 0;
       m3ret_device_free (device);
     }
+  }
 
   printf ("\nEmbedding, ViT-tiny, tubelet 2x8x8, %d threads, medians of %d rounds of %d batches\n",
           threads, rounds, steps);
-  printf ("%-8s %-12s %6s %12s\n", "backend", "input", "batch", "images/s");
+  gdouble peak = bench_median (sgemm, rounds);
+  printf ("sgemm (OpenBLAS, 2048³, %d threads): %.1f GFLOP/s\n", threads, peak / 1e9);
+  printf ("%-8s %-12s %6s %12s %10s %9s\n", "backend", "input", "batch", "images/s", "GFLOP/s",
+          "÷ sgemm");
   gdouble med[N_BACKENDS][N_INPUTS];
   for (guint b = 0; b < N_BACKENDS; b++)
     for (guint i = 0; i < N_INPUTS; i++) {
       med[b][i] = bench_median (rates[b][i], rounds);
       if (usable[b])
-        printf ("%-8s %-12s %6d %12.2f\n", backends[b], inputs[i].name, inputs[i].batch,
-                med[b][i]);
+        printf ("%-8s %-12s %6d %12.2f %10.1f %9.2f\n", backends[b], inputs[i].name,
+                inputs[i].batch, med[b][i], med[b][i] * flops[i] / 1e9,
+                med[b][i] * flops[i] / peak);
     }
+  for (guint i = 0; i < N_INPUTS && usable[1]; i++)
+    printf ("%s: cpu ÷ torch %.2f; at the sgemm rate it would be %.2f\n", inputs[i].name,
+            med[0][i] / med[1][i], peak / (med[1][i] * flops[i]));
   for (guint i = 0; i < N_INPUTS && usable[1]; i++) {
     g_autofree gchar *stage = g_strdup_printf ("embed ViT-tiny %s, batch %d, %d threads",
                                                inputs[i].name, inputs[i].batch, threads);

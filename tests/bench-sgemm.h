@@ -1,0 +1,13 @@
+/* bench-sgemm.h — the machine's sgemm rate, measured in the benchmark's own
+ * run: the ceiling every FLOP figure of `make bench` is read against. */
+#ifndef M3RET_BENCH_SGEMM_H
+#define M3RET_BENCH_SGEMM_H
+
+#include <glib.h>
+
+/* FLOP/s of OpenBLAS on @threads threads for an @n³ product: the better
+ * of two after one untimed.  Leaves OpenBLAS's thread count at @threads
+ * (each backend's create sets it again for itself). */
+gdouble bench_sgemm_rate (gint n, gint threads);
+
+#endif
