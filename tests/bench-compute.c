@@ -2,7 +2,7 @@
  * tubelet 2×8×8: 64 tokens + CLS, batch 32) trained by MAE and by SimDINO
  * (2 global + 4 local crops) on the cpu backend beside the torch backend
  * (libtorch on the CPU, the same thread count), the MAE step's FLOP rate
- * against OpenBLAS sgemm measured in the same run, and the peak RSS of a
+ * against sgemm measured in the same run, and the peak RSS of a
  * process that trains with each backend.  Prints a table and the
  * M3RET-BENCH rows (bench-row.h); asserts nothing.
  *
@@ -13,8 +13,9 @@
  *                              two warm-up steps (default 1: a SimDINO
  *                              step of batch 32 is 6 views, seconds each)
  *
- * A round measures sgemm (OpenBLAS on THREADS threads, the better of two
- * 2048³ products), then each objective on cpu and on torch, each on a
+ * A round measures sgemm twice, OpenBLAS on THREADS threads and the cpu
+ * backend's own gemm entry (the better of two 2048³ products each; the
+ * step is held to the faster), then each objective on cpu and on torch, each on a
  * fresh device: on a shared machine the load drifts, and interleaving
  * lets both backends see the same drift.  The step (backend-step.c) is
  * the objective's loss, backward, AdamW and its after-step hook; FLOPs
@@ -146,7 +147,7 @@ main (int argc, char **argv)
     rss[b] = child_peak_rss (backends[b], threads);
 
   M3retRegistry *registry = m3ret_check_registry ();
-  gdouble *sgemm = g_new0 (gdouble, rounds);
+  gdouble *sgemm = g_new0 (gdouble, rounds), *own = g_new0 (gdouble, rounds);
   gdouble *rate[N_OBJECTIVES][N_BACKENDS], *flop_rate = g_new0 (gdouble, rounds);
   gdouble mae_flops = 0;
   gboolean usable[N_BACKENDS] = { TRUE, TRUE };
@@ -155,6 +156,9 @@ main (int argc, char **argv)
       rate[o][b] = g_new0 (gdouble, rounds);
   for (gint r = 0; r < rounds; r++) {
     sgemm[r] = bench_sgemm_rate (2048, threads);
+    M3retDevice *cpu = m3ret_device_new_by_name (registry, "cpu", threads, NULL);
+    own[r] = cpu != NULL ? bench_backend_sgemm_rate (cpu, 2048) : 0;
+    m3ret_device_free (cpu);
     for (guint o = 0; o < N_OBJECTIVES; o++)
       for (guint b = 0; b < N_BACKENDS; b++) {
         if (!usable[b])
@@ -173,7 +177,9 @@ main (int argc, char **argv)
         }
       }
   }
-  gdouble peak = bench_median (sgemm, rounds), achieved = bench_median (flop_rate, rounds);
+  /* the step is held to the faster of the two sgemms */
+  gdouble openblas = bench_median (sgemm, rounds), backend = bench_median (own, rounds);
+  gdouble peak = MAX (openblas, backend), achieved = bench_median (flop_rate, rounds);
   gdouble med[N_OBJECTIVES][N_BACKENDS];
   for (guint o = 0; o < N_OBJECTIVES; o++)
     for (guint b = 0; b < N_BACKENDS; b++)
@@ -192,10 +198,12 @@ main (int argc, char **argv)
           rss[0] / 1048576, rss[1] / 1048576, rss[1] > 0 ? rss[0] / rss[1] : 0);
   printf ("\n| measure | value |\n|---|---|\n");
   printf ("| sgemm, OpenBLAS %d thread%s, 2048³ | %.1f GFLOP/s |\n", threads,
-          threads == 1 ? "" : "s", peak / 1e9);
+          threads == 1 ? "" : "s", openblas / 1e9);
+  printf ("| sgemm, the cpu backend's gemm, %d thread%s, 2048³ | %.1f GFLOP/s |\n", threads,
+          threads == 1 ? "" : "s", backend / 1e9);
   printf ("| MAE step FLOPs (matrix products, fwd + 2× bwd) | %.2f GFLOP |\n", mae_flops / 1e9);
-  printf ("| MAE step on cpu, achieved | %.1f GFLOP/s = %.0f %% of sgemm |\n", achieved / 1e9,
-          100 * achieved / peak);
+  printf ("| MAE step on cpu, achieved | %.1f GFLOP/s = %.0f %% of the faster sgemm |\n",
+          achieved / 1e9, 100 * achieved / peak);
   printf ("| machine | %u CPUs, load average %s |\n", g_get_num_processors (),
           loadavg ? g_strstrip (loadavg) : "?");
 
@@ -216,6 +224,7 @@ main (int argc, char **argv)
     for (guint b = 0; b < N_BACKENDS; b++)
       g_free (rate[o][b]);
   g_free (sgemm);
+  g_free (own);
   g_free (flop_rate);
   m3ret_registry_free (registry);
   return 0;

@@ -5,9 +5,16 @@
 
 #include <glib.h>
 
+#include "m3ret-device.h"
+
 /* FLOP/s of OpenBLAS on @threads threads for an @n³ product: the better
  * of two after one untimed.  Leaves OpenBLAS's thread count at @threads
  * (each backend's create sets it again for itself). */
 gdouble bench_sgemm_rate (gint n, gint threads);
+
+/* FLOP/s of @device's own gemm entry for an @n³ product (the cpu backend's
+ * kernel, on the device's threads), measured the same way; 0 when its
+ * memory cannot be had. */
+gdouble bench_backend_sgemm_rate (M3retDevice *device, gint n);
 
 #endif

@@ -95,6 +95,7 @@ pool_of (gpointer self)
 /* ------------------------------------------------------------------ gemm */
 
 typedef struct {
+  CpuSgemmKernel kernel;
   gboolean ta, tb, split_m;
   gint m, n, k, lda, ldb, ldc;
   gfloat alpha, beta;
@@ -109,13 +110,12 @@ gemm_chunk (gpointer data, gsize lo, gsize hi, gint tid)
   gint len = (gint) (hi - lo);
   if (j->split_m) {
     const float *a = j->ta ? j->a + lo : j->a + lo * (gsize) j->lda;
-    cblas_sgemm (CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans,
-                 len, j->n, j->k, j->alpha, a, j->lda, j->b, j->ldb, j->beta,
-                 j->c + lo * (gsize) j->ldc, j->ldc);
+    cpu_sgemm (j->kernel, j->ta, j->tb, len, j->n, j->k, j->alpha, a, j->lda, j->b, j->ldb,
+               j->beta, j->c + lo * (gsize) j->ldc, j->ldc);
   } else {
     const float *b = j->tb ? j->b + lo * (gsize) j->ldb : j->b + lo;
-    cblas_sgemm (CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans,
-                 j->m, len, j->k, j->alpha, j->a, j->lda, b, j->ldb, j->beta, j->c + lo, j->ldc);
+    cpu_sgemm (j->kernel, j->ta, j->tb, j->m, len, j->k, j->alpha, j->a, j->lda, b, j->ldb,
+               j->beta, j->c + lo, j->ldc);
   }
 }
 
@@ -123,7 +123,9 @@ static void
 cpu_gemm (gpointer self, gboolean trans_a, gboolean trans_b, gint m, gint n, gint k, gfloat alpha,
           const float *a, gint lda, const float *b, gint ldb, gfloat beta, float *c, gint ldc)
 {
-  GemmJob j = { trans_a, trans_b, TRUE, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c };
+  GemmJob j = { .kernel = ((Cpu *) self)->sgemm, .ta = trans_a, .tb = trans_b, .split_m = TRUE,
+                .m = m, .n = n, .k = k, .lda = lda, .ldb = ldb, .ldc = ldc,
+                .alpha = alpha, .beta = beta, .a = a, .b = b, .c = c };
   if (m <= 0 || n <= 0)
     return;
   gdouble work = (gdouble) m * n * MAX (k, 1);
@@ -132,7 +134,7 @@ cpu_gemm (gpointer self, gboolean trans_a, gboolean trans_b, gint m, gint n, gin
     gemm_chunk (&j, 0, (gsize) m, 0);
     return;
   }
-  /* Split the longer of m and n: both halves keep OpenBLAS's kernels busy. */
+  /* Split the longer of m and n: both halves keep the kernels busy. */
   j.split_m = m >= n;
   cpu_pool_run (pool_of (self), (gsize) (j.split_m ? m : n), 1, gemm_chunk, &j);
 }
@@ -987,11 +989,11 @@ attn_fwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
     const float *q = j->qkv + b * n * ld + h * dh;
     const float *k = q + d, *v = q + 2 * d;
     float *p = j->probs + bh * n * n;
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, n, dh, s->scale, q, ld, k, ld, 0.0f,
+    cpu_sgemm (j->cpu->sgemm, FALSE, TRUE, n, n, dh, s->scale, q, ld, k, ld, 0.0f,
                  p, n);
     for (gint r = 0; r < n; r++)
       softmax_row (p + (gsize) r * n, p + (gsize) r * n, n);
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, dh, n, 1.0f, p, n, v, ld, 0.0f,
+    cpu_sgemm (j->cpu->sgemm, FALSE, FALSE, n, dh, n, 1.0f, p, n, v, ld, 0.0f,
                  j->out + b * n * d + h * dh, d);
   }
 }
@@ -1026,14 +1028,14 @@ attn_flash_chunk (gpointer data, gsize lo, gsize hi, gint tid)
     }
     for (gint c0 = 0; c0 < n; c0 += j->bk) {
       gint cols = MIN (j->bk, n - c0);
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, dh, s->scale, q, ld,
+      cpu_sgemm (j->cpu->sgemm, FALSE, TRUE, rows, cols, dh, s->scale, q, ld,
                    k + (gsize) c0 * ld, ld, 0.0f, tile, cols);
       softmax_online (tile, rows, cols, mx, sum, corr);
       if (c0 > 0)
         for (gint r = 0; r < rows; r++)
           for (gint c = 0; c < dh; c++)
             o[(gsize) r * d + c] *= corr[r];
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dh, cols, 1.0f, tile, cols,
+      cpu_sgemm (j->cpu->sgemm, FALSE, FALSE, rows, dh, cols, 1.0f, tile, cols,
                    v + (gsize) c0 * ld, ld, c0 > 0 ? 1.0f : 0.0f, o, d);
     }
     for (gint r = 0; r < rows; r++) {
@@ -1099,18 +1101,18 @@ attn_bwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
     const float *p = j->probs_in + bh * n * n;
     const float *dO = j->dout + b * n * d + h * dh;
     /* dV += Pᵀ·dO;  dP = dO·Vᵀ */
-    cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, n, dh, n, 1.0f, p, n, dO, d, 1.0f, dv,
+    cpu_sgemm (j->cpu->sgemm, TRUE, FALSE, n, dh, n, 1.0f, p, n, dO, d, 1.0f, dv,
                  ld);
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, n, dh, 1.0f, dO, d, v, ld, 0.0f, dp,
+    cpu_sgemm (j->cpu->sgemm, FALSE, TRUE, n, n, dh, 1.0f, dO, d, v, ld, 0.0f, dp,
                  n);
     /* dS = scale · softmax'(dP) */
     for (gint r = 0; r < n; r++)
       softmax_bwd_row (p + (gsize) r * n, dp + (gsize) r * n, dp + (gsize) r * n, n, s->scale,
                        FALSE);
     /* dQ += dS·K;  dK += dSᵀ·Q */
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, dh, n, 1.0f, dp, n, k, ld, 1.0f,
+    cpu_sgemm (j->cpu->sgemm, FALSE, FALSE, n, dh, n, 1.0f, dp, n, k, ld, 1.0f,
                  dq, ld);
-    cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, n, dh, n, 1.0f, dp, n, q, ld, 1.0f, dk,
+    cpu_sgemm (j->cpu->sgemm, TRUE, FALSE, n, dh, n, 1.0f, dp, n, q, ld, 1.0f, dk,
                  ld);
   }
 }

@@ -4,6 +4,7 @@
 
 #include <glib.h>
 
+#include "cpu-sgemm.h"
 #include "m3ret-plugin.h"
 
 G_BEGIN_DECLS
@@ -24,6 +25,7 @@ void cpu_pool_run (CpuPool *pool, gsize n, gsize grain, CpuTask fn, gpointer dat
 typedef struct {
   CpuPool *pool;
   gint n_threads;
+  CpuSgemmKernel sgemm; /* every product's kernel, chosen at create */
   /* per-thread scratch, grown on demand by its own thread only */
   gpointer *scratch;
   gsize *scratch_size;

@@ -1,7 +1,10 @@
-/* cpu.c — the `cpu` backend plugin: host memory, OpenBLAS sgemm, own threads.
+/* cpu.c — the `cpu` backend plugin: host memory, sgemm, own threads.
+ *
+ * Products run on the backend's own AVX-512 kernel where the CPU has
+ * it, on OpenBLAS elsewhere (cpu-sgemm.h; M3RET_CPU_SGEMM chooses).
  *
  * Threads: `threads=` of [pipeline] workers run every loop, each chunk
- * calling OpenBLAS single-threaded (openblas_set_num_threads(1) at
+ * calling its product single-threaded (openblas_set_num_threads(1) at
  * create), so OpenBLAS's pool and ours never compete for the cores.
  * OpenBLAS's thread count is process-wide state; a process holds one cpu
  * context at a time in practice.
@@ -24,6 +27,8 @@ cpu_create (const M3retConfig *config, GError **error)
   openblas_set_num_threads (1);
   Cpu *cpu = g_new0 (Cpu, 1);
   cpu->n_threads = n_threads;
+  cpu->sgemm = cpu_sgemm_default_kernel ();
+  g_debug ("sgemm: %s", cpu->sgemm == CPU_SGEMM_AVX512 ? "own AVX-512 kernel" : "OpenBLAS");
   cpu->pool = cpu_pool_new (n_threads);
   cpu->scratch = g_new0 (gpointer, n_threads);
   cpu->scratch_size = g_new0 (gsize, n_threads);

@@ -1,0 +1,45 @@
+/* cpu-sgemm.h — the cpu backend's single-threaded sgemm: its own AVX-512
+ * kernel where the CPU has AVX-512, OpenBLAS elsewhere.
+ *
+ * Why its own kernel: on the machines this project runs on, the
+ * environment pins OpenBLAS to its AVX2 (Haswell) kernels with
+ * OPENBLAS_CORETYPE, because older OpenBLAS builds compute wrong results
+ * or crash with their AVX-512 kernels there; a CPU with full-width
+ * AVX-512 units then runs sgemm at about half its floating-point rate.
+ * The kernel here is small, tested against a double-precision reference
+ * on every shape class (tests/test-cpu-sgemm.c), and chosen at run time. */
+#ifndef M3RET_CPU_SGEMM_H
+#define M3RET_CPU_SGEMM_H
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  CPU_SGEMM_OPENBLAS, /* cblas_sgemm */
+  CPU_SGEMM_AVX512    /* sgemm-avx512.c */
+} CpuSgemmKernel;
+
+/* The kernel M3RET_CPU_SGEMM asks for: "openblas", or unset, "auto" or
+ * "avx512" for AVX-512 where the CPU runs it, OpenBLAS elsewhere.  An
+ * unknown value is reported once, as a warning, and means "auto". */
+CpuSgemmKernel cpu_sgemm_default_kernel (void);
+/* Whether this CPU and OS run AVX-512 F, BW, DQ and VL. */
+gboolean cpu_sgemm_have_avx512 (void);
+
+/* C = alpha·op(A)·op(B) + beta·C, all row-major, op(A) m×k, op(B) k×n,
+ * on the calling thread.  With beta 0, C is written without being read. */
+void cpu_sgemm (CpuSgemmKernel kernel, gboolean trans_a, gboolean trans_b, gint m, gint n,
+                gint k, gfloat alpha, const float *a, gint lda, const float *b, gint ldb,
+                gfloat beta, float *c, gint ldc);
+
+/* sgemm-avx512.c: the same contract; FALSE only when its packing buffer
+ * cannot be allocated (cpu_sgemm then falls back to OpenBLAS).  Call only
+ * when cpu_sgemm_have_avx512(). */
+gboolean cpu_sgemm_avx512 (gboolean trans_a, gboolean trans_b, gint m, gint n, gint k,
+                           gfloat alpha, const float *a, gint lda, const float *b, gint ldb,
+                           gfloat beta, float *c, gint ldc);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,171 @@
+/* test-cpu-sgemm.c — the cpu backend's sgemm (backends/cpu/cpu-sgemm.h):
+ * each kernel against a double-precision reference on random shapes that
+ * cross every edge of its blocking (12-row blocks, 32-column panels, 256
+ * deep passes, 1024-column packs), all four transpositions, leading
+ * dimensions wider than the matrix, alpha and beta; beta 0 must write C
+ * without reading it, and nothing outside C may change.  Then the choice
+ * M3RET_CPU_SGEMM makes.  The AVX-512 kernel's cases skip, saying so, on a
+ * CPU without AVX-512; the OpenBLAS path is checked everywhere.
+ */
+#include "config.h"
+
+#include <math.h>
+
+#include "cpu-sgemm.h"
+#include "m3ret-check.h"
+
+#define SENTINEL 12345.0f
+
+typedef struct {
+  gboolean ta, tb;
+  gint m, n, k, lda, ldb, ldc;
+  gfloat alpha, beta;
+} Case;
+
+/* Runs @kernel on @c random inputs and holds every element of C (and the
+ * padding beyond each row) to the reference. */
+static void
+check_case (CpuSgemmKernel kernel, const Case *c, GRand *rand)
+{
+  gint a_rows = c->ta ? c->k : c->m, b_rows = c->tb ? c->n : c->k;
+  gsize na = (gsize) a_rows * c->lda, nb = (gsize) b_rows * c->ldb, nc = (gsize) c->m * c->ldc;
+  g_autofree gfloat *a = g_new (gfloat, MAX (na, 1)), *b = g_new (gfloat, MAX (nb, 1));
+  g_autofree gfloat *out = g_new (gfloat, MAX (nc, 1)), *before = g_new (gfloat, MAX (nc, 1));
+  for (gsize i = 0; i < na; i++)
+    a[i] = (gfloat) g_rand_double_range (rand, -1, 1);
+  for (gsize i = 0; i < nb; i++)
+    b[i] = (gfloat) g_rand_double_range (rand, -1, 1);
+  for (gsize i = 0; i < nc; i++) {
+    gboolean padding = (gint) (i % c->ldc) >= c->n;
+    before[i] = padding ? SENTINEL : c->beta == 0 ? NAN : (gfloat) g_rand_double_range (rand, -1, 1);
+    out[i] = before[i];
+  }
+  cpu_sgemm (kernel, c->ta, c->tb, c->m, c->n, c->k, c->alpha, a, c->lda, b, c->ldb, c->beta, out,
+             c->ldc);
+  for (gint i = 0; i < c->m; i++) {
+    for (gint j = 0; j < c->n; j++) {
+      gdouble sum = 0, mag = 0;
+      for (gint p = 0; p < c->k; p++) {
+        gdouble x = c->ta ? a[(gsize) p * c->lda + i] : a[(gsize) i * c->lda + p];
+        gdouble y = c->tb ? b[(gsize) j * c->ldb + p] : b[(gsize) p * c->ldb + j];
+        sum += x * y;
+        mag += fabs (x * y);
+      }
+      gdouble old = before[(gsize) i * c->ldc + j];
+      gdouble want = c->alpha * sum + (c->beta == 0 ? 0 : c->beta * old);
+      gdouble got = out[(gsize) i * c->ldc + j];
+      gdouble tol = 1e-6 * (fabs (c->alpha) * mag + fabs (c->beta) + 1) * (4 + sqrt (c->k));
+      ck_assert_msg (fabs (got - want) <= tol,
+                     "kernel %d, %c%c m %d n %d k %d alpha %g beta %g: C[%d,%d] = %.7g, want %.7g",
+                     kernel, c->ta ? 'T' : 'N', c->tb ? 'T' : 'N', c->m, c->n, c->k, c->alpha,
+                     c->beta, i, j, got, want);
+    }
+    for (gint j = c->n; j < c->ldc; j++)
+      ck_assert_msg (out[(gsize) i * c->ldc + j] == SENTINEL, "wrote beyond row %d's end", i);
+  }
+}
+
+static const gint dims[] = { 1, 2, 11, 12, 13, 16, 17, 31, 32, 33, 64, 65, 97 };
+
+static void
+random_cases (CpuSgemmKernel kernel, guint seed, guint n_cases)
+{
+  GRand *rand = g_rand_new_with_seed (seed);
+  static const gfloat alphas[] = { 1.0f, 0.7f, -1.5f };
+  static const gfloat betas[] = { 0.0f, 1.0f, -0.3f };
+  for (guint t = 0; t < n_cases; t++) {
+    Case c = { .ta = g_rand_boolean (rand), .tb = g_rand_boolean (rand) };
+    c.m = dims[g_rand_int_range (rand, 0, G_N_ELEMENTS (dims))];
+    c.n = dims[g_rand_int_range (rand, 0, G_N_ELEMENTS (dims))];
+    c.k = dims[g_rand_int_range (rand, 0, G_N_ELEMENTS (dims))];
+    c.lda = (c.ta ? c.m : c.k) + g_rand_int_range (rand, 0, 3);
+    c.ldb = (c.tb ? c.k : c.n) + g_rand_int_range (rand, 0, 3);
+    c.ldc = c.n + g_rand_int_range (rand, 0, 3);
+    c.alpha = alphas[t % 3];
+    c.beta = betas[(t / 3) % 3];
+    check_case (kernel, &c, rand);
+  }
+  g_rand_free (rand);
+}
+
+/* Shapes past one pass in depth (k > 256) and one pack in width
+ * (n > 1024), with a short last block of rows, each transposition. */
+static void
+long_cases (CpuSgemmKernel kernel)
+{
+  GRand *rand = g_rand_new_with_seed (7);
+  for (gint t = 0; t < 4; t++) {
+    gboolean ta = t & 1, tb = t >> 1;
+    Case deep = { ta, tb, 29, 45, 601, ta ? 29 : 601, tb ? 601 : 45, 47, 1.0f, 0.5f };
+    Case wide = { ta, tb, 14, 1100, 37, ta ? 14 : 37, tb ? 37 : 1100, 1100, 0.25f, 0.0f };
+    check_case (kernel, &deep, rand);
+    check_case (kernel, &wide, rand);
+  }
+  g_rand_free (rand);
+}
+
+/* k = 0 or alpha = 0: C = beta·C without touching A or B. */
+static void
+degenerate_cases (CpuSgemmKernel kernel)
+{
+  gfloat c[6] = { 1, 2, 3, 4, 5, 6 };
+  cpu_sgemm (kernel, FALSE, FALSE, 2, 3, 0, 1.0f, NULL, 1, NULL, 3, 2.0f, c, 3);
+  ck_assert_float_eq (c[5], 12.0f);
+  gfloat a[4] = { NAN, NAN, NAN, NAN };
+  cpu_sgemm (kernel, FALSE, TRUE, 2, 3, 2, 0.0f, a, 2, a, 2, 0.0f, c, 3);
+  for (gint i = 0; i < 6; i++)
+    ck_assert_float_eq (c[i], 0.0f);
+}
+
+START_TEST (test_openblas)
+{
+  random_cases (CPU_SGEMM_OPENBLAS, 11, 300);
+  long_cases (CPU_SGEMM_OPENBLAS);
+  degenerate_cases (CPU_SGEMM_OPENBLAS);
+}
+END_TEST
+
+START_TEST (test_avx512)
+{
+  if (!cpu_sgemm_have_avx512 ()) {
+    g_print ("test_avx512: skipped, this CPU has no AVX-512\n");
+    return;
+  }
+  random_cases (CPU_SGEMM_AVX512, 12, 600);
+  long_cases (CPU_SGEMM_AVX512);
+  degenerate_cases (CPU_SGEMM_AVX512);
+}
+END_TEST
+
+START_TEST (test_choice)
+{
+  CpuSgemmKernel best = cpu_sgemm_have_avx512 () ? CPU_SGEMM_AVX512 : CPU_SGEMM_OPENBLAS;
+  g_unsetenv ("M3RET_CPU_SGEMM");
+  ck_assert_int_eq (cpu_sgemm_default_kernel (), best);
+  g_setenv ("M3RET_CPU_SGEMM", "auto", TRUE);
+  ck_assert_int_eq (cpu_sgemm_default_kernel (), best);
+  g_setenv ("M3RET_CPU_SGEMM", "avx512", TRUE);
+  ck_assert_int_eq (cpu_sgemm_default_kernel (), best);
+  g_setenv ("M3RET_CPU_SGEMM", "openblas", TRUE);
+  ck_assert_int_eq (cpu_sgemm_default_kernel (), CPU_SGEMM_OPENBLAS);
+  g_setenv ("M3RET_CPU_SGEMM", "mkl", TRUE);
+  m3ret_check_expect_log ("M3RET_CPU_SGEMM=mkl: unknown kernel", 1);
+  ck_assert_int_eq (cpu_sgemm_default_kernel (), best);
+  ck_assert_int_eq (cpu_sgemm_default_kernel (), best); /* said once */
+  m3ret_check_expected_done ();
+  g_unsetenv ("M3RET_CPU_SGEMM");
+}
+END_TEST
+
+int
+main (void)
+{
+  m3ret_check_init ();
+  Suite *s = suite_create ("cpu-sgemm");
+  TCase *tc = tcase_create ("kernels");
+  tcase_add_test (tc, test_openblas);
+  tcase_add_test (tc, test_avx512);
+  tcase_add_test (tc, test_choice);
+  suite_add_tcase (s, tc);
+  return m3ret_check_run (s);
+}
