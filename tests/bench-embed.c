@@ -123,8 +123,8 @@ main (void)
   printf ("\nEmbedding, ViT-tiny, tubelet 2x8x8, %d threads, medians of %d rounds of %d batches\n",
           threads, rounds, steps);
   gdouble peak = bench_median (sgemm, rounds);
-  printf ("sgemm (2048³, %d threads, the faster of OpenBLAS and the cpu backend's): %.1f GFLOP/s\n",
-          threads, peak / 1e9);
+  printf ("sgemm (2048³, %d threads, the faster of OpenBLAS and the cpu backend's): "
+          "%.1f GFLOP/s\n", threads, peak / 1e9);
   printf ("%-8s %-12s %6s %12s %10s %9s\n", "backend", "input", "batch", "images/s", "GFLOP/s",
           "÷ sgemm");
   gdouble med[N_BACKENDS][N_INPUTS];
