@@ -37,7 +37,8 @@ check_case (CpuSgemmKernel kernel, const Case *c, GRand *rand)
     b[i] = (gfloat) g_rand_double_range (rand, -1, 1);
   for (gsize i = 0; i < nc; i++) {
     gboolean padding = (gint) (i % c->ldc) >= c->n;
-    before[i] = padding ? SENTINEL : c->beta == 0 ? NAN : (gfloat) g_rand_double_range (rand, -1, 1);
+    gfloat old = c->beta == 0 ? NAN : (gfloat) g_rand_double_range (rand, -1, 1);
+    before[i] = padding ? SENTINEL : old;
     out[i] = before[i];
   }
   cpu_sgemm (kernel, c->ta, c->tb, c->m, c->n, c->k, c->alpha, a, c->lda, b, c->ldb, c->beta, out,
