@@ -160,13 +160,19 @@ matmul_common (M3retGraph *g, M3retTensor *a, M3retTensor *b, gboolean trans_b,
   M3retTensor *out = new_with_last (g, a, nn);
   if (out == NULL)
     return NULL;
-  /* With a bias, every row starts as the bias and the product adds onto
-   * it: one pass over the output instead of clearing it for the product
-   * and then reading and writing it again for a broadcast add. */
-  if (bias != NULL)
-    VT->copy2d (CTX, (gint) rows, (gint) nn, bias->data, 0, 0.0f, out->data, (gint) nn);
-  VT->gemm (CTX, FALSE, trans_b, (gint) rows, (gint) nn, (gint) k, 1.0f, a->data, (gint) k,
-            b->data, (gint) b->shape[1], bias != NULL ? 1.0f : 0.0f, out->data, (gint) nn);
+  if (bias != NULL && trans_b && VT->linear_fwd != NULL) {
+    /* the backend adds the bias as it writes each block of the product */
+    VT->linear_fwd (CTX, (gint) rows, (gint) nn, (gint) k, a->data, b->data, bias->data,
+                    out->data);
+  } else {
+    /* With a bias, every row starts as the bias and the product adds onto
+     * it: one pass over the output instead of clearing it for the product
+     * and then reading and writing it again for a broadcast add. */
+    if (bias != NULL)
+      VT->copy2d (CTX, (gint) rows, (gint) nn, bias->data, 0, 0.0f, out->data, (gint) nn);
+    VT->gemm (CTX, FALSE, trans_b, (gint) rows, (gint) nn, (gint) k, 1.0f, a->data, (gint) k,
+              b->data, (gint) b->shape[1], bias != NULL ? 1.0f : 0.0f, out->data, (gint) nn);
+  }
   M3retTensor *pre = out;
   if (gelu) {
     out = new_like (g, pre);

@@ -184,8 +184,15 @@ struct _M3retBackendVTable {
   void (*bias_gelu_bwd) (gpointer self, gint rows, gint cols, const float *x, const float *dout,
                          float *dx, float *dbias);
 
+  /* ---- since ABI minor 3 (optional, NULL: the core runs copy2d + gemm) ---- */
+  /* out (rows × n) = x (rows × k) · wᵀ (w: n × k) + bias (n, added to
+   * every row; may be NULL), WRITTEN: a linear layer's forward without a
+   * separate pass that first fills the output with the bias */
+  void (*linear_fwd) (gpointer self, gint rows, gint n, gint k, const float *x, const float *w,
+                      const float *bias, float *out);
+
   /*< private >*/
-  gpointer _m3ret_reserved[6];
+  gpointer _m3ret_reserved[5];
 };
 
 G_END_DECLS

@@ -27,6 +27,7 @@ START_TEST (test_sizes)
   ck_assert_uint_eq (sizeof (M3retBackendVTable), 360);
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retBackendVTable, add_layernorm_fwd), 296); /* minor 2 */
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retBackendVTable, bias_gelu_bwd), 304);
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retBackendVTable, linear_fwd), 312); /* minor 3 */
   ck_assert_uint_eq (sizeof (M3retRetrieverVTable), 120);
   ck_assert_uint_eq (sizeof (M3retObjectiveSetup), 88);
   ck_assert_uint_eq (sizeof (M3retView), 72);

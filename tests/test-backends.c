@@ -366,6 +366,30 @@ f_gemm_beta (Run *r)
                d->n + d->pad);
 }
 
+/* out = x·wᵀ + bias, WRITTEN over what out held: linear_fwd where the
+ * backend has it, else the core's fallback (bias rows, then gemm β = 1) */
+static void
+l_linear (const Dims *d, Layout *l)
+{
+  add (l, (gsize) d->m * d->k, ROLE_IN, FILL_UNIFORM);           /* 0 x */
+  add (l, (gsize) d->n * d->k, ROLE_IN, FILL_UNIFORM);           /* 1 w */
+  add (l, (gsize) d->n, ROLE_IN, FILL_UNIFORM);                  /* 2 bias */
+  l->loss = add (l, (gsize) d->m * d->n, ROLE_OUT, FILL_UNIFORM); /* 3 out */
+}
+
+static void
+f_linear (Run *r)
+{
+  const Dims *d = r->d;
+  if (r->vt->linear_fwd != NULL) {
+    r->vt->linear_fwd (r->self, d->m, d->n, d->k, F (0), F (1), F (2), F (3));
+    return;
+  }
+  r->vt->copy2d (r->self, d->m, d->n, F (2), 0, 0.0f, F (3), d->n);
+  r->vt->gemm (r->self, FALSE, TRUE, d->m, d->n, d->k, 1.0f, F (0), d->k, F (1), d->k, 1.0f, F (3),
+               d->n);
+}
+
 /* ---- elementwise ---- */
 
 static void
@@ -929,6 +953,7 @@ static const OpCase op_cases[] = {
   { "adamw", l_adamw, f_adamw, NULL, NMSE },
   { "add_layernorm (fused)", l_add_layernorm, f_add_layernorm, b_add_layernorm, NMSE },
   { "bias_gelu_bwd (fused)", l_bias_gelu, f_bias_gelu, b_bias_gelu, NMSE },
+  { "linear_fwd (fused)", l_linear, f_linear, NULL, NMSE },
 };
 
 /* --------------------------------------------------------------- harness */

@@ -2,7 +2,7 @@
  * each kernel against a double-precision reference on random shapes that
  * cross every edge of its blocking (12-row blocks, 32-column panels, 256
  * deep passes, 1024-column packs), all four transpositions, leading
- * dimensions wider than the matrix, alpha and beta; beta 0 must write C
+ * dimensions wider than the matrix, alpha, beta and a bias row; beta 0 must write C
  * without reading it, and nothing outside C may change.  Then the choice
  * M3RET_CPU_SGEMM makes.  The AVX-512 kernel's cases skip, saying so, on a
  * CPU without AVX-512; the OpenBLAS path is checked everywhere.
@@ -20,6 +20,7 @@ typedef struct {
   gboolean ta, tb;
   gint m, n, k, lda, ldb, ldc;
   gfloat alpha, beta;
+  gboolean bias; /* a bias row added to every row of C */
 } Case;
 
 /* Runs @kernel on @c random inputs and holds every element of C (and the
@@ -35,14 +36,17 @@ check_case (CpuSgemmKernel kernel, const Case *c, GRand *rand)
     a[i] = (gfloat) g_rand_double_range (rand, -1, 1);
   for (gsize i = 0; i < nb; i++)
     b[i] = (gfloat) g_rand_double_range (rand, -1, 1);
+  g_autofree gfloat *bias = c->bias ? g_new (gfloat, c->n) : NULL;
+  for (gint j = 0; bias != NULL && j < c->n; j++)
+    bias[j] = (gfloat) g_rand_double_range (rand, -2, 2);
   for (gsize i = 0; i < nc; i++) {
     gboolean padding = (gint) (i % c->ldc) >= c->n;
     gfloat old = c->beta == 0 ? NAN : (gfloat) g_rand_double_range (rand, -1, 1);
     before[i] = padding ? SENTINEL : old;
     out[i] = before[i];
   }
-  cpu_sgemm (kernel, c->ta, c->tb, c->m, c->n, c->k, c->alpha, a, c->lda, b, c->ldb, c->beta, out,
-             c->ldc);
+  cpu_sgemm_bias (kernel, c->ta, c->tb, c->m, c->n, c->k, c->alpha, a, c->lda, b, c->ldb, c->beta,
+                  bias, out, c->ldc);
   for (gint i = 0; i < c->m; i++) {
     for (gint j = 0; j < c->n; j++) {
       gdouble sum = 0, mag = 0;
@@ -53,13 +57,13 @@ check_case (CpuSgemmKernel kernel, const Case *c, GRand *rand)
         mag += fabs (x * y);
       }
       gdouble old = before[(gsize) i * c->ldc + j];
-      gdouble want = c->alpha * sum + (c->beta == 0 ? 0 : c->beta * old);
+      gdouble want = c->alpha * sum + (c->beta == 0 ? 0 : c->beta * old) + (bias ? bias[j] : 0);
       gdouble got = out[(gsize) i * c->ldc + j];
-      gdouble tol = 1e-6 * (fabs (c->alpha) * mag + fabs (c->beta) + 1) * (4 + sqrt (c->k));
+      gdouble tol = 1e-6 * (fabs (c->alpha) * mag + fabs (c->beta) + 3) * (4 + sqrt (c->k));
       ck_assert_msg (fabs (got - want) <= tol,
-                     "kernel %d, %c%c m %d n %d k %d alpha %g beta %g: C[%d,%d] = %.7g, want %.7g",
-                     kernel, c->ta ? 'T' : 'N', c->tb ? 'T' : 'N', c->m, c->n, c->k, c->alpha,
-                     c->beta, i, j, got, want);
+                     "kernel %d, %c%c m %d n %d k %d alpha %g beta %g bias %d: C[%d,%d] = %.7g, "
+                     "want %.7g", kernel, c->ta ? 'T' : 'N', c->tb ? 'T' : 'N', c->m, c->n, c->k,
+                     c->alpha, c->beta, c->bias, i, j, got, want);
     }
     for (gint j = c->n; j < c->ldc; j++)
       ck_assert_msg (out[(gsize) i * c->ldc + j] == SENTINEL, "wrote beyond row %d's end", i);
@@ -84,6 +88,7 @@ random_cases (CpuSgemmKernel kernel, guint seed, guint n_cases)
     c.ldc = c.n + g_rand_int_range (rand, 0, 3);
     c.alpha = alphas[t % 3];
     c.beta = betas[(t / 3) % 3];
+    c.bias = (t / 9) % 2;
     check_case (kernel, &c, rand);
   }
   g_rand_free (rand);
@@ -97,21 +102,24 @@ long_cases (CpuSgemmKernel kernel)
   GRand *rand = g_rand_new_with_seed (7);
   for (gint t = 0; t < 4; t++) {
     gboolean ta = t & 1, tb = t >> 1;
-    Case deep = { ta, tb, 29, 45, 601, ta ? 29 : 601, tb ? 601 : 45, 47, 1.0f, 0.5f };
-    Case wide = { ta, tb, 14, 1100, 37, ta ? 14 : 37, tb ? 37 : 1100, 1100, 0.25f, 0.0f };
+    Case deep = { ta, tb, 29, 45, 601, ta ? 29 : 601, tb ? 601 : 45, 47, 1.0f, 0.5f, t & 1 };
+    Case wide = { ta, tb, 14, 1100, 37, ta ? 14 : 37, tb ? 37 : 1100, 1100, 0.25f, 0.0f, tb };
     check_case (kernel, &deep, rand);
     check_case (kernel, &wide, rand);
   }
   g_rand_free (rand);
 }
 
-/* k = 0 or alpha = 0: C = beta·C without touching A or B. */
+/* k = 0 or alpha = 0: C = beta·C (+ bias) without touching A or B. */
 static void
 degenerate_cases (CpuSgemmKernel kernel)
 {
   gfloat c[6] = { 1, 2, 3, 4, 5, 6 };
   cpu_sgemm (kernel, FALSE, FALSE, 2, 3, 0, 1.0f, NULL, 1, NULL, 3, 2.0f, c, 3);
   ck_assert_float_eq (c[5], 12.0f);
+  const gfloat bias[3] = { 1, 2, 3 };
+  cpu_sgemm_bias (kernel, FALSE, FALSE, 2, 3, 0, 1.0f, NULL, 1, NULL, 3, 0.5f, bias, c, 3);
+  ck_assert_float_eq (c[5], 9.0f);
   gfloat a[4] = { NAN, NAN, NAN, NAN };
   cpu_sgemm (kernel, FALSE, TRUE, 2, 3, 2, 0.0f, a, 2, a, 2, 0.0f, c, 3);
   for (gint i = 0; i < 6; i++)

@@ -99,7 +99,7 @@ typedef struct {
   gboolean ta, tb, split_m;
   gint m, n, k, lda, ldb, ldc;
   gfloat alpha, beta;
-  const float *a, *b;
+  const float *a, *b, *bias; /* bias: n floats added to every row, or NULL */
   float *c;
 } GemmJob;
 
@@ -110,13 +110,30 @@ gemm_chunk (gpointer data, gsize lo, gsize hi, gint tid)
   gint len = (gint) (hi - lo);
   if (j->split_m) {
     const float *a = j->ta ? j->a + lo : j->a + lo * (gsize) j->lda;
-    cpu_sgemm (j->kernel, j->ta, j->tb, len, j->n, j->k, j->alpha, a, j->lda, j->b, j->ldb,
-               j->beta, j->c + lo * (gsize) j->ldc, j->ldc);
+    cpu_sgemm_bias (j->kernel, j->ta, j->tb, len, j->n, j->k, j->alpha, a, j->lda, j->b, j->ldb,
+                    j->beta, j->bias, j->c + lo * (gsize) j->ldc, j->ldc);
   } else {
     const float *b = j->tb ? j->b + lo * (gsize) j->ldb : j->b + lo;
-    cpu_sgemm (j->kernel, j->ta, j->tb, j->m, len, j->k, j->alpha, j->a, j->lda, b, j->ldb,
-               j->beta, j->c + lo, j->ldc);
+    cpu_sgemm_bias (j->kernel, j->ta, j->tb, j->m, len, j->k, j->alpha, j->a, j->lda, b, j->ldb,
+                    j->beta, j->bias ? j->bias + lo : NULL, j->c + lo, j->ldc);
   }
+}
+
+/* Runs @j on the pool, split along the longer of m and n: both halves
+ * keep the kernels busy. */
+static void
+run_gemm (gpointer self, GemmJob *j)
+{
+  if (j->m <= 0 || j->n <= 0)
+    return;
+  gdouble work = (gdouble) j->m * j->n * MAX (j->k, 1);
+  gint threads = ((Cpu *) self)->n_threads;
+  if (threads == 1 || work < 2e5) {
+    gemm_chunk (j, 0, (gsize) j->m, 0);
+    return;
+  }
+  j->split_m = j->m >= j->n;
+  cpu_pool_run (pool_of (self), (gsize) (j->split_m ? j->m : j->n), 1, gemm_chunk, j);
 }
 
 static void
@@ -126,17 +143,18 @@ cpu_gemm (gpointer self, gboolean trans_a, gboolean trans_b, gint m, gint n, gin
   GemmJob j = { .kernel = ((Cpu *) self)->sgemm, .ta = trans_a, .tb = trans_b, .split_m = TRUE,
                 .m = m, .n = n, .k = k, .lda = lda, .ldb = ldb, .ldc = ldc,
                 .alpha = alpha, .beta = beta, .a = a, .b = b, .c = c };
-  if (m <= 0 || n <= 0)
-    return;
-  gdouble work = (gdouble) m * n * MAX (k, 1);
-  gint threads = ((Cpu *) self)->n_threads;
-  if (threads == 1 || work < 2e5) {
-    gemm_chunk (&j, 0, (gsize) m, 0);
-    return;
-  }
-  /* Split the longer of m and n: both halves keep the kernels busy. */
-  j.split_m = m >= n;
-  cpu_pool_run (pool_of (self), (gsize) (j.split_m ? m : n), 1, gemm_chunk, &j);
+  run_gemm (self, &j);
+}
+
+/* out = x·wᵀ + bias, the bias added by the kernel as it stores C. */
+static void
+cpu_linear_fwd (gpointer self, gint rows, gint n, gint k, const float *x, const float *w,
+                const float *bias, float *out)
+{
+  GemmJob j = { .kernel = ((Cpu *) self)->sgemm, .ta = FALSE, .tb = TRUE, .split_m = TRUE,
+                .m = rows, .n = n, .k = k, .lda = k, .ldb = k, .ldc = n,
+                .alpha = 1.0f, .beta = 0.0f, .a = x, .b = w, .bias = bias, .c = out };
+  run_gemm (self, &j);
 }
 
 /* ----------------------------------------------------------- elementwise */
@@ -1304,4 +1322,5 @@ const M3retBackendVTable cpu_vtable = {
   .adamw = cpu_adamw,
   .add_layernorm_fwd = cpu_add_layernorm_fwd,
   .bias_gelu_bwd = cpu_bias_gelu_bwd,
+  .linear_fwd = cpu_linear_fwd,
 };

@@ -32,13 +32,19 @@ gboolean cpu_sgemm_have_avx512 (void);
 void cpu_sgemm (CpuSgemmKernel kernel, gboolean trans_a, gboolean trans_b, gint m, gint n,
                 gint k, gfloat alpha, const float *a, gint lda, const float *b, gint ldb,
                 gfloat beta, float *c, gint ldc);
+/* The same, plus @bias (n floats; NULL for none) added to every row of C:
+ * a linear layer's forward.  The AVX-512 kernel adds it as it stores each
+ * block; OpenBLAS gets C preset to beta·C + bias and beta 1. */
+void cpu_sgemm_bias (CpuSgemmKernel kernel, gboolean trans_a, gboolean trans_b, gint m, gint n,
+                     gint k, gfloat alpha, const float *a, gint lda, const float *b, gint ldb,
+                     gfloat beta, const float *bias, float *c, gint ldc);
 
-/* sgemm-avx512.c: the same contract; FALSE only when its packing buffer
- * cannot be allocated (cpu_sgemm then falls back to OpenBLAS).  Call only
- * when cpu_sgemm_have_avx512(). */
+/* sgemm-avx512.c: cpu_sgemm_bias's contract; FALSE only when its packing
+ * buffer cannot be allocated (the caller then falls back to OpenBLAS).
+ * Call only when cpu_sgemm_have_avx512(). */
 gboolean cpu_sgemm_avx512 (gboolean trans_a, gboolean trans_b, gint m, gint n, gint k,
                            gfloat alpha, const float *a, gint lda, const float *b, gint ldb,
-                           gfloat beta, float *c, gint ldc);
+                           gfloat beta, const float *bias, float *c, gint ldc);
 
 G_END_DECLS
 

@@ -117,11 +117,12 @@ pack_b (gboolean trans_b, const float *b, gint ldb, gint pc, gint kc, gint jc, g
   }
 }
 
-/* C[0 .. mr, cols of m0|m1] = alpha · Σ_p A(i, p) B(p, ·) + beta · C, with
- * A(i, p) at a[i·rs + p·cs] and the panel of B at @bp. */
+/* C[0 .. mr, cols of m0|m1] = alpha · Σ_p A(i, p) B(p, ·) + beta · C
+ * (+ @bias, when not NULL, on every row), with A(i, p) at a[i·rs + p·cs]
+ * and the panel of B at @bp. */
 static INLINE AVX512 void
 block (gint kc, const float *a, gssize rs, gssize cs, const float *bp, float *c, gint ldc,
-       gint mr, __mmask16 m0, __mmask16 m1, gfloat alpha, gfloat beta)
+       gint mr, __mmask16 m0, __mmask16 m1, gfloat alpha, gfloat beta, const float *bias)
 {
   __m512 acc[MR][2];
   for (gint i = 0; i < MR; i++)
@@ -136,8 +137,14 @@ block (gint kc, const float *a, gssize rs, gssize cs, const float *bp, float *c,
     }
   }
   __m512 va = _mm512_set1_ps (alpha), vb = _mm512_set1_ps (beta);
+  __m512 bias0 = _mm512_setzero_ps (), bias1 = _mm512_setzero_ps ();
+  if (bias != NULL) {
+    bias0 = _mm512_maskz_loadu_ps (m0, bias);
+    bias1 = _mm512_maskz_loadu_ps (m1, bias + 16);
+  }
   for (gint i = 0; i < mr; i++, c += ldc) {
-    __m512 r0 = _mm512_mul_ps (acc[i][0], va), r1 = _mm512_mul_ps (acc[i][1], va);
+    __m512 r0 = _mm512_fmadd_ps (acc[i][0], va, bias0);
+    __m512 r1 = _mm512_fmadd_ps (acc[i][1], va, bias1);
     if (beta != 0.0f) {
       r0 = _mm512_fmadd_ps (vb, _mm512_maskz_loadu_ps (m0, c), r0);
       r1 = _mm512_fmadd_ps (vb, _mm512_maskz_loadu_ps (m1, c + 16), r1);
@@ -150,16 +157,16 @@ block (gint kc, const float *a, gssize rs, gssize cs, const float *bp, float *c,
 /* The two ways A lies, each with one stride a compile-time 1. */
 static AVX512 void
 block_rows (gint kc, const float *a, gssize lda, const float *bp, float *c, gint ldc, gint mr,
-            __mmask16 m0, __mmask16 m1, gfloat alpha, gfloat beta)
+            __mmask16 m0, __mmask16 m1, gfloat alpha, gfloat beta, const float *bias)
 {
-  block (kc, a, lda, 1, bp, c, ldc, mr, m0, m1, alpha, beta);
+  block (kc, a, lda, 1, bp, c, ldc, mr, m0, m1, alpha, beta, bias);
 }
 
 static AVX512 void
 block_cols (gint kc, const float *a, gssize lda, const float *bp, float *c, gint ldc, gint mr,
-            __mmask16 m0, __mmask16 m1, gfloat alpha, gfloat beta)
+            __mmask16 m0, __mmask16 m1, gfloat alpha, gfloat beta, const float *bias)
 {
-  block (kc, a, 1, lda, bp, c, ldc, mr, m0, m1, alpha, beta);
+  block (kc, a, 1, lda, bp, c, ldc, mr, m0, m1, alpha, beta, bias);
 }
 
 /* The last @mr (< MR) rows of op(A)[·, pc .. pc+kc) as kc × MR, zero-padded. */
@@ -174,23 +181,26 @@ pack_a_tail (gboolean trans_a, const float *a, gint lda, gint row0, gint mr, gin
                                  : a[(gsize) (row0 + i) * lda + pc + p];
 }
 
+/* C = beta·C (+ bias): what is left when the product is zero. */
 static void
-scale_c (gint m, gint n, gfloat beta, float *c, gint ldc)
+scale_c (gint m, gint n, gfloat beta, const float *bias, float *c, gint ldc)
 {
   for (gint i = 0; i < m; i++)
-    for (gint j = 0; j < n; j++)
-      c[(gsize) i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(gsize) i * ldc + j];
+    for (gint j = 0; j < n; j++) {
+      float *x = c + (gsize) i * ldc + j;
+      *x = (beta == 0.0f ? 0.0f : beta * *x) + (bias != NULL ? bias[j] : 0.0f);
+    }
 }
 
 AVX512 gboolean
 cpu_sgemm_avx512 (gboolean trans_a, gboolean trans_b, gint m, gint n, gint k, gfloat alpha,
-                  const float *a, gint lda, const float *b, gint ldb, gfloat beta, float *c,
-                  gint ldc)
+                  const float *a, gint lda, const float *b, gint ldb, gfloat beta,
+                  const float *bias, float *c, gint ldc)
 {
   if (m <= 0 || n <= 0)
     return TRUE;
   if (k <= 0 || alpha == 0.0f) {
-    scale_c (m, n, beta, c, ldc);
+    scale_c (m, n, beta, bias, c, ldc);
     return TRUE;
   }
   float *bp = pack_buffer ();
@@ -203,7 +213,9 @@ cpu_sgemm_avx512 (gboolean trans_a, gboolean trans_b, gint m, gint n, gint k, gf
     gint nc = MIN (NC, n - jc);
     for (gint pc = 0; pc < k; pc += KC) {
       gint kc = MIN (KC, k - pc);
+      /* the first pass scales C and adds the bias; the others add on */
       gfloat beta_pass = pc == 0 ? beta : 1.0f;
+      const float *bias_pass = pc == 0 ? bias : NULL;
       pack_b (trans_b, b, ldb, pc, kc, jc, nc, bp);
       if (tail_row < m)
         pack_a_tail (trans_a, a, lda, tail_row, m - tail_row, pc, kc, tail);
@@ -213,16 +225,18 @@ cpu_sgemm_avx512 (gboolean trans_a, gboolean trans_b, gint m, gint n, gint k, gf
           const float *panel = bp + (gsize) (jr / NR) * kc * NR;
           __mmask16 m0 = first_lanes (nc - jr), m1 = first_lanes (nc - jr - 16);
           float *cj = c + jc + jr;
+          const float *bias_j = bias_pass != NULL ? bias_pass + jc + jr : NULL;
           for (gint ir = ic; ir < ic_end; ir += MR) {
             float *cij = cj + (gsize) ir * ldc;
             if (ir >= tail_row)
-              block_cols (kc, tail, MR, panel, cij, ldc, m - ir, m0, m1, alpha, beta_pass);
+              block_cols (kc, tail, MR, panel, cij, ldc, m - ir, m0, m1, alpha, beta_pass,
+                          bias_j);
             else if (trans_a)
               block_cols (kc, a + (gsize) pc * lda + ir, lda, panel, cij, ldc, MR, m0, m1,
-                          alpha, beta_pass);
+                          alpha, beta_pass, bias_j);
             else
               block_rows (kc, a + (gsize) ir * lda + pc, lda, panel, cij, ldc, MR, m0, m1,
-                          alpha, beta_pass);
+                          alpha, beta_pass, bias_j);
           }
         }
       }
@@ -235,8 +249,8 @@ cpu_sgemm_avx512 (gboolean trans_a, gboolean trans_b, gint m, gint n, gint k, gf
 
 gboolean
 cpu_sgemm_avx512 (gboolean trans_a, gboolean trans_b, gint m, gint n, gint k, gfloat alpha,
-                  const float *a, gint lda, const float *b, gint ldb, gfloat beta, float *c,
-                  gint ldc)
+                  const float *a, gint lda, const float *b, gint ldb, gfloat beta,
+                  const float *bias, float *c, gint ldc)
 {
   return FALSE;
 }

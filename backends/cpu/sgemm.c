@@ -36,15 +36,34 @@ cpu_sgemm_default_kernel (void)
 }
 
 void
-cpu_sgemm (CpuSgemmKernel kernel, gboolean trans_a, gboolean trans_b, gint m, gint n, gint k,
-           gfloat alpha, const float *a, gint lda, const float *b, gint ldb, gfloat beta,
-           float *c, gint ldc)
+cpu_sgemm_bias (CpuSgemmKernel kernel, gboolean trans_a, gboolean trans_b, gint m, gint n,
+                gint k, gfloat alpha, const float *a, gint lda, const float *b, gint ldb,
+                gfloat beta, const float *bias, float *c, gint ldc)
 {
   if (m <= 0 || n <= 0)
     return;
   if (kernel == CPU_SGEMM_AVX512 &&
-      cpu_sgemm_avx512 (trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
+      cpu_sgemm_avx512 (trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc))
     return;
+  if (bias != NULL) {
+    for (gint i = 0; i < m; i++) {
+      float *row = c + (gsize) i * ldc;
+      if (beta == 0.0f)
+        memcpy (row, bias, sizeof (float) * n);
+      else
+        for (gint j = 0; j < n; j++)
+          row[j] = beta * row[j] + bias[j];
+    }
+    beta = 1.0f;
+  }
   cblas_sgemm (CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void
+cpu_sgemm (CpuSgemmKernel kernel, gboolean trans_a, gboolean trans_b, gint m, gint n, gint k,
+           gfloat alpha, const float *a, gint lda, const float *b, gint ldb, gfloat beta,
+           float *c, gint ldc)
+{
+  cpu_sgemm_bias (kernel, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, NULL, c, ldc);
 }
