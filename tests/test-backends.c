@@ -1,7 +1,8 @@
 /* test-backends.c — cross-backend conformance, after ggml's test-backend-ops.
  *
  * Targets: every backend plugin of the build tree with its defaults, the
- * cpu backend again with two threads, and torch on device=cuda.  A target
+ * cpu backend again with two threads and with its AVX2 and generic kernel
+ * tables (simd=), and torch on device=cuda.  A target
  * whose score declines (no GPU) is skipped with a printed line, never
  * failed — unless M3RET_TEST_REQUIRE names it ("torch:cuda"; the GPU check
  * script sets it so a silent skip cannot pass for a pass).
@@ -147,9 +148,21 @@ build_targets (void)
     t->backend = name;
     t->threads = 1;
     if (strcmp (name, "cpu") == 0) {
-      /* the reference against itself split over two threads */
+      /* the reference (its best kernels, one thread) against itself split
+       * over two threads, and against each narrower kernel table forced by
+       * simd= (declined, so skipped, where the CPU lacks AVX2) */
       t->label = "cpu:2threads";
       t->threads = 2;
+      static const gchar *const variants[][2] = { { "cpu:avx2", "simd=avx2" },
+                                                  { "cpu:generic", "simd=generic" } };
+      for (guint v = 0; v < G_N_ELEMENTS (variants); v++) {
+        Target *tv = g_new0 (Target, 1);
+        tv->backend = name;
+        tv->threads = 1;
+        tv->label = variants[v][0];
+        tv->settings[0] = variants[v][1];
+        g_ptr_array_add (targets, tv);
+      }
     } else if (strcmp (name, "torch") == 0) {
       t->label = "torch:cpu";
       t->settings[0] = "device=cpu";

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cpu-private.h"
+#include "kernels.h"
 
 /* Elementwise loops are worth splitting from this many elements on. */
 #define GRAIN_ELEMS 16384
@@ -21,9 +22,9 @@
 extern void dpotrf_ (const char *uplo, const int *n, double *a, const int *lda, int *info);
 extern void dpotri_ (const char *uplo, const int *n, double *a, const int *lda, int *info);
 
-/* Hot elementwise loops get an AVX2 clone, picked at load time by CPU
- * features; the GELU loops (the costliest) get AVX2+FMA variants chosen
- * at run time below. */
+/* Simple elementwise loops get an AVX2 clone, picked at load time by CPU
+ * features; the costly loops (GELU, rows, AdamW) come from the kernel
+ * table (kernels.h), picked per context. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define HOT __attribute__ ((target_clones ("avx2", "default")))
 #define HAVE_X86_VARIANTS 1
@@ -31,65 +32,16 @@ extern void dpotri_ (const char *uplo, const int *n, double *a, const int *lda, 
 #define HOT
 #endif
 
-/* expf without a library call, so loops over it vectorise: Cody–Waite
- * range reduction and Cephes's degree-6 polynomial (relative error about
- * 2e-7 on [−87, 88]). */
-static inline float
-exp_fast (float x)
-{
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  /* round to nearest by the 1.5·2^23 trick, which needs no SSE4.1 */
-  float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  union { gint32 i; float f; } scale = { .i = ((gint32) n + 127) << 23 };
-  return p * scale.f;
-}
-
-/* erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7, the
- * float resolution near 1): GELU stays the exact x·Φ(x) to float32. */
-static inline float
-erf_poly (float a)
-{
-  float t = 1.0f / (1.0f + 0.3275911f * a);
-  float y = 1.061405429f;
-  y = y * t - 1.453152027f;
-  y = y * t + 1.421413741f;
-  y = y * t - 0.284496736f;
-  y = y * t + 0.254829592f;
-  return y * t; /* erf(a) = 1 − this · exp(−a²) for a ≥ 0 */
-}
-
-static inline float
-erf_fast (float x)
-{
-  float a = fabsf (x);
-  float y = 1.0f - erf_poly (a) * exp_fast (-a * a);
-  return x < 0.0f ? -y : y;
-}
-
-/* GELU'(x) = Φ(x) + x·φ(x); erf's exp(−x²/2) is φ's, so one exp serves
- * both. */
-static inline float
-gelu_grad (float x)
-{
-  float a = fabsf (x) * (float) M_SQRT1_2;
-  float e = exp_fast (-a * a);
-  float erf_a = 1.0f - erf_poly (a) * e;
-  float erf_x = x < 0.0f ? -erf_a : erf_a;
-  return 0.5f * (1.0f + erf_x) + x * 0.3989422804014327f * e;
-}
-
 static inline CpuPool *
 pool_of (gpointer self)
 {
   return ((Cpu *) self)->pool;
+}
+
+static inline const CpuKernels *
+kernels_of (gpointer self)
+{
+  return ((Cpu *) self)->kernels;
 }
 
 /* ------------------------------------------------------------------ gemm */
@@ -164,6 +116,7 @@ typedef struct {
   float *out;
   gsize n, ny;
   gfloat a, b, value;
+  const CpuKernels *k;
 } EwJob;
 
 HOT static void
@@ -286,96 +239,17 @@ cpu_scale_by (gpointer self, gsize n, const float *x, const float *s, gfloat bet
   cpu_pool_run (pool_of (self), n, GRAIN_ELEMS, axpby_chunk, &j);
 }
 
-static inline __attribute__ ((always_inline)) void
-gelu_fwd_loop (const float *restrict xs, float *restrict out, gsize lo, gsize hi)
-{
-  for (gsize i = lo; i < hi; i++) {
-    float x = xs[i];
-    out[i] = 0.5f * x * (1.0f + erf_fast (x * (float) M_SQRT1_2));
-  }
-}
-
-static inline __attribute__ ((always_inline)) void
-gelu_bwd_loop (const float *restrict xs, const float *restrict dy, float *restrict dx, gsize lo,
-               gsize hi)
-{
-  for (gsize i = lo; i < hi; i++)
-    dx[i] += dy[i] * gelu_grad (xs[i]);
-}
-
-/* The bias_gelu_bwd of rows × [c0, c0 + cw) (cw ≤ 256): dx = dy·GELU'(x)
- * written (dx may be dy), column sums added to @dbias (may be NULL). */
-static inline __attribute__ ((always_inline)) void
-bias_gelu_bwd_loop (const float *xs, const float *dy, float *dx, float *dbias, gint rows,
-                    gint cols, gint c0, gint cw)
-{
-  double acc[256];
-  for (gint c = 0; c < cw; c++)
-    acc[c] = 0;
-  for (gint r = 0; r < rows; r++) {
-    gsize o = (gsize) r * cols + c0;
-    for (gint c = 0; c < cw; c++) {
-      float v = dy[o + c] * gelu_grad (xs[o + c]);
-      dx[o + c] = v;
-      acc[c] += v;
-    }
-  }
-  if (dbias != NULL)
-    for (gint c = 0; c < cw; c++)
-      dbias[c0 + c] += (float) acc[c];
-}
-
-#ifdef HAVE_X86_VARIANTS
-__attribute__ ((target ("avx2,fma"))) static void
-gelu_fwd_avx2 (const float *xs, float *out, gsize lo, gsize hi)
-{
-  gelu_fwd_loop (xs, out, lo, hi);
-}
-
-__attribute__ ((target ("avx2,fma"))) static void
-gelu_bwd_avx2 (const float *xs, const float *dy, float *dx, gsize lo, gsize hi)
-{
-  gelu_bwd_loop (xs, dy, dx, lo, hi);
-}
-
-__attribute__ ((target ("avx2,fma"))) static void
-bias_gelu_bwd_avx2 (const float *xs, const float *dy, float *dx, float *dbias, gint rows,
-                    gint cols, gint c0, gint cw)
-{
-  /* the same pointer twice tells the vectoriser that in place is safe */
-  if (dx == dy)
-    bias_gelu_bwd_loop (xs, dx, dx, dbias, rows, cols, c0, cw);
-  else
-    bias_gelu_bwd_loop (xs, dy, dx, dbias, rows, cols, c0, cw);
-}
-
-static gboolean
-have_avx2_fma (void)
-{
-  static gint cached = -1;
-  if (cached < 0)
-    cached = __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
-  return cached;
-}
-#endif
-
 static void
 gelu_fwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
 {
   EwJob *j = data;
-#ifdef HAVE_X86_VARIANTS
-  if (have_avx2_fma ()) {
-    gelu_fwd_avx2 (j->x, j->out, lo, hi);
-    return;
-  }
-#endif
-  gelu_fwd_loop (j->x, j->out, lo, hi);
+  j->k->gelu_fwd (j->x, j->out, lo, hi);
 }
 
 static void
 cpu_gelu_fwd (gpointer self, gsize n, const float *x, float *out)
 {
-  EwJob j = { .x = x, .out = out };
+  EwJob j = { .x = x, .out = out, .k = kernels_of (self) };
   cpu_pool_run (pool_of (self), n, GRAIN_ELEMS, gelu_fwd_chunk, &j);
 }
 
@@ -383,19 +257,13 @@ static void
 gelu_bwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
 {
   EwJob *j = data;
-#ifdef HAVE_X86_VARIANTS
-  if (have_avx2_fma ()) {
-    gelu_bwd_avx2 (j->x, j->y, j->out, lo, hi);
-    return;
-  }
-#endif
-  gelu_bwd_loop (j->x, j->y, j->out, lo, hi);
+  j->k->gelu_bwd (j->x, j->y, j->out, lo, hi);
 }
 
 static void
 cpu_gelu_bwd (gpointer self, gsize n, const float *x, const float *dout, float *dx)
 {
-  EwJob j = { .x = x, .y = dout, .out = dx };
+  EwJob j = { .x = x, .y = dout, .out = dx, .k = kernels_of (self) };
   cpu_pool_run (pool_of (self), n, GRAIN_ELEMS, gelu_bwd_chunk, &j);
 }
 
@@ -403,6 +271,7 @@ typedef struct {
   gint rows, cols;
   const float *x, *dy;
   float *dx, *dbias;
+  const CpuKernels *k;
 } BiasGeluJob;
 
 /* Split over columns, so each bias sum is one thread's, in row order. */
@@ -410,26 +279,16 @@ static void
 bias_gelu_bwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
 {
   BiasGeluJob *j = data;
-  for (gsize c0 = lo; c0 < hi; c0 += 256) {
-    gint cw = (gint) MIN ((gsize) 256, hi - c0);
-#ifdef HAVE_X86_VARIANTS
-    if (have_avx2_fma ()) {
-      bias_gelu_bwd_avx2 (j->x, j->dy, j->dx, j->dbias, j->rows, j->cols, (gint) c0, cw);
-      continue;
-    }
-#endif
-    if (j->dx == j->dy)
-      bias_gelu_bwd_loop (j->x, j->dx, j->dx, j->dbias, j->rows, j->cols, (gint) c0, cw);
-    else
-      bias_gelu_bwd_loop (j->x, j->dy, j->dx, j->dbias, j->rows, j->cols, (gint) c0, cw);
-  }
+  for (gsize c0 = lo; c0 < hi; c0 += 256)
+    j->k->bias_gelu_bwd (j->x, j->dy, j->dx, j->dbias, j->rows, j->cols, (gint) c0,
+                         (gint) MIN ((gsize) 256, hi - c0));
 }
 
 static void
 cpu_bias_gelu_bwd (gpointer self, gint rows, gint cols, const float *x, const float *dout,
                    float *dx, float *dbias)
 {
-  BiasGeluJob j = { rows, cols, x, dout, dx, dbias };
+  BiasGeluJob j = { rows, cols, x, dout, dx, dbias, kernels_of (self) };
   gsize n = (gsize) rows * cols;
   cpu_pool_run (pool_of (self), (gsize) cols, n >= GRAIN_ELEMS ? 8 : G_MAXSIZE,
                 bias_gelu_bwd_chunk, &j);
@@ -469,66 +328,8 @@ typedef struct {
   const float *x, *y, *gamma, *bias, *mean, *rstd, *dout;
   float *out, *dx, *dgamma, *dbeta, *save_mean, *save_rstd;
   float *sum; /* add_layernorm_fwd: x + y */
+  const CpuKernels *k;
 } RowJob;
-
-/* One row's mean and 1/std in two passes (centred variance), with four
- * double lanes so the sums vectorise and keep the double accumulation. */
-static inline __attribute__ ((always_inline)) void
-row_moments_loop (const float *x, gint cols, gfloat eps, float *mean_out, float *rstd_out)
-{
-  double lane[4] = { 0 };
-  gint c = 0;
-  for (; c + 4 <= cols; c += 4)
-    for (gint l = 0; l < 4; l++)
-      lane[l] += x[c + l];
-  double s = 0;
-  for (; c < cols; c++)
-    s += x[c];
-  s += (lane[0] + lane[1]) + (lane[2] + lane[3]);
-  double mean = s / cols;
-  for (gint l = 0; l < 4; l++)
-    lane[l] = 0;
-  for (c = 0; c + 4 <= cols; c += 4)
-    for (gint l = 0; l < 4; l++) {
-      double d = x[c + l] - mean;
-      lane[l] += d * d;
-    }
-  double ss = 0;
-  for (; c < cols; c++) {
-    double d = x[c] - mean;
-    ss += d * d;
-  }
-  ss += (lane[0] + lane[1]) + (lane[2] + lane[3]);
-  *mean_out = (float) mean;
-  *rstd_out = (float) (1.0 / sqrt (ss / cols + eps));
-}
-
-/* out = (x − mean)·rstd·gamma + beta for one row; when @y is not NULL the
- * row normalised is x + y, which is written to @sum first (the residual
- * add and the next LayerNorm in one pass over the row). */
-static inline __attribute__ ((always_inline)) void
-layernorm_row_loop (const float *x, const float *y, float *sum, gint cols, gfloat eps,
-                    const float *gamma, const float *beta, float *out, float *mean, float *rstd)
-{
-  if (y != NULL) {
-    for (gint c = 0; c < cols; c++)
-      sum[c] = x[c] + y[c];
-    x = sum;
-  }
-  row_moments_loop (x, cols, eps, mean, rstd);
-  float m = *mean, rs = *rstd;
-  for (gint c = 0; c < cols; c++)
-    out[c] = (x[c] - m) * rs * gamma[c] + beta[c];
-}
-
-#ifdef HAVE_X86_VARIANTS
-__attribute__ ((target ("avx2,fma"))) static void
-layernorm_row_avx2 (const float *x, const float *y, float *sum, gint cols, gfloat eps,
-                    const float *gamma, const float *beta, float *out, float *mean, float *rstd)
-{
-  layernorm_row_loop (x, y, sum, cols, eps, gamma, beta, out, mean, rstd);
-}
-#endif
 
 static void
 layernorm_fwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
@@ -536,17 +337,9 @@ layernorm_fwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
   RowJob *j = data;
   for (gsize r = lo; r < hi; r++) {
     gsize o = r * j->cols;
-    const float *y = j->y ? j->y + o : NULL;
-    float *sum = j->y ? j->sum + o : NULL;
-#ifdef HAVE_X86_VARIANTS
-    if (have_avx2_fma ()) {
-      layernorm_row_avx2 (j->x + o, y, sum, j->cols, j->eps, j->gamma, j->bias, j->out + o,
-                          j->save_mean + r, j->save_rstd + r);
-      continue;
-    }
-#endif
-    layernorm_row_loop (j->x + o, y, sum, j->cols, j->eps, j->gamma, j->bias, j->out + o,
-                        j->save_mean + r, j->save_rstd + r);
+    j->k->layernorm_row (j->x + o, j->y ? j->y + o : NULL, j->y ? j->sum + o : NULL, j->cols,
+                         j->eps, j->gamma, j->bias, j->out + o, j->save_mean + r,
+                         j->save_rstd + r);
   }
 }
 
@@ -554,7 +347,7 @@ static void
 cpu_layernorm_fwd (gpointer self, gint rows, gint cols, gfloat eps, const float *x,
                    const float *gamma, const float *beta, float *out, float *mean, float *rstd)
 {
-  RowJob j = { .rows = rows, .cols = cols, .eps = eps, .x = x, .gamma = gamma, .bias = beta,
+  RowJob j = { .k = kernels_of (self), .rows = rows, .cols = cols, .eps = eps, .x = x, .gamma = gamma, .bias = beta,
                .out = out, .save_mean = mean, .save_rstd = rstd };
   cpu_pool_run (pool_of (self), (gsize) rows, 64, layernorm_fwd_chunk, &j);
 }
@@ -564,7 +357,7 @@ cpu_add_layernorm_fwd (gpointer self, gint rows, gint cols, gfloat eps, const fl
                        const float *y, const float *gamma, const float *beta, float *sum,
                        float *out, float *mean, float *rstd)
 {
-  RowJob j = { .rows = rows, .cols = cols, .eps = eps, .x = x, .y = y, .sum = sum, .gamma = gamma,
+  RowJob j = { .k = kernels_of (self), .rows = rows, .cols = cols, .eps = eps, .x = x, .y = y, .sum = sum, .gamma = gamma,
                .bias = beta, .out = out, .save_mean = mean, .save_rstd = rstd };
   cpu_pool_run (pool_of (self), (gsize) rows, 64, layernorm_fwd_chunk, &j);
 }
@@ -574,21 +367,9 @@ layernorm_dx_chunk (gpointer data, gsize lo, gsize hi, gint tid)
 {
   RowJob *j = data;
   for (gsize r = lo; r < hi; r++) {
-    const float *x = j->x + r * j->cols;
-    const float *dy = j->dout + r * j->cols;
-    float *dx = j->dx + r * j->cols;
-    float m = j->mean[r], rs = j->rstd[r];
-    double sg = 0, sgx = 0;
-    for (gint c = 0; c < j->cols; c++) {
-      double g = (double) dy[c] * j->gamma[c];
-      sg += g;
-      sgx += g * (x[c] - m) * rs;
-    }
-    float mg = (float) (sg / j->cols), mgx = (float) (sgx / j->cols);
-    for (gint c = 0; c < j->cols; c++) {
-      float xhat = (x[c] - m) * rs;
-      dx[c] += rs * (dy[c] * j->gamma[c] - mg - xhat * mgx);
-    }
+    gsize o = r * j->cols;
+    j->k->layernorm_dx_row (j->x + o, j->dout + o, j->gamma, j->mean[r], j->rstd[r], j->cols,
+                            j->dx + o);
   }
 }
 
@@ -624,7 +405,7 @@ cpu_layernorm_bwd (gpointer self, gint rows, gint cols, const float *x, const fl
                    const float *mean, const float *rstd, const float *dout, float *dx,
                    float *dgamma, float *dbeta)
 {
-  RowJob j = { .rows = rows, .cols = cols, .x = x, .gamma = gamma, .mean = mean, .rstd = rstd,
+  RowJob j = { .k = kernels_of (self), .rows = rows, .cols = cols, .x = x, .gamma = gamma, .mean = mean, .rstd = rstd,
                .dout = dout, .dx = dx, .dgamma = dgamma, .dbeta = dbeta };
   if (dx)
     cpu_pool_run (pool_of (self), (gsize) rows, 64, layernorm_dx_chunk, &j);
@@ -633,167 +414,18 @@ cpu_layernorm_bwd (gpointer self, gint rows, gint cols, const float *x, const fl
                   layernorm_dparam_chunk, &j);
 }
 
-/* Softmax rows, written so the loops vectorise: eight running maxima and
- * sums (one per lane), exp_fast instead of libm's expf. */
-static inline __attribute__ ((always_inline)) float
-row_max_loop (const float *x, gint cols)
-{
-  float lane[8];
-  for (gint l = 0; l < 8; l++)
-    lane[l] = x[0];
-  gint c = 0;
-  for (; c + 8 <= cols; c += 8)
-    for (gint l = 0; l < 8; l++)
-      lane[l] = x[c + l] > lane[l] ? x[c + l] : lane[l];
-  float mx = lane[0];
-  for (gint l = 1; l < 8; l++)
-    mx = MAX (mx, lane[l]);
-  for (; c < cols; c++)
-    mx = MAX (mx, x[c]);
-  return mx;
-}
-
-/* y = exp(x − mx), returns Σ y; @y may be @x */
-static inline __attribute__ ((always_inline)) double
-row_exp_sum_loop (const float *x, float *y, gint cols, float mx)
-{
-  float lane[8] = { 0 };
-  gint c = 0;
-  for (; c + 8 <= cols; c += 8)
-    for (gint l = 0; l < 8; l++) {
-      float e = exp_fast (x[c + l] - mx);
-      y[c + l] = e;
-      lane[l] += e;
-    }
-  double s = 0;
-  for (; c < cols; c++) {
-    y[c] = exp_fast (x[c] - mx);
-    s += y[c];
-  }
-  for (gint l = 0; l < 8; l++)
-    s += lane[l];
-  return s;
-}
-
-/* @y may be @x */
-static inline __attribute__ ((always_inline)) void
-softmax_row_loop (const float *x, float *y, gint cols)
-{
-  float inv = (float) (1.0 / row_exp_sum_loop (x, y, cols, row_max_loop (x, cols)));
-  for (gint c = 0; c < cols; c++)
-    y[c] *= inv;
-}
-
-/* One block of keys of an online softmax (flash attention), over @rows
- * rows of @cols scores in @tile: each row becomes exp(s − m'), m' =
- * max(mx[r], max s); sum[r] and mx[r] move on to m', and corr[r] =
- * exp(old mx[r] − m') is what partial results so far must be scaled by.
- * Start with mx = −∞ and sum = 0. */
-static inline __attribute__ ((always_inline)) void
-softmax_online_loop (float *tile, gint rows, gint cols, float *mx, float *sum, float *corr)
-{
-  for (gint r = 0; r < rows; r++) {
-    float *x = tile + (gsize) r * cols;
-    float m = MAX (mx[r], row_max_loop (x, cols));
-    corr[r] = exp_fast (mx[r] - m);
-    sum[r] = sum[r] * corr[r] + (float) row_exp_sum_loop (x, x, cols, m);
-    mx[r] = m;
-  }
-}
-
-/* dx = (or +=) y ⊙ (dy − y·dy), scaled; @dx may be @dy */
-static inline __attribute__ ((always_inline)) void
-softmax_bwd_row_loop (const float *y, const float *dy, float *dx, gint cols, float scale,
-                      gboolean acc)
-{
-  float lane[8] = { 0 };
-  gint c = 0;
-  for (; c + 8 <= cols; c += 8)
-    for (gint l = 0; l < 8; l++)
-      lane[l] += y[c + l] * dy[c + l];
-  double dot = 0;
-  for (; c < cols; c++)
-    dot += (double) y[c] * dy[c];
-  for (gint l = 0; l < 8; l++)
-    dot += lane[l];
-  float d = (float) dot;
-  if (acc)
-    for (c = 0; c < cols; c++)
-      dx[c] += scale * y[c] * (dy[c] - d);
-  else
-    for (c = 0; c < cols; c++)
-      dx[c] = scale * y[c] * (dy[c] - d);
-}
-
-#ifdef HAVE_X86_VARIANTS
-__attribute__ ((target ("avx2,fma"))) static void
-softmax_row_avx2 (const float *x, float *y, gint cols)
-{
-  softmax_row_loop (x, y, cols);
-}
-
-__attribute__ ((target ("avx2,fma"))) static void
-softmax_online_avx2 (float *tile, gint rows, gint cols, float *mx, float *sum, float *corr)
-{
-  softmax_online_loop (tile, rows, cols, mx, sum, corr);
-}
-
-__attribute__ ((target ("avx2,fma"))) static void
-softmax_bwd_row_avx2 (const float *y, const float *dy, float *dx, gint cols, float scale,
-                      gboolean acc)
-{
-  softmax_bwd_row_loop (y, dy, dx, cols, scale, acc);
-}
-#endif
-
-static void
-softmax_row (const float *x, float *y, gint cols)
-{
-#ifdef HAVE_X86_VARIANTS
-  if (have_avx2_fma ()) {
-    softmax_row_avx2 (x, y, cols);
-    return;
-  }
-#endif
-  softmax_row_loop (x, y, cols);
-}
-
-static void
-softmax_online (float *tile, gint rows, gint cols, float *mx, float *sum, float *corr)
-{
-#ifdef HAVE_X86_VARIANTS
-  if (have_avx2_fma ()) {
-    softmax_online_avx2 (tile, rows, cols, mx, sum, corr);
-    return;
-  }
-#endif
-  softmax_online_loop (tile, rows, cols, mx, sum, corr);
-}
-
-static void
-softmax_bwd_row (const float *y, const float *dy, float *dx, gint cols, float scale, gboolean acc)
-{
-#ifdef HAVE_X86_VARIANTS
-  if (have_avx2_fma ()) {
-    softmax_bwd_row_avx2 (y, dy, dx, cols, scale, acc);
-    return;
-  }
-#endif
-  softmax_bwd_row_loop (y, dy, dx, cols, scale, acc);
-}
-
 static void
 softmax_fwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
 {
   RowJob *j = data;
   for (gsize r = lo; r < hi; r++)
-    softmax_row (j->x + r * j->cols, j->out + r * j->cols, j->cols);
+    j->k->softmax_row (j->x + r * j->cols, j->out + r * j->cols, j->cols);
 }
 
 static void
 cpu_softmax_fwd (gpointer self, gint rows, gint cols, const float *x, float *out)
 {
-  RowJob j = { .rows = rows, .cols = cols, .x = x, .out = out };
+  RowJob j = { .rows = rows, .cols = cols, .x = x, .out = out, .k = kernels_of (self) };
   cpu_pool_run (pool_of (self), (gsize) rows, 64, softmax_fwd_chunk, &j);
 }
 
@@ -802,14 +434,14 @@ softmax_bwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
 {
   RowJob *j = data;
   for (gsize r = lo; r < hi; r++)
-    softmax_bwd_row (j->y + r * j->cols, j->dout + r * j->cols, j->dx + r * j->cols, j->cols,
+    j->k->softmax_bwd_row (j->y + r * j->cols, j->dout + r * j->cols, j->dx + r * j->cols, j->cols,
                      1.0f, TRUE);
 }
 
 static void
 cpu_softmax_bwd (gpointer self, gint rows, gint cols, const float *y, const float *dy, float *dx)
 {
-  RowJob j = { .rows = rows, .cols = cols, .y = y, .dout = dy, .dx = dx };
+  RowJob j = { .rows = rows, .cols = cols, .y = y, .dout = dy, .dx = dx, .k = kernels_of (self) };
   cpu_pool_run (pool_of (self), (gsize) rows, 64, softmax_bwd_chunk, &j);
 }
 
@@ -1010,7 +642,7 @@ attn_fwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
     cpu_sgemm (j->cpu->sgemm, FALSE, TRUE, n, n, dh, s->scale, q, ld, k, ld, 0.0f,
                  p, n);
     for (gint r = 0; r < n; r++)
-      softmax_row (p + (gsize) r * n, p + (gsize) r * n, n);
+      j->cpu->kernels->softmax_row (p + (gsize) r * n, p + (gsize) r * n, n);
     cpu_sgemm (j->cpu->sgemm, FALSE, FALSE, n, dh, n, 1.0f, p, n, v, ld, 0.0f,
                  j->out + b * n * d + h * dh, d);
   }
@@ -1048,7 +680,7 @@ attn_flash_chunk (gpointer data, gsize lo, gsize hi, gint tid)
       gint cols = MIN (j->bk, n - c0);
       cpu_sgemm (j->cpu->sgemm, FALSE, TRUE, rows, cols, dh, s->scale, q, ld,
                    k + (gsize) c0 * ld, ld, 0.0f, tile, cols);
-      softmax_online (tile, rows, cols, mx, sum, corr);
+      j->cpu->kernels->softmax_online (tile, rows, cols, mx, sum, corr);
       if (c0 > 0)
         for (gint r = 0; r < rows; r++)
           for (gint c = 0; c < dh; c++)
@@ -1125,7 +757,7 @@ attn_bwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
                  n);
     /* dS = scale · softmax'(dP) */
     for (gint r = 0; r < n; r++)
-      softmax_bwd_row (p + (gsize) r * n, dp + (gsize) r * n, dp + (gsize) r * n, n, s->scale,
+      j->cpu->kernels->softmax_bwd_row (p + (gsize) r * n, dp + (gsize) r * n, dp + (gsize) r * n, n, s->scale,
                        FALSE);
     /* dQ += dS·K;  dK += dSᵀ·Q */
     cpu_sgemm (j->cpu->sgemm, FALSE, FALSE, n, dh, n, 1.0f, dp, n, k, ld, 1.0f,
@@ -1253,37 +885,29 @@ cpu_sum_fwd (gpointer self, gsize n, const float *x, gfloat beta, float *out)
 /* ------------------------------------------------------------- optimiser */
 
 typedef struct {
-  float *p, *m, *v;
-  const float *g;
-  gfloat lr, b1, b2, eps, wd, bc1, bc2;
+  CpuAdamArgs args;
+  const CpuKernels *k;
 } AdamJob;
 
-HOT static void
+static void
 adamw_chunk (gpointer data, gsize lo, gsize hi, gint tid)
 {
   AdamJob *j = data;
-  for (gsize i = lo; i < hi; i++) {
-    float g = j->g[i];
-    float p = j->p[i] * (1.0f - j->lr * j->wd);
-    float m = j->b1 * j->m[i] + (1.0f - j->b1) * g;
-    float v = j->b2 * j->v[i] + (1.0f - j->b2) * g * g;
-    j->m[i] = m;
-    j->v[i] = v;
-    j->p[i] = p - j->lr * (m / j->bc1) / (sqrtf (v / j->bc2) + j->eps);
-  }
+  j->k->adamw (&j->args, lo, hi);
 }
 
 static void
 cpu_adamw (gpointer self, gsize n, float *param, const float *grad, float *m, float *v, gfloat lr,
            gfloat beta1, gfloat beta2, gfloat eps, gfloat weight_decay, gint t)
 {
-  AdamJob j = { param, m, v, grad, lr, beta1, beta2, eps, weight_decay,
-                (gfloat) (1.0 - pow (beta1, t)), (gfloat) (1.0 - pow (beta2, t)) };
+  AdamJob j = { { param, m, v, grad, lr, beta1, beta2, eps, weight_decay,
+                  (gfloat) (1.0 - pow (beta1, t)), (gfloat) (1.0 - pow (beta2, t)) },
+                kernels_of (self) };
   cpu_pool_run (pool_of (self), n, GRAIN_ELEMS, adamw_chunk, &j);
 }
 
 const M3retBackendVTable cpu_vtable = {
-  .score = NULL,
+  .score = cpu_score,
   .create = cpu_create,
   .destroy = cpu_destroy,
   .alloc = cpu_alloc,

@@ -26,6 +26,8 @@ typedef struct {
   CpuPool *pool;
   gint n_threads;
   CpuSgemmKernel sgemm; /* every product's kernel, chosen at create */
+  /* the other hot loops, compiled for this CPU (kernels.h) or for `simd=` */
+  const struct _CpuKernels *kernels;
   /* per-thread scratch, grown on demand by its own thread only */
   gpointer *scratch;
   gsize *scratch_size;
@@ -38,7 +40,8 @@ typedef struct {
  * on out of memory */
 gpointer cpu_scratch (Cpu *cpu, gint tid, gsize nbytes);
 
-/* cpu.c: context and memory entries */
+/* cpu.c: probe, context and memory entries */
+guint cpu_score (const M3retConfig *config, GError **error);
 gpointer cpu_create (const M3retConfig *config, GError **error);
 void cpu_destroy (gpointer self);
 gpointer cpu_alloc (gpointer self, gsize nbytes, GError **error);

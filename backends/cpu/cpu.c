@@ -16,6 +16,39 @@
 #include <string.h>
 
 #include "cpu-private.h"
+#include "kernels.h"
+
+static const M3retKeySpec cpu_keys[] = {
+  M3RET_KEY_ENUM_SPEC ("simd", "auto", "auto|avx512|avx2|generic",
+                       "instruction set of the hot loops (auto: the best this CPU has)"),
+  M3RET_KEY_END
+};
+
+static const gchar *
+simd_of (const M3retConfig *config)
+{
+  if (config != NULL && m3ret_config_has_key (config, "simd"))
+    return m3ret_config_get_string (config, "simd");
+  return "auto";
+}
+
+/* The kernel table for @config, or NULL with @error: a forced `simd=`
+ * this CPU cannot run makes the backend unusable here, not a crash. */
+static const CpuKernels *
+kernels_for (const M3retConfig *config, GError **error)
+{
+  const CpuKernels *kernels = cpu_kernels_pick (simd_of (config));
+  if (kernels == NULL)
+    g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED,
+                 "cpu: simd=%s needs instructions this CPU does not have", simd_of (config));
+  return kernels;
+}
+
+guint
+cpu_score (const M3retConfig *config, GError **error)
+{
+  return kernels_for (config, error) != NULL ? 1 : 0;
+}
 
 gpointer
 cpu_create (const M3retConfig *config, GError **error)
@@ -24,11 +57,16 @@ cpu_create (const M3retConfig *config, GError **error)
   if (config != NULL && m3ret_config_has_key (config, "threads"))
     n_threads = (gint) m3ret_config_get_int (config, "threads");
   n_threads = CLAMP (n_threads, 1, 256);
+  const CpuKernels *kernels = kernels_for (config, error);
+  if (kernels == NULL)
+    return NULL;
   openblas_set_num_threads (1);
   Cpu *cpu = g_new0 (Cpu, 1);
+  cpu->kernels = kernels;
   cpu->n_threads = n_threads;
   cpu->sgemm = cpu_sgemm_default_kernel ();
-  g_debug ("sgemm: %s", cpu->sgemm == CPU_SGEMM_AVX512 ? "own AVX-512 kernel" : "OpenBLAS");
+  g_debug ("sgemm: %s; other loops: %s", cpu->sgemm == CPU_SGEMM_AVX512 ? "own AVX-512 kernel" : "OpenBLAS",
+           kernels->name);
   cpu->pool = cpu_pool_new (n_threads);
   cpu->scratch = g_new0 (gpointer, n_threads);
   cpu->scratch_size = g_new0 (gsize, n_threads);
@@ -93,4 +131,4 @@ cpu_copy (gpointer self, gpointer dst, gconstpointer src, gsize nbytes)
 
 M3RET_PLUGIN_DEFINE (cpu, M3RET_PLUGIN_BACKEND, "0.1.0",
                      "float32 on the CPU: OpenBLAS sgemm, own worker threads", "LGPL-2.1-or-later",
-                     NULL, NULL, &cpu_vtable)
+                     cpu_keys, NULL, &cpu_vtable)
