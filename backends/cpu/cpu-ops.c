@@ -780,24 +780,83 @@ cpu_attention_bwd (gpointer self, const M3retAttentionShape *shape, const float 
 
 /* ---------------------------------------------------------------- losses */
 
+typedef struct {
+  gint cols;
+  const float *x, *y, *mask, *dout;
+  float *dx, *dy;
+  double den;
+  double num[256], wsum[256]; /* per thread, combined in thread order */
+} MseJob;
+
+/* Σ over rows w·mean((x − y)²) and Σ w, this chunk's rows. */
+static void
+mse_fwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  MseJob *j = data;
+  double num = 0, den = 0;
+  for (gsize r = lo; r < hi; r++) {
+    double w = j->mask ? j->mask[r] : 1.0;
+    if (w == 0.0)
+      continue;
+    const float *x = j->x + r * j->cols, *y = j->y + r * j->cols;
+    double lane[8] = { 0 };
+    gint c = 0;
+    for (; c + 8 <= j->cols; c += 8)
+      for (gint l = 0; l < 8; l++) {
+        double e = (double) x[c + l] - y[c + l];
+        lane[l] += e * e;
+      }
+    double acc = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    for (; c < j->cols; c++) {
+      double e = (double) x[c] - y[c];
+      acc += e * e;
+    }
+    num += w * acc / j->cols;
+    den += w;
+  }
+  j->num[tid] = num;
+  j->wsum[tid] = den;
+}
+
+/* The rows of a masked MSE, split over the pool: the loss of MAE's
+ * decoder covers every patch of the batch. */
 static void
 cpu_mse_fwd (gpointer self, gint rows, gint cols, const float *x, const float *y,
              const float *mask, float *out)
 {
+  MseJob j = { .cols = cols, .x = x, .y = y, .mask = mask };
+  gint threads = MIN (((Cpu *) self)->n_threads, 256);
+  cpu_pool_run (pool_of (self), (gsize) rows, (gsize) rows * cols >= GRAIN_ELEMS ? 1 : G_MAXSIZE,
+                mse_fwd_chunk, &j);
   double num = 0, den = 0;
-  for (gint r = 0; r < rows; r++) {
-    double w = mask ? mask[r] : 1.0;
-    if (w == 0.0)
-      continue;
-    double acc = 0;
-    for (gint c = 0; c < cols; c++) {
-      double e = (double) x[(gsize) r * cols + c] - y[(gsize) r * cols + c];
-      acc += e * e;
-    }
-    num += w * acc / cols;
-    den += w;
+  for (gint t = 0; t < threads; t++) {
+    num += j.num[t];
+    den += j.wsum[t];
   }
   out[0] = den > 0 ? (float) (num / den) : 0.0f;
+}
+
+static void
+mse_bwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  MseJob *j = data;
+  for (gsize r = lo; r < hi; r++) {
+    double w = j->mask ? j->mask[r] : 1.0;
+    if (w == 0.0)
+      continue;
+    float k = (float) (j->dout[0] * w * 2.0 / (j->cols * j->den));
+    const float *x = j->x + r * j->cols, *y = j->y + r * j->cols;
+    if (j->dx != NULL) {
+      float *dx = j->dx + r * j->cols;
+      for (gint c = 0; c < j->cols; c++)
+        dx[c] += k * (x[c] - y[c]);
+    }
+    if (j->dy != NULL) {
+      float *dy = j->dy + r * j->cols;
+      for (gint c = 0; c < j->cols; c++)
+        dy[c] -= k * (x[c] - y[c]);
+    }
+  }
 }
 
 static void
@@ -809,20 +868,10 @@ cpu_mse_bwd (gpointer self, gint rows, gint cols, const float *x, const float *y
     den += mask ? mask[r] : 1.0;
   if (den <= 0)
     return;
-  for (gint r = 0; r < rows; r++) {
-    double w = mask ? mask[r] : 1.0;
-    if (w == 0.0)
-      continue;
-    float k = (float) (dout[0] * w * 2.0 / (cols * den));
-    for (gint c = 0; c < cols; c++) {
-      gsize i = (gsize) r * cols + c;
-      float g = k * (x[i] - y[i]);
-      if (dx)
-        dx[i] += g;
-      if (dy)
-        dy[i] -= g;
-    }
-  }
+  MseJob j = { .cols = cols, .x = x, .y = y, .mask = mask, .dout = dout, .dx = dx, .dy = dy,
+               .den = den };
+  cpu_pool_run (pool_of (self), (gsize) rows, (gsize) rows * cols >= GRAIN_ELEMS ? 1 : G_MAXSIZE,
+                mse_bwd_chunk, &j);
 }
 
 static void
