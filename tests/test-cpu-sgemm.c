@@ -3,7 +3,8 @@
  * cross every edge of its blocking (12-row blocks, 32-column panels, 256
  * deep passes, 1024-column packs), all four transpositions, leading
  * dimensions wider than the matrix, alpha, beta and a bias row; beta 0 must write C
- * without reading it, and nothing outside C may change.  Then the choice
+ * without reading it, and nothing outside C may change; the AVX-512 kernel
+ * also with B packed once and shared by two row ranges.  Then the choice
  * M3RET_CPU_SGEMM makes.  The AVX-512 kernel's cases skip, saying so, on a
  * CPU without AVX-512; the OpenBLAS path is checked everywhere.
  */
@@ -23,10 +24,38 @@ typedef struct {
   gboolean bias; /* a bias row added to every row of C */
 } Case;
 
+/* How the product is run: one call, or (AVX-512 only) B packed by two
+ * "threads" for its two halves of panels, then C computed in two row
+ * ranges against the shared packing, as the backend's pool does. */
+typedef enum { WHOLE, SHARED_PACKING } Mode;
+
+static void
+run_product (CpuSgemmKernel kernel, Mode mode, const Case *c, const float *a, const float *b,
+             const float *bias, float *out)
+{
+  if (mode == WHOLE) {
+    cpu_sgemm_bias (kernel, c->ta, c->tb, c->m, c->n, c->k, c->alpha, a, c->lda, b, c->ldb,
+                    c->beta, bias, out, c->ldc);
+    return;
+  }
+  gsize floats = cpu_sgemm_avx512_packed_floats (c->n, c->k);
+  float *packed = g_aligned_alloc (MAX (floats, 1), sizeof (float), 64);
+  gint panels = cpu_sgemm_avx512_panels (c->n), half = panels / 2, rows = c->m / 2;
+  cpu_sgemm_avx512_pack (c->tb, b, c->ldb, c->n, c->k, half, panels, packed);
+  cpu_sgemm_avx512_pack (c->tb, b, c->ldb, c->n, c->k, 0, half, packed);
+  for (gint part = 0; part < 2; part++) {
+    gint lo = part ? rows : 0, hi = part ? c->m : rows;
+    const float *a_part = c->ta ? a + lo : a + (gsize) lo * c->lda;
+    ck_assert (cpu_sgemm_avx512_packed (c->ta, hi - lo, c->n, c->k, c->alpha, a_part, c->lda,
+                                        packed, c->beta, bias, out + (gsize) lo * c->ldc, c->ldc));
+  }
+  g_aligned_free (packed);
+}
+
 /* Runs @kernel on @c random inputs and holds every element of C (and the
  * padding beyond each row) to the reference. */
 static void
-check_case (CpuSgemmKernel kernel, const Case *c, GRand *rand)
+check_case (CpuSgemmKernel kernel, Mode mode, const Case *c, GRand *rand)
 {
   gint a_rows = c->ta ? c->k : c->m, b_rows = c->tb ? c->n : c->k;
   gsize na = (gsize) a_rows * c->lda, nb = (gsize) b_rows * c->ldb, nc = (gsize) c->m * c->ldc;
@@ -45,8 +74,7 @@ check_case (CpuSgemmKernel kernel, const Case *c, GRand *rand)
     before[i] = padding ? SENTINEL : old;
     out[i] = before[i];
   }
-  cpu_sgemm_bias (kernel, c->ta, c->tb, c->m, c->n, c->k, c->alpha, a, c->lda, b, c->ldb, c->beta,
-                  bias, out, c->ldc);
+  run_product (kernel, mode, c, a, b, bias, out);
   for (gint i = 0; i < c->m; i++) {
     for (gint j = 0; j < c->n; j++) {
       gdouble sum = 0, mag = 0;
@@ -73,7 +101,7 @@ check_case (CpuSgemmKernel kernel, const Case *c, GRand *rand)
 static const gint dims[] = { 1, 2, 11, 12, 13, 16, 17, 31, 32, 33, 64, 65, 97 };
 
 static void
-random_cases (CpuSgemmKernel kernel, guint seed, guint n_cases)
+random_cases (CpuSgemmKernel kernel, Mode mode, guint seed, guint n_cases)
 {
   GRand *rand = g_rand_new_with_seed (seed);
   static const gfloat alphas[] = { 1.0f, 0.7f, -1.5f };
@@ -89,7 +117,7 @@ random_cases (CpuSgemmKernel kernel, guint seed, guint n_cases)
     c.alpha = alphas[t % 3];
     c.beta = betas[(t / 3) % 3];
     c.bias = (t / 9) % 2;
-    check_case (kernel, &c, rand);
+    check_case (kernel, mode, &c, rand);
   }
   g_rand_free (rand);
 }
@@ -97,15 +125,15 @@ random_cases (CpuSgemmKernel kernel, guint seed, guint n_cases)
 /* Shapes past one pass in depth (k > 256) and one pack in width
  * (n > 1024), with a short last block of rows, each transposition. */
 static void
-long_cases (CpuSgemmKernel kernel)
+long_cases (CpuSgemmKernel kernel, Mode mode)
 {
   GRand *rand = g_rand_new_with_seed (7);
   for (gint t = 0; t < 4; t++) {
     gboolean ta = t & 1, tb = t >> 1;
     Case deep = { ta, tb, 29, 45, 601, ta ? 29 : 601, tb ? 601 : 45, 47, 1.0f, 0.5f, t & 1 };
     Case wide = { ta, tb, 14, 1100, 37, ta ? 14 : 37, tb ? 37 : 1100, 1100, 0.25f, 0.0f, tb };
-    check_case (kernel, &deep, rand);
-    check_case (kernel, &wide, rand);
+    check_case (kernel, mode, &deep, rand);
+    check_case (kernel, mode, &wide, rand);
   }
   g_rand_free (rand);
 }
@@ -128,8 +156,8 @@ degenerate_cases (CpuSgemmKernel kernel)
 
 START_TEST (test_openblas)
 {
-  random_cases (CPU_SGEMM_OPENBLAS, 11, 300);
-  long_cases (CPU_SGEMM_OPENBLAS);
+  random_cases (CPU_SGEMM_OPENBLAS, WHOLE, 11, 300);
+  long_cases (CPU_SGEMM_OPENBLAS, WHOLE);
   degenerate_cases (CPU_SGEMM_OPENBLAS);
 }
 END_TEST
@@ -140,9 +168,21 @@ START_TEST (test_avx512)
     g_print ("test_avx512: skipped, this CPU has no AVX-512\n");
     return;
   }
-  random_cases (CPU_SGEMM_AVX512, 12, 600);
-  long_cases (CPU_SGEMM_AVX512);
+  random_cases (CPU_SGEMM_AVX512, WHOLE, 12, 600);
+  long_cases (CPU_SGEMM_AVX512, WHOLE);
   degenerate_cases (CPU_SGEMM_AVX512);
+}
+END_TEST
+
+/* B packed once and shared by two row ranges (the pool's split along m) */
+START_TEST (test_avx512_shared_packing)
+{
+  if (!cpu_sgemm_have_avx512 ()) {
+    g_print ("test_avx512_shared_packing: skipped, this CPU has no AVX-512\n");
+    return;
+  }
+  random_cases (CPU_SGEMM_AVX512, SHARED_PACKING, 13, 300);
+  long_cases (CPU_SGEMM_AVX512, SHARED_PACKING);
 }
 END_TEST
 
@@ -174,6 +214,7 @@ main (void)
   TCase *tc = tcase_create ("kernels");
   tcase_add_test (tc, test_openblas);
   tcase_add_test (tc, test_avx512);
+  tcase_add_test (tc, test_avx512_shared_packing);
   tcase_add_test (tc, test_choice);
   suite_add_tcase (s, tc);
   return m3ret_check_run (s);

@@ -53,6 +53,7 @@ typedef struct {
   gfloat alpha, beta;
   const float *a, *b, *bias; /* bias: n floats added to every row, or NULL */
   float *c;
+  float *packed; /* op(B) packed once for every thread, or NULL */
 } GemmJob;
 
 static void
@@ -71,21 +72,68 @@ gemm_chunk (gpointer data, gsize lo, gsize hi, gint tid)
   }
 }
 
+static void
+pack_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  GemmJob *j = data;
+  cpu_sgemm_avx512_pack (j->tb, j->b, j->ldb, j->n, j->k, (gint) lo, (gint) hi, j->packed);
+}
+
+static void
+packed_gemm_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+{
+  GemmJob *j = data;
+  const float *a = j->ta ? j->a + lo : j->a + lo * (gsize) j->lda;
+  float *c = j->c + lo * (gsize) j->ldc;
+  if (!cpu_sgemm_avx512_packed (j->ta, (gint) (hi - lo), j->n, j->k, j->alpha, a, j->lda,
+                                j->packed, j->beta, j->bias, c, j->ldc))
+    cpu_sgemm_bias (CPU_SGEMM_OPENBLAS, j->ta, j->tb, (gint) (hi - lo), j->n, j->k, j->alpha, a,
+                    j->lda, j->b, j->ldb, j->beta, j->bias, c, j->ldc);
+}
+
+/* The shared packing buffer of @cpu, at least @floats long; NULL when it
+ * cannot be had. */
+static float *
+packed_buffer (Cpu *cpu, gsize floats)
+{
+  if (cpu->packed_floats < floats) {
+    free (cpu->packed);
+    cpu->packed = NULL;
+    cpu->packed_floats = 0;
+    gpointer mem = NULL;
+    if (posix_memalign (&mem, 64, floats * sizeof (float)) != 0)
+      return NULL;
+    cpu->packed = mem;
+    cpu->packed_floats = floats;
+  }
+  return cpu->packed;
+}
+
 /* Runs @j on the pool, split along the longer of m and n: both halves
- * keep the kernels busy. */
+ * keep the kernels busy.  Split along m, every thread would pack all of
+ * B for its rows: with the AVX-512 kernel the threads pack B's panels
+ * once, between them, and then share them. */
 static void
 run_gemm (gpointer self, GemmJob *j)
 {
+  Cpu *cpu = self;
   if (j->m <= 0 || j->n <= 0)
     return;
   gdouble work = (gdouble) j->m * j->n * MAX (j->k, 1);
-  gint threads = ((Cpu *) self)->n_threads;
-  if (threads == 1 || work < 2e5) {
+  if (cpu->n_threads == 1 || work < 2e5) {
     gemm_chunk (j, 0, (gsize) j->m, 0);
     return;
   }
   j->split_m = j->m >= j->n;
-  cpu_pool_run (pool_of (self), (gsize) (j->split_m ? j->m : j->n), 1, gemm_chunk, j);
+  if (j->split_m && j->kernel == CPU_SGEMM_AVX512 && j->k > 0 && j->alpha != 0.0f) {
+    j->packed = packed_buffer (cpu, cpu_sgemm_avx512_packed_floats (j->n, j->k));
+    if (j->packed != NULL) {
+      cpu_pool_run (cpu->pool, (gsize) cpu_sgemm_avx512_panels (j->n), 1, pack_chunk, j);
+      cpu_pool_run (cpu->pool, (gsize) j->m, 1, packed_gemm_chunk, j);
+      return;
+    }
+  }
+  cpu_pool_run (cpu->pool, (gsize) (j->split_m ? j->m : j->n), 1, gemm_chunk, j);
 }
 
 static void

@@ -34,6 +34,10 @@ typedef struct {
   /* a vector of ones for column sums, grown by the calling thread */
   float *ones;
   gsize ones_len;
+  /* B of a product packed once for every thread (cpu-sgemm.h), grown by
+   * the calling thread */
+  float *packed;
+  gsize packed_floats;
 } Cpu;
 
 /* (transfer none) at least @nbytes of scratch owned by thread @tid; NULL

@@ -46,6 +46,20 @@ gboolean cpu_sgemm_avx512 (gboolean trans_a, gboolean trans_b, gint m, gint n, g
                            gfloat alpha, const float *a, gint lda, const float *b, gint ldb,
                            gfloat beta, const float *bias, float *c, gint ldc);
 
+/* B packed once for several threads: a caller packs op(B) (k × n) into
+ * cpu_sgemm_avx512_packed_floats() floats, its 32-column panels split
+ * between threads ([panel_lo, panel_hi) of cpu_sgemm_avx512_panels()),
+ * then each thread runs its rows of C against it with
+ * cpu_sgemm_avx512_packed() (cpu_sgemm_bias's contract otherwise; FALSE
+ * only when its buffer for A's last rows cannot be allocated). */
+gsize cpu_sgemm_avx512_packed_floats (gint n, gint k);
+gint cpu_sgemm_avx512_panels (gint n);
+void cpu_sgemm_avx512_pack (gboolean trans_b, const float *b, gint ldb, gint n, gint k,
+                            gint panel_lo, gint panel_hi, float *packed);
+gboolean cpu_sgemm_avx512_packed (gboolean trans_a, gint m, gint n, gint k, gfloat alpha,
+                                  const float *a, gint lda, const float *packed, gfloat beta,
+                                  const float *bias, float *c, gint ldc);
+
 G_END_DECLS
 
 #endif

@@ -85,6 +85,7 @@ cpu_destroy (gpointer self)
   g_free (cpu->scratch);
   g_free (cpu->scratch_size);
   g_free (cpu->ones);
+  free (cpu->packed);
   g_free (cpu);
 }
 

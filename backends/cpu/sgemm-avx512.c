@@ -192,6 +192,38 @@ scale_c (gint m, gint n, gfloat beta, const float *bias, float *c, gint ldc)
     }
 }
 
+/* One pass, depth pc .. pc+kc, over C[0 .. m, 0 .. nc) (@c at the block's
+ * first column; @bias likewise, NULL for none) from the packed panels at
+ * @bp; @tail holds KC × MR floats for A's short last block. */
+static AVX512 void
+run_pass (gboolean trans_a, const float *a, gint lda, gint m, gint pc, gint kc, gint nc,
+          const float *bp, gfloat alpha, gfloat beta, const float *bias, float *c, gint ldc,
+          float *tail)
+{
+  gint tail_row = m - m % MR; /* first row of the short block, if any */
+  if (tail_row < m)
+    pack_a_tail (trans_a, a, lda, tail_row, m - tail_row, pc, kc, tail);
+  for (gint ic = 0; ic < m; ic += MC) {
+    gint ic_end = MIN (m, ic + MC);
+    for (gint jr = 0; jr < nc; jr += NR) {
+      const float *panel = bp + (gsize) (jr / NR) * kc * NR;
+      __mmask16 m0 = first_lanes (nc - jr), m1 = first_lanes (nc - jr - 16);
+      const float *bias_j = bias != NULL ? bias + jr : NULL;
+      for (gint ir = ic; ir < ic_end; ir += MR) {
+        float *cij = c + jr + (gsize) ir * ldc;
+        if (ir >= tail_row)
+          block_cols (kc, tail, MR, panel, cij, ldc, m - ir, m0, m1, alpha, beta, bias_j);
+        else if (trans_a)
+          block_cols (kc, a + (gsize) pc * lda + ir, lda, panel, cij, ldc, MR, m0, m1, alpha,
+                      beta, bias_j);
+        else
+          block_rows (kc, a + (gsize) ir * lda + pc, lda, panel, cij, ldc, MR, m0, m1, alpha,
+                      beta, bias_j);
+      }
+    }
+  }
+}
+
 AVX512 gboolean
 cpu_sgemm_avx512 (gboolean trans_a, gboolean trans_b, gint m, gint n, gint k, gfloat alpha,
                   const float *a, gint lda, const float *b, gint ldb, gfloat beta,
@@ -206,42 +238,66 @@ cpu_sgemm_avx512 (gboolean trans_a, gboolean trans_b, gint m, gint n, gint k, gf
   float *bp = pack_buffer ();
   if (bp == NULL)
     return FALSE;
-  float *tail = bp + (gsize) KC * NC;
-  gint tail_row = m - m % MR; /* first row of the short block, if any */
-
   for (gint jc = 0; jc < n; jc += NC) {
     gint nc = MIN (NC, n - jc);
     for (gint pc = 0; pc < k; pc += KC) {
       gint kc = MIN (KC, k - pc);
-      /* the first pass scales C and adds the bias; the others add on */
-      gfloat beta_pass = pc == 0 ? beta : 1.0f;
-      const float *bias_pass = pc == 0 ? bias : NULL;
       pack_b (trans_b, b, ldb, pc, kc, jc, nc, bp);
-      if (tail_row < m)
-        pack_a_tail (trans_a, a, lda, tail_row, m - tail_row, pc, kc, tail);
-      for (gint ic = 0; ic < m; ic += MC) {
-        gint ic_end = MIN (m, ic + MC);
-        for (gint jr = 0; jr < nc; jr += NR) {
-          const float *panel = bp + (gsize) (jr / NR) * kc * NR;
-          __mmask16 m0 = first_lanes (nc - jr), m1 = first_lanes (nc - jr - 16);
-          float *cj = c + jc + jr;
-          const float *bias_j = bias_pass != NULL ? bias_pass + jc + jr : NULL;
-          for (gint ir = ic; ir < ic_end; ir += MR) {
-            float *cij = cj + (gsize) ir * ldc;
-            if (ir >= tail_row)
-              block_cols (kc, tail, MR, panel, cij, ldc, m - ir, m0, m1, alpha, beta_pass,
-                          bias_j);
-            else if (trans_a)
-              block_cols (kc, a + (gsize) pc * lda + ir, lda, panel, cij, ldc, MR, m0, m1,
-                          alpha, beta_pass, bias_j);
-            else
-              block_rows (kc, a + (gsize) ir * lda + pc, lda, panel, cij, ldc, MR, m0, m1,
-                          alpha, beta_pass, bias_j);
-          }
-        }
-      }
+      /* the first pass scales C and adds the bias; the others add on */
+      run_pass (trans_a, a, lda, m, pc, kc, nc, bp, alpha, pc == 0 ? beta : 1.0f,
+                pc == 0 && bias != NULL ? bias + jc : NULL, c + jc, ldc, bp + (gsize) KC * NC);
     }
   }
+  return TRUE;
+}
+
+gsize
+cpu_sgemm_avx512_packed_floats (gint n, gint k)
+{
+  return (gsize) ((n + NR - 1) / NR) * NR * (gsize) MAX (k, 0);
+}
+
+gint
+cpu_sgemm_avx512_panels (gint n)
+{
+  return (n + NR - 1) / NR;
+}
+
+/* The whole of op(B) is laid out pass after pass; pass pc starts at
+ * pc · panels · NR floats, its panel t kc · NR floats after that. */
+AVX512 void
+cpu_sgemm_avx512_pack (gboolean trans_b, const float *b, gint ldb, gint n, gint k, gint panel_lo,
+                       gint panel_hi, float *packed)
+{
+  gint panels = cpu_sgemm_avx512_panels (n);
+  gint col_lo = panel_lo * NR, col_hi = MIN (n, panel_hi * NR);
+  if (col_lo >= col_hi)
+    return;
+  for (gint pc = 0; pc < k; pc += KC) {
+    gint kc = MIN (KC, k - pc);
+    float *pass = packed + (gsize) pc * panels * NR;
+    pack_b (trans_b, b, ldb, pc, kc, col_lo, col_hi - col_lo, pass + (gsize) panel_lo * kc * NR);
+  }
+}
+
+AVX512 gboolean
+cpu_sgemm_avx512_packed (gboolean trans_a, gint m, gint n, gint k, gfloat alpha, const float *a,
+                         gint lda, const float *packed, gfloat beta, const float *bias, float *c,
+                         gint ldc)
+{
+  if (m <= 0 || n <= 0)
+    return TRUE;
+  if (k <= 0 || alpha == 0.0f) {
+    scale_c (m, n, beta, bias, c, ldc);
+    return TRUE;
+  }
+  float *bp = pack_buffer ();
+  if (bp == NULL)
+    return FALSE;
+  gint panels = cpu_sgemm_avx512_panels (n);
+  for (gint pc = 0; pc < k; pc += KC)
+    run_pass (trans_a, a, lda, m, pc, MIN (KC, k - pc), n, packed + (gsize) pc * panels * NR,
+              alpha, pc == 0 ? beta : 1.0f, pc == 0 ? bias : NULL, c, ldc, bp + (gsize) KC * NC);
   return TRUE;
 }
 
@@ -251,6 +307,32 @@ gboolean
 cpu_sgemm_avx512 (gboolean trans_a, gboolean trans_b, gint m, gint n, gint k, gfloat alpha,
                   const float *a, gint lda, const float *b, gint ldb, gfloat beta,
                   const float *bias, float *c, gint ldc)
+{
+  return FALSE;
+}
+
+gsize
+cpu_sgemm_avx512_packed_floats (gint n, gint k)
+{
+  return 0;
+}
+
+gint
+cpu_sgemm_avx512_panels (gint n)
+{
+  return 0;
+}
+
+void
+cpu_sgemm_avx512_pack (gboolean trans_b, const float *b, gint ldb, gint n, gint k, gint panel_lo,
+                       gint panel_hi, float *packed)
+{
+}
+
+gboolean
+cpu_sgemm_avx512_packed (gboolean trans_a, gint m, gint n, gint k, gfloat alpha, const float *a,
+                         gint lda, const float *packed, gfloat beta, const float *bias, float *c,
+                         gint ldc)
 {
   return FALSE;
 }
