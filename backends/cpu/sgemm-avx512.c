@@ -9,7 +9,10 @@
  * floats per step, so A is never packed except for its last rows when m
  * is not a multiple of 12.  A panel of B (kc × 32 floats, 32 KiB at
  * kc = 256) stays in L1 while every 12-row block of A in an L2-sized
- * stripe of MC rows passes over it.
+ * stripe of MC rows passes over it.  A linear layer's bias is added as
+ * the first pass stores each block.  For a product the pool splits along
+ * its rows, B can instead be packed whole, once, its panels shared out
+ * between the threads (cpu_sgemm_avx512_pack / _packed).
  */
 #include "config.h"
 
