@@ -377,6 +377,7 @@ typedef struct {
   float *out, *dx, *dgamma, *dbeta, *save_mean, *save_rstd;
   float *sum; /* add_layernorm_fwd: x + y */
   const CpuKernels *k;
+  Cpu *cpu; /* for per-thread scratch */
 } RowJob;
 
 static void
@@ -410,41 +411,36 @@ cpu_add_layernorm_fwd (gpointer self, gint rows, gint cols, gfloat eps, const fl
   cpu_pool_run (pool_of (self), (gsize) rows, 64, layernorm_fwd_chunk, &j);
 }
 
+typedef struct {
+  RowJob rows;
+  double *partial[256]; /* per thread: its rows' dgamma then dbeta sums, or NULL */
+  gboolean oom;
+} LayerNormBwdJob;
+
+/* A chunk of rows: dx, and this thread's share of the parameter gradients
+ * in its own scratch (combined in thread order by the caller, so a given
+ * thread count always gives the same bits). */
 static void
-layernorm_dx_chunk (gpointer data, gsize lo, gsize hi, gint tid)
+layernorm_bwd_chunk (gpointer data, gsize lo, gsize hi, gint tid)
 {
-  RowJob *j = data;
+  LayerNormBwdJob *lj = data;
+  RowJob *j = &lj->rows;
+  double *dg = NULL, *db = NULL;
+  if (j->dgamma != NULL || j->dbeta != NULL) {
+    dg = cpu_scratch (j->cpu, tid, 2 * sizeof (double) * j->cols);
+    if (dg == NULL) {
+      lj->oom = TRUE;
+      return;
+    }
+    memset (dg, 0, 2 * sizeof (double) * j->cols);
+    db = dg + j->cols;
+    lj->partial[tid] = dg;
+  }
   for (gsize r = lo; r < hi; r++) {
     gsize o = r * j->cols;
-    j->k->layernorm_dx_row (j->x + o, j->dout + o, j->gamma, j->mean[r], j->rstd[r], j->cols,
-                            j->dx + o);
-  }
-}
-
-static void
-layernorm_dparam_chunk (gpointer data, gsize lo, gsize hi, gint tid)
-{
-  RowJob *j = data;
-  double dg[256], db[256];
-  for (gsize c0 = lo; c0 < hi; c0 += 256) {
-    gsize cw = MIN ((gsize) 256, hi - c0);
-    memset (dg, 0, sizeof dg);
-    memset (db, 0, sizeof db);
-    for (gint r = 0; r < j->rows; r++) {
-      const float *x = j->x + (gsize) r * j->cols + c0;
-      const float *dy = j->dout + (gsize) r * j->cols + c0;
-      float m = j->mean[r], rs = j->rstd[r];
-      for (gsize c = 0; c < cw; c++) {
-        dg[c] += (double) dy[c] * (x[c] - m) * rs;
-        db[c] += dy[c];
-      }
-    }
-    for (gsize c = 0; c < cw; c++) {
-      if (j->dgamma)
-        j->dgamma[c0 + c] += (float) dg[c];
-      if (j->dbeta)
-        j->dbeta[c0 + c] += (float) db[c];
-    }
+    j->k->layernorm_bwd_row (j->x + o, j->dout + o, j->gamma, j->mean[r], j->rstd[r], j->cols,
+                             j->dx ? j->dx + o : NULL, j->dgamma ? dg : NULL,
+                             j->dbeta ? db : NULL);
   }
 }
 
@@ -453,13 +449,29 @@ cpu_layernorm_bwd (gpointer self, gint rows, gint cols, const float *x, const fl
                    const float *mean, const float *rstd, const float *dout, float *dx,
                    float *dgamma, float *dbeta)
 {
-  RowJob j = { .k = kernels_of (self), .rows = rows, .cols = cols, .x = x, .gamma = gamma, .mean = mean, .rstd = rstd,
-               .dout = dout, .dx = dx, .dgamma = dgamma, .dbeta = dbeta };
-  if (dx)
-    cpu_pool_run (pool_of (self), (gsize) rows, 64, layernorm_dx_chunk, &j);
-  if (dgamma || dbeta)
-    cpu_pool_run (pool_of (self), (gsize) cols, (gsize) rows * cols >= GRAIN_ELEMS ? 1 : G_MAXSIZE,
-                  layernorm_dparam_chunk, &j);
+  LayerNormBwdJob lj = { .rows = { .cpu = self, .k = kernels_of (self), .rows = rows,
+                                   .cols = cols, .x = x, .gamma = gamma, .mean = mean,
+                                   .rstd = rstd, .dout = dout, .dx = dx, .dgamma = dgamma,
+                                   .dbeta = dbeta } };
+  if (dx == NULL && dgamma == NULL && dbeta == NULL)
+    return;
+  cpu_pool_run (pool_of (self), (gsize) rows, 64, layernorm_bwd_chunk, &lj);
+  if (lj.oom) {
+    g_critical ("cpu backend: out of memory for LayerNorm scratch (%d columns)", cols);
+    return;
+  }
+  for (gint c = 0; c < cols && (dgamma || dbeta); c++) {
+    double g = 0, b = 0;
+    for (gint t = 0; t < MIN (((Cpu *) self)->n_threads, 256); t++)
+      if (lj.partial[t] != NULL) {
+        g += lj.partial[t][c];
+        b += lj.partial[t][cols + c];
+      }
+    if (dgamma)
+      dgamma[c] += (float) g;
+    if (dbeta)
+      dbeta[c] += (float) b;
+  }
 }
 
 static void

@@ -168,35 +168,45 @@ k_layernorm_row (const float *x, const float *y, float *sum, gint cols, gfloat e
     out[c] = (x[c] - m) * rs * gamma[c] + beta[c];
 }
 
-/* dx += rs·(g − mean(g) − x̂·mean(g·x̂)), g = dy·gamma, x̂ = (x − m)·rs;
- * the two means in eight double lanes. */
+/* dx += rs·(g − mean(g) − x̂·mean(g·x̂)), g = dy·gamma, x̂ = (x − m)·rs
+ * (the two means in eight double lanes), and the parameter gradients'
+ * sums for this row, while the row is in L1: one pass over x and dy for
+ * both. */
 static void
-k_layernorm_dx_row (const float *x, const float *dy, const float *gamma, float m, float rs,
-                    gint cols, float *dx)
+k_layernorm_bwd_row (const float *x, const float *dy, const float *gamma, float m, float rs,
+                     gint cols, float *dx, double *dg, double *db)
 {
-  double sg[8] = { 0 }, sgx[8] = { 0 };
-  gint c = 0;
-  for (; c + 8 <= cols; c += 8)
-    for (gint l = 0; l < 8; l++) {
-      double g = (double) dy[c + l] * gamma[c + l];
-      sg[l] += g;
-      sgx[l] += g * (x[c + l] - m) * rs;
+  if (dx != NULL) {
+    double sg[8] = { 0 }, sgx[8] = { 0 };
+    gint c = 0;
+    for (; c + 8 <= cols; c += 8)
+      for (gint l = 0; l < 8; l++) {
+        double g = (double) dy[c + l] * gamma[c + l];
+        sg[l] += g;
+        sgx[l] += g * (x[c + l] - m) * rs;
+      }
+    double tg = 0, tgx = 0;
+    for (; c < cols; c++) {
+      double g = (double) dy[c] * gamma[c];
+      tg += g;
+      tgx += g * (x[c] - m) * rs;
     }
-  double tg = 0, tgx = 0;
-  for (; c < cols; c++) {
-    double g = (double) dy[c] * gamma[c];
-    tg += g;
-    tgx += g * (x[c] - m) * rs;
+    for (gint l = 0; l < 8; l++) {
+      tg += sg[l];
+      tgx += sgx[l];
+    }
+    float mg = (float) (tg / cols), mgx = (float) (tgx / cols);
+    for (c = 0; c < cols; c++) {
+      float xhat = (x[c] - m) * rs;
+      dx[c] += rs * (dy[c] * gamma[c] - mg - xhat * mgx);
+    }
   }
-  for (gint l = 0; l < 8; l++) {
-    tg += sg[l];
-    tgx += sgx[l];
-  }
-  float mg = (float) (tg / cols), mgx = (float) (tgx / cols);
-  for (c = 0; c < cols; c++) {
-    float xhat = (x[c] - m) * rs;
-    dx[c] += rs * (dy[c] * gamma[c] - mg - xhat * mgx);
-  }
+  if (dg != NULL)
+    for (gint c = 0; c < cols; c++)
+      dg[c] += (double) dy[c] * (x[c] - m) * rs;
+  if (db != NULL)
+    for (gint c = 0; c < cols; c++)
+      db[c] += dy[c];
 }
 
 ALWAYS_INLINE float
@@ -306,7 +316,7 @@ k_adamw (const CpuAdamArgs *j, gsize lo, gsize hi)
 
 #define CPU_KERNELS_TABLE(variant)                                                            \
   const CpuKernels cpu_kernels_##variant = {                                                  \
-    #variant, k_gelu_fwd, k_gelu_bwd, k_bias_gelu_bwd, k_layernorm_row, k_layernorm_dx_row,   \
+    #variant, k_gelu_fwd, k_gelu_bwd, k_bias_gelu_bwd, k_layernorm_row, k_layernorm_bwd_row,   \
     k_softmax_row, k_softmax_online, k_softmax_bwd_row, k_adamw,                              \
   }
 

@@ -34,9 +34,10 @@ typedef struct _CpuKernels {
   void (*layernorm_row) (const float *x, const float *y, float *sum, gint cols, gfloat eps,
                          const float *gamma, const float *beta, float *out, float *mean,
                          float *rstd);
-  /* one row: dx += LayerNorm's input gradient */
-  void (*layernorm_dx_row) (const float *x, const float *dy, const float *gamma, float mean,
-                            float rstd, gint cols, float *dx);
+  /* one row of LayerNorm's backward: dx += the input gradient (@dx may
+   * be NULL); dg[c] += dy·x̂ and db[c] += dy, in double (NULL: skipped) */
+  void (*layernorm_bwd_row) (const float *x, const float *dy, const float *gamma, float mean,
+                             float rstd, gint cols, float *dx, double *dg, double *db);
   /* one row: y = softmax(x), @y may be @x */
   void (*softmax_row) (const float *x, float *y, gint cols);
   /* one block of keys of an online softmax (flash attention), see below */
