@@ -62,6 +62,12 @@ void m3ret_plan_box (const M3retVolume *src, const M3retView *view, gboolean vol
  * (@layout).  Returns: (transfer full). */
 M3retSample *m3ret_render (const M3retVolume *src, const M3retView *view, M3retLayout layout,
                            const M3retRenderOptions *options);
+/* m3ret_render of a sequence (@options not volumetric) whose frame t is
+ * frame @frames[t] of @clip, without copying those frames out first: the
+ * resampler reads only the part of each that the view's box needs.  The
+ * same result, to the bit, as rendering a volume made of those frames. */
+M3retSample *m3ret_render_frames (const M3retVolume *clip, const guint *frames, guint n_frames,
+                                  const M3retView *view, const M3retRenderOptions *options);
 
 /* Frame numbers for a video of @n_frames (> 0) sampled to @n_out frames:
  * evaluation views take the centres of @n_out equal parts; training views a

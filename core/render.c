@@ -19,6 +19,7 @@ typedef struct {
   Taps *taps;
   gfloat *weights;
   guint used_lo, used_hi; /* source indices any tap reads: [lo, hi) */
+  guint max_n;            /* the most taps of any output */
 } Axis;
 
 static void
@@ -32,6 +33,7 @@ axis_init (Axis *axis, guint n_src, gdouble a0, gdouble a1, guint n_out)
   axis->weights = g_new0 (gfloat, (gsize) n_out * max_taps);
   axis->used_lo = n_src;
   axis->used_hi = 0;
+  axis->max_n = 0;
   for (guint o = 0; o < n_out; o++) {
     Taps *t = &axis->taps[o];
     gdouble centre = a0 + (o + 0.5) * scale;
@@ -63,6 +65,7 @@ axis_init (Axis *axis, guint n_src, gdouble a0, gdouble a1, guint n_out)
       t->w[k] = (gfloat) (t->w[k] / total);
     axis->used_lo = MIN (axis->used_lo, t->first);
     axis->used_hi = MAX (axis->used_hi, t->first + t->n);
+    axis->max_n = MAX (axis->max_n, t->n);
   }
   if (axis->used_hi <= axis->used_lo) { /* every output outside: read nothing */
     axis->used_lo = 0;
@@ -103,11 +106,32 @@ axpy (gfloat *restrict out, const gfloat *restrict in, gfloat w, gsize n)
     out[i] += w * in[i];
 }
 
+/* out[0..n) = w · in[0..n): a y pass's first tap. */
+HOT static void
+scale (gfloat *restrict out, const gfloat *restrict in, gfloat w, gsize n)
+{
+  for (gsize i = 0; i < n; i++)
+    out[i] = w * in[i];
+}
+
 /* out[x] = Σ taps of row: the x pass, run last so it gathers from the
  * fewest rows. */
 static void
 filter_row (gfloat *restrict out, const gfloat *restrict row, const Axis *ax, guint lo)
 {
+  if (ax->max_n <= 4) {
+    /* Four taps each, the missing ones weighing 0 (weights are zeroed
+     * past n; @row has 4 zeros past its end): no loop to predict, and
+     * the same sum in the same order. */
+    for (guint x = 0; x < ax->n_out; x++) {
+      const Taps *t = &ax->taps[x];
+      const gfloat *in = row + t->first - lo;
+      out[x] = t->outside ? 0.0f
+                          : 0.0f + t->w[0] * in[0] + t->w[1] * in[1] + t->w[2] * in[2] +
+                              t->w[3] * in[3];
+    }
+    return;
+  }
   for (guint x = 0; x < ax->n_out; x++) {
     const Taps *t = &ax->taps[x];
     const gfloat *in = row + t->first - lo;
@@ -118,15 +142,16 @@ filter_row (gfloat *restrict out, const gfloat *restrict row, const Axis *ax, gu
   }
 }
 
-void
-m3ret_resample (const M3retVolume *src, const M3retBox *box, gfloat fill, M3retSample *dst)
+/* m3ret_resample over @depth slices whose slice i is @src's slice
+ * @slices[i] (NULL: slice i itself, @depth being @src->depth). */
+static void
+resample_slices (const M3retVolume *src, const guint *slices, guint depth, const M3retBox *box,
+                 gfloat fill, M3retSample *dst)
 {
-  g_return_if_fail (src != NULL && box != NULL && dst != NULL);
-  g_return_if_fail (src->channels == dst->channels);
   Axis ax, ay, az;
   axis_init (&ax, src->width, box->x0, box->x1, dst->width);
   axis_init (&ay, src->height, box->y0, box->y1, dst->height);
-  axis_init (&az, src->depth, box->z0, box->z1, dst->frames);
+  axis_init (&az, depth, box->z0, box->z1, dst->frames);
 
   guint W = dst->width, H = dst->height, T = dst->frames;
   guint xlo = ax.used_lo, xn = ax.used_hi - ax.used_lo;
@@ -135,48 +160,75 @@ m3ret_resample (const M3retVolume *src, const M3retBox *box, gfloat fill, M3retS
   /* Pass z over the part of each slice any output needs, then y, then x:
    * the first two are contiguous multiply-adds, and the gathering x pass
    * comes last, on the smallest block (views shrink z most). */
-  gfloat *pz = g_new (gfloat, (gsize) T * yn * xn + 1);
-  gfloat *py = g_new (gfloat, (gsize) T * H * xn + 1);
+  /* When every output slice is one source slice taken whole (a sequence's
+   * frames, or a volume kept at its depth), the z pass would only copy:
+   * the y pass then reads the source slices in place. */
+  gboolean z_copies = TRUE;
+  for (guint z = 0; z < T && z_copies; z++)
+    z_copies = !az.taps[z].outside && az.taps[z].n == 1 && az.taps[z].w[0] == 1.0f;
+  gfloat *pz = z_copies ? NULL : g_new (gfloat, (gsize) T * yn * xn + 1);
+  /* one row after the y pass, and 4 zeros past it (filter_row) */
+  gfloat *py = g_new0 (gfloat, (gsize) xn + 4);
   for (guint c = 0; c < src->channels; c++) {
     const gfloat *s = src->data + (gsize) c * src->depth * src_plane;
-    for (guint z = 0; z < T; z++) {
+    for (guint z = 0; z < T && !z_copies; z++) {
       const Taps *t = &az.taps[z];
       gfloat *out = pz + (gsize) z * yn * xn;
       memset (out, 0, (gsize) yn * xn * sizeof (gfloat));
       for (guint k = 0; k < t->n; k++) {
-        const gfloat *slice = s + (gsize) (t->first + k) * src_plane + (gsize) ylo * src->width + xlo;
+        guint z_src = slices != NULL ? slices[t->first + k] : t->first + k;
+        const gfloat *slice = s + (gsize) z_src * src_plane + (gsize) ylo * src->width + xlo;
         for (guint y = 0; y < yn; y++)
           axpy (out + (gsize) y * xn, slice + (gsize) y * src->width, t->w[k], xn);
       }
     }
-    for (guint z = 0; z < T; z++)
+    gfloat *d = dst->data + (gsize) c * T * H * W;
+    for (guint z = 0; z < T; z++) {
+      /* row r of slice z's window: rows + (r − ylo)·stride */
+      const gfloat *rows;
+      gsize stride;
+      if (z_copies) {
+        guint first = az.taps[z].first;
+        guint z_src = slices != NULL ? slices[first] : first;
+        rows = s + (gsize) z_src * src_plane + (gsize) ylo * src->width + xlo;
+        stride = src->width;
+      } else {
+        rows = pz + (gsize) z * yn * xn;
+        stride = xn;
+      }
+      /* y then x, one output row at a time: the y pass's row stays in L1
+       * for the gathering x pass */
       for (guint y = 0; y < H; y++) {
         const Taps *t = &ay.taps[y];
-        gfloat *out = py + ((gsize) z * H + y) * xn;
-        memset (out, 0, (gsize) xn * sizeof (gfloat));
-        for (guint k = 0; k < t->n; k++)
-          axpy (out, pz + ((gsize) z * yn + t->first - ylo + k) * xn, t->w[k], xn);
-      }
-    gfloat *d = dst->data + (gsize) c * T * H * W;
-    for (guint z = 0; z < T; z++)
-      for (guint y = 0; y < H; y++) {
         gfloat *out = d + ((gsize) z * H + y) * W;
-        filter_row (out, py + ((gsize) z * H + y) * xn, &ax, xlo);
-        if (az.taps[z].outside || ay.taps[y].outside) {
+        if (az.taps[z].outside || t->outside) {
           for (guint x = 0; x < W; x++)
             out[x] = fill;
           continue;
         }
+        scale (py, rows + (gsize) (t->first - ylo) * stride, t->w[0], xn);
+        for (guint k = 1; k < t->n; k++)
+          axpy (py, rows + (gsize) (t->first - ylo + k) * stride, t->w[k], xn);
+        filter_row (out, py, &ax, xlo);
         for (guint x = 0; x < W; x++)
           if (ax.taps[x].outside)
             out[x] = fill;
       }
+    }
   }
   g_free (pz);
   g_free (py);
   axis_clear (&ax);
   axis_clear (&ay);
   axis_clear (&az);
+}
+
+void
+m3ret_resample (const M3retVolume *src, const M3retBox *box, gfloat fill, M3retSample *dst)
+{
+  g_return_if_fail (src != NULL && box != NULL && dst != NULL);
+  g_return_if_fail (src->channels == dst->channels);
+  resample_slices (src, NULL, src->depth, box, fill, dst);
 }
 
 gboolean
@@ -268,18 +320,40 @@ flip_axis (M3retSample *s, guint axis)
         }
 }
 
-M3retSample *
-m3ret_render (const M3retVolume *src, const M3retView *view, M3retLayout layout,
-              const M3retRenderOptions *options)
+/* dst = (jitter (src) − mean) · inv over @n values, one pass in float
+ * (@dst may be @src): jitter clamps (v − ½)·contrast + ½ + brightness to
+ * [0, 1]. */
+HOT static void
+finish_plane (gfloat *dst, const gfloat *src, gsize n, gboolean jitter, gfloat contrast,
+              gfloat brightness, gfloat mean, gfloat inv)
 {
-  g_return_val_if_fail (src != NULL && view != NULL && options != NULL, NULL);
-  g_return_val_if_fail (src->channels == 1 || src->channels == 3, NULL);
+  if (jitter)
+    for (gsize i = 0; i < n; i++) {
+      gfloat v = (src[i] - 0.5f) * contrast + 0.5f + brightness;
+      v = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+      dst[i] = (v - mean) * inv;
+    }
+  else
+    for (gsize i = 0; i < n; i++)
+      dst[i] = (src[i] - mean) * inv;
+}
+
+/* m3ret_render of the @depth slices @slices picks from @src (NULL: all of
+ * @src, @depth being @src->depth). */
+static M3retSample *
+render_slices (const M3retVolume *src, const guint *slices, guint depth, const M3retView *view,
+               M3retLayout layout, const M3retRenderOptions *options)
+{
   guint T = layout == M3RET_LAYOUT_IMAGE ? view->image_depth : view->depth;
   M3retBox box;
-  m3ret_plan_box (src, view, options->volumetric, &box);
+  M3retVolume shape = *src; /* the box is planned on the picked slices */
+  shape.depth = depth;
+  m3ret_plan_box (&shape, view, options->volumetric, &box);
   M3retSample *grid = m3ret_sample_new (src->channels, T, view->size, view->size);
-  m3ret_resample (src, &box, 0.0f, grid);
+  resample_slices (src, slices, depth, &box, 0.0f, grid);
 
+  gboolean jitter = FALSE;
+  gfloat contrast = 1.0f, brightness = 0.0f;
   if (view->mode == M3RET_VIEW_TRAIN && view->rand != NULL) {
     GRand *r = view->rand;
     for (guint axis = 0; axis < 3; axis++) {
@@ -291,35 +365,42 @@ m3ret_render (const M3retVolume *src, const M3retView *view, M3retLayout layout,
         flip_axis (grid, axis);
     }
     if (options->jitter > 0.0) {
-      gdouble contrast = uniform (r, 1.0 - options->jitter, 1.0 + options->jitter);
-      gdouble brightness = uniform (r, -options->jitter / 2.0, options->jitter / 2.0);
-      gsize n = m3ret_sample_n_values (grid);
-      for (gsize i = 0; i < n; i++) {
-        gdouble v = (grid->data[i] - 0.5) * contrast + 0.5 + brightness;
-        grid->data[i] = (gfloat) CLAMP (v, 0.0, 1.0);
-      }
+      jitter = TRUE;
+      contrast = (gfloat) uniform (r, 1.0 - options->jitter, 1.0 + options->jitter);
+      brightness = (gfloat) uniform (r, -options->jitter / 2.0, options->jitter / 2.0);
     }
   }
-
-  if (grid->channels == 3) {
-    for (guint c = 0; c < 3; c++) {
-      gfloat *d = grid->data + (gsize) c * T * view->size * view->size;
-      gdouble m = options->mean[c], inv = 1.0 / options->std[c];
-      for (gsize i = 0; i < (gsize) T * view->size * view->size; i++)
-        d[i] = (gfloat) ((d[i] - m) * inv);
-    }
-    return grid;
-  }
-  M3retSample *out = m3ret_sample_new (3, T, view->size, view->size);
+  /* Grey is replicated: each output channel reads the one grid channel. */
   gsize plane = (gsize) T * view->size * view->size;
-  for (guint c = 0; c < 3; c++) {
-    gdouble m = options->mean[c], inv = 1.0 / options->std[c];
-    gfloat *d = out->data + c * plane;
-    for (gsize i = 0; i < plane; i++)
-      d[i] = (gfloat) ((grid->data[i] - m) * inv);
-  }
-  m3ret_sample_free (grid);
+  M3retSample *out = grid->channels == 3 ? grid : m3ret_sample_new (3, T, view->size, view->size);
+  for (guint c = 0; c < 3; c++)
+    finish_plane (out->data + c * plane, grid->data + (grid->channels == 3 ? c * plane : 0), plane,
+                  jitter, contrast, brightness, (gfloat) options->mean[c],
+                  (gfloat) (1.0 / options->std[c]));
+  if (out != grid)
+    m3ret_sample_free (grid);
   return out;
+}
+
+M3retSample *
+m3ret_render (const M3retVolume *src, const M3retView *view, M3retLayout layout,
+              const M3retRenderOptions *options)
+{
+  g_return_val_if_fail (src != NULL && view != NULL && options != NULL, NULL);
+  g_return_val_if_fail (src->channels == 1 || src->channels == 3, NULL);
+  return render_slices (src, NULL, src->depth, view, layout, options);
+}
+
+M3retSample *
+m3ret_render_frames (const M3retVolume *clip, const guint *frames, guint n_frames,
+                     const M3retView *view, const M3retRenderOptions *options)
+{
+  g_return_val_if_fail (clip != NULL && frames != NULL && n_frames > 0, NULL);
+  g_return_val_if_fail (view != NULL && options != NULL && !options->volumetric, NULL);
+  g_return_val_if_fail (clip->channels == 1 || clip->channels == 3, NULL);
+  for (guint i = 0; i < n_frames; i++)
+    g_return_val_if_fail (frames[i] < clip->depth, NULL);
+  return render_slices (clip, frames, n_frames, view, M3RET_LAYOUT_SEQUENCE, options);
 }
 
 void

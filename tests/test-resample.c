@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "m3ret-check.h"
 #include "m3ret-render.h"
@@ -197,6 +198,51 @@ START_TEST (test_train_view_is_seeded)
 }
 END_TEST
 
+/* Rendering frames picked from a clip in place gives, bit for bit, what
+ * rendering a volume of copies of those frames gives (the video
+ * modalities' path), for training views (crop, flips, jitter) and an
+ * evaluation view, grey and RGB. */
+START_TEST (test_render_frames_in_place)
+{
+  static const guint frames[5] = { 7, 2, 2, 9, 0 };
+  for (guint channels = 1; channels <= 3; channels += 2)
+    for (guint32 seed = 0; seed < 6; seed++) {
+      M3retVolume *clip = m3ret_volume_try_new (channels, 10, 23, 31);
+      clip->spacing[0] = 0.8;
+      for (gsize i = 0; i < m3ret_volume_n_values (clip); i++)
+        clip->data[i] = (gfloat) ((i * 53 + seed) % 97) / 96.0f;
+      M3retVolume *copy = m3ret_volume_try_new (channels, 5, 23, 31);
+      copy->spacing[0] = 0.8;
+      gsize frame = 23 * 31;
+      for (guint c = 0; c < channels; c++)
+        for (guint t = 0; t < 5; t++)
+          memcpy (copy->data + (c * 5 + t) * frame, clip->data + (c * 10 + frames[t]) * frame,
+                  frame * sizeof (gfloat));
+      M3retRenderOptions opts = { .volumetric = FALSE, .flips = M3RET_FLIP_X | M3RET_FLIP_Y,
+                                  .jitter = 0.3, .mean = { 0.4, 0.5, 0.6 },
+                                  .std = { 0.2, 0.3, 0.4 } };
+      GRand *ra = g_rand_new_with_seed (seed), *rb = g_rand_new_with_seed (seed);
+      M3retView va, vb;
+      if (seed == 5) {
+        m3ret_view_init_eval (&va, 9, 5, 2);
+        m3ret_view_init_eval (&vb, 9, 5, 2);
+      } else {
+        m3ret_view_init_train (&va, 9, 5, 2, 0.2, 1.0, ra);
+        m3ret_view_init_train (&vb, 9, 5, 2, 0.2, 1.0, rb);
+      }
+      g_autoptr (M3retSample) a = m3ret_render_frames (clip, frames, 5, &va, &opts);
+      g_autoptr (M3retSample) b = m3ret_render (copy, &vb, M3RET_LAYOUT_SEQUENCE, &opts);
+      ck_assert_uint_eq (m3ret_sample_n_values (a), m3ret_sample_n_values (b));
+      ck_assert_mem_eq (a->data, b->data, m3ret_sample_n_values (a) * sizeof (gfloat));
+      ck_assert_uint_eq (g_rand_int (ra), g_rand_int (rb)); /* the same draws, in order */
+      g_rand_free (ra);
+      g_rand_free (rb);
+      m3ret_volume_free (clip);
+      m3ret_volume_free (copy);
+    }
+}
+END_TEST
+
 START_TEST (test_flips_parse)
 {
   M3retFlips f;
@@ -277,6 +323,7 @@ resample_suite (void)
   tcase_add_test (tc, test_train_box_scale_and_seed);
   tcase_add_test (tc, test_render_grey_to_three_channels);
   tcase_add_test (tc, test_train_view_is_seeded);
+  tcase_add_test (tc, test_render_frames_in_place);
   tcase_add_test (tc, test_flips_parse);
   tcase_add_test (tc, test_percentiles_and_window);
   tcase_add_test (tc, test_select_frames);

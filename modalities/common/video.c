@@ -437,18 +437,15 @@ mc_video_read_views (const McVideoModality *m, const gchar *path, const M3retVie
       kept = mc_volume_cache_insert (whole ? m->clips : NULL, path, decoded);
   }
   const M3retVolume *clip = kept != NULL ? mc_cached_volume_get (kept) : NULL;
+  /* Each view is rendered straight from the decoded frames it picks: the
+   * resampler reads only the part of each frame its crop needs. */
   for (guint i = 0; clip != NULL && i < n_views; i++) {
-    M3retVolume *sub = m3ret_volume_try_new (3, views[i].depth, clip->height, clip->width);
-    gsize frame = (gsize) clip->height * clip->width;
+    g_autofree guint *slots = g_new (guint, views[i].depth);
     for (guint t = 0; t < views[i].depth; t++) {
       guint64 *hit = bsearch (&picks[i][t], all->data, n_unique, sizeof (guint64), compare_u64);
-      guint slot = (guint) (hit - (guint64 *) all->data);
-      for (guint c = 0; c < 3; c++)
-        memcpy (sub->data + ((gsize) c * sub->depth + t) * frame,
-                clip->data + ((gsize) c * clip->depth + slot) * frame, frame * sizeof (gfloat));
+      slots[t] = (guint) (hit - (guint64 *) all->data);
     }
-    out[i] = m3ret_render (sub, &views[i], M3RET_LAYOUT_SEQUENCE, &m->common.options);
-    m3ret_volume_free (sub);
+    out[i] = m3ret_render_frames (clip, slots, views[i].depth, &views[i], &m->common.options);
   }
   for (guint i = 0; i < n_views; i++)
     g_free (picks[i]);
