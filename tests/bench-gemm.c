@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <cblas.h>
 #include <stdio.h>
 
 #include "bench-row.h"
@@ -60,6 +61,7 @@ int
 main (void)
 {
   gint rounds = bench_env_int ("M3RET_BENCH_ROUNDS", 5);
+  openblas_set_num_threads (1); /* one thread each, as the backend's workers call it */
   if (!cpu_sgemm_have_avx512 ()) {
     printf ("bench-gemm: this CPU has no AVX-512; the cpu backend runs OpenBLAS alone\n");
     return 0;

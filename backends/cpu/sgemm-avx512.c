@@ -297,10 +297,17 @@ cpu_sgemm_avx512_packed (gboolean trans_a, gint m, gint n, gint k, gfloat alpha,
   float *bp = pack_buffer ();
   if (bp == NULL)
     return FALSE;
+  /* NC columns at a time, as when packing per call: a pass over them
+   * (KC × NC floats of B) stays in L2 */
   gint panels = cpu_sgemm_avx512_panels (n);
-  for (gint pc = 0; pc < k; pc += KC)
-    run_pass (trans_a, a, lda, m, pc, MIN (KC, k - pc), n, packed + (gsize) pc * panels * NR,
-              alpha, pc == 0 ? beta : 1.0f, pc == 0 ? bias : NULL, c, ldc, bp + (gsize) KC * NC);
+  for (gint jc = 0; jc < n; jc += NC)
+    for (gint pc = 0; pc < k; pc += KC) {
+      gint kc = MIN (KC, k - pc);
+      const float *pass = packed + (gsize) pc * panels * NR + (gsize) (jc / NR) * kc * NR;
+      run_pass (trans_a, a, lda, m, pc, kc, MIN (NC, n - jc), pass, alpha,
+                pc == 0 ? beta : 1.0f, pc == 0 && bias != NULL ? bias + jc : NULL, c + jc, ldc,
+                bp + (gsize) KC * NC);
+    }
   return TRUE;
 }
 
