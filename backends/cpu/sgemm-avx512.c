@@ -227,10 +227,14 @@ run_pass (gboolean trans_a, const float *a, gint lda, gint m, gint pc, gint kc, 
   }
 }
 
-AVX512 gboolean
-cpu_sgemm_avx512 (gboolean trans_a, gboolean trans_b, gint m, gint n, gint k, gfloat alpha,
-                  const float *a, gint lda, const float *b, gint ldb, gfloat beta,
-                  const float *bias, float *c, gint ldc)
+/* Both entry points: B packed here one pass at a time (@packed NULL), or
+ * read from the whole of op(B) packed beforehand (cpu_sgemm_avx512_pack).
+ * NC columns at a time either way, so a pass over them (KC × NC floats of
+ * B) stays in L2. */
+static AVX512 gboolean
+run_sgemm (gboolean trans_a, gboolean trans_b, gint m, gint n, gint k, gfloat alpha,
+           const float *a, gint lda, const float *b, gint ldb, const float *packed, gfloat beta,
+           const float *bias, float *c, gint ldc)
 {
   if (m <= 0 || n <= 0)
     return TRUE;
@@ -241,23 +245,36 @@ cpu_sgemm_avx512 (gboolean trans_a, gboolean trans_b, gint m, gint n, gint k, gf
   float *bp = pack_buffer ();
   if (bp == NULL)
     return FALSE;
+  gint panels = cpu_sgemm_avx512_panels (n);
   for (gint jc = 0; jc < n; jc += NC) {
     gint nc = MIN (NC, n - jc);
     for (gint pc = 0; pc < k; pc += KC) {
       gint kc = MIN (KC, k - pc);
-      pack_b (trans_b, b, ldb, pc, kc, jc, nc, bp);
+      const float *pass = bp;
+      if (packed != NULL)
+        pass = packed + (gsize) pc * panels * NR + (gsize) (jc / NR) * kc * NR;
+      else
+        pack_b (trans_b, b, ldb, pc, kc, jc, nc, bp);
       /* the first pass scales C and adds the bias; the others add on */
-      run_pass (trans_a, a, lda, m, pc, kc, nc, bp, alpha, pc == 0 ? beta : 1.0f,
+      run_pass (trans_a, a, lda, m, pc, kc, nc, pass, alpha, pc == 0 ? beta : 1.0f,
                 pc == 0 && bias != NULL ? bias + jc : NULL, c + jc, ldc, bp + (gsize) KC * NC);
     }
   }
   return TRUE;
 }
 
+AVX512 gboolean
+cpu_sgemm_avx512 (gboolean trans_a, gboolean trans_b, gint m, gint n, gint k, gfloat alpha,
+                  const float *a, gint lda, const float *b, gint ldb, gfloat beta,
+                  const float *bias, float *c, gint ldc)
+{
+  return run_sgemm (trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, NULL, beta, bias, c, ldc);
+}
+
 gsize
 cpu_sgemm_avx512_packed_floats (gint n, gint k)
 {
-  return (gsize) ((n + NR - 1) / NR) * NR * (gsize) MAX (k, 0);
+  return (gsize) cpu_sgemm_avx512_panels (n) * NR * (gsize) MAX (k, 0);
 }
 
 gint
@@ -288,27 +305,7 @@ cpu_sgemm_avx512_packed (gboolean trans_a, gint m, gint n, gint k, gfloat alpha,
                          gint lda, const float *packed, gfloat beta, const float *bias, float *c,
                          gint ldc)
 {
-  if (m <= 0 || n <= 0)
-    return TRUE;
-  if (k <= 0 || alpha == 0.0f) {
-    scale_c (m, n, beta, bias, c, ldc);
-    return TRUE;
-  }
-  float *bp = pack_buffer ();
-  if (bp == NULL)
-    return FALSE;
-  /* NC columns at a time, as when packing per call: a pass over them
-   * (KC × NC floats of B) stays in L2 */
-  gint panels = cpu_sgemm_avx512_panels (n);
-  for (gint jc = 0; jc < n; jc += NC)
-    for (gint pc = 0; pc < k; pc += KC) {
-      gint kc = MIN (KC, k - pc);
-      const float *pass = packed + (gsize) pc * panels * NR + (gsize) (jc / NR) * kc * NR;
-      run_pass (trans_a, a, lda, m, pc, kc, MIN (NC, n - jc), pass, alpha,
-                pc == 0 ? beta : 1.0f, pc == 0 && bias != NULL ? bias + jc : NULL, c + jc, ldc,
-                bp + (gsize) KC * NC);
-    }
-  return TRUE;
+  return run_sgemm (trans_a, FALSE, m, n, k, alpha, a, lda, NULL, 0, packed, beta, bias, c, ldc);
 }
 
 #else /* not x86-64 with GCC: cpu_sgemm_have_avx512() is FALSE */
