@@ -74,6 +74,10 @@ int
 m3ret_check_run (Suite *suite)
 {
   SRunner *runner = srunner_create (suite);
+  /* Each test's result on stdout as it finishes (Check's log, "-"), so the
+   * log of a suite that dies in a no-fork run shows which test it was in. */
+  if (g_getenv ("CK_LOG_FILE_NAME") == NULL)
+    srunner_set_log (runner, "-");
   srunner_run_all (runner, CK_NORMAL);
   int failed = srunner_ntests_failed (runner);
   srunner_free (runner);
