@@ -27,7 +27,9 @@ axis_init (Axis *axis, guint n_src, gdouble a0, gdouble a1, guint n_out)
 {
   gdouble scale = (a1 - a0) / n_out;
   gdouble support = MAX (1.0, fabs (scale));
-  guint max_taps = (guint) ceil (2.0 * support) + 2;
+  /* at least four: filter_row's short path reads four weights of every
+   * output, those past its n zero */
+  guint max_taps = MAX ((guint) ceil (2.0 * support) + 2, 4);
   axis->n_out = n_out;
   axis->taps = g_new0 (Taps, n_out);
   axis->weights = g_new0 (gfloat, (gsize) n_out * max_taps);
