@@ -23,7 +23,8 @@ packages="build-essential autoconf automake libtool pkg-config
   libglib2.0-dev libopenblas-dev libpng-dev
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
   libnifti2-dev zlib1g-dev libcairo2-dev libjson-glib-dev check libhnswlib-dev libtorch-dev
-  valgrind clang libclang-rt-14-dev"
+  valgrind clang libclang-rt-14-dev
+  python3-numpy"
 
 missing=""
 for p in $packages; do

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "m3ret-provenance.h"
 
 void
 cli_add_common_options (GOptionContext *ctx, CliCommon *common)
@@ -23,11 +24,104 @@ cli_parse (GOptionContext *ctx, const gchar *name, gint *argc, gchar ***argv)
 {
   GError *error = NULL;
   if (!g_option_context_parse (ctx, argc, argv, &error)) {
-    fprintf (stderr, "m3ret %s: %s (see m3ret %s --help)\n", name, error->message, name);
+    /* GLib's sentences start with a capital; ours continue after "NAME: ". */
+    g_autofree gchar *message = g_strdup (error->message);
+    if (g_ascii_isupper (message[0]) && !g_ascii_isupper (message[1]))
+      message[0] = g_ascii_tolower (message[0]);
+    cli_usage_error (name, "%s", message);
     g_error_free (error);
     return FALSE;
   }
   return TRUE;
+}
+
+gint
+cli_usage_error (const gchar *command, const gchar *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_autofree gchar *msg = g_strdup_vprintf (format, args);
+  va_end (args);
+  fprintf (stderr, "m3ret: error: %s: %s (see m3ret %s --help)\n", command, msg, command);
+  return M3RET_EXIT_USAGE;
+}
+
+gboolean
+cli_require (const gchar *command, const gchar *value, const gchar *option)
+{
+  if (value != NULL)
+    return TRUE;
+  cli_usage_error (command, "%s is required", option);
+  return FALSE;
+}
+
+gboolean
+cli_require_args (const gchar *command, gint argc, gchar **argv, gint min, gint max,
+                  const gchar *what)
+{
+  gint n = argc - 1;
+  if (n >= min && (max < 0 || n <= max))
+    return TRUE;
+  if (n < min)
+    cli_usage_error (command, "give %s", what);
+  else
+    cli_usage_error (command, "unexpected argument '%s'; give %s", argv[max + 1], what);
+  return FALSE;
+}
+
+M3retManifest *
+cli_load_manifest (const M3retPipeline *pipeline, const gchar *path, GError **error)
+{
+  M3retLimits limits;
+  m3ret_limits_from_pipeline (&limits, pipeline);
+  if (!m3ret_file_check_readable (path, error) || !m3ret_limits_check_file (&limits, path, error))
+    return NULL;
+  M3retManifest *manifest = m3ret_manifest_load (path, error);
+  if (manifest != NULL && m3ret_manifest_size (manifest) == 0) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_MANIFEST, "%s: lists no files", path);
+    g_clear_pointer (&manifest, m3ret_manifest_free);
+  }
+  return manifest;
+}
+
+void
+cli_add_pipeline_inputs (M3retRunFiles *files, const gchar *pipeline_path,
+                         const M3retPipeline *pipeline)
+{
+  m3ret_run_files_add_input (files, pipeline_path, "pipeline");
+  const gchar *init = m3ret_config_get_string (m3ret_pipeline_get_config (pipeline, "encoder"),
+                                               "init");
+  if (init != NULL && *init != '\0') {
+    g_autofree gchar *path = m3ret_pipeline_resolve_path (pipeline, init);
+    m3ret_run_files_add_input (files, path, "[encoder] init weights");
+  }
+}
+
+gboolean
+cli_check_provenance (const gchar *command, const gchar *path, const gchar *have,
+                      const gchar *want, gboolean allow, GError **error)
+{
+  if (have == NULL) {
+    fprintf (stderr, "m3ret %s: note: %s does not record which encoder made it (written by an "
+                     "older m3ret or another program), so it cannot be checked against these "
+                     "weights\n", command, path);
+    return TRUE;
+  }
+  g_autofree gchar *difference = m3ret_provenance_difference (have, want);
+  if (difference == NULL)
+    return TRUE;
+  g_autofree gchar *made = m3ret_provenance_describe (have);
+  g_autofree gchar *now = m3ret_provenance_describe (want);
+  if (allow) {
+    fprintf (stderr, "m3ret %s: note: %s was made by another encoder (%s), used anyway as "
+                     "--allow-mismatch asks\n", command, path, difference);
+    return TRUE;
+  }
+  g_set_error (error, M3RET_FORMAT_ERROR, M3RET_FORMAT_ERROR_MISMATCH,
+               "%s: made by another encoder than this run's (%s): it holds %s; this run has %s; "
+               "use the checkpoint and pipeline that made it, rebuild it, or pass "
+               "--allow-mismatch", path, difference, made, now);
+  return FALSE;
 }
 
 M3retRegistry *

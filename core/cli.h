@@ -3,6 +3,7 @@
 #define M3RET_CLI_H
 
 #include "m3ret.h"
+#include "m3ret-run-files.h"
 
 /* Exit statuses of every command. */
 enum { M3RET_EXIT_OK = 0, M3RET_EXIT_FAILURE = 1, M3RET_EXIT_USAGE = 2 };
@@ -21,6 +22,33 @@ gboolean cli_parse (GOptionContext *ctx, const gchar *name, gint *argc, gchar **
 /* Returns: (transfer full) a registry scanned along the search path. Plugins
  * that failed to load are reported on stderr, one line each. */
 M3retRegistry *cli_registry (const CliCommon *common);
+
+/* Prints "m3ret: error: COMMAND: MESSAGE (see m3ret COMMAND --help)" and
+ * returns M3RET_EXIT_USAGE: a missing or malformed option. */
+gint cli_usage_error (const gchar *command, const gchar *format, ...) G_GNUC_PRINTF (2, 3);
+
+/* Usage checks after cli_parse(): each prints the usage error itself and
+ * returns FALSE.  @argc counts the command name too, as after parsing. */
+gboolean cli_require (const gchar *command, const gchar *value, const gchar *option);
+gboolean cli_require_args (const gchar *command, gint argc, gchar **argv, gint min, gint max,
+                           const gchar *what);
+
+/* The files every pipeline-driven command reads: the pipeline itself and
+ * the released weights its [encoder] init names. */
+void cli_add_pipeline_inputs (M3retRunFiles *files, const gchar *pipeline_path,
+                              const M3retPipeline *pipeline);
+
+/* Embeddings or an index made by the encoder @have (a provenance line, or
+ * NULL: not recorded) are used with the encoder @want.  FALSE with @error
+ * naming @path and both identities when they differ, unless @allow (then
+ * a note on stderr); a note when @have is NULL. */
+gboolean cli_check_provenance (const gchar *command, const gchar *path, const gchar *have,
+                               const gchar *want, gboolean allow, GError **error);
+
+/* Returns: (transfer full) the manifest at @path, checked against the
+ * pipeline's input limits; a manifest listing nothing is an error. */
+M3retManifest *cli_load_manifest (const M3retPipeline *pipeline, const gchar *path,
+                                  GError **error);
 
 /* Prints "m3ret: error: MESSAGE" and returns M3RET_EXIT_FAILURE. */
 gint cli_fail (const GError *error);

@@ -10,9 +10,17 @@
 #include "m3ret-limits.h"
 
 static gboolean
-build_index (M3retPipeline *pipeline, const gchar *npy_path, const gchar *out_path,
-             GError **error)
+build_index (M3retPipeline *pipeline, const gchar *pipeline_path, const gchar *npy_path,
+             const gchar *out_path, GError **error)
 {
+  g_autofree gchar *sidecar = m3ret_embeddings_sidecar_path (npy_path);
+  g_autoptr (M3retRunFiles) files = m3ret_run_files_new ();
+  cli_add_pipeline_inputs (files, pipeline_path, pipeline);
+  m3ret_run_files_add_input (files, npy_path, "--embeddings");
+  m3ret_run_files_add_input (files, sidecar, "sidecar of --embeddings");
+  m3ret_run_files_add_output (files, out_path, "index", "--out");
+  if (!m3ret_run_files_check (files, error))
+    return FALSE;
   const M3retPlugin *plugin = m3ret_pipeline_get_plugin (pipeline, M3RET_PLUGIN_RETRIEVER);
   M3retConfig *config = m3ret_pipeline_get_config (pipeline, "retriever");
   guint threads = (guint) m3ret_config_get_int (m3ret_pipeline_get_config (pipeline, "pipeline"),
@@ -38,15 +46,17 @@ build_index (M3retPipeline *pipeline, const gchar *npy_path, const gchar *out_pa
     return FALSE;
   gboolean bare = e->items == NULL;
   m3ret_index_set_items (index, g_steal_pointer (&e->items));
+  m3ret_index_set_provenance (index, e->provenance);
   /* Temporaries of an earlier, killed `m3ret index` of the same file. */
   m3ret_atomic_file_remove_stale (out_path);
   if (!m3ret_index_save (index, out_path, error))
     return FALSE;
-  if (bare) {
-    g_autofree gchar *sidecar = m3ret_embeddings_sidecar_path (npy_path);
+  if (bare)
     fprintf (stderr, "m3ret index: note: no sidecar %s, so results will show row numbers only\n",
              sidecar);
-  }
+  if (e->provenance == NULL)
+    fprintf (stderr, "m3ret index: note: %s does not record which encoder made it, so query "
+                     "cannot check its weights against the index\n", npy_path);
   printf ("%s: %zu vectors of %u, retriever %s, built in %.1f s\n", out_path, e->n_rows, e->dim,
           m3ret_index_plugin_name (index), (g_get_monotonic_time () - start) / 1e6);
   return TRUE;
@@ -69,13 +79,9 @@ cmd_index (gint argc, gchar **argv)
     g_option_context_new ("PIPELINE.ini - build the [retriever] index of embeddings");
   g_option_context_add_main_entries (ctx, entries, NULL);
   cli_add_common_options (ctx, &common);
-  if (!cli_parse (ctx, "index", &argc, &argv)) {
-    g_strfreev (common.plugin_paths);
-    return M3RET_EXIT_USAGE;
-  }
-  if (argc != 2 || embeddings == NULL || out == NULL) {
-    fprintf (stderr, "m3ret index: give one PIPELINE.ini, --embeddings E.npy and --out INDEX "
-                     "(see m3ret index --help)\n");
+  if (!cli_parse (ctx, "index", &argc, &argv) || !cli_require_args ("index", argc, argv, 1, 1, "PIPELINE.ini") ||
+      !cli_require ("index", embeddings, "--embeddings E.npy") ||
+      !cli_require ("index", out, "--out INDEX")) {
     g_strfreev (common.plugin_paths);
     return M3RET_EXIT_USAGE;
   }
@@ -83,7 +89,7 @@ cmd_index (gint argc, gchar **argv)
   GError *error = NULL;
   gint status = M3RET_EXIT_OK;
   M3retPipeline *pipeline = m3ret_pipeline_load (registry, argv[1], &error);
-  if (pipeline == NULL || !build_index (pipeline, embeddings, out, &error)) {
+  if (pipeline == NULL || !build_index (pipeline, argv[1], embeddings, out, &error)) {
     status = cli_fail (error);
     g_error_free (error);
   }

@@ -17,6 +17,37 @@ on_signal (int signum)
   stop_signal = signum;
 }
 
+/* Refuses an --out folder whose outputs are the run's inputs.  A --resume
+ * checkpoint that is the folder's own checkpoint is the one exception: it
+ * is read whole at the start and replaced atomically by its continuation. */
+static gboolean
+check_files (const gchar *pipeline_path, const M3retPipeline *pipeline, const gchar *out_dir,
+             const gchar *resume, GError **error)
+{
+  static const gchar *const outputs[] = { "checkpoint.safetensors", "train-log.csv", "loss.png" };
+  g_autoptr (M3retRunFiles) files = m3ret_run_files_new ();
+  cli_add_pipeline_inputs (files, pipeline_path, pipeline);
+  for (guint i = 0; i < G_N_ELEMENTS (outputs); i++) {
+    g_autofree gchar *path = g_build_filename (out_dir, outputs[i], NULL);
+    g_autofree gchar *role = g_strdup_printf ("%s of --out", outputs[i]);
+    if (i > 0 || resume == NULL || !m3ret_run_files_same_file (path, resume))
+      m3ret_run_files_add_output (files, path, role, "--out");
+  }
+  m3ret_run_files_add_input (files, resume, "--resume checkpoint");
+  const gchar *train = m3ret_config_get_string (m3ret_pipeline_get_config (pipeline, "data"),
+                                                "train");
+  g_autoptr (M3retManifest) manifest = NULL;
+  if (train != NULL && *train != '\0') {
+    g_autofree gchar *path = m3ret_pipeline_resolve_path (pipeline, train);
+    m3ret_run_files_add_input (files, path, "[data] train manifest");
+    /* The trainer reports a manifest it cannot read; here only its files count. */
+    manifest = m3ret_manifest_load (path, NULL);
+    if (manifest != NULL)
+      m3ret_run_files_add_manifest_entries (files, manifest, "file listed in [data] train");
+  }
+  return m3ret_run_files_check (files, error);
+}
+
 gint
 cmd_train (gint argc, gchar **argv)
 {
@@ -60,6 +91,8 @@ cmd_train (gint argc, gchar **argv)
     .progress = isatty (STDERR_FILENO),
     .quiet = quiet,
   };
+  if (!check_files (argv[1], pipeline, options.out_dir, resume, &error))
+    goto fail;
   trainer = m3ret_trainer_new (registry, pipeline, &options, &error);
   if (trainer == NULL)
     goto fail;

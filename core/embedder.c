@@ -8,6 +8,7 @@
 #include "m3ret-checkpoint.h"
 #include "m3ret-embedder.h"
 #include "m3ret-pretrained.h"
+#include "m3ret-provenance.h"
 
 struct _M3retEmbedder {
   const M3retPipeline *pipeline;
@@ -17,6 +18,7 @@ struct _M3retEmbedder {
   M3retGraph *graph;
   M3retModalities *modalities;
   guint loader_threads;
+  gchar *provenance; /* of the weights as loaded */
   M3retSkips *skips; /* not owned; NULL: fail on a bad entry */
 };
 
@@ -26,6 +28,7 @@ m3ret_embedder_free (M3retEmbedder *e)
   if (e == NULL)
     return;
   m3ret_modalities_free (e->modalities);
+  g_free (e->provenance);
   m3ret_graph_free (e->graph);
   m3ret_vit_free (e->vit);
   m3ret_params_free (e->params);
@@ -74,6 +77,12 @@ m3ret_embedder_new (M3retRegistry *registry, const M3retPipeline *pipeline,
     goto fail;
   if (strcmp (checkpoint, M3RET_CHECKPOINT_RANDOM) != 0 && !load_weights (e, checkpoint, error))
     goto fail;
+  M3retConfig *input = m3ret_pipeline_get_config (pipeline, "input");
+  M3retConfig *encoder = m3ret_pipeline_get_config (pipeline, "encoder");
+  e->provenance = m3ret_provenance_of_encoder (
+    e->params, m3ret_config_get_string (encoder, "preset"),
+    (guint) m3ret_config_get_int (input, "size"), (guint) m3ret_config_get_int (input, "depth"),
+    config.tubelet, m3ret_config_get_string (encoder, "pool"));
   e->graph = m3ret_graph_new (e->device);
   m3ret_graph_set_grad_enabled (e->graph, FALSE);
   e->modalities = m3ret_modalities_new (registry, pipeline, error);
@@ -85,6 +94,12 @@ m3ret_embedder_new (M3retRegistry *registry, const M3retPipeline *pipeline,
 fail:
   m3ret_embedder_free (e);
   return NULL;
+}
+
+const gchar *
+m3ret_embedder_get_provenance (const M3retEmbedder *e)
+{
+  return e->provenance;
 }
 
 guint
@@ -104,6 +119,7 @@ static M3retEmbeddings *
 keep_embedded (const M3retEmbeddings *all, const gboolean *embedded, gsize kept)
 {
   M3retEmbeddings *out = m3ret_embeddings_new (kept, all->dim);
+  out->provenance = g_strdup (all->provenance);
   gsize row = 0;
   for (gsize i = 0; i < all->n_rows; i++) {
     if (!embedded[i])
@@ -149,6 +165,7 @@ m3ret_embedder_embed_manifest (M3retEmbedder *e, M3retManifest *manifest, guint 
   gsize n = m3ret_manifest_size (manifest);
   guint dim = m3ret_embedder_get_dim (e);
   g_autoptr (M3retEmbeddings) out = m3ret_embeddings_new (n, dim);
+  out->provenance = g_strdup (e->provenance);
   for (gsize i = 0; i < n; i++)
     m3ret_items_set (out->items, i, m3ret_manifest_get_path (manifest, i),
                      m3ret_manifest_get_modality (manifest, i), m3ret_manifest_get_label (manifest, i));

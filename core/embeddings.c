@@ -6,6 +6,7 @@
 #include "m3ret-embeddings.h"
 #include "m3ret-fileio.h"
 #include "m3ret-npy.h"
+#include "m3ret-provenance.h"
 
 static const gchar *const sidecar_columns[3] = { "path", "modality", "label" };
 
@@ -233,7 +234,7 @@ m3ret_items_read (const gchar *path, GError **error)
 {
   g_autofree gchar *text = NULL;
   gsize length = 0;
-  if (!g_file_get_contents (path, &text, &length, error))
+  if (!m3ret_file_read_all (path, &text, &length, error))
     return NULL;
   return m3ret_items_parse_csv (text, length, path, error);
 }
@@ -274,6 +275,7 @@ m3ret_embeddings_free (M3retEmbeddings *embeddings)
   if (embeddings == NULL)
     return;
   g_free (embeddings->data);
+  g_free (embeddings->provenance);
   m3ret_items_free (embeddings->items);
   g_free (embeddings);
 }
@@ -283,7 +285,8 @@ m3ret_embeddings_load (const gchar *npy_path, gboolean need_items, GError **erro
 {
   g_return_val_if_fail (npy_path != NULL, NULL);
   gsize rows = 0, cols = 0;
-  gfloat *data = m3ret_npy_read_f32 (npy_path, &rows, &cols, error);
+  g_autofree gchar *comment = NULL;
+  gfloat *data = m3ret_npy_read_f32_commented (npy_path, &rows, &cols, &comment, error);
   if (data == NULL)
     return NULL;
   if (cols > G_MAXUINT) {
@@ -296,6 +299,8 @@ m3ret_embeddings_load (const gchar *npy_path, gboolean need_items, GError **erro
   e->n_rows = rows;
   e->dim = (guint) cols;
   e->data = data;
+  if (m3ret_provenance_is_valid (comment))
+    e->provenance = g_steal_pointer (&comment);
   g_autofree gchar *sidecar = m3ret_embeddings_sidecar_path (npy_path);
   if (!need_items && !g_file_test (sidecar, G_FILE_TEST_EXISTS))
     return e;
@@ -317,9 +322,17 @@ gboolean
 m3ret_embeddings_save (const M3retEmbeddings *embeddings, const gchar *npy_path, GError **error)
 {
   g_return_val_if_fail (embeddings != NULL && npy_path != NULL, FALSE);
-  if (embeddings->items == NULL)
-    return m3ret_npy_write_f32 (npy_path, embeddings->data, embeddings->n_rows, embeddings->dim,
-                                error);
+  if (embeddings->items == NULL) {
+    M3retAtomicFile *npy = m3ret_atomic_file_new (npy_path, error);
+    if (npy == NULL)
+      return FALSE;
+    if (!m3ret_npy_write_f32_to (npy, embeddings->data, embeddings->n_rows, embeddings->dim,
+                                 embeddings->provenance, error)) {
+      m3ret_atomic_file_abort (npy);
+      return FALSE;
+    }
+    return m3ret_atomic_file_commit (npy, error);
+  }
   g_return_val_if_fail (embeddings->items->n == embeddings->n_rows, FALSE);
   g_autofree gchar *sidecar = m3ret_embeddings_sidecar_path (npy_path);
   gsize length = 0;
@@ -327,7 +340,8 @@ m3ret_embeddings_save (const M3retEmbeddings *embeddings, const gchar *npy_path,
   M3retAtomicFile *npy = m3ret_atomic_file_new (npy_path, error);
   M3retAtomicFile *csv = npy ? m3ret_atomic_file_new (sidecar, error) : NULL;
   if (csv == NULL ||
-      !m3ret_npy_write_f32_to (npy, embeddings->data, embeddings->n_rows, embeddings->dim, error) ||
+      !m3ret_npy_write_f32_to (npy, embeddings->data, embeddings->n_rows, embeddings->dim,
+                               embeddings->provenance, error) ||
       !m3ret_atomic_file_write (csv, text, length, error)) {
     m3ret_atomic_file_abort (npy);
     m3ret_atomic_file_abort (csv);

@@ -15,7 +15,8 @@
 static gboolean
 evaluate_against (M3retMetricsTable *table, const gchar *column, const M3retPlugin *plugin,
                   const M3retConfig *config, guint n_threads, const gfloat *q_rows,
-                  const M3retItems *q_items, const gint64 *q_self_global, const gfloat *db_rows,
+                  const M3retItems *q_items, const M3retExclusions *q_self_global,
+                  const gfloat *db_rows,
                   const M3retItems *db_items, guint dim, GArray *db_subset, guint width,
                   GError **error)
 {
@@ -43,24 +44,34 @@ evaluate_against (M3retMetricsTable *table, const gchar *column, const M3retPlug
       sub_labels[j] = db_items->labels[j];
   }
   sub_labels[n_sub] = NULL;
-  g_autofree gint64 *self = g_new (gint64, n_q);
+  /* Each query's own rows, in this subset's ids. */
+  g_autofree gsize *offsets = g_new (gsize, n_q + 1);
+  g_autofree gint64 *own = g_new (gint64, MAX (q_self_global->offsets[n_q], 1));
+  gsize n_own = 0;
   for (gsize q = 0; q < n_q; q++) {
-    gint64 g = q_self_global[q];
-    self[q] = g < 0 ? -1 : global_to_sub ? global_to_sub[g] : g;
+    offsets[q] = n_own;
+    for (gsize i = q_self_global->offsets[q]; i < q_self_global->offsets[q + 1]; i++) {
+      gint64 g = q_self_global->ids[i];
+      gint64 local = global_to_sub ? global_to_sub[g] : g;
+      if (local >= 0)
+        own[n_own++] = local;
+    }
   }
+  offsets[n_q] = n_own;
+  M3retExclusions self = { offsets, own };
   g_autoptr (M3retIndex) index = m3ret_index_new (plugin, config, dim, n_threads, error);
   if (index == NULL || !m3ret_index_add (index, sub_rows ? sub_rows : db_rows, n_sub, error))
     return FALSE;
   g_autofree gint64 *ids = g_new (gint64, n_q * width);
   g_autofree gfloat *scores = g_new (gfloat, n_q * width);
-  if (!m3ret_index_search (index, q_rows, n_q, width, self, ids, scores, error))
+  if (!m3ret_index_search_excluding (index, q_rows, n_q, width, &self, ids, scores, error))
     return FALSE;
   /* Queries of unknown modality get a row of their own, as in the columns. */
   g_autofree const gchar **rows = g_new (const gchar *, n_q);
   for (gsize q = 0; q < n_q; q++)
     rows[q] = *q_items->modalities[q] ? q_items->modalities[q] : NO_MODALITY;
-  return m3ret_metrics_table_add (table, column, n_q, width, ids, scores,
-                                  (const gchar *const *) q_items->labels, rows, self, sub_labels,
+  return m3ret_metrics_table_add_excluding (table, column, n_q, width, ids, scores,
+                                  (const gchar *const *) q_items->labels, rows, &self, sub_labels,
                                   n_sub, error);
 }
 
@@ -104,13 +115,29 @@ m3ret_metrics_evaluate (const M3retPlugin *plugin, const M3retConfig *config, gu
   g_autofree gfloat *db_rows = normalised_copy (database, "database embeddings", error);
   if (db_rows == NULL)
     return NULL;
-  /* A query "sits in the database" when the same path is there. */
-  g_autoptr (GHashTable) by_path = g_hash_table_new (g_str_hash, g_str_equal);
-  for (gsize j = 0; j < database->n_rows; j++)
-    g_hash_table_insert (by_path, database->items->paths[j], GSIZE_TO_POINTER (j + 1));
-  g_autofree gint64 *self = g_new (gint64, MAX (queries->n_rows, 1));
-  for (gsize q = 0; q < queries->n_rows; q++)
-    self[q] = (gint64) GPOINTER_TO_SIZE (g_hash_table_lookup (by_path, queries->items->paths[q])) - 1;
+  /* A query "sits in the database" when the same path is there, once or
+   * more: every such row is its own. */
+  g_autoptr (GHashTable) by_path =
+    g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) g_array_unref);
+  for (gsize j = 0; j < database->n_rows; j++) {
+    GArray *rows = g_hash_table_lookup (by_path, database->items->paths[j]);
+    if (rows == NULL) {
+      rows = g_array_new (FALSE, FALSE, sizeof (gint64));
+      g_hash_table_insert (by_path, database->items->paths[j], rows);
+    }
+    gint64 id = (gint64) j;
+    g_array_append_val (rows, id);
+  }
+  g_autofree gsize *self_offsets = g_new (gsize, queries->n_rows + 1);
+  g_autoptr (GArray) self_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  for (gsize q = 0; q < queries->n_rows; q++) {
+    self_offsets[q] = self_ids->len;
+    GArray *rows = g_hash_table_lookup (by_path, queries->items->paths[q]);
+    if (rows != NULL)
+      g_array_append_vals (self_ids, rows->data, rows->len);
+  }
+  self_offsets[queries->n_rows] = self_ids->len;
+  M3retExclusions self = { self_offsets, (const gint64 *) self_ids->data };
   /* Rows of each database modality, in first-seen order. */
   g_autoptr (GPtrArray) modalities = g_ptr_array_new ();
   g_autoptr (GHashTable) subsets =
@@ -127,12 +154,12 @@ m3ret_metrics_evaluate (const M3retPlugin *plugin, const M3retConfig *config, gu
   }
   M3retMetricsTable *table = m3ret_metrics_table_new (ks, n_ks);
   gboolean ok = evaluate_against (table, M3RET_METRICS_ALL, plugin, config, n_threads, q_rows,
-                                  queries->items, self, db_rows, database->items, database->dim,
+                                  queries->items, &self, db_rows, database->items, database->dim,
                                   NULL, kmax, error);
   for (guint i = 0; ok && i < modalities->len; i++) {
     const gchar *m = modalities->pdata[i];
     ok = evaluate_against (table, *m ? m : NO_MODALITY, plugin, config, n_threads, q_rows,
-                           queries->items, self, db_rows, database->items, database->dim,
+                           queries->items, &self, db_rows, database->items, database->dim,
                            g_hash_table_lookup (subsets, m), kmax, error);
   }
   if (!ok) {

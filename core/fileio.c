@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "m3ret-fileio.h"
@@ -28,6 +29,87 @@ set_errno_error (GError **error, gint err, const gchar *path, const gchar *what)
   g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (err), "%s: cannot %s: %s", path, what,
                g_strerror (err));
   return FALSE;
+}
+
+/* The reason part of an input error, for a G_FILE_ERROR code. */
+static const gchar *
+plain_reason (gint code)
+{
+  switch (code) {
+  case G_FILE_ERROR_NOENT: return "no such file";
+  case G_FILE_ERROR_ISDIR: return "is a folder, not a file";
+  case G_FILE_ERROR_ACCES:
+  case G_FILE_ERROR_PERM: return "permission denied";
+  case G_FILE_ERROR_NOTDIR: return "a folder on its path is a file";
+  case G_FILE_ERROR_NAMETOOLONG: return "the name is too long";
+  case G_FILE_ERROR_LOOP: return "too many symbolic links";
+  case G_FILE_ERROR_NXIO:
+  case G_FILE_ERROR_NODEV: return "not a regular file";
+  default: return NULL;
+  }
+}
+
+static gboolean
+set_read_error (GError **error, gint code, gint err, const gchar *path)
+{
+  const gchar *reason = plain_reason (code);
+  g_set_error (error, G_FILE_ERROR, code, "%s: %s", path,
+               reason ? reason : err ? g_strerror (err) : "cannot be read");
+  return FALSE;
+}
+
+gboolean
+m3ret_file_check_readable (const gchar *path, GError **error)
+{
+  g_return_val_if_fail (path != NULL, FALSE);
+  GStatBuf st;
+  if (*path == '\0')
+    return set_read_error (error, G_FILE_ERROR_NOENT, 0, "(empty file name)");
+  if (g_stat (path, &st) != 0) {
+    gint err = errno;
+    return set_read_error (error, g_file_error_from_errno (err), err, path);
+  }
+  if (S_ISDIR (st.st_mode))
+    return set_read_error (error, G_FILE_ERROR_ISDIR, 0, path);
+  return TRUE;
+}
+
+/* GLib's error of a read, said again the plain way. */
+static void
+restate (GError *local, const gchar *path, GError **error)
+{
+  if (local->domain == G_FILE_ERROR && plain_reason (local->code) != NULL)
+    set_read_error (error, local->code, 0, path);
+  else
+    g_set_error (error, G_FILE_ERROR, local->domain == G_FILE_ERROR ? local->code
+                                                                     : G_FILE_ERROR_FAILED,
+                 "%s: cannot be read", path);
+  g_error_free (local);
+}
+
+GMappedFile *
+m3ret_file_map (const gchar *path, GError **error)
+{
+  if (!m3ret_file_check_readable (path, error))
+    return NULL;
+  GError *local = NULL;
+  GMappedFile *map = g_mapped_file_new (path, FALSE, &local);
+  if (map == NULL)
+    restate (local, path, error);
+  return map;
+}
+
+gboolean
+m3ret_file_read_all (const gchar *path, gchar **contents, gsize *length, GError **error)
+{
+  if (!m3ret_file_check_readable (path, error))
+    return FALSE;
+  GError *local = NULL;
+  if (!g_file_get_contents (path, contents, length, &local)) {
+    restate (local, path, error);
+    return FALSE;
+  }
+  return TRUE;
 }
 
 M3retAtomicFile *
@@ -101,6 +183,13 @@ m3ret_atomic_file_write (M3retAtomicFile *file, gconstpointer data, gsize len, G
   memcpy (file->buffer, data, len);
   file->buffered = len;
   return TRUE;
+}
+
+const gchar *
+m3ret_atomic_file_get_path (const M3retAtomicFile *file)
+{
+  g_return_val_if_fail (file != NULL, NULL);
+  return file->path;
 }
 
 guint64

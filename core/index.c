@@ -19,9 +19,11 @@ static const gchar end_magic[4] = { 'M', '3', 'I', 'X' };
 struct _M3retIndex {
   const M3retRetrieverVTable *vt;
   gchar *plugin_name;
+  M3retConfig *config; /* what it was built or loaded with; recorded in the file */
   gpointer handle;
   guint dim;
   M3retItems *items;
+  gchar *provenance;
 };
 
 struct _M3retIndexWriter {
@@ -51,11 +53,13 @@ retriever_vtable (const M3retPlugin *plugin, GError **error)
 }
 
 static M3retIndex *
-index_wrap (const M3retRetrieverVTable *vt, const gchar *name, gpointer handle, guint dim)
+index_wrap (const M3retRetrieverVTable *vt, const gchar *name, const M3retConfig *config,
+            gpointer handle, guint dim)
 {
   M3retIndex *index = g_new0 (M3retIndex, 1);
   index->vt = vt;
   index->plugin_name = g_strdup (name);
+  index->config = m3ret_config_ref ((M3retConfig *) config);
   index->handle = handle;
   index->dim = dim;
   return index;
@@ -72,7 +76,7 @@ m3ret_index_new (const M3retPlugin *plugin, const M3retConfig *config, guint dim
   gpointer handle = vt->create (config, dim, MAX (n_threads, 1), error);
   if (handle == NULL)
     return NULL;
-  return index_wrap (vt, m3ret_plugin_get_desc (plugin)->name, handle, dim);
+  return index_wrap (vt, m3ret_plugin_get_desc (plugin)->name, config, handle, dim);
 }
 
 void
@@ -82,7 +86,9 @@ m3ret_index_free (M3retIndex *index)
     return;
   index->vt->destroy (index->handle);
   m3ret_items_free (index->items);
+  m3ret_config_unref (index->config);
   g_free (index->plugin_name);
+  g_free (index->provenance);
   g_free (index);
 }
 
@@ -122,6 +128,22 @@ m3ret_index_get_items (const M3retIndex *index)
   return index->items;
 }
 
+void
+m3ret_index_set_provenance (M3retIndex *index, const gchar *provenance)
+{
+  g_return_if_fail (index != NULL);
+  g_return_if_fail (provenance == NULL || strchr (provenance, '\n') == NULL);
+  g_free (index->provenance);
+  index->provenance = g_strdup (provenance);
+}
+
+const gchar *
+m3ret_index_get_provenance (const M3retIndex *index)
+{
+  g_return_val_if_fail (index != NULL, NULL);
+  return index->provenance;
+}
+
 /* Plugins may assume unit rows; a wrong row would silently break cosine. */
 static gboolean
 check_rows (const gfloat *rows, gsize n, guint dim, const gchar *what, GError **error)
@@ -153,16 +175,53 @@ gboolean
 m3ret_index_search (M3retIndex *index, const gfloat *queries, gsize n_queries, guint k,
                     const gint64 *exclude, gint64 *ids, gfloat *scores, GError **error)
 {
+  if (exclude == NULL)
+    return m3ret_index_search_excluding (index, queries, n_queries, k, NULL, ids, scores, error);
+  g_autofree gsize *offsets = g_new (gsize, n_queries + 1);
+  g_autofree gint64 *own = g_new (gint64, MAX (n_queries, 1));
+  gsize n = 0;
+  for (gsize q = 0; q < n_queries; q++) {
+    offsets[q] = n;
+    if (exclude[q] >= 0)
+      own[n++] = exclude[q];
+  }
+  offsets[n_queries] = n;
+  M3retExclusions ex = { offsets, own };
+  return m3ret_index_search_excluding (index, queries, n_queries, k, &ex, ids, scores, error);
+}
+
+static gboolean
+is_excluded (const M3retExclusions *ex, gsize q, gint64 id)
+{
+  for (gsize i = ex->offsets[q]; i < ex->offsets[q + 1]; i++)
+    if (ex->ids[i] == id)
+      return TRUE;
+  return FALSE;
+}
+
+gboolean
+m3ret_index_search_excluding (M3retIndex *index, const gfloat *queries, gsize n_queries, guint k,
+                              const M3retExclusions *exclude, gint64 *ids, gfloat *scores,
+                              GError **error)
+{
   g_return_val_if_fail (index != NULL && (queries != NULL || n_queries == 0), FALSE);
   g_return_val_if_fail (k > 0 && k < G_MAXUINT && ids != NULL && scores != NULL, FALSE);
   if (!check_rows (queries, n_queries, index->dim, "query", error))
     return FALSE;
   if (n_queries == 0)
     return TRUE;
-  if (exclude == NULL)
+  gsize most = 0;
+  for (gsize q = 0; exclude != NULL && q < n_queries; q++)
+    most = MAX (most, exclude->offsets[q + 1] - exclude->offsets[q]);
+  if (most == 0)
     return index->vt->search (index->handle, queries, n_queries, k, ids, scores, error);
-  /* One extra candidate per query replaces its own row when that comes back. */
-  guint k1 = k + 1;
+  /* Extra candidates replace the query's own rows when those come back. */
+  if (most >= G_MAXUINT - k) {
+    g_set_error (error, M3RET_FORMAT_ERROR, M3RET_FORMAT_ERROR_INVALID,
+                 "a query is listed %zu times in the database", most);
+    return FALSE;
+  }
+  guint k1 = k + (guint) most;
   g_autofree gint64 *all_ids = g_new (gint64, n_queries * k1);
   g_autofree gfloat *all_scores = g_new (gfloat, n_queries * k1);
   if (!index->vt->search (index->handle, queries, n_queries, k1, all_ids, all_scores, error))
@@ -171,11 +230,15 @@ m3ret_index_search (M3retIndex *index, const gfloat *queries, gsize n_queries, g
     guint out = 0;
     for (guint j = 0; j < k1 && out < k; j++) {
       gint64 id = all_ids[q * k1 + j];
-      if (id >= 0 && id == exclude[q])
+      if (id >= 0 && is_excluded (exclude, q, id))
         continue;
       ids[q * k + out] = id;
       scores[q * k + out] = all_scores[q * k1 + j];
       out++;
+    }
+    for (; out < k; out++) {
+      ids[q * k + out] = -1;
+      scores[q * k + out] = -INFINITY;
     }
   }
   return TRUE;
@@ -207,6 +270,26 @@ get_u64 (const guint8 *p)
   return (guint64) get_u32 (p) | (guint64) get_u32 (p + 4) << 32;
 }
 
+/* The meta section: "provenance=LINE" and one "retriever.KEY=VALUE" per key
+ * of the retriever's config, a line each. */
+static gchar *
+meta_text (const M3retIndex *index)
+{
+  GString *meta = g_string_new (NULL);
+  if (index->provenance != NULL)
+    g_string_append_printf (meta, "provenance=%s\n", index->provenance);
+  g_autoptr (GPtrArray) keys = m3ret_config_list_keys (index->config);
+  for (guint i = 0; i < keys->len; i++) {
+    const M3retKeySpec *spec = keys->pdata[i];
+    const gchar *value = m3ret_config_get_text (index->config, spec->name);
+    /* "plugin" is the header's name; values never hold a newline (GKeyFile). */
+    if (strcmp (spec->name, "plugin") == 0 || value == NULL || strchr (value, '\n') != NULL)
+      continue;
+    g_string_append_printf (meta, "retriever.%s=%s\n", spec->name, value);
+  }
+  return g_string_free (meta, FALSE);
+}
+
 gboolean
 m3ret_index_save (M3retIndex *index, const gchar *path, GError **error)
 {
@@ -225,6 +308,8 @@ m3ret_index_save (M3retIndex *index, const gchar *path, GError **error)
     }
   gsize items_len = 0;
   g_autofree gchar *items_csv = index->items ? m3ret_items_to_csv (index->items, &items_len) : NULL;
+  g_autofree gchar *meta = meta_text (index);
+  gsize meta_len = strlen (meta);
   M3retIndexWriter writer = { m3ret_atomic_file_new (path, error), 0 };
   if (writer.file == NULL)
     return FALSE;
@@ -234,7 +319,9 @@ m3ret_index_save (M3retIndex *index, const gchar *path, GError **error)
   put_u32 (header + 12, index->dim);
   put_u64 (header + 16, count);
   strncpy ((gchar *) header + 24, index->plugin_name, NAME_SIZE - 1);
+  put_u64 (header + 56, meta_len);
   gboolean ok = m3ret_index_writer_write (&writer, header, sizeof header, error) &&
+                m3ret_index_writer_write (&writer, meta, meta_len, error) &&
                 m3ret_index_writer_write (&writer, items_csv, items_len, error);
   guint64 payload_start = m3ret_atomic_file_tell (writer.file);
   ok = ok && index->vt->save (index->handle, &writer, error);
@@ -268,6 +355,21 @@ refuse (GError **error, gint code, const gchar *path, const gchar *format, ...)
   return NULL;
 }
 
+/* Returns: (transfer full) the value of @key in the meta section, or NULL. */
+static gchar *
+meta_value (const gchar *meta, gsize len, const gchar *key)
+{
+  gsize key_len = strlen (key);
+  for (const gchar *line = meta, *end = meta + len; line < end;) {
+    const gchar *nl = memchr (line, '\n', end - line);
+    const gchar *stop = nl ? nl : end;
+    if ((gsize) (stop - line) > key_len && memcmp (line, key, key_len) == 0 && line[key_len] == '=')
+      return g_strndup (line + key_len + 1, stop - line - key_len - 1);
+    line = stop + 1;
+  }
+  return NULL;
+}
+
 static M3retIndex *
 index_decode (const M3retPlugin *plugin, const M3retRetrieverVTable *vt, const M3retConfig *config,
               const guint8 *bytes, gsize len, const gchar *path, guint n_threads, GError **error)
@@ -278,20 +380,23 @@ index_decode (const M3retPlugin *plugin, const M3retRetrieverVTable *vt, const M
     return refuse (error, M3RET_FORMAT_ERROR_TRUNCATED, path,
                    "truncated: %zu bytes, smaller than any index file", len);
   guint32 version = get_u32 (bytes + 8);
-  if (version == 0 || version > M3RET_INDEX_FILE_VERSION)
+  if (version < M3RET_INDEX_FILE_VERSION_OLDEST || version > M3RET_INDEX_FILE_VERSION)
     return refuse (error, M3RET_FORMAT_ERROR_VERSION, path,
-                   "index file version %u; this m3ret reads version %d", version,
-                   M3RET_INDEX_FILE_VERSION);
+                   "index file version %u; this m3ret reads versions %d to %d", version,
+                   M3RET_INDEX_FILE_VERSION_OLDEST, M3RET_INDEX_FILE_VERSION);
   const guint8 *trailer = bytes + len - TRAILER_SIZE;
   if (memcmp (trailer + 20, end_magic, 4) != 0)
     return refuse (error, M3RET_FORMAT_ERROR_TRUNCATED, path,
                    "the end marker is missing: the file is truncated or was not fully written");
+  /* Version 1 had no meta section: its bytes 56..63 were reserved zeros. */
+  guint64 meta_len = version >= 2 ? get_u64 (bytes + 56) : 0;
   guint64 items_len = get_u64 (trailer), payload_len = get_u64 (trailer + 8);
   guint64 body = len - HEADER_SIZE - TRAILER_SIZE;
-  if (items_len > body || payload_len != body - items_len)
+  if (meta_len > body || items_len > body - meta_len || payload_len != body - meta_len - items_len)
     return refuse (error, M3RET_FORMAT_ERROR_CORRUPT, path,
-                   "section lengths (%" G_GUINT64_FORMAT " + %" G_GUINT64_FORMAT
-                   ") do not match the file size", items_len, payload_len);
+                   "section lengths (%" G_GUINT64_FORMAT " + %" G_GUINT64_FORMAT " + %"
+                   G_GUINT64_FORMAT ") do not match the file size", meta_len, items_len,
+                   payload_len);
   guint32 stored = get_u32 (trailer + 16);
   guint32 computed = m3ret_crc32_update (0, bytes, len - 8);
   if (stored != computed)
@@ -316,7 +421,8 @@ index_decode (const M3retPlugin *plugin, const M3retRetrieverVTable *vt, const M
   M3retItems *items = NULL;
   if (items_len > 0) {
     g_autofree gchar *label = g_strdup_printf ("%s (items)", path);
-    items = m3ret_items_parse_csv ((const gchar *) bytes + HEADER_SIZE, items_len, label, error);
+    items = m3ret_items_parse_csv ((const gchar *) bytes + HEADER_SIZE + meta_len, items_len, label,
+                                   error);
     if (items == NULL)
       return NULL;
     if (items->n != count) {
@@ -327,7 +433,8 @@ index_decode (const M3retPlugin *plugin, const M3retRetrieverVTable *vt, const M
     }
   }
   GError *local = NULL;
-  gpointer handle = vt->load (config, dim, count, bytes + HEADER_SIZE + items_len, payload_len,
+  gpointer handle = vt->load (config, dim, count, bytes + HEADER_SIZE + meta_len + items_len,
+                              payload_len,
                               MAX (n_threads, 1), &local);
   if (handle == NULL) {
     m3ret_items_free (items);
@@ -337,8 +444,9 @@ index_decode (const M3retPlugin *plugin, const M3retRetrieverVTable *vt, const M
     g_error_free (local);
     return NULL;
   }
-  M3retIndex *index = index_wrap (vt, name, handle, dim);
+  M3retIndex *index = index_wrap (vt, name, config, handle, dim);
   index->items = items;
+  index->provenance = meta_value ((const gchar *) bytes + HEADER_SIZE, meta_len, "provenance");
   if (vt->count (handle) != count) {
     m3ret_index_free (index);
     return refuse (error, M3RET_FORMAT_ERROR_CORRUPT, path,
@@ -355,17 +463,85 @@ m3ret_index_load (const M3retPlugin *plugin, const M3retConfig *config, const gc
   const M3retRetrieverVTable *vt = retriever_vtable (plugin, error);
   if (vt == NULL)
     return NULL;
-  GError *local = NULL;
-  GMappedFile *map = g_mapped_file_new (path, FALSE, &local);
-  if (map == NULL) {
-    g_propagate_error (error, local);
+  GMappedFile *map = m3ret_file_map (path, error);
+  if (map == NULL)
     return NULL;
-  }
   static const guint8 empty[1] = { 0 };
   const guint8 *bytes = (const guint8 *) g_mapped_file_get_contents (map);
   gsize len = g_mapped_file_get_length (map);
   M3retIndex *index = index_decode (plugin, vt, config, bytes ? bytes : empty, len, path,
                                     n_threads, error);
+  g_mapped_file_unref (map);
+  return index;
+}
+
+/* The retriever config recorded in the meta section of a mapped index:
+ * the plugin's defaults, then each "retriever.KEY=VALUE" line. */
+static M3retConfig *
+recorded_config (const M3retPlugin *plugin, const guint8 *bytes, gsize len, const gchar *path,
+                 GError **error)
+{
+  const M3retPluginDesc *desc = m3ret_plugin_get_desc (plugin);
+  g_autoptr (M3retConfig) config = m3ret_config_new_defaults ("retriever", desc->keys, error);
+  if (config == NULL)
+    return NULL;
+  guint64 meta_len = len >= HEADER_SIZE && get_u32 (bytes + 8) >= 2 ? get_u64 (bytes + 56) : 0;
+  if (meta_len > len - HEADER_SIZE)
+    return g_steal_pointer (&config); /* decoding says why the file is bad */
+  g_autofree gchar *meta = g_strndup ((const gchar *) bytes + HEADER_SIZE, meta_len);
+  g_auto (GStrv) lines = g_strsplit (meta, "\n", -1);
+  for (gchar **l = lines; *l; l++) {
+    if (!g_str_has_prefix (*l, "retriever."))
+      continue;
+    g_auto (GStrv) kv = g_strsplit (*l + strlen ("retriever."), "=", 2);
+    GError *local = NULL;
+    if (kv[1] == NULL || !m3ret_config_has_key (config, kv[0]) ||
+        !m3ret_config_set (config, kv[0], kv[1], &local)) {
+      g_autofree gchar *shown = g_strescape (*l, NULL);
+      g_set_error (error, M3RET_FORMAT_ERROR, M3RET_FORMAT_ERROR_UNSUPPORTED,
+                   "%s: records retriever setting '%s', which the %s plugin here does not take%s%s",
+                   path, shown, desc->name, local ? ": " : "", local ? local->message : "");
+      g_clear_error (&local);
+      return NULL;
+    }
+  }
+  return g_steal_pointer (&config);
+}
+
+M3retIndex *
+m3ret_index_open (M3retRegistry *registry, const gchar *path, guint n_threads, GError **error)
+{
+  g_return_val_if_fail (registry != NULL && path != NULL, NULL);
+  GMappedFile *map = m3ret_file_map (path, error);
+  if (map == NULL)
+    return NULL;
+  static const guint8 empty[1] = { 0 };
+  const guint8 *bytes = (const guint8 *) g_mapped_file_get_contents (map);
+  gsize len = g_mapped_file_get_length (map);
+  bytes = bytes ? bytes : empty;
+  M3retIndex *index = NULL;
+  M3retConfig *config = NULL;
+  if (len < HEADER_SIZE || memcmp (bytes, file_magic, sizeof file_magic) != 0) {
+    /* index_decode() says what is wrong with it. */
+    index_decode (NULL, NULL, NULL, bytes, len, path, n_threads, error);
+    goto out;
+  }
+  gchar name[NAME_SIZE + 1] = { 0 };
+  memcpy (name, bytes + 24, NAME_SIZE);
+  const M3retPlugin *plugin = m3ret_registry_lookup (registry, M3RET_PLUGIN_RETRIEVER, name);
+  if (plugin == NULL) {
+    g_autofree gchar *shown = g_strescape (name, NULL);
+    refuse (error, M3RET_FORMAT_ERROR_UNSUPPORTED, path,
+            "built by retriever '%s', which no plugin on the search path provides", shown);
+    goto out;
+  }
+  config = recorded_config (plugin, bytes, len, path, error);
+  if (config != NULL)
+    index = index_decode (plugin, m3ret_plugin_get_vtable (plugin), config, bytes, len, path,
+                          n_threads, error);
+out:
+  if (config != NULL)
+    m3ret_config_unref (config);
   g_mapped_file_unref (map);
   return index;
 }

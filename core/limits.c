@@ -6,6 +6,7 @@
 
 #include <glib/gstdio.h>
 
+#include "m3ret-fileio.h"
 #include "m3ret-limits.h"
 #include "m3ret-pipeline.h"
 #include "m3ret-sample.h"
@@ -43,10 +44,12 @@ gboolean
 m3ret_limits_check_file (const M3retLimits *limits, const gchar *path, GError **error)
 {
   GStatBuf st;
-  if (g_stat (path, &st) != 0) {
-    int saved = errno;
-    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s: cannot open: %s", path,
-                 g_strerror (saved));
+  GError *local = NULL;
+  if (!m3ret_file_check_readable (path, &local) || g_stat (path, &st) != 0) {
+    /* A data error, so that on_error=skip can leave the entry out. */
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s",
+                 local ? local->message : path);
+    g_clear_error (&local);
     return FALSE;
   }
   if (!S_ISREG (st.st_mode)) {

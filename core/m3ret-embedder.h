@@ -35,6 +35,9 @@ void m3ret_embedder_free (M3retEmbedder *embedder);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (M3retEmbedder, m3ret_embedder_free)
 
 guint m3ret_embedder_get_dim (const M3retEmbedder *embedder);
+/* (transfer none) the provenance line (m3ret-provenance.h) of its weights,
+ * preset, grid and pooling; every embedding it makes carries it. */
+const gchar *m3ret_embedder_get_provenance (const M3retEmbedder *embedder);
 /* (transfer none) the modality plugins it reads files with */
 const M3retModalities *m3ret_embedder_get_modalities (const M3retEmbedder *embedder);
 

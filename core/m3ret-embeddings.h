@@ -51,6 +51,7 @@ typedef struct {
   guint dim;
   gfloat *data;       /* n_rows × dim, row-major */
   M3retItems *items;  /* n_rows items, or NULL when no sidecar was found */
+  gchar *provenance;  /* the encoder that made them (m3ret-provenance.h), or NULL: unknown */
 } M3retEmbeddings;
 
 /* Returns: (transfer full) @n_rows × @dim zeros and @n_rows empty items. */
@@ -58,7 +59,8 @@ M3retEmbeddings *m3ret_embeddings_new (gsize n_rows, guint dim);
 void m3ret_embeddings_free (M3retEmbeddings *embeddings);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (M3retEmbeddings, m3ret_embeddings_free)
 
-/* Reads @npy_path and its sidecar.  A missing sidecar is an error when
+/* Reads @npy_path and its sidecar, and the provenance m3ret wrote into the
+ * .npy header, if any.  A missing sidecar is an error when
  * @need_items, else leaves ->items NULL; a sidecar whose row count differs
  * from the matrix's is always an error (M3RET_FORMAT_ERROR_MISMATCH). */
 M3retEmbeddings *m3ret_embeddings_load (const gchar *npy_path, gboolean need_items,
@@ -66,7 +68,8 @@ M3retEmbeddings *m3ret_embeddings_load (const gchar *npy_path, gboolean need_ite
 
 /* Writes the matrix and (when ->items is set) the sidecar as one pair
  * (m3ret_atomic_file_commit_pair(), the .npy the primary): after a crash
- * the .npy is either absent or sits beside the sidecar written with it. */
+ * the .npy is either absent or sits beside the sidecar written with it.
+ * ->provenance, when set, goes into the .npy header. */
 gboolean m3ret_embeddings_save (const M3retEmbeddings *embeddings, const gchar *npy_path,
                                 GError **error);
 

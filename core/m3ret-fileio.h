@@ -41,6 +41,9 @@ M3retAtomicFile *m3ret_atomic_file_new (const gchar *path, GError **error);
 gboolean m3ret_atomic_file_write (M3retAtomicFile *file, gconstpointer data, gsize len,
                                   GError **error);
 
+/* (transfer none) the destination path. */
+const gchar *m3ret_atomic_file_get_path (const M3retAtomicFile *file);
+
 /* Bytes written so far. */
 guint64 m3ret_atomic_file_tell (const M3retAtomicFile *file);
 
@@ -75,6 +78,21 @@ void m3ret_atomic_file_abort (M3retAtomicFile *file);
 /* One-shot: writes @len bytes (-1: @data is a string) to @path atomically. */
 gboolean m3ret_file_write_atomic (const gchar *path, gconstpointer data, gssize len,
                                   GError **error);
+
+/* Reading inputs.  A file that cannot be read gives a G_FILE_ERROR whose
+ * message is "PATH: reason" in plain words ("no such file", "is a folder,
+ * not a file", "permission denied"), never GLib's own sentence, so every
+ * command prints it in the one error format. */
+
+/* TRUE when @path names an existing file that is not a folder. */
+gboolean m3ret_file_check_readable (const gchar *path, GError **error);
+
+/* Returns: (transfer full) @path mapped read-only, or NULL with @error. */
+GMappedFile *m3ret_file_map (const gchar *path, GError **error);
+
+/* g_file_get_contents() with the messages above. */
+gboolean m3ret_file_read_all (const gchar *path, gchar **contents, gsize *length,
+                              GError **error);
 
 /* CRC-32 (the zlib/PNG polynomial, so `python -c 'zlib.crc32(...)'` agrees):
  * start with @crc = 0 and feed consecutive chunks. */

@@ -4,14 +4,18 @@
  * on-disk container every retriever shares, so that atomic writing,
  * versioning and checksums are done once:
  *
- *   offset 0   "M3RETIDX", u32 container version (1), u32 dim, u64 count,
- *              char[32] plugin name (NUL padded), 8 reserved zero bytes
- *   64         the items as sidecar CSV text (m3ret-embeddings.h), may be empty
+ *   offset 0   "M3RETIDX", u32 container version (2), u32 dim, u64 count,
+ *              char[32] plugin name (NUL padded), u64 meta length
+ *   64         meta: text lines "provenance=LINE" (the encoder that made the
+ *              vectors, m3ret-provenance.h; absent when unknown) and
+ *              "retriever.KEY=VALUE" (every key the retriever was built with)
+ *   ...        the items as sidecar CSV text (m3ret-embeddings.h), may be empty
  *   ...        the plugin's payload
  *   end - 24   u64 items length, u64 payload length,
  *              u32 CRC-32 of every byte before it, "M3IX"
  *
- * All integers little-endian.  Loading refuses, with M3RET_FORMAT_ERROR and
+ * Version 1 files (no meta section: bytes 56..63 were reserved zeros) are
+ * still read.  All integers little-endian.  Loading refuses, with M3RET_FORMAT_ERROR and
  * a message naming the file and the reason: another kind of file, a newer
  * container version, a truncated or corrupt file, an index of another
  * retriever plugin, and a payload its plugin cannot use.
@@ -26,7 +30,9 @@
 
 G_BEGIN_DECLS
 
-#define M3RET_INDEX_FILE_VERSION 1
+#define M3RET_INDEX_FILE_VERSION 2
+/* The oldest container version this build still reads. */
+#define M3RET_INDEX_FILE_VERSION_OLDEST 1
 
 typedef struct _M3retIndex M3retIndex;
 
@@ -36,7 +42,14 @@ typedef struct _M3retIndex M3retIndex;
 M3retIndex *m3ret_index_new (const M3retPlugin *plugin, const M3retConfig *config, guint dim,
                              guint n_threads, GError **error);
 
-/* Reads an index saved by m3ret_index_save() with retriever @plugin. */
+/* Reads an index saved by m3ret_index_save() with the retriever it names,
+ * found in @registry, configured as the file records (what commands that
+ * read an index use: a pipeline's [retriever] only builds one). */
+M3retIndex *m3ret_index_open (M3retRegistry *registry, const gchar *path, guint n_threads,
+                              GError **error);
+
+/* Reads an index saved by m3ret_index_save() with retriever @plugin and
+ * @config (search-time keys such as hnsw's ef may differ from the build's). */
 M3retIndex *m3ret_index_load (const M3retPlugin *plugin, const M3retConfig *config,
                               const gchar *path, guint n_threads, GError **error);
 
@@ -57,6 +70,19 @@ void m3ret_index_set_items (M3retIndex *index, M3retItems *items);
 /* (transfer none) the items, or NULL when none were set or saved. */
 const M3retItems *m3ret_index_get_items (const M3retIndex *index);
 
+/* The provenance line of the vectors (m3ret-provenance.h), saved with the
+ * index; NULL when unknown (an index of version 1, embeddings without one). */
+void m3ret_index_set_provenance (M3retIndex *index, const gchar *provenance);
+const gchar *m3ret_index_get_provenance (const M3retIndex *index);
+
+/* The database ids each query must not get back: its own rows, when the
+ * query file sits in the database once or more.  Query q's are
+ * ids[offsets[q] .. offsets[q + 1]). */
+typedef struct {
+  const gsize *offsets; /* n_queries + 1 entries */
+  const gint64 *ids;
+} M3retExclusions;
+
 /* The @k best ids and cosine scores of each of @n_queries normalised
  * queries into @ids and @scores (n_queries×k); slots beyond count() get
  * id -1 and score -INFINITY.  @exclude (may be NULL) gives for each query
@@ -64,6 +90,10 @@ const M3retItems *m3ret_index_get_items (const M3retIndex *index);
  * the database) or -1. */
 gboolean m3ret_index_search (M3retIndex *index, const gfloat *queries, gsize n_queries, guint k,
                              const gint64 *exclude, gint64 *ids, gfloat *scores, GError **error);
+/* The same leaving out every id @exclude (may be NULL) gives each query. */
+gboolean m3ret_index_search_excluding (M3retIndex *index, const gfloat *queries, gsize n_queries,
+                                       guint k, const M3retExclusions *exclude, gint64 *ids,
+                                       gfloat *scores, GError **error);
 
 /* Writes the index and its items to @path atomically. */
 gboolean m3ret_index_save (M3retIndex *index, const gchar *path, GError **error);

@@ -26,6 +26,7 @@
 #include <glib.h>
 
 #include "m3ret-embeddings.h"
+#include "m3ret-index.h"
 #include "m3ret-registry.h"
 
 G_BEGIN_DECLS
@@ -70,6 +71,18 @@ gboolean m3ret_metrics_table_add (M3retMetricsTable *table, const gchar *column,
                                   const gchar *const *query_labels,
                                   const gchar *const *query_rows, const gint64 *query_self,
                                   const gchar *const *db_labels, gsize n_db, GError **error);
+
+/* The same where a query may sit in the database more than once: @self
+ * (may be NULL) gives each query all its own rows, which leave its ranking
+ * and R. */
+gboolean m3ret_metrics_table_add_excluding (M3retMetricsTable *table, const gchar *column,
+                                            gsize n_queries, guint width, const gint64 *ids,
+                                            const gfloat *scores,
+                                            const gchar *const *query_labels,
+                                            const gchar *const *query_rows,
+                                            const M3retExclusions *self,
+                                            const gchar *const *db_labels, gsize n_db,
+                                            GError **error);
 
 /* Fills @cell with the means of (@row, @column); FALSE when no query was
  * added there.  The arrays stay valid until the table changes. */

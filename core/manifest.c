@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "m3ret-fileio.h"
 #include "m3ret-manifest.h"
 
 typedef struct {
@@ -215,7 +216,7 @@ m3ret_manifest_load (const gchar *path, GError **error)
 {
   g_autofree gchar *text = NULL;
   gsize len = 0;
-  if (!g_file_get_contents (path, &text, &len, error))
+  if (!m3ret_file_read_all (path, &text, &len, error))
     return NULL;
   g_autofree gchar *dir = g_path_get_dirname (path);
   g_autofree gchar *abs_dir = g_canonicalize_filename (dir, NULL);

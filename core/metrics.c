@@ -20,9 +20,20 @@ compare_ids (gconstpointer a, gconstpointer b)
   return x < y ? -1 : x > y;
 }
 
-/* @relevant_total is R: database items other than the query sharing its label. */
 static gboolean
-score_ranking (const gint64 *ids, const gfloat *scores, guint width, gint64 self,
+is_own (const gint64 *self, gsize n_self, gint64 id)
+{
+  for (gsize i = 0; i < n_self; i++)
+    if (self[i] == id)
+      return TRUE;
+  return FALSE;
+}
+
+/* @relevant_total is R: database items other than the query's own rows
+ * (@self, @n_self) sharing its label. */
+static gboolean
+score_ranking (const gint64 *ids, const gfloat *scores, guint width, const gint64 *self,
+               gsize n_self,
                const gchar *label, const gchar *const *db_labels, gsize n_db, gsize relevant_total,
                const guint *ks, guint n_ks, gdouble *recall, gdouble *precision, gdouble *ap,
                GError **error)
@@ -66,7 +77,7 @@ score_ranking (const gint64 *ids, const gfloat *scores, guint width, gint64 self
     guint rank = 0, hits_so_far = 0;
     gdouble sum_precision = 0;
     for (guint i = 0; i < n && rank < k; i++) {
-      if (hits[i].id == self)
+      if (is_own (self, n_self, hits[i].id))
         continue;
       rank++;
       if (labelled && strcmp (db_labels[hits[i].id], label) == 0) {
@@ -92,8 +103,8 @@ m3ret_metrics_score_query (const gint64 *ids, const gfloat *scores, guint width,
   for (gsize j = 0; *label != '\0' && j < n_db; j++)
     if ((gint64) j != self && strcmp (db_labels[j], label) == 0)
       relevant_total++;
-  return score_ranking (ids, scores, width, self, label, db_labels, n_db, relevant_total, ks, n_ks,
-                        recall, precision, ap, error);
+  return score_ranking (ids, scores, width, &self, self >= 0 ? 1 : 0, label, db_labels, n_db,
+                        relevant_total, ks, n_ks, recall, precision, ap, error);
 }
 
 typedef struct {
@@ -188,6 +199,31 @@ m3ret_metrics_table_add (M3retMetricsTable *table, const gchar *column, gsize n_
                          const gint64 *query_self, const gchar *const *db_labels, gsize n_db,
                          GError **error)
 {
+  if (query_self == NULL)
+    return m3ret_metrics_table_add_excluding (table, column, n_queries, width, ids, scores,
+                                              query_labels, query_rows, NULL, db_labels, n_db,
+                                              error);
+  g_autofree gsize *offsets = g_new (gsize, n_queries + 1);
+  g_autofree gint64 *own = g_new (gint64, MAX (n_queries, 1));
+  gsize n = 0;
+  for (gsize q = 0; q < n_queries; q++) {
+    offsets[q] = n;
+    if (query_self[q] >= 0)
+      own[n++] = query_self[q];
+  }
+  offsets[n_queries] = n;
+  M3retExclusions ex = { offsets, own };
+  return m3ret_metrics_table_add_excluding (table, column, n_queries, width, ids, scores,
+                                            query_labels, query_rows, &ex, db_labels, n_db, error);
+}
+
+gboolean
+m3ret_metrics_table_add_excluding (M3retMetricsTable *table, const gchar *column,
+                                   gsize n_queries, guint width, const gint64 *ids,
+                                   const gfloat *scores, const gchar *const *query_labels,
+                                   const gchar *const *query_rows, const M3retExclusions *self,
+                                   const gchar *const *db_labels, gsize n_db, GError **error)
+{
   g_return_val_if_fail (table != NULL && column != NULL, FALSE);
   g_return_val_if_fail (n_queries == 0 || (ids != NULL && query_labels && query_rows), FALSE);
   guint nk = table->n_ks;
@@ -201,16 +237,20 @@ m3ret_metrics_table_add (M3retMetricsTable *table, const gchar *column, gsize n_
   for (gsize q = 0; q < n_queries; q++) {
     if (*query_labels[q] == '\0')
       continue;
-    gint64 self = query_self ? query_self[q] : -1;
-    if (self >= (gint64) n_db) {
-      g_set_error (error, M3RET_FORMAT_ERROR, M3RET_FORMAT_ERROR_INVALID,
-                   "query %zu: its own id %" G_GINT64_FORMAT " is outside the database", q, self);
-      return FALSE;
-    }
+    const gint64 *own = self ? self->ids + self->offsets[q] : NULL;
+    gsize n_own = self ? self->offsets[q + 1] - self->offsets[q] : 0;
     gsize relevant = GPOINTER_TO_SIZE (g_hash_table_lookup (label_counts, query_labels[q]));
-    if (self >= 0 && strcmp (db_labels[self], query_labels[q]) == 0)
-      relevant--;
-    if (!score_ranking (ids + q * width, scores ? scores + q * width : NULL, width, self,
+    for (gsize i = 0; i < n_own; i++) {
+      if (own[i] < 0 || own[i] >= (gint64) n_db) {
+        g_set_error (error, M3RET_FORMAT_ERROR, M3RET_FORMAT_ERROR_INVALID,
+                     "query %zu: its own id %" G_GINT64_FORMAT " is outside the database", q,
+                     own[i]);
+        return FALSE;
+      }
+      if (strcmp (db_labels[own[i]], query_labels[q]) == 0)
+        relevant--;
+    }
+    if (!score_ranking (ids + q * width, scores ? scores + q * width : NULL, width, own, n_own,
                         query_labels[q], db_labels, n_db, relevant, table->ks, nk, values,
                         values + nk, values + 2 * nk, error)) {
       g_prefix_error (error, "query %zu: ", q);

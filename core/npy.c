@@ -131,6 +131,7 @@ typedef struct {
   gboolean fortran_order;
   guint64 shape[MAX_RANK];
   guint rank;
+  gchar *comment; /* a Python comment after the dict, without its '#' */
 } Header;
 
 static gboolean
@@ -175,6 +176,17 @@ parse_header_dict (Lexer *lx, Header *h, GError **error)
   }
   lx->p++;
   skip_space (lx);
+  /* numpy evaluates the header as a Python literal, so a comment after the
+   * dict is legal; m3ret keeps the embeddings' provenance there. */
+  if (lx->p < lx->end && *lx->p == '#') {
+    const gchar *start = lx->p + 1;
+    if (memchr (start, '\n', lx->end - start) != NULL || memchr (start, '\r', lx->end - start))
+      return fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name,
+                   "malformed header: the comment after the dict spans lines");
+    g_free (h->comment);
+    h->comment = g_strstrip (g_strndup (start, lx->end - start));
+    lx->p = lx->end;
+  }
   if (lx->p != lx->end)
     return fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "malformed header: text after the dict");
   if (!seen_descr || !seen_order || !seen_shape)
@@ -184,8 +196,8 @@ parse_header_dict (Lexer *lx, Header *h, GError **error)
 }
 
 gfloat *
-m3ret_npy_decode_f32 (const guint8 *bytes, gsize len, const gchar *name, gsize *n_rows,
-                      gsize *n_cols, GError **error)
+m3ret_npy_decode_f32_commented (const guint8 *bytes, gsize len, const gchar *name, gsize *n_rows,
+                                gsize *n_cols, gchar **comment, GError **error)
 {
   g_return_val_if_fail (bytes != NULL || len == 0, NULL);
   if (len > 0 && memcmp (bytes, npy_magic, MIN (len, sizeof npy_magic)) != 0) {
@@ -248,8 +260,11 @@ m3ret_npy_decode_f32 (const guint8 *bytes, gsize len, const gchar *name, gsize *
   if (ok && h.shape[1] == 0)
     ok = fail (error, M3RET_FORMAT_ERROR_UNSUPPORTED, name, "array has 0 columns");
   g_free (h.descr);
-  if (!ok)
+  if (!ok) {
+    g_free (h.comment);
     return NULL;
+  }
+  g_autofree gchar *note = g_steal_pointer (&h.comment);
   guint64 rows = h.shape[0], cols = h.shape[1];
   gsize data_len = len - offset - header_len;
   if (rows > G_MAXSIZE / 4 / cols) {
@@ -282,36 +297,58 @@ m3ret_npy_decode_f32 (const guint8 *bytes, gsize len, const gchar *name, gsize *
 #endif
   *n_rows = rows;
   *n_cols = cols;
+  if (comment != NULL)
+    *comment = g_steal_pointer (&note);
   return out;
+}
+
+gfloat *
+m3ret_npy_decode_f32 (const guint8 *bytes, gsize len, const gchar *name, gsize *n_rows,
+                      gsize *n_cols, GError **error)
+{
+  return m3ret_npy_decode_f32_commented (bytes, len, name, n_rows, n_cols, NULL, error);
 }
 
 gfloat *
 m3ret_npy_read_f32 (const gchar *path, gsize *n_rows, gsize *n_cols, GError **error)
 {
+  return m3ret_npy_read_f32_commented (path, n_rows, n_cols, NULL, error);
+}
+
+gfloat *
+m3ret_npy_read_f32_commented (const gchar *path, gsize *n_rows, gsize *n_cols, gchar **comment,
+                              GError **error)
+{
   g_return_val_if_fail (path != NULL && n_rows != NULL && n_cols != NULL, NULL);
-  GError *local = NULL;
-  GMappedFile *map = g_mapped_file_new (path, FALSE, &local);
-  if (map == NULL) {
-    g_set_error (error, local->domain, local->code, "%s", local->message);
-    g_error_free (local);
+  GMappedFile *map = m3ret_file_map (path, error);
+  if (map == NULL)
     return NULL;
-  }
   const guint8 *bytes = (const guint8 *) g_mapped_file_get_contents (map);
   gsize len = g_mapped_file_get_length (map);
   static const guint8 empty[1] = { 0 };
-  gfloat *out = m3ret_npy_decode_f32 (bytes ? bytes : empty, len, path, n_rows, n_cols, error);
+  gfloat *out = m3ret_npy_decode_f32_commented (bytes ? bytes : empty, len, path, n_rows, n_cols,
+                                                comment, error);
   g_mapped_file_unref (map);
   return out;
 }
 
 gboolean
 m3ret_npy_write_f32_to (M3retAtomicFile *file, const gfloat *data, gsize n_rows, gsize n_cols,
-                        GError **error)
+                        const gchar *comment, GError **error)
 {
   g_return_val_if_fail (file != NULL && (data != NULL || n_rows * n_cols == 0), FALSE);
+  g_return_val_if_fail (comment == NULL || strpbrk (comment, "\r\n") == NULL, FALSE);
   GString *header = g_string_new (NULL);
   g_string_printf (header, "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }", n_rows,
                    n_cols);
+  if (comment != NULL)
+    g_string_append_printf (header, " # %s", comment);
+  if (10 + header->len + 1 > G_MAXUINT16) {
+    g_string_free (header, TRUE);
+    g_set_error (error, M3RET_FORMAT_ERROR, M3RET_FORMAT_ERROR_INVALID,
+                 "%s: the header comment is too long", m3ret_atomic_file_get_path (file));
+    return FALSE;
+  }
   /* Pad so the data starts on a 64-byte boundary, as numpy does. */
   while ((10 + header->len + 1) % 64 != 0)
     g_string_append_c (header, ' ');
@@ -347,7 +384,7 @@ m3ret_npy_write_f32 (const gchar *path, const gfloat *data, gsize n_rows, gsize 
   M3retAtomicFile *file = m3ret_atomic_file_new (path, error);
   if (file == NULL)
     return FALSE;
-  if (!m3ret_npy_write_f32_to (file, data, n_rows, n_cols, error)) {
+  if (!m3ret_npy_write_f32_to (file, data, n_rows, n_cols, NULL, error)) {
     m3ret_atomic_file_abort (file);
     return FALSE;
   }

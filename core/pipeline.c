@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "m3ret-fileio.h"
 #include "m3ret-pipeline.h"
 #include "pipeline-private.h"
 
@@ -394,8 +395,8 @@ m3ret_pipeline_load (M3retRegistry *registry, const gchar *path, GError **error)
   g_return_val_if_fail (registry != NULL && path != NULL, NULL);
   g_autofree gchar *text = NULL;
   gsize length = 0;
-  if (!g_file_get_contents (path, &text, &length, error))
-    return NULL; /* GFileError messages name the file and the reason */
+  if (!m3ret_file_read_all (path, &text, &length, error))
+    return NULL;
   g_autofree gchar *dir = g_path_get_dirname (path);
   g_autofree gchar *abs_dir = g_path_is_absolute (dir) ? g_strdup (dir)
                                                        : g_canonicalize_filename (dir, NULL);

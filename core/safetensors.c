@@ -357,7 +357,7 @@ m3ret_safetensors_open (const gchar *path, GError **error)
   f->names = g_ptr_array_new ();
   f->infos = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) info_free);
   f->metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  f->map = g_mapped_file_new (path, FALSE, error);
+  f->map = m3ret_file_map (path, error);
   if (f->map == NULL)
     goto error;
   const guint8 *bytes = (const guint8 *) g_mapped_file_get_contents (f->map);

@@ -684,7 +684,7 @@ static const MgCase cases[] = {
   { "train-corrupt-only.csv", MG_TRAIN, NULL, "train-corrupt.png: corrupt or truncated PNG",
     w_train_corrupt_only },
   { "train-missing-file.csv", MG_TRAIN, NULL, "no such file", w_train_missing_file },
-  { "train-no-manifest.csv", MG_TRAIN, NULL, "No such file", NULL },
+  { "train-no-manifest.csv", MG_TRAIN, NULL, "no such file", NULL },
   { "eval-missing-query.csv", MG_EVAL, NULL, "no such file", w_eval_missing_query },
 };
 

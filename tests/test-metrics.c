@@ -102,6 +102,34 @@ START_TEST (test_no_relevant_and_unlabelled)
 }
 END_TEST
 
+/* The query sits in the database twice (ids 0 and 1): both leave its
+ * ranking and R.  db a a a b, ranking 0 2 1 3 → 2 3 with R = 1:
+ * P@1 = 1, P@2 = 1/2, AP@1 = AP@2 = 1, R@1 = 1. */
+START_TEST (test_self_excluded_twice)
+{
+  const gchar *db[] = { "a", "a", "a", "b", NULL };
+  gint64 ranking[] = { 0, 2, 1, 3 };
+  const gchar *labels[] = { "a" };
+  const gchar *rows[] = { "xray" };
+  gsize offsets[] = { 0, 2 };
+  gint64 own[] = { 0, 1 };
+  M3retExclusions self = { offsets, own };
+  const guint ks[] = { 1, 2 };
+  g_autoptr (M3retMetricsTable) t = m3ret_metrics_table_new (ks, 2);
+  GError *error = NULL;
+  ck_assert (m3ret_metrics_table_add_excluding (t, M3RET_METRICS_ALL, 1, 4, ranking, NULL, labels,
+                                                rows, &self, db, 4, &error));
+  M3retMetricsCell cell;
+  ck_assert (m3ret_metrics_table_get (t, "xray", M3RET_METRICS_ALL, &cell));
+  ck_assert_double_eq_tol (cell.recall[0], 1, EPS);
+  ck_assert_double_eq_tol (cell.precision[0], 1, EPS);
+  ck_assert_double_eq_tol (cell.precision[1], 0.5, EPS);
+  ck_assert_double_eq_tol (cell.map[0], 1, EPS);
+  ck_assert_double_eq_tol (cell.map[1], 1, EPS);
+  ck_assert_uint_eq (cell.n_no_relevant, 0);
+}
+END_TEST
+
 START_TEST (test_k_larger_than_database)
 {
   /* Three items, two relevant, both ranked first; K = 10. */
@@ -277,6 +305,7 @@ metrics_suite (void)
   TCase *tc = tcase_create ("metrics");
   tcase_add_test (tc, test_definitions);
   tcase_add_test (tc, test_self_excluded);
+  tcase_add_test (tc, test_self_excluded_twice);
   tcase_add_test (tc, test_no_relevant_and_unlabelled);
   tcase_add_test (tc, test_k_larger_than_database);
   tcase_add_test (tc, test_ties);

@@ -79,6 +79,48 @@ START_TEST (test_round_trip)
 }
 END_TEST
 
+/* The provenance comment after the header dict: read back by us, and by
+ * numpy itself (Debian's python3-numpy, installed by setup.sh), which must
+ * still load the array. */
+START_TEST (test_comment)
+{
+  g_autofree gchar *dir = m3ret_check_tmpdir ();
+  g_autofree gchar *path = g_build_filename (dir, "c.npy", NULL);
+  gfloat data[3 * 4];
+  for (guint i = 0; i < G_N_ELEMENTS (data); i++)
+    data[i] = (gfloat) i - 5.5f;
+  const gchar *note = "m3ret weights=sha256:00ff preset=micro size=32 depth=8 tubelet=2,8,8 pool=cls";
+  GError *error = NULL;
+  M3retAtomicFile *file = m3ret_atomic_file_new (path, &error);
+  ck_assert (file != NULL && m3ret_npy_write_f32_to (file, data, 3, 4, note, &error));
+  ck_assert (m3ret_atomic_file_commit (file, &error));
+  gsize rows = 0, cols = 0;
+  g_autofree gchar *comment = NULL;
+  g_autofree gfloat *back = m3ret_npy_read_f32_commented (path, &rows, &cols, &comment, &error);
+  ck_assert_msg (back != NULL, "%s", error ? error->message : "");
+  ck_assert_str_eq (comment, note);
+  ck_assert (rows == 3 && cols == 4 && memcmp (back, data, sizeof data) == 0);
+  g_autofree gchar *script = g_strdup_printf (
+    "import numpy; a = numpy.load('%s'); "
+    "assert a.shape == (3, 4) and a.dtype == numpy.float32 and abs(a.sum() - %.1f) < 1e-4; "
+    "print('numpy ok')", path, 0.0);
+  const gchar *argv[] = { "/usr/bin/python3", "-c", script, NULL };
+  g_autofree gchar *out = NULL, *err = NULL;
+  gint status = -1;
+  ck_assert (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                           &status, &error));
+  ck_assert_msg (status == 0 && strstr (out, "numpy ok"), "numpy refused it: %s", err);
+  /* A comment that spans lines is not a Python comment: refused. */
+  ck_assert (g_file_set_contents (path, "\x93NUMPY\x01\x00\x45\x00{'descr': '<f4', "
+                                  "'fortran_order': False, 'shape': (0, 1), } # a\rb   \n", 79,
+                                  NULL));
+  ck_assert (m3ret_npy_read_f32 (path, &rows, &cols, &error) == NULL);
+  ck_assert (strstr (error->message, "spans lines") != NULL);
+  g_clear_error (&error);
+  m3ret_check_rmtree (dir);
+}
+END_TEST
+
 START_TEST (test_header_variants)
 {
   /* What numpy and other writers legitimately produce. */
@@ -177,6 +219,7 @@ npy_suite (void)
   Suite *s = suite_create ("npy");
   TCase *tc = tcase_create ("npy");
   tcase_add_test (tc, test_round_trip);
+  tcase_add_test (tc, test_comment);
   tcase_add_test (tc, test_header_variants);
   tcase_add_test (tc, test_malformed);
   tcase_add_test (tc, test_read_missing_file);

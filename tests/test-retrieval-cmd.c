@@ -201,7 +201,7 @@ START_TEST (test_index_bad_input)
   expect_failure (ini, f8, f8, "'<f8'");
   /* Missing, truncated, empty. */
   g_autofree gchar *missing = in_dir ("missing.npy");
-  expect_failure (ini, missing, missing, "No such file");
+  expect_failure (ini, missing, missing, "missing.npy: no such file");
   g_autofree gchar *good = write_embeddings ("good.npy", 10, 4);
   g_autofree gchar *bytes = NULL;
   gsize len = 0;

@@ -299,10 +299,20 @@ tamper (const gchar *path, void (*edit) (guint8 *bytes, gsize *len), gboolean re
 
 static void flip_middle (guint8 *b, gsize *len) { b[*len / 2] ^= 0x10; }
 static void cut_tail (guint8 *b, gsize *len) { *len -= 10; }
-static void bump_version (guint8 *b, gsize *len) { b[8] = 2; }
+static void bump_version (guint8 *b, gsize *len) { b[8] = M3RET_INDEX_FILE_VERSION + 1; }
 static void rename_plugin (guint8 *b, gsize *len) { memcpy (b + 24, "hnsw", 5); }
+/* Where the payload of an index without items starts: after the header
+ * and the meta section, whose length is the header's last word. */
+static gsize
+payload_start (const guint8 *b)
+{
+  guint64 meta = 0;
+  for (gint i = 7; i >= 0; i--)
+    meta = meta << 8 | b[56 + i];
+  return 64 + meta;
+}
 /* First payload word of a flat index without items: its payload version. */
-static void bump_payload_version (guint8 *b, gsize *len) { b[64] = 9; }
+static void bump_payload_version (guint8 *b, gsize *len) { b[payload_start (b)] = 9; }
 
 static void
 expect_load_refused (const gchar *plugin, const gchar *path, gint code, const gchar *fragment)
@@ -336,7 +346,7 @@ START_TEST (test_bad_index_files)
   expect_load_refused ("flat", path, M3RET_FORMAT_ERROR_TRUNCATED, "truncated");
   FRESH ();
   tamper (path, bump_version, TRUE);
-  expect_load_refused ("flat", path, M3RET_FORMAT_ERROR_VERSION, "version 2");
+  expect_load_refused ("flat", path, M3RET_FORMAT_ERROR_VERSION, "version 3");
   FRESH ();
   tamper (path, bump_payload_version, TRUE);
   expect_load_refused ("flat", path, M3RET_FORMAT_ERROR_VERSION, "flat payload version 9");
@@ -359,12 +369,12 @@ START_TEST (test_bad_index_files)
 END_TEST
 
 /* Payload offset of element 0's first level-0 neighbour in an hnsw file
- * without items: 64 header + 20 payload header + 8 (id, level) + dim·4 + 4 (n). */
+ * without items: 20 payload header + 8 (id, level) + dim·4 + 4 (n). */
 static guint hnsw_dim_for_edit;
 static void
 break_neighbour (guint8 *b, gsize *len)
 {
-  gsize at = 64 + 20 + 8 + hnsw_dim_for_edit * 4 + 4;
+  gsize at = payload_start (b) + 20 + 8 + hnsw_dim_for_edit * 4 + 4;
   b[at] = b[at + 1] = b[at + 2] = 0xff;
 }
 
