@@ -10,7 +10,8 @@ gint
 cmd_validate (gint argc, gchar **argv)
 {
   CliCommon common = { 0 };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("PIPELINE.ini - check a pipeline as a run would, before any heavy work");
+  g_autoptr (GOptionContext) ctx =
+    g_option_context_new ("PIPELINE.ini - check a pipeline as a run would, before any heavy work");
   cli_add_common_options (ctx, &common);
   if (!cli_parse (ctx, "validate", &argc, &argv))
     return M3RET_EXIT_USAGE;

@@ -353,14 +353,15 @@ START_TEST (test_check_refuses)
   const gchar *cases[][5] = {
     { "mask_ratio", "0.9", NULL, NULL, "[objective] mask_ratio=0.9: keeps none of the 4 tubelets" },
     { "mask_ratio", "0.7", NULL, NULL, NULL },
-    { "decoder_dim", "96", "decoder_heads", "5", "[objective] decoder_heads=5: decoder_dim 96 is not "
-      "a multiple of decoder_heads 5" },
+    { "decoder_dim", "96", "decoder_heads", "5",
+      "[objective] decoder_heads=5: decoder_dim 96 is not a multiple of decoder_heads 5" },
     { "scale_max", "0.1", NULL, NULL, "[objective] scale_max=0.1: scale_min 0.2 is larger" },
   };
   const gint tubelet[3] = { 2, 8, 8 };
   M3retVitConfig vc;
   ck_assert (m3ret_vit_config_init (&vc, "micro", 16, 4, tubelet, NULL));
-  const M3retPlugin *plugin = m3ret_registry_require (registry, M3RET_PLUGIN_OBJECTIVE, "mae", NULL);
+  const M3retPlugin *plugin =
+    m3ret_registry_require (registry, M3RET_PLUGIN_OBJECTIVE, "mae", NULL);
   const M3retObjectiveVTable *vt = m3ret_plugin_get_vtable (plugin);
   ck_assert_ptr_nonnull (vt->check);
   g_autoptr (M3retDevice) device = m3ret_device_new_by_name (registry, "cpu", 1, NULL);

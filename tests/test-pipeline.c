@@ -245,7 +245,8 @@ START_TEST (test_key_error_location)
   M3retConfig *ct = m3ret_pipeline_get_modality_config (p, "tct");
   ck_assert_str_eq (m3ret_config_get_source (ct), "good.ini");
   ck_assert_uint_eq (m3ret_config_get_line (ct, "window"), 20);
-  m3ret_config_key_error (ct, &error, M3RET_CONFIG_ERROR_BAD_VALUE, "window", "give %s", "low,high");
+  m3ret_config_key_error (ct, &error, M3RET_CONFIG_ERROR_BAD_VALUE, "window", "give %s",
+                          "low,high");
   ck_assert (g_error_matches (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_BAD_VALUE));
   ck_assert_str_eq (error->message, "good.ini:20: [modality tct] window=-160,240: give low,high");
   g_clear_error (&error);

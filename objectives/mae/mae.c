@@ -126,6 +126,7 @@ check_keys (const M3retConfig *config, const M3retVitConfig *vit, guint image_de
 static gboolean
 mae_check (const M3retConfig *config, const M3retObjectiveSetup *setup, GError **error)
 {
+  g_return_val_if_fail (setup->encoder_config != NULL, FALSE);
   return check_keys (config, setup->encoder_config, setup->image_depth, error);
 }
 
