@@ -51,6 +51,9 @@ m3ret_checkpoint_save (const gchar *path, const M3retCheckpointContents *c, GErr
   m3ret_safetensors_writer_set_metadata (w, "format", "pt");
   m3ret_safetensors_writer_set_metadata (w, "m3ret.version", PACKAGE_VERSION);
   m3ret_safetensors_writer_set_metadata (w, M3RET_CHECKPOINT_META_STEP, step);
+  g_autofree gchar *total = g_strdup_printf ("%" G_GINT64_FORMAT, c->total_steps);
+  if (c->total_steps > 0)
+    m3ret_safetensors_writer_set_metadata (w, M3RET_CHECKPOINT_META_TOTAL_STEPS, total);
   if (c->pipeline_text)
     m3ret_safetensors_writer_set_metadata (w, M3RET_CHECKPOINT_META_PIPELINE, c->pipeline_text);
   if (c->objective)

@@ -52,7 +52,8 @@ gint
 cmd_train (gint argc, gchar **argv)
 {
   CliCommon common = { 0 };
-  gint64 steps = 0, stop_at = 0;
+  /* "Not given" is a value no one types: an explicit 0 is an error. */
+  gint64 steps = G_MININT64, stop_at = 0;
   g_autofree gchar *out = NULL;
   g_autofree gchar *resume = NULL;
   gboolean quiet = FALSE;
@@ -70,8 +71,14 @@ cmd_train (gint argc, gchar **argv)
   cli_add_common_options (ctx, &common);
   if (!cli_parse (ctx, "train", &argc, &argv))
     return M3RET_EXIT_USAGE;
-  if (argc != 2 || steps < 0 || stop_at < 0) {
-    fprintf (stderr, "m3ret train: give exactly one PIPELINE.ini (--steps and --stop-at >= 0)\n");
+  if (argc != 2 || stop_at < 0) {
+    fprintf (stderr, "m3ret train: give exactly one PIPELINE.ini (--stop-at >= 0)\n");
+    g_strfreev (common.plugin_paths);
+    return M3RET_EXIT_USAGE;
+  }
+  if (steps != G_MININT64 && steps < 1) {
+    fprintf (stderr, "m3ret: error: --steps %" G_GINT64_FORMAT ": a run needs at least 1 step\n",
+             steps);
     g_strfreev (common.plugin_paths);
     return M3RET_EXIT_USAGE;
   }
@@ -85,7 +92,7 @@ cmd_train (gint argc, gchar **argv)
     goto fail;
   M3retTrainOptions options = {
     .out_dir = out ? out : "m3ret-out",
-    .steps = steps,
+    .steps = steps == G_MININT64 ? 0 : steps,
     .resume = resume,
     .stop_at = stop_at,
     .progress = isatty (STDERR_FILENO),
@@ -96,6 +103,13 @@ cmd_train (gint argc, gchar **argv)
   trainer = m3ret_trainer_new (registry, pipeline, &options, &error);
   if (trainer == NULL)
     goto fail;
+  gint64 was = m3ret_trainer_get_resumed_total (trainer), now = m3ret_trainer_get_total (trainer);
+  if (was > 0 && was != now)
+    fprintf (stderr, "m3ret train: note: %s comes from a run of %" G_GINT64_FORMAT " steps, this "
+             "one has %" G_GINT64_FORMAT ": the learning-rate and weight-decay schedules (and "
+             "the objective's own, such as a teacher's momentum) now end at step %"
+             G_GINT64_FORMAT ", not %" G_GINT64_FORMAT "\n",
+             resume, was, now, now, was);
 
   struct sigaction sa = { 0 };
   sa.sa_handler = on_signal;

@@ -2,9 +2,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <string.h>
 
+#include "config-private.h"
 #include "m3ret-config.h"
 #include "m3ret-plugin.h"
 
@@ -20,11 +22,14 @@ typedef struct {
   GArray *ints;    /* gint64 */
   GArray *doubles; /* gdouble (lists and weights) */
   GStrv names;     /* weights */
+  guint line;      /* where the pipeline file set it; 0: default or not from a file */
 } Value;
 
 struct _M3retConfig {
   gint ref_count;
   gchar *group;
+  gchar *source;          /* the file the values came from, or NULL */
+  guint group_line;       /* the line of its [group] header there; 0: none */
   GPtrArray *values;      /* Value*, declaration order, owned */
   GHashTable *by_name;    /* name → Value*, borrowed */
 };
@@ -73,6 +78,7 @@ m3ret_config_unref (M3retConfig *config)
   g_hash_table_unref (config->by_name);
   g_ptr_array_unref (config->values);
   g_free (config->group);
+  g_free (config->source);
   g_free (config);
 }
 
@@ -471,4 +477,89 @@ m3ret_config_list_keys (const M3retConfig *config)
   for (guint i = 0; i < config->values->len; i++)
     g_ptr_array_add (out, (gpointer) ((Value *) g_ptr_array_index (config->values, i))->spec);
   return out;
+}
+
+void
+m3ret_config_set_origin (M3retConfig *config, const gchar *source, guint group_line)
+{
+  g_return_if_fail (config != NULL);
+  g_free (config->source);
+  config->source = g_strdup (source);
+  config->group_line = group_line;
+}
+
+void
+m3ret_config_set_line (M3retConfig *config, const gchar *key, guint line)
+{
+  g_return_if_fail (config != NULL && key != NULL);
+  Value *v = g_hash_table_lookup (config->by_name, key);
+  g_return_if_fail (v != NULL);
+  v->line = line;
+}
+
+const gchar *
+m3ret_config_get_source (const M3retConfig *config)
+{
+  g_return_val_if_fail (config != NULL, NULL);
+  return config->source;
+}
+
+guint
+m3ret_config_get_line (const M3retConfig *config, const gchar *key)
+{
+  g_return_val_if_fail (config != NULL, 0);
+  const Value *v = key != NULL ? g_hash_table_lookup (config->by_name, key) : NULL;
+  return v != NULL && v->line > 0 ? v->line : config->group_line;
+}
+
+/* "FILE:LINE: ", "FILE: " or "" for @key (NULL: the group). (transfer full) */
+static gchar *
+where (const M3retConfig *config, const gchar *key)
+{
+  if (config->source == NULL)
+    return g_strdup ("");
+  guint line = m3ret_config_get_line (config, key);
+  return line > 0 ? g_strdup_printf ("%s:%u: ", config->source, line)
+                  : g_strdup_printf ("%s: ", config->source);
+}
+
+/* "[group] key=value" (with " (the default)" when it was not written). (transfer full) */
+static gchar *
+describe_key (const M3retConfig *config, const gchar *key)
+{
+  const Value *v = g_hash_table_lookup (config->by_name, key);
+  if (v == NULL || !v->set)
+    return g_strdup_printf ("[%s] %s", config->group, key);
+  return g_strdup_printf ("[%s] %s=%s%s", config->group, key, v->text,
+                          v->is_default ? " (the default)" : "");
+}
+
+void
+m3ret_config_key_error (const M3retConfig *config, GError **error, gint code, const gchar *key,
+                        const gchar *format, ...)
+{
+  g_return_if_fail (config != NULL && key != NULL && format != NULL);
+  va_list args;
+  va_start (args, format);
+  g_autofree gchar *reason = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_autofree gchar *at = where (config, key);
+  g_autofree gchar *what = describe_key (config, key);
+  g_set_error (error, M3RET_CONFIG_ERROR, code, "%s%s: %s", at, what, reason);
+}
+
+void
+m3ret_config_locate_error (const M3retConfig *config, const gchar *key, GError *error)
+{
+  g_return_if_fail (config != NULL && error != NULL);
+  if (config->source == NULL)
+    return;
+  gsize n = strlen (config->source);
+  if (strncmp (error->message, config->source, n) == 0 && error->message[n] == ':')
+    return; /* m3ret_config_key_error() or the plugin itself named the place */
+  g_autofree gchar *at = where (config, key);
+  g_autofree gchar *what = key != NULL ? describe_key (config, key) : NULL;
+  g_autofree gchar *old = error->message;
+  error->message = what != NULL ? g_strdup_printf ("%s%s: %s", at, what, old)
+                                : g_strdup_printf ("%s%s", at, old);
 }

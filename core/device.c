@@ -1,6 +1,7 @@
 /* device.c — a backend plugin's table and context held together. */
 #include "config.h"
 
+#include "config-private.h"
 #include "m3ret-device.h"
 
 struct _M3retDevice {
@@ -46,7 +47,14 @@ M3retDevice *
 m3ret_device_new_for_pipeline (const M3retPipeline *pipeline, GError **error)
 {
   const M3retPlugin *plugin = m3ret_pipeline_get_plugin (pipeline, M3RET_PLUGIN_BACKEND);
-  return m3ret_device_new (plugin, m3ret_pipeline_get_config (pipeline, "pipeline"), error);
+  M3retConfig *config = m3ret_pipeline_get_config (pipeline, "pipeline");
+  GError *local = NULL;
+  M3retDevice *device = m3ret_device_new (plugin, config, &local);
+  if (device == NULL) {
+    m3ret_config_locate_error (config, "backend", local); /* the line choosing it */
+    g_propagate_error (error, local);
+  }
+  return device;
 }
 
 M3retDevice *

@@ -8,8 +8,8 @@
  * - an objective's extra state under its prefix (`teacher.*`);
  * - AdamW's moments as `optim.m.NAME` and `optim.v.NAME`;
  * - `__metadata__`: format=pt, m3ret.version, m3ret.step (optimiser steps
- *   done), m3ret.adamw_step, m3ret.objective, m3ret.preset and
- *   m3ret.pipeline (the pipeline file's text).
+ *   done), m3ret.total_steps (of the run), m3ret.adamw_step,
+ *   m3ret.objective, m3ret.preset and m3ret.pipeline (the pipeline file's text).
  * Random streams are functions of (seed, step) and the loader's batches of
  * (seed, batch number), so the step is the whole sampler and RNG state.
  * A PyTorch user loads the encoder with
@@ -30,6 +30,8 @@ G_BEGIN_DECLS
 #define M3RET_CHECKPOINT_META_PIPELINE "m3ret.pipeline"
 #define M3RET_CHECKPOINT_META_OBJECTIVE "m3ret.objective"
 #define M3RET_CHECKPOINT_META_PRESET "m3ret.preset"
+/* The steps of the whole run that wrote it (its schedules end there). */
+#define M3RET_CHECKPOINT_META_TOTAL_STEPS "m3ret.total_steps"
 
 typedef struct {
   M3retParams *model;        /* trained tensors (required) */
@@ -37,6 +39,7 @@ typedef struct {
   const gchar *state_prefix; /* e.g. "teacher." */
   M3retAdamW *optimizer;     /* or NULL (exported weights only) */
   gint64 step;
+  gint64 total_steps;        /* of the run; 0: not recorded */
   const gchar *pipeline_text;
   const gchar *objective;
   const gchar *preset;

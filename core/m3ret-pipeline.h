@@ -1,9 +1,11 @@
 /* m3ret-pipeline.h — a pipeline file, parsed and validated.
  *
- * Loading checks everything that can be checked without heavy work: every
- * group and key is declared (by the core or by the plugin the group
- * selects), values have the declared type and range, plugin names resolve
- * in the registry.  Errors name the file, the line, the key and what is
+ * Loading checks everything about the file itself: every group and key is
+ * declared (by the core or by the plugin the group selects), values have
+ * the declared type and range, plugin names resolve in the registry, and
+ * the relations between core keys hold (the tubelet tiles the grid, the
+ * weights name modalities, the warm-up fits the run).  What needs the
+ * plugins' own checks or the data is m3ret-validate.h's.  Errors name the file, the line, the key and what is
  * allowed.  Defaults are filled and logged once.
  */
 #ifndef M3RET_PIPELINE_H
@@ -54,6 +56,14 @@ gchar *m3ret_pipeline_resolve_path (const M3retPipeline *pipeline, const gchar *
 /* Returns: (transfer none) "group.key=value" for each key that took its
  * default, in file order of groups. */
 const GPtrArray *m3ret_pipeline_get_defaulted (const M3retPipeline *pipeline);
+
+/* Checks a run of the pipeline's [train] steps (@given_by NULL) or of
+ * @steps given elsewhere (@given_by names where, e.g. "--steps"): at least
+ * one step, and a warm-up no longer than the run.  Loading checks the
+ * file's own steps; a command that overrides them calls this.  Errors name
+ * the file, the line and the key, or @given_by and @steps. */
+gboolean m3ret_pipeline_check_run_length (const M3retPipeline *pipeline, gint64 steps,
+                                          const gchar *given_by, GError **error);
 
 /* The groups the core declares, in canonical order, NULL-terminated. */
 const gchar *const *m3ret_pipeline_core_groups (void);

@@ -59,6 +59,9 @@ gboolean m3ret_trainer_run (M3retTrainer *trainer, const volatile gint *stop, GE
 /* Optimiser steps done so far, and the total. */
 gint64 m3ret_trainer_get_step (const M3retTrainer *trainer);
 gint64 m3ret_trainer_get_total (const M3retTrainer *trainer);
+/* The total steps of the run a resumed checkpoint came from (its schedules
+ * ended there); 0 without --resume or when the checkpoint does not say. */
+gint64 m3ret_trainer_get_resumed_total (const M3retTrainer *trainer);
 /* (transfer none) path of the checkpoint the trainer writes */
 const gchar *m3ret_trainer_get_checkpoint_path (const M3retTrainer *trainer);
 /* (transfer none) the files [data] on_error=skip left out so far; NULL

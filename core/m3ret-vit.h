@@ -36,7 +36,7 @@ typedef enum {
   M3RET_POOL_MEAN  /* the mean of the final patch tokens */
 } M3retPool;
 
-typedef struct {
+typedef struct _M3retVitConfig {
   gint dim;         /* D */
   gint depth;       /* blocks */
   gint heads;

@@ -29,5 +29,6 @@
 #include <m3ret-skips.h>
 #include <m3ret-volume.h>
 #include <m3ret-sample.h>
+#include <m3ret-validate.h>
 
 #endif /* M3RET_H */

@@ -7,6 +7,7 @@
 
 #include <glib/gstdio.h>
 
+#include "config-private.h"
 #include "m3ret-modalities.h"
 
 typedef struct {
@@ -60,6 +61,12 @@ m3ret_modalities_new (M3retRegistry *registry, const M3retPipeline *pipeline, GE
     }
     GError *local = NULL;
     e.instance = e.vtable->create (config, &local);
+    if (e.instance == NULL && local != NULL && local->domain == M3RET_CONFIG_ERROR) {
+      m3ret_config_locate_error (config, NULL, local); /* FILE:LINE: [modality NAME] ... */
+      g_propagate_error (error, local);
+      m3ret_modalities_free (set);
+      return NULL;
+    }
     if (e.instance == NULL) {
       g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_NO_PLUGIN,
                    "modality '%s' refused its configuration: %s", e.desc->name,

@@ -61,10 +61,10 @@ static const M3retKeySpec data_keys[] = {
 
 static const M3retKeySpec train_keys[] = {
   M3RET_KEY_INT_SPEC ("batch", "32", 1, 65536, "samples per step"),
-  M3RET_KEY_INT_SPEC ("steps", "2000", 0, 1e9, "optimiser steps"),
+  M3RET_KEY_INT_SPEC ("steps", "2000", 1, 1e9, "optimiser steps"),
   M3RET_KEY_DOUBLE_SPEC ("lr", "1.5e-4", 0, 10, "base learning rate; actual = lr*batch/256"),
   M3RET_KEY_DOUBLE_SPEC ("min_lr", "0", 0, 10, "learning rate at the end of the cosine"),
-  M3RET_KEY_INT_SPEC ("warmup", "200", 0, 1e9, "linear warm-up steps"),
+  M3RET_KEY_INT_SPEC ("warmup", "200", 0, 1e9, "linear warm-up steps; at most steps"),
   M3RET_KEY_DOUBLE_SPEC ("clip_grad", "0", 0, 1e6, "clip the global gradient norm to this; 0 = off"),
   M3RET_KEY_INT_SPEC ("checkpoint_every", "500", 0, 1e9, "steps between checkpoints; 0 = only at the end"),
   M3RET_KEY_END

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "config-private.h"
 #include "m3ret-fileio.h"
 #include "m3ret-pipeline.h"
 #include "pipeline-private.h"
@@ -125,6 +126,7 @@ set_keys (M3retConfig *config, GKeyFile *kf, const gchar *group, const LineIndex
       g_propagate_error (error, local);
       return FALSE;
     }
+    m3ret_config_set_line (config, *k, line);
   }
   return TRUE;
 }
@@ -228,6 +230,7 @@ load_core_group (M3retPipeline *p, M3retRegistry *registry, const CoreGroup *cg,
                  const LineIndex *idx, GError **error)
 {
   M3retConfig *config = m3ret_config_new (cg->name);
+  m3ret_config_set_origin (config, p->source, group_line (idx, cg->name));
   g_hash_table_insert (p->configs, g_strdup (cg->name), config);
   if (!m3ret_config_add_keys (config, cg->keys, error))
     return FALSE;
@@ -252,6 +255,7 @@ load_modality_group (M3retPipeline *p, M3retRegistry *registry, const gchar *gro
     return FALSE;
   }
   M3retConfig *config = m3ret_config_new (group);
+  m3ret_config_set_origin (config, p->source, group_line (idx, group));
   g_hash_table_insert (p->modality_configs, g_strdup (name), config);
   if (!m3ret_config_add_keys (config, m3ret_plugin_get_desc (plugin)->keys, error))
     return FALSE;
@@ -278,6 +282,7 @@ load_modality_groups (M3retPipeline *p, M3retRegistry *registry, GKeyFile *kf,
     M3retConfig *config = m3ret_config_new_defaults (group, desc->keys, error);
     if (config == NULL)
       return FALSE;
+    m3ret_config_set_origin (config, p->source, 0);
     g_hash_table_insert (p->modality_configs, g_strdup (desc->name), config);
   }
   return TRUE;
@@ -330,7 +335,37 @@ check_cross_keys (M3retPipeline *p, M3retRegistry *registry, const LineIndex *id
       return FALSE;
     }
   }
-  return TRUE;
+  return m3ret_pipeline_check_run_length (p, 0, NULL, error);
+}
+
+gboolean
+m3ret_pipeline_check_run_length (const M3retPipeline *p, gint64 steps, const gchar *given_by,
+                                 GError **error)
+{
+  g_return_val_if_fail (p != NULL, FALSE);
+  M3retConfig *train = m3ret_pipeline_get_config (p, "train");
+  if (given_by == NULL)
+    steps = m3ret_config_get_int (train, "steps");
+  if (steps < 1) { /* [train] steps has 1 as its minimum: only an override gets here */
+    g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_OUT_OF_RANGE,
+                 "%s %" G_GINT64_FORMAT ": a run needs at least 1 step",
+                 given_by ? given_by : "[train] steps", steps);
+    return FALSE;
+  }
+  /* Warm-up longer than the run never reaches the peak learning rate. */
+  gint64 warmup = m3ret_config_get_int (train, "warmup");
+  if (warmup <= steps)
+    return TRUE;
+  g_autofree gchar *run = given_by ? g_strdup_printf ("%s %" G_GINT64_FORMAT, given_by, steps)
+                                   : g_strdup_printf ("steps=%" G_GINT64_FORMAT, steps);
+  g_autofree gchar *fix = given_by ? g_strdup_printf ("lower warmup or give %s %" G_GINT64_FORMAT
+                                                      " or more", given_by, warmup)
+                                   : g_strdup_printf ("make warmup at most %" G_GINT64_FORMAT,
+                                                      steps);
+  m3ret_config_key_error (train, error, M3RET_CONFIG_ERROR_OUT_OF_RANGE, "warmup",
+                          "longer than the run (%s): the learning rate would never reach its "
+                          "peak; %s", run, fix);
+  return FALSE;
 }
 
 M3retPipeline *

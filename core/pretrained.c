@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "config-private.h"
 #include "m3ret-fileio.h"
 #include "m3ret-pretrained.h"
 #include "m3ret-safetensors.h"
@@ -105,8 +106,13 @@ m3ret_pretrained_load_for_pipeline (M3retParams *params, const M3retPipeline *pi
     return TRUE;
   g_autofree gchar *path = m3ret_pipeline_resolve_path (pipeline, init);
   guint n = 0;
-  if (!m3ret_pretrained_load (params, path, &n, error))
+  GError *local = NULL;
+  if (!m3ret_pretrained_load (params, path, &n, &local)) {
+    /* the line of init= first: that is what to fix */
+    m3ret_config_locate_error (m3ret_pipeline_get_config (pipeline, "encoder"), "init", local);
+    g_propagate_error (error, local);
     return FALSE;
+  }
   g_info ("%s: %u encoder tensors loaded (pos_embed stays the fixed 3-D table)", path, n);
   return TRUE;
 }

@@ -8,11 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config-private.h"
 #include "m3ret.h"
 #include "m3ret-checkpoint.h"
 #include "m3ret-plot.h"
 #include "m3ret-pretrained.h"
 #include "m3ret-trainer.h"
+#include "m3ret-validate.h"
 
 G_DEFINE_QUARK (m3ret-train-error-quark, m3ret_train_error)
 
@@ -41,6 +43,7 @@ struct _M3retTrainer {
 
   gint64 step;  /* optimiser steps done */
   gint64 total;
+  gint64 resumed_total; /* the total of the run --resume continues; 0: none or not recorded */
   gint batch;
   gint64 warmup;
   gint64 checkpoint_every;
@@ -169,6 +172,9 @@ resume (M3retTrainer *t, const gchar *path, GError **error)
                  objective ? objective : "(none)", t->objective_desc->name);
     return FALSE;
   }
+  /* Absent from checkpoints written before it was recorded. */
+  const gchar *total = m3ret_safetensors_get_metadata (file, M3RET_CHECKPOINT_META_TOTAL_STEPS);
+  t->resumed_total = total != NULL ? MAX (0, g_ascii_strtoll (total, NULL, 10)) : 0;
   if (!m3ret_checkpoint_get_step (file, path, &t->step, error) ||
       !m3ret_checkpoint_load_params (file, path, t->params, "", error) ||
       !m3ret_checkpoint_load_optimizer (file, path, t->params, t->optimizer, error))
@@ -192,20 +198,7 @@ resume (M3retTrainer *t, const gchar *path, GError **error)
 static gboolean
 build_data (M3retTrainer *t, M3retRegistry *registry, GError **error)
 {
-  M3retConfig *data = m3ret_pipeline_get_config (t->pipeline, "data");
-  const gchar *train = m3ret_config_get_string (data, "train");
-  if (train == NULL || *train == '\0') {
-    g_set_error (error, M3RET_TRAIN_ERROR, M3RET_TRAIN_ERROR_CONFIG,
-                 "%s: [data] train= is empty: name the training manifest CSV",
-                 m3ret_pipeline_get_source (t->pipeline));
-    return FALSE;
-  }
-  g_autofree gchar *manifest_path = m3ret_pipeline_resolve_path (t->pipeline, train);
-  M3retLimits limits;
-  m3ret_limits_from_pipeline (&limits, t->pipeline);
-  if (!m3ret_limits_check_file (&limits, manifest_path, error))
-    return FALSE;
-  t->manifest = m3ret_manifest_load (manifest_path, error);
+  t->manifest = m3ret_validate_load_train_manifest (t->pipeline, error);
   if (t->manifest == NULL)
     return FALSE;
   t->modalities = m3ret_modalities_new (registry, t->pipeline, error);
@@ -244,6 +237,9 @@ m3ret_trainer_new (M3retRegistry *registry, const M3retPipeline *pipeline,
   M3retConfig *train = m3ret_pipeline_get_config (pipeline, "train");
   M3retConfig *top = m3ret_pipeline_get_config (pipeline, "pipeline");
   t->total = options->steps > 0 ? options->steps : m3ret_config_get_int (train, "steps");
+  /* The pipeline's own steps were checked when it loaded. */
+  if (options->steps > 0 && !m3ret_pipeline_check_run_length (pipeline, t->total, "--steps", error))
+    goto fail;
   t->batch = (gint) m3ret_config_get_int (train, "batch");
   t->warmup = m3ret_config_get_int (train, "warmup");
   t->checkpoint_every = m3ret_config_get_int (train, "checkpoint_every");
@@ -256,6 +252,9 @@ m3ret_trainer_new (M3retRegistry *registry, const M3retPipeline *pipeline,
    * the one init stream in that order. */
   M3retVitConfig vit_config;
   if (!m3ret_vit_config_from_pipeline (&vit_config, pipeline, error))
+    goto fail;
+  /* The objective's own checks, before anything is allocated. */
+  if (!m3ret_validate_objective (pipeline, &vit_config, t->total, error))
     goto fail;
   t->device = m3ret_device_new_for_pipeline (pipeline, error);
   if (t->device == NULL)
@@ -270,20 +269,19 @@ m3ret_trainer_new (M3retRegistry *registry, const M3retPipeline *pipeline,
   const M3retPlugin *plugin = m3ret_pipeline_get_plugin (pipeline, M3RET_PLUGIN_OBJECTIVE);
   t->objective_desc = m3ret_plugin_get_desc (plugin);
   const M3retObjectiveVTable *vt = m3ret_plugin_get_vtable (plugin);
-  M3retConfig *input = m3ret_pipeline_get_config (pipeline, "input");
-  const gint64 *tubelet = m3ret_config_get_ints (input, "tubelet", NULL);
-  M3retObjectiveSetup setup = {
-    .params = t->params,
-    .encoder = t->vit,
-    .init_rng = &init_rng,
-    .seed = seed,
-    .total_steps = t->total,
-    .size = (guint) m3ret_config_get_int (input, "size"),
-    .depth = (guint) m3ret_config_get_int (input, "depth"),
-    .image_depth = (guint) tubelet[0],
-  };
+  M3retObjectiveSetup setup;
+  m3ret_validate_objective_setup (&setup, pipeline, m3ret_vit_get_config (t->vit), t->total);
+  setup.params = t->params;
+  setup.encoder = t->vit;
+  setup.init_rng = &init_rng;
   GError *local = NULL;
-  t->objective = vt->create (m3ret_pipeline_get_config (pipeline, "objective"), &setup, &local);
+  M3retConfig *objective = m3ret_pipeline_get_config (pipeline, "objective");
+  t->objective = vt->create (objective, &setup, &local);
+  if (t->objective == NULL && local != NULL && local->domain == M3RET_CONFIG_ERROR) {
+    m3ret_config_locate_error (objective, NULL, local); /* FILE:LINE: [objective] ... */
+    g_propagate_error (error, local);
+    goto fail;
+  }
   if (t->objective == NULL) {
     g_propagate_prefixed_error (error, local, "objective '%s': ", t->objective_desc->name);
     goto fail;
@@ -326,6 +324,7 @@ save (M3retTrainer *t, GError **error)
     .state_prefix = prefix,
     .optimizer = t->optimizer,
     .step = t->step,
+    .total_steps = t->total,
     .pipeline_text = m3ret_pipeline_get_text (t->pipeline),
     .objective = t->objective_desc->name,
     .preset = m3ret_config_get_string (m3ret_pipeline_get_config (t->pipeline, "encoder"), "preset"),
@@ -477,6 +476,12 @@ gint64
 m3ret_trainer_get_total (const M3retTrainer *t)
 {
   return t->total;
+}
+
+gint64
+m3ret_trainer_get_resumed_total (const M3retTrainer *t)
+{
+  return t->resumed_total;
 }
 
 const gchar *

@@ -25,7 +25,8 @@ work=${1:-demo-run}
 mkdir -p "$work"
 ini="$work/pipeline.ini"
 if [ "$short" = yes ]; then
-  sed 's/^batch=.*/batch=4/' "$here/mae-micro.ini" > "$ini"
+  # the warm-up must fit the 3 steps
+  sed -e 's/^batch=.*/batch=4/' -e 's/^warmup=.*/warmup=1/' "$here/mae-micro.ini" > "$ini"
 else
   cp "$here/mae-micro.ini" "$ini"
 fi

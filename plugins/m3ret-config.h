@@ -78,6 +78,21 @@ const gchar *const *m3ret_config_get_weights (const M3retConfig *config, const g
 /* The declared keys, in declaration order: (transfer container). */
 GPtrArray *m3ret_config_list_keys (const M3retConfig *config);
 
+/* Where the values came from: the pipeline file (NULL for a config made
+ * from defaults alone), and the line of @key in it, or of the group's
+ * header when @key took its default (0 when the file has no such group). */
+const gchar *m3ret_config_get_source (const M3retConfig *config);
+guint m3ret_config_get_line (const M3retConfig *config, const gchar *key);
+
+/* For a plugin's create() (or check()) that refuses a value its key table
+ * cannot rule out, such as a relation between two keys (name the one to
+ * change): sets @error in M3RET_CONFIG_ERROR with @code and the message
+ * "FILE:LINE: [GROUP] KEY=VALUE: REASON", the place where the pipeline set
+ * @key ("KEY=VALUE (the default)" at the group's line when it was not
+ * written), so the user sees the file and line to edit. */
+void m3ret_config_key_error (const M3retConfig *config, GError **error, gint code, const gchar *key,
+                             const gchar *format, ...) G_GNUC_PRINTF (5, 6);
+
 G_END_DECLS
 
 #endif /* M3RET_CONFIG_H */

@@ -29,6 +29,7 @@ typedef struct _M3retGraph M3retGraph;
 typedef struct _M3retTensor M3retTensor;
 typedef struct _M3retParams M3retParams;
 typedef struct _M3retVit M3retVit;
+typedef struct _M3retVitConfig M3retVitConfig;
 typedef struct _M3retRng M3retRng;
 typedef struct _M3retBatch M3retBatch;
 
@@ -45,6 +46,8 @@ typedef struct _M3retBatch M3retBatch;
  * @total_steps: `[train] steps` (schedules end there)
  * @size, @depth, @image_depth: the pipeline grid: H = W, frames of videos
  *   and volumes, frames of stills (the tubelet depth)
+ * @encoder_config: (since ABI minor 4) the encoder's configuration, also
+ *   given to check(), which has no @encoder
  */
 typedef struct {
   M3retParams *params;
@@ -55,8 +58,9 @@ typedef struct {
   guint size;
   guint depth;
   guint image_depth;
+  const M3retVitConfig *encoder_config;
   /*< private >*/
-  gpointer _m3ret_reserved[4];
+  gpointer _m3ret_reserved[3];
 } M3retObjectiveSetup;
 
 /**
@@ -98,8 +102,16 @@ struct _M3retObjectiveVTable {
    * resume (SimDINO's teacher); checkpoints store it with every name
    * prefixed by *@prefix (e.g. "teacher.") */
   M3retParams *(*state) (gpointer self, const gchar **prefix);
+  /* optional, since ABI minor 4: the checks create() makes of @config that
+   * need no tensors (relations between keys, what the grid allows), so that
+   * `m3ret validate` runs them and `m3ret train` refuses before it builds
+   * the model.  @setup is as for create() but for @params, @encoder and
+   * @init_rng, which are NULL.  FALSE with @error from
+   * m3ret_config_key_error() naming the key to change.  create() should
+   * make the same checks (call the same function). */
+  gboolean (*check) (const M3retConfig *config, const M3retObjectiveSetup *setup, GError **error);
   /*< private >*/
-  gpointer _m3ret_reserved[8];
+  gpointer _m3ret_reserved[7];
 };
 
 G_END_DECLS

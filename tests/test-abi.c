@@ -24,12 +24,14 @@ START_TEST (test_sizes)
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retModalityVTable, set_limits), 48); /* minor 1 */
   ck_assert_uint_eq (sizeof (M3retLimits), 64);
   ck_assert_uint_eq (sizeof (M3retObjectiveVTable), 120);
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retObjectiveVTable, check), 56); /* minor 4 */
   ck_assert_uint_eq (sizeof (M3retBackendVTable), 360);
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retBackendVTable, add_layernorm_fwd), 296); /* minor 2 */
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retBackendVTable, bias_gelu_bwd), 304);
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retBackendVTable, linear_fwd), 312); /* minor 3 */
   ck_assert_uint_eq (sizeof (M3retRetrieverVTable), 120);
   ck_assert_uint_eq (sizeof (M3retObjectiveSetup), 88);
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retObjectiveSetup, encoder_config), 56); /* minor 4 */
   ck_assert_uint_eq (sizeof (M3retView), 72);
   ck_assert_uint_eq (sizeof (M3retInspectInfo), 168);
 }

@@ -342,16 +342,61 @@ START_TEST (test_names_and_views)
   g_free (pos);
   g_free (want);
   fixture_clear (&f);
-  /* a ratio that keeps no tubelet of a still (4 tokens) is an error, not a crash */
-  const gchar *kv[] = { "mask_ratio", "0.9", NULL };
-  fixture_init (&f, "micro", 16, 4, 1, kv);
-  x = normal_data (2, 2 * 3 * 2 * 16 * 16);
-  batch_init (&batch, bv, 2, 2, 16, x);
-  g_clear_error (&error);
-  ck_assert_ptr_null (f.vt->loss (f.obj, f.graph, &batch, 0, &error));
-  ck_assert_ptr_nonnull (strstr (error->message, "mask_ratio"));
-  g_free (x);
-  fixture_clear (&f);
+}
+END_TEST
+
+/* A ratio that keeps no tubelet of a still (4 tokens on a 16² grid) is
+ * refused before anything is built, by check() and by create() alike, and
+ * so are the decoder's sizes and the crop's scales when they disagree. */
+START_TEST (test_check_refuses)
+{
+  const gchar *cases[][5] = {
+    { "mask_ratio", "0.9", NULL, NULL, "[objective] mask_ratio=0.9: keeps none of the 4 tubelets" },
+    { "mask_ratio", "0.7", NULL, NULL, NULL },
+    { "decoder_dim", "96", "decoder_heads", "5",
+      "[objective] decoder_heads=5: decoder_dim 96 is not a multiple of decoder_heads 5" },
+    { "scale_max", "0.1", NULL, NULL, "[objective] scale_max=0.1: scale_min 0.2 is larger" },
+  };
+  const gint tubelet[3] = { 2, 8, 8 };
+  M3retVitConfig vc;
+  ck_assert (m3ret_vit_config_init (&vc, "micro", 16, 4, tubelet, NULL));
+  const M3retPlugin *plugin =
+    m3ret_registry_require (registry, M3RET_PLUGIN_OBJECTIVE, "mae", NULL);
+  const M3retObjectiveVTable *vt = m3ret_plugin_get_vtable (plugin);
+  ck_assert_ptr_nonnull (vt->check);
+  g_autoptr (M3retDevice) device = m3ret_device_new_by_name (registry, "cpu", 1, NULL);
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+    g_autoptr (M3retConfig) config = m3ret_config_new ("objective");
+    ck_assert (m3ret_config_add_keys (config, m3ret_plugin_get_desc (plugin)->keys, NULL));
+    for (guint k = 0; k < 4 && cases[c][k] != NULL; k += 2)
+      ck_assert (m3ret_config_set (config, cases[c][k], cases[c][k + 1], NULL));
+    ck_assert (m3ret_config_fill_defaults (config, NULL, NULL));
+    M3retObjectiveSetup setup = {
+      .seed = 1, .total_steps = 100, .size = 16, .depth = 4, .image_depth = 2,
+      .encoder_config = &vc,
+    };
+    g_autoptr (GError) error = NULL;
+    gboolean ok = vt->check (config, &setup, &error);
+    ck_assert_msg (ok == (cases[c][4] == NULL), "case %u: %s", c, error ? error->message : "ok");
+    if (!ok)
+      ck_assert_msg (g_str_has_prefix (error->message, cases[c][4]), "%s", error->message);
+    /* create() says the same */
+    M3retParams *params = m3ret_params_new (device);
+    M3retRng rng;
+    m3ret_rng_init (&rng, 1, M3RET_RNG_STREAM_INIT);
+    M3retVit *vit = m3ret_vit_new (params, "", &vc, &rng, NULL);
+    setup.params = params;
+    setup.encoder = vit;
+    setup.init_rng = &rng;
+    g_autoptr (GError) create_error = NULL;
+    gpointer obj = vt->create (config, &setup, &create_error);
+    ck_assert ((obj != NULL) == ok);
+    if (!ok)
+      ck_assert_str_eq (create_error->message, error->message);
+    vt->destroy (obj);
+    m3ret_vit_free (vit);
+    m3ret_params_free (params);
+  }
 }
 END_TEST
 
@@ -683,6 +728,7 @@ mae_suite (void)
   tcase_add_test (tc, test_norm_pix);
   tcase_add_test (tc, test_decoder_size);
   tcase_add_test (tc, test_names_and_views);
+  tcase_add_test (tc, test_check_refuses);
   tcase_add_test (tc, test_loss_by_hand);
   tcase_add_test (tc, test_loss_zero_decoder);
   tcase_add_test (tc, test_gradients);

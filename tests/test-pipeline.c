@@ -203,6 +203,74 @@ START_TEST (test_bad_values)
 }
 END_TEST
 
+/* Relations between core keys a run would fail or waste itself on. */
+START_TEST (test_run_length)
+{
+  expect_error (HEAD "[train]\nsteps=0\n", M3RET_CONFIG_ERROR_OUT_OF_RANGE,
+                "bad.ini:8: [train] steps=0 is out of range: allowed [1, 1e+09]", NULL);
+  expect_error (HEAD "[train]\nsteps=5\nwarmup=6\n", M3RET_CONFIG_ERROR_OUT_OF_RANGE,
+                "bad.ini:9: [train] warmup=6: longer than the run (steps=5)",
+                "make warmup at most 5", NULL);
+  /* the default warm-up (200) is named at the group's line */
+  expect_error (HEAD "[train]\nsteps=100\n", M3RET_CONFIG_ERROR_OUT_OF_RANGE,
+                "bad.ini:7: [train] warmup=200 (the default): longer than the run (steps=100)", NULL);
+  /* an override is checked the same way, naming where it came from */
+  M3retRegistry *r = test_registry ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (M3retPipeline) p =
+    m3ret_pipeline_load_data (r, HEAD "[train]\nwarmup=10\n", -1, "run.ini", NULL, &error);
+  ck_assert_msg (p != NULL, "%s", error ? error->message : "");
+  ck_assert (m3ret_pipeline_check_run_length (p, 10, "--steps", NULL));
+  ck_assert (!m3ret_pipeline_check_run_length (p, 9, "--steps", &error));
+  ck_assert_str_eq (error->message, "run.ini:8: [train] warmup=10: longer than the run (--steps 9): "
+                    "the learning rate would never reach its peak; lower warmup or give --steps 10 "
+                    "or more");
+  g_clear_error (&error);
+  ck_assert (!m3ret_pipeline_check_run_length (p, 0, "--steps", &error));
+  ck_assert_str_eq (error->message, "--steps 0: a run needs at least 1 step");
+  g_clear_pointer (&p, m3ret_pipeline_free);
+  m3ret_registry_free (r);
+}
+END_TEST
+
+/* A plugin's own refusal names the file and line of the key: where the
+ * file set it, the group's line for a default, no line when the file has
+ * no such group, and no file for a config made from defaults alone. */
+START_TEST (test_key_error_location)
+{
+  M3retRegistry *r = test_registry ();
+  GError *error = NULL;
+  M3retPipeline *p = m3ret_pipeline_load_data (r, good_text, -1, "good.ini", "/base", &error);
+  ck_assert_msg (p != NULL, "%s", error ? error->message : "");
+  M3retConfig *ct = m3ret_pipeline_get_modality_config (p, "tct");
+  ck_assert_str_eq (m3ret_config_get_source (ct), "good.ini");
+  ck_assert_uint_eq (m3ret_config_get_line (ct, "window"), 20);
+  m3ret_config_key_error (ct, &error, M3RET_CONFIG_ERROR_BAD_VALUE, "window", "give %s",
+                          "low,high");
+  ck_assert (g_error_matches (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_BAD_VALUE));
+  ck_assert_str_eq (error->message, "good.ini:20: [modality tct] window=-160,240: give low,high");
+  g_clear_error (&error);
+  M3retConfig *train = m3ret_pipeline_get_config (p, "train");
+  ck_assert_uint_eq (m3ret_config_get_line (train, "steps"), 21);
+  m3ret_config_key_error (train, &error, M3RET_CONFIG_ERROR_OUT_OF_RANGE, "steps", "too many");
+  ck_assert_str_eq (error->message, "good.ini:21: [train] steps=2000 (the default): too many");
+  g_clear_error (&error);
+  /* [modality txray] is not in the file: its defaults have the file, no line */
+  M3retConfig *xray = m3ret_pipeline_get_modality_config (p, "txray");
+  ck_assert_uint_eq (m3ret_config_get_line (xray, "anything"), 0);
+  m3ret_config_key_error (xray, &error, M3RET_CONFIG_ERROR_BAD_VALUE, "gain", "no good");
+  ck_assert_str_eq (error->message, "good.ini: [modality txray] gain: no good");
+  g_clear_error (&error);
+  m3ret_pipeline_free (p);
+  m3ret_registry_free (r);
+  g_autoptr (M3retConfig) c = m3ret_config_new_defaults ("test", modality_keys, NULL);
+  ck_assert_ptr_null (m3ret_config_get_source (c));
+  m3ret_config_key_error (c, &error, M3RET_CONFIG_ERROR_BAD_VALUE, "window", "reason");
+  ck_assert_str_eq (error->message, "[test] window=-1000,1000 (the default): reason");
+  g_clear_error (&error);
+}
+END_TEST
+
 START_TEST (test_unknown_plugins)
 {
   expect_error ("[pipeline]\nbackend=cpx\n[objective]\nplugin=tobj\n[retriever]\nplugin=tret\n",
@@ -271,6 +339,8 @@ pipeline_suite (void)
   tcase_add_test (tc, test_unknown_key);
   tcase_add_test (tc, test_unknown_group);
   tcase_add_test (tc, test_bad_values);
+  tcase_add_test (tc, test_run_length);
+  tcase_add_test (tc, test_key_error_location);
   tcase_add_test (tc, test_unknown_plugins);
   tcase_add_test (tc, test_syntax);
   tcase_add_test (tc, test_file_errors);

@@ -335,6 +335,45 @@ START_TEST (test_names_views_state)
 }
 END_TEST
 
+/* check() refuses what create() refuses, with the same message, before
+ * any tensor exists: too few views, scales written max,min. */
+START_TEST (test_check_refuses)
+{
+  const gchar *cases[][5] = {
+    { "global_crops", "1", "local_crops", "0", "[objective] local_crops=0: global_crops + "
+      "local_crops is 1; it must be 2" },
+    { "local_scale", "0.5,0.1", NULL, NULL, "[objective] local_scale=0.5,0.1: write it min,max" },
+    { "global_crops", "1", "local_crops", "1", NULL },
+  };
+  const gint tubelet[3] = { 2, 8, 8 };
+  M3retVitConfig vc;
+  ck_assert (m3ret_vit_config_init (&vc, "micro", 16, 4, tubelet, NULL));
+  const M3retObjectiveVTable *vt =
+    m3ret_plugin_get_vtable (m3ret_registry_lookup (registry, M3RET_PLUGIN_OBJECTIVE, "simdino"));
+  ck_assert_ptr_nonnull (vt->check);
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+    const gchar *kv[] = { "head_hidden", "16", "head_out", "8", cases[c][0], cases[c][1],
+                          cases[c][2], cases[c][3], NULL };
+    g_autoptr (M3retConfig) config = objective_config (kv);
+    M3retObjectiveSetup setup = {
+      .seed = 1, .total_steps = 100, .size = 16, .depth = 4, .image_depth = 2,
+      .encoder_config = &vc,
+    };
+    g_autoptr (GError) error = NULL;
+    gboolean ok = vt->check (config, &setup, &error);
+    ck_assert_msg (ok == (cases[c][4] == NULL), "case %u: %s", c, error ? error->message : "ok");
+    Fixture f;
+    g_autoptr (GError) create_error = NULL;
+    ck_assert ((fixture_try (&f, 16, 4, 1, kv, &create_error) != NULL) == ok);
+    if (!ok) {
+      ck_assert_msg (g_str_has_prefix (error->message, cases[c][4]), "%s", error->message);
+      ck_assert_str_eq (create_error->message, error->message);
+    }
+    fixture_clear (&f);
+  }
+}
+END_TEST
+
 /* ------------------------------------------- the whole loss, by hand */
 
 /* The projections of one view on the host, in double: the encoder's CLS
@@ -740,6 +779,7 @@ simdino_suite (void)
   tcase_add_test (tc, test_coding_rate_closed_form);
   tcase_add_test (tc, test_momentum);
   tcase_add_test (tc, test_names_views_state);
+  tcase_add_test (tc, test_check_refuses);
   tcase_add_test (tc, test_loss_by_hand);
   tcase_add_test (tc, test_gradients);
   tcase_add_test (tc, test_ema);

@@ -17,8 +17,8 @@ mc_read_common_keys (const M3retConfig *config, gboolean volumetric, McCommon *c
   const gdouble *mean = m3ret_config_get_doubles (config, "mean", &n_mean);
   const gdouble *std = m3ret_config_get_doubles (config, "std", &n_std);
   if (n_mean != 3 || n_std != 3) {
-    g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_OUT_OF_RANGE,
-                 "[%s] mean and std take 3 values each", m3ret_config_get_group (config));
+    m3ret_config_key_error (config, error, M3RET_CONFIG_ERROR_OUT_OF_RANGE,
+                            n_mean != 3 ? "mean" : "std", "mean and std take 3 values each");
     return FALSE;
   }
   for (guint c = 0; c < 3; c++) {
@@ -27,9 +27,8 @@ mc_read_common_keys (const M3retConfig *config, gboolean volumetric, McCommon *c
   }
   const gchar *flips = m3ret_config_get_string (config, "flips");
   if (!m3ret_flips_from_string (flips, &options->flips)) {
-    g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_BAD_VALUE,
-                 "[%s] flips='%s': write none or letters of xyz (e.g. x, xy)",
-                 m3ret_config_get_group (config), flips);
+    m3ret_config_key_error (config, error, M3RET_CONFIG_ERROR_BAD_VALUE, "flips",
+                            "write none or letters of xyz (e.g. x, xy)");
     return FALSE;
   }
   options->jitter = m3ret_config_get_double (config, "jitter");

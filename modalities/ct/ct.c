@@ -35,8 +35,8 @@ ct_create (const M3retConfig *config, GError **error)
     return NULL;
   }
   if (n != 2 || !(window[1] > window[0])) {
-    g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_BAD_VALUE,
-                 "[%s] window: give low,high with high > low", m3ret_config_get_group (config));
+    m3ret_config_key_error (config, error, M3RET_CONFIG_ERROR_BAD_VALUE, "window",
+                            "give low,high with high > low");
     g_free (self);
     return NULL;
   }

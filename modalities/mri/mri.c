@@ -37,8 +37,8 @@ mri_create (const M3retConfig *config, GError **error)
     return NULL;
   }
   if (n != 2 || !(p[1] > p[0])) {
-    g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_BAD_VALUE,
-                 "[%s] percentiles: give low,high with high > low", m3ret_config_get_group (config));
+    m3ret_config_key_error (config, error, M3RET_CONFIG_ERROR_BAD_VALUE, "percentiles",
+                            "give low,high with high > low");
     g_free (self);
     return NULL;
   }

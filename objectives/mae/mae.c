@@ -80,6 +80,56 @@ add_linear (M3retParams *params, const gchar *name, gint out, gint in, M3retRng 
   return TRUE;
 }
 
+/* The key a relation between @a and @b should blame: the one the file wrote,
+ * @a when both or neither were. */
+static const gchar *
+written_of (const M3retConfig *config, const gchar *a, const gchar *b)
+{
+  return m3ret_config_is_default (config, a) && !m3ret_config_is_default (config, b) ? b : a;
+}
+
+/* What create() refuses before it allocates: check() and create() both. */
+static gboolean
+check_keys (const M3retConfig *config, const M3retVitConfig *vit, guint image_depth,
+            GError **error)
+{
+  gdouble scale_min = m3ret_config_get_double (config, "scale_min");
+  gdouble scale_max = m3ret_config_get_double (config, "scale_max");
+  if (scale_min > scale_max) {
+    m3ret_config_key_error (config, error, M3RET_CONFIG_ERROR_OUT_OF_RANGE,
+                            written_of (config, "scale_min", "scale_max"),
+                            "scale_min %g is larger than scale_max %g", scale_min, scale_max);
+    return FALSE;
+  }
+  gint dim = (gint) m3ret_config_get_int (config, "decoder_dim");
+  gint depth = (gint) m3ret_config_get_int (config, "decoder_depth");
+  gint heads = (gint) m3ret_config_get_int (config, "decoder_heads");
+  mae_decoder_size (vit->dim, &dim, &depth, &heads);
+  if (dim % heads != 0) {
+    m3ret_config_key_error (config, error, M3RET_CONFIG_ERROR_OUT_OF_RANGE,
+                            written_of (config, "decoder_heads", "decoder_dim"),
+                            "decoder_dim %d is not a multiple of decoder_heads %d", dim, heads);
+    return FALSE;
+  }
+  /* A still image has the fewest tubelets; the loss needs one kept. */
+  gdouble mask_ratio = m3ret_config_get_double (config, "mask_ratio");
+  gint tokens = m3ret_vit_config_n_tokens (vit, (gint) image_depth);
+  if (mae_n_keep (tokens, mask_ratio) < 1) {
+    m3ret_config_key_error (config, error, M3RET_CONFIG_ERROR_OUT_OF_RANGE, "mask_ratio",
+                            "keeps none of the %d tubelets of a still image on this grid; "
+                            "make it less than %.4g", tokens, 1.0 - 1.0 / tokens);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+mae_check (const M3retConfig *config, const M3retObjectiveSetup *setup, GError **error)
+{
+  g_return_val_if_fail (setup->encoder_config != NULL, FALSE);
+  return check_keys (config, setup->encoder_config, setup->image_depth, error);
+}
+
 static gpointer
 mae_create (const M3retConfig *config, const M3retObjectiveSetup *setup, GError **error)
 {
@@ -101,18 +151,8 @@ mae_create (const M3retConfig *config, const M3retObjectiveSetup *setup, GError 
   mae->dec_depth = (gint) m3ret_config_get_int (config, "decoder_depth");
   mae->dec_heads = (gint) m3ret_config_get_int (config, "decoder_heads");
   mae_decoder_size (mae->vit.dim, &mae->dec_dim, &mae->dec_depth, &mae->dec_heads);
-
-  if (mae->scale_min > mae->scale_max) {
-    g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_OUT_OF_RANGE,
-                 "scale_min %g is larger than scale_max %g", mae->scale_min, mae->scale_max);
+  if (!check_keys (config, &mae->vit, mae->image_depth, error))
     goto fail;
-  }
-  if (mae->dec_dim % mae->dec_heads != 0) {
-    g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_OUT_OF_RANGE,
-                 "decoder_dim %d is not a multiple of decoder_heads %d", mae->dec_dim,
-                 mae->dec_heads);
-    goto fail;
-  }
 
   M3retParams *params = setup->params;
   M3retRng *rng = setup->init_rng;
@@ -271,6 +311,7 @@ static const M3retObjectiveVTable mae_vtable = {
   .optimizer = mae_optimizer,
   .after_step = NULL,
   .state = NULL,
+  .check = mae_check,
 };
 
 M3RET_PLUGIN_DEFINE (mae, M3RET_PLUGIN_OBJECTIVE, PACKAGE_VERSION,

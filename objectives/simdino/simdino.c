@@ -102,6 +102,40 @@ add_head (M3retParams *params, Branch *br, gint in, gint hidden, gint out, M3ret
   return TRUE;
 }
 
+/* What create() refuses before it allocates: check() and create() both. */
+static gboolean
+check_keys (const M3retConfig *config, GError **error)
+{
+  guint n_global = (guint) m3ret_config_get_int (config, "global_crops");
+  guint n_local = (guint) m3ret_config_get_int (config, "local_crops");
+  if (n_global + n_local > SIMDINO_MAX_VIEWS || n_global + n_local < 2) {
+    /* Blame the one the file wrote (local_crops when both or neither). */
+    const gchar *key = m3ret_config_is_default (config, "local_crops")
+                       && !m3ret_config_is_default (config, "global_crops") ? "global_crops"
+                                                                            : "local_crops";
+    m3ret_config_key_error (config, error, M3RET_CONFIG_ERROR_OUT_OF_RANGE, key,
+                            "global_crops + local_crops is %u; it must be 2 to %d (the alignment "
+                            "needs two views of a sample)", n_global + n_local, SIMDINO_MAX_VIEWS);
+    return FALSE;
+  }
+  static const gchar *const scales[] = { "global_scale", "local_scale" };
+  for (guint i = 0; i < G_N_ELEMENTS (scales); i++) {
+    const gdouble *scale = m3ret_config_get_doubles (config, scales[i], NULL);
+    if (scale[0] > scale[1]) {
+      m3ret_config_key_error (config, error, M3RET_CONFIG_ERROR_OUT_OF_RANGE, scales[i],
+                              "write it min,max (%g is larger than %g)", scale[0], scale[1]);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static gboolean
+simdino_check (const M3retConfig *config, const M3retObjectiveSetup *setup, GError **error)
+{
+  return check_keys (config, error);
+}
+
 static gpointer
 simdino_create (const M3retConfig *config, const M3retObjectiveSetup *setup, GError **error)
 {
@@ -129,17 +163,8 @@ simdino_create (const M3retConfig *config, const M3retObjectiveSetup *setup, GEr
   sd->depth = setup->depth;
   sd->image_depth = setup->image_depth;
 
-  if (sd->n_global + sd->n_local > SIMDINO_MAX_VIEWS || sd->n_global + sd->n_local < 2) {
-    g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_OUT_OF_RANGE,
-                 "global_crops + local_crops is %u; it must be 2 to %d (the alignment needs "
-                 "two views of a sample)", sd->n_global + sd->n_local, SIMDINO_MAX_VIEWS);
+  if (!check_keys (config, error))
     goto fail;
-  }
-  if (sd->global_scale[0] > sd->global_scale[1] || sd->local_scale[0] > sd->local_scale[1]) {
-    g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_OUT_OF_RANGE,
-                 "global_scale and local_scale are written min,max");
-    goto fail;
-  }
   if (!add_head (setup->params, &sd->student, sd->vit.dim, sd->head_hidden, sd->head_out,
                  setup->init_rng, error))
     goto fail;
@@ -288,6 +313,7 @@ static const M3retObjectiveVTable simdino_vtable = {
   .optimizer = simdino_optimizer,
   .after_step = simdino_after_step,
   .state = simdino_state,
+  .check = simdino_check,
 };
 
 M3RET_PLUGIN_DEFINE (simdino, M3RET_PLUGIN_OBJECTIVE, PACKAGE_VERSION,
