@@ -48,20 +48,20 @@ cmd_synth (gint argc, gchar **argv)
   if (!cli_parse (ctx, "synth", &argc, &argv))
     goto done;
   if (argc != 1) {
-    fprintf (stderr, "m3ret synth: unexpected argument '%s' (see m3ret synth --help)\n", argv[1]);
+    cli_usage_error ("synth", "unexpected argument '%s'", argv[1]);
     goto done;
   }
   if (out == NULL) {
-    fprintf (stderr, "m3ret synth: --out DIR is required (see m3ret synth --help)\n");
+    cli_usage_error ("synth", "--out DIR is required");
     goto done;
   }
   if (per_class < 1 || size < 1 || frames < 1 || cine < 0) {
-    fprintf (stderr, "m3ret synth: --per-class, --size and --frames must be positive and --cine "
-                     "not negative (got %d, %d, %d, %d)\n", per_class, size, frames, cine);
+    cli_usage_error ("synth", "--per-class, --size and --frames must be positive and --cine "
+                     "not negative (got %d, %d, %d, %d)", per_class, size, frames, cine);
     goto done;
   }
   if (modalities != NULL && !m3ret_synth_parse_modalities (modalities, &opts.modalities, &error)) {
-    fprintf (stderr, "m3ret synth: %s\n", error->message);
+    cli_usage_error ("synth", "%s", error->message);
     goto done;
   }
   opts.out_dir = out;
@@ -75,7 +75,7 @@ cmd_synth (gint argc, gchar **argv)
   gint64 start = g_get_monotonic_time ();
   if (!m3ret_synth_run (&opts, &report, &error)) {
     status = error->code == M3RET_SYNTH_ERROR_ARGUMENT
-               ? (fprintf (stderr, "m3ret synth: %s\n", error->message), M3RET_EXIT_USAGE)
+               ? cli_usage_error ("synth", "%s", error->message)
                : cli_fail (error);
     goto done;
   }

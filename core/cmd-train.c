@@ -69,16 +69,12 @@ cmd_train (gint argc, gchar **argv)
   g_autoptr (GOptionContext) ctx = g_option_context_new ("PIPELINE.ini - train the encoder");
   g_option_context_add_main_entries (ctx, entries, NULL);
   cli_add_common_options (ctx, &common);
-  if (!cli_parse (ctx, "train", &argc, &argv))
-    return M3RET_EXIT_USAGE;
-  if (argc != 2 || stop_at < 0) {
-    fprintf (stderr, "m3ret train: give exactly one PIPELINE.ini (--stop-at >= 0)\n");
-    g_strfreev (common.plugin_paths);
-    return M3RET_EXIT_USAGE;
-  }
-  if (steps != G_MININT64 && steps < 1) {
-    fprintf (stderr, "m3ret: error: --steps %" G_GINT64_FORMAT ": a run needs at least 1 step\n",
-             steps);
+  if (!cli_parse (ctx, "train", &argc, &argv) ||
+      !cli_require_args ("train", argc, argv, 1, 1, "exactly one PIPELINE.ini") ||
+      (stop_at < 0 && cli_usage_error ("train", "--stop-at must not be negative") != 0) ||
+      (steps != G_MININT64 && steps < 1 &&
+       cli_usage_error ("train", "--steps %" G_GINT64_FORMAT ": a run needs at least 1 step",
+                        steps) != 0)) {
     g_strfreev (common.plugin_paths);
     return M3RET_EXIT_USAGE;
   }

@@ -13,10 +13,8 @@ cmd_validate (gint argc, gchar **argv)
   g_autoptr (GOptionContext) ctx =
     g_option_context_new ("PIPELINE.ini - check a pipeline as a run would, before any heavy work");
   cli_add_common_options (ctx, &common);
-  if (!cli_parse (ctx, "validate", &argc, &argv))
-    return M3RET_EXIT_USAGE;
-  if (argc != 2) {
-    fprintf (stderr, "m3ret validate: give exactly one PIPELINE.ini\n");
+  if (!cli_parse (ctx, "validate", &argc, &argv) ||
+      !cli_require_args ("validate", argc, argv, 1, 1, "exactly one PIPELINE.ini")) {
     g_strfreev (common.plugin_paths);
     return M3RET_EXIT_USAGE;
   }

@@ -312,6 +312,9 @@ START_TEST (test_error_format)
     { 1, want_folder, { "validate", folder } },
     { 1, want_missing, { "train", pipeline, "--resume", missing, "--out", folder } },
     { 2, "error: train: unknown option", { "train", pipeline, "--frobnicate" } },
+    { 2, "error: train: --steps 0: a run needs at least 1 step", { "train", pipeline, "--steps", "0" } },
+    { 2, "error: validate: give exactly one PIPELINE.ini", { "validate" } },
+    { 2, "error: synth: --out DIR is required", { "synth", "--per-class", "1" } },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     const gchar *const *a = cases[i].args;

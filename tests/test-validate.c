@@ -227,7 +227,8 @@ START_TEST (test_train_steps_flag)
   g_autofree gchar *out = g_build_filename (dir, "run-flag", NULL);
   M3retCheckRun r = m3ret_check_m3ret (TRUE, "train", ini, "--out", out, "--steps", "0", NULL);
   ck_assert_int_eq (r.status, 2);
-  ck_assert_str_eq (r.err, "m3ret: error: --steps 0: a run needs at least 1 step\n");
+  ck_assert_str_eq (r.err, "m3ret: error: train: --steps 0: a run needs at least 1 step "
+                          "(see m3ret train --help)\n");
   m3ret_check_run_clear (&r);
   r = m3ret_check_m3ret (TRUE, "train", ini, "--out", out, "--steps", "1", NULL);
   ck_assert_int_eq (r.status, 1);
