@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -18,29 +19,7 @@ group_of (const M3retPluginDesc *desc)
   }
 }
 
-static gchar *
-describe_allowed (const M3retKeySpec *k)
-{
-  switch (k->type) {
-  case M3RET_KEY_ENUM: return g_strdup (k->choices);
-  case M3RET_KEY_INT:
-  case M3RET_KEY_DOUBLE:
-  case M3RET_KEY_INT_LIST:
-  case M3RET_KEY_DOUBLE_LIST: {
-    g_autofree gchar *count = k->n_values ? g_strdup_printf ("%u values in ", k->n_values) : g_strdup ("");
-    if (k->min > -M3RET_KEY_UNBOUNDED && k->max < M3RET_KEY_UNBOUNDED)
-      return g_strdup_printf ("%s[%g, %g]", count, k->min, k->max);
-    if (k->min > -M3RET_KEY_UNBOUNDED)
-      return g_strdup_printf ("%s>= %g", count, k->min);
-    if (k->max < M3RET_KEY_UNBOUNDED)
-      return g_strdup_printf ("%s<= %g", count, k->max);
-    return g_strdup (count);
-  }
-  case M3RET_KEY_PLUGIN: return g_strdup_printf ("a %s plugin", m3ret_plugin_kind_to_string (k->plugin_kind));
-  default: return g_strdup ("");
-  }
-}
-
+/* The keys as a table whose columns fit what they hold. */
 static void
 print_keys (const M3retKeySpec *keys)
 {
@@ -48,12 +27,82 @@ print_keys (const M3retKeySpec *keys)
     printf ("  (no keys)\n");
     return;
   }
-  printf ("  %-18s %-12s %-14s %-22s %s\n", "KEY", "TYPE", "DEFAULT", "ALLOWED", "HELP");
+  g_autoptr (GPtrArray) allowed = g_ptr_array_new_with_free_func (g_free);
+  gint w[4] = { 3, 4, 7, 7 }; /* KEY TYPE DEFAULT ALLOWED */
   for (const M3retKeySpec *k = keys; k->name; k++) {
-    g_autofree gchar *allowed = describe_allowed (k);
-    printf ("  %-18s %-12s %-14s %-22s %s\n", k->name, m3ret_key_type_name (k->type),
-            k->default_value ? (*k->default_value ? k->default_value : "\"\"") : "(required)",
-            allowed, k->help ? k->help : "");
+    gchar *a = m3ret_key_describe_allowed (k);
+    g_ptr_array_add (allowed, a);
+    w[0] = MAX (w[0], (gint) g_utf8_strlen (k->name, -1));
+    w[1] = MAX (w[1], (gint) strlen (m3ret_key_type_name (k->type)));
+    w[2] = MAX (w[2], (gint) g_utf8_strlen (m3ret_key_describe_default (k), -1));
+    w[3] = MAX (w[3], (gint) g_utf8_strlen (a, -1));
+  }
+  printf ("  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], "KEY", w[1], "TYPE", w[2], "DEFAULT", w[3],
+          "ALLOWED", "HELP");
+  guint i = 0;
+  for (const M3retKeySpec *k = keys; k->name; k++, i++)
+    printf ("  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], k->name, w[1], m3ret_key_type_name (k->type),
+            w[2], m3ret_key_describe_default (k), w[3], (gchar *) allowed->pdata[i],
+            k->help ? k->help : "");
+}
+
+/* Whether some plugin file was found in @folder, loaded or not. */
+static gboolean
+folder_gave_plugins (M3retRegistry *registry, const gchar *folder)
+{
+  g_autoptr (GPtrArray) all = m3ret_registry_list (registry, M3RET_PLUGIN_N_KINDS);
+  const GPtrArray *failures = m3ret_registry_get_failures (registry);
+  for (guint i = 0; i < all->len + failures->len; i++) {
+    const M3retPluginFailure *f = i < all->len ? NULL : failures->pdata[i - all->len];
+    const gchar *file = f ? f->filename : m3ret_plugin_get_filename (all->pdata[i]);
+    g_autofree gchar *dir = g_path_get_dirname (file);
+    if (strcmp (dir, folder) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static guint
+count_plugin_files (const gchar *folder)
+{
+  g_autoptr (GDir) dir = g_dir_open (folder, 0, NULL);
+  guint n = 0;
+  const gchar *entry;
+  while (dir != NULL && (entry = g_dir_read_name (dir)) != NULL)
+    n += g_str_has_prefix (entry, "m3ret-") && g_str_has_suffix (entry, "." G_MODULE_SUFFIX);
+  return n;
+}
+
+/* One line on stderr for each folder the user named (--plugin-path,
+ * $M3RET_PLUGIN_PATH) that gave no plugin: a typo, or a build tree's
+ * source folder instead of its .libs. */
+static void
+note_empty_folders (M3retRegistry *registry, const CliCommon *common)
+{
+  g_auto (GStrv) dirs = m3ret_registry_search_path ((const gchar *const *) common->plugin_paths);
+  const gchar *system = g_getenv (M3RET_PLUGIN_SYSTEM_PATH_ENV);
+  if (system == NULL)
+    system = M3RET_PLUGIN_DIR;
+  guint n = g_strv_length (dirs) - (*system ? 1 : 0); /* the install folder comes last */
+  for (guint i = 0; i < n; i++) {
+    if (folder_gave_plugins (registry, dirs[i]))
+      continue;
+    if (!g_file_test (dirs[i], G_FILE_TEST_EXISTS)) {
+      fprintf (stderr, "m3ret: %s: no such folder\n", dirs[i]);
+      continue;
+    }
+    if (!g_file_test (dirs[i], G_FILE_TEST_IS_DIR)) {
+      fprintf (stderr, "m3ret: %s: not a folder (give the folder that holds m3ret-NAME.so)\n",
+               dirs[i]);
+      continue;
+    }
+    g_autofree gchar *libs = g_build_filename (dirs[i], ".libs", NULL);
+    guint in_libs = count_plugin_files (libs);
+    if (in_libs > 0)
+      fprintf (stderr, "m3ret: %s: no m3ret plugins in this folder; its .libs holds %u (a build "
+               "tree keeps them there: --plugin-path %s)\n", dirs[i], in_libs, libs);
+    else
+      fprintf (stderr, "m3ret: %s: no m3ret plugins in this folder\n", dirs[i]);
   }
 }
 
@@ -114,6 +163,7 @@ cmd_plugins (gint argc, gchar **argv)
   }
 
   M3retRegistry *registry = cli_registry (&common);
+  note_empty_folders (registry, &common);
   gint status = M3RET_EXIT_OK;
   if (argc == 2) {
     status = show_one (registry, argv[1]);
@@ -127,8 +177,9 @@ cmd_plugins (gint argc, gchar **argv)
     }
     printf ("\n%u plugin%s", list->len, list->len == 1 ? "" : "s");
     if (list->len == 0)
-      printf (": none found along the search path (--plugin-path, $M3RET_PLUGIN_PATH, %s)",
-              M3RET_PLUGIN_DIR);
+      printf (": none found along the search path (--plugin-path, $M3RET_PLUGIN_PATH, %s); "
+              "a build tree's are in modalities/.libs, objectives/.libs, backends/.libs and "
+              "retrievers/.libs", M3RET_PLUGIN_DIR);
     printf ("\n");
   }
   m3ret_registry_free (registry);

@@ -107,16 +107,6 @@ range_is_bounded (const M3retKeySpec *s)
   return s->min > -M3RET_KEY_UNBOUNDED || s->max < M3RET_KEY_UNBOUNDED;
 }
 
-static gchar *
-describe_range (const M3retKeySpec *s)
-{
-  if (s->min > -M3RET_KEY_UNBOUNDED && s->max < M3RET_KEY_UNBOUNDED)
-    return g_strdup_printf ("[%g, %g]", s->min, s->max);
-  if (s->min > -M3RET_KEY_UNBOUNDED)
-    return g_strdup_printf (">= %g", s->min);
-  return g_strdup_printf ("<= %g", s->max);
-}
-
 static gboolean
 parse_number (const M3retKeySpec *s, const gchar *group, const gchar *item, gboolean integer,
               gdouble *out, GError **error)
@@ -138,7 +128,7 @@ parse_number (const M3retKeySpec *s, const gchar *group, const gchar *item, gboo
     return FALSE;
   }
   if (range_is_bounded (s) && (d < s->min || d > s->max)) {
-    g_autofree gchar *range = describe_range (s);
+    g_autofree gchar *range = m3ret_key_describe_range (s);
     g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_OUT_OF_RANGE,
                  "[%s] %s=%s is out of range: allowed %s", group, s->name, t, range);
     return FALSE;

@@ -1,4 +1,4 @@
-/* m3ret-metrics.h — retrieval metrics exactly as DESIGN.md defines them.
+/* m3ret-metrics.h — retrieval metrics exactly as docs/METRICS.md defines them.
  *
  * For a query with label y against a database, relevance is "same label"
  * (an empty label is never relevant; unlabelled queries are not scored).

@@ -8,7 +8,8 @@
  *
  * Files in the output folder:
  *   checkpoint.safetensors   latest state (m3ret-checkpoint.h), replaced atomically
- *   train-log.csv            step,loss,lr,weight_decay,grad_norm,images_per_s,elapsed_s
+ *   train-log.csv            step,loss,lr,weight_decay,grad_norm,images_per_s,elapsed_s;
+ *                            one row per step, numbered 1.. as the checkpoint's step
  *   loss.png                 the loss curve, drawn at the end of a run
  */
 #ifndef M3RET_TRAINER_H

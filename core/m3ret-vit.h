@@ -6,8 +6,9 @@
  * token's values ordered (c, t, h, w) — the layout of PyTorch's Conv3d
  * weight, so `patch_embed.proj.weight` (D×C×pt×ph×pw) loads unchanged.
  *
- * Model (DESIGN.md): a shared linear patch embedding, a fixed 3-D sin-cos
- * position table, a CLS token, `depth` pre-norm blocks
+ * Model (docs/GRID.md follows a file to these tokens): a shared linear
+ * patch embedding, a fixed 3-D sin-cos position table, a CLS token,
+ * `depth` pre-norm blocks
  *   x ← x + proj(attention(qkv(LN1(x))));  x ← x + fc2(GELU(fc1(LN2(x))))
  * (LayerNorm eps 1e-6, MLP ratio 4), a final LayerNorm.  MAE
  * initialisation: xavier-uniform linears, zero biases, unit norms, CLS

@@ -81,13 +81,13 @@ m3ret_trainer_free (M3retTrainer *t)
 #define LOG_HEADER "step,loss,lr,weight_decay,grad_norm,images_per_s,elapsed_s"
 #define LOG_FIELDS 7
 
-/* Whether @line is a whole log row (a step, then six numbers); sets @step. */
+/* Whether @line is a whole log row (a step ≥ 1, then six numbers); sets @step. */
 static gboolean
 parse_log_row (const gchar *line, gint64 *step)
 {
   gchar *end = NULL;
   *step = g_ascii_strtoll (line, &end, 10);
-  if (end == line || *step < 0)
+  if (end == line || *step < 1)
     return FALSE;
   for (gint f = 1; f < LOG_FIELDS; f++) {
     if (*end != ',')
@@ -100,9 +100,10 @@ parse_log_row (const gchar *line, gint64 *step)
   return *end == '\0';
 }
 
-/* Keeps the whole rows of the step log before @step, in order: a resume
- * rewinds past rows a killed run wrote after its last checkpoint, and a
- * row cut short by the kill (or zeros after a power cut) is dropped. */
+/* Keeps the whole rows of the step log up to @step (the checkpoint's), in
+ * order: a resume rewinds past rows a killed run wrote after its last
+ * checkpoint, and a row cut short by the kill (or zeros after a power cut)
+ * is dropped. */
 static gboolean
 trim_log (const gchar *path, gint64 step, GError **error)
 {
@@ -112,12 +113,12 @@ trim_log (const gchar *path, gint64 step, GError **error)
     return TRUE; /* no log yet */
   g_autoptr (GString) kept = g_string_new (LOG_HEADER "\n");
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
-  gint64 next = 0;
+  gint64 next = 1;
   for (guint i = 0; lines[i] != NULL; i++) {
     gint64 row;
     if (!parse_log_row (lines[i], &row) || row < next)
       continue;
-    if (row >= step)
+    if (row > step)
       break;
     g_string_append_printf (kept, "%s\n", lines[i]);
     next = row + 1;
@@ -351,7 +352,6 @@ plot_log (M3retTrainer *t, GError **error)
     if (end == lines[i] || *end != ',')
       continue;
     gdouble loss = g_ascii_strtod (end + 1, NULL);
-    step += 1; /* steps done after this row */
     g_array_append_val (xs, step);
     g_array_append_val (ys, loss);
   }
@@ -433,7 +433,7 @@ m3ret_trainer_run (M3retTrainer *t, const volatile gint *stop, GError **error)
     if (!isfinite (loss_value)) {
       g_set_error (error, M3RET_TRAIN_ERROR, M3RET_TRAIN_ERROR_DIVERGED,
                    "the loss became %g at step %" G_GINT64_FORMAT "; lower [train] lr or set "
-                   "clip_grad (the last checkpoint is %s)", loss_value, t->step,
+                   "clip_grad (the last checkpoint is %s)", loss_value, t->step + 1,
                    t->saved_step >= 0 ? t->checkpoint_path : "not written yet");
       return FALSE;
     }
@@ -450,10 +450,11 @@ m3ret_trainer_run (M3retTrainer *t, const volatile gint *stop, GError **error)
     gint64 t1 = g_get_monotonic_time ();
     gdouble images_per_s = batch->n / MAX (1e-9, (t1 - t0) / 1e6);
     gdouble elapsed = (t1 - start) / 1e6;
+    t->step++;
+    /* Rows count steps done, from 1, as the terminal and the checkpoint do. */
     fprintf (t->log, "%" G_GINT64_FORMAT ",%.6g,%.6g,%.6g,%.6g,%.3f,%.3f\n", t->step, loss_value,
              lr, wd, grad_norm, images_per_s, elapsed);
     fflush (t->log);
-    t->step++;
     gdouble eta = elapsed / (t->step - first) * (t->total - t->step);
     report (t, loss_value, lr, images_per_s, eta);
     if (t->checkpoint_every > 0 && t->step % t->checkpoint_every == 0 && !save (t, error))

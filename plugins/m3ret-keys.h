@@ -1,8 +1,8 @@
 /* m3ret-keys.h — how a plugin (or the core) declares its configuration keys.
  *
  * One declaration feeds validation of pipeline files, the defaults, the
- * text of `m3ret plugins NAME` and the README tables: a key is described
- * once, here, and nowhere else.
+ * text of `m3ret plugins NAME` and the tables of docs/PIPELINE.md: a key is
+ * described once, here, and nowhere else.
  */
 #ifndef M3RET_KEYS_H
 #define M3RET_KEYS_H
@@ -73,6 +73,17 @@ struct _M3retKeySpec {
 #define M3RET_KEY_END { NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL }
 
 const gchar *m3ret_key_type_name (M3retKeyType type);
+
+/* What people read about a key (`m3ret plugins NAME`, messages, the docs).
+ * Returns: (transfer full) the numeric range: "[lo, hi]", ">= lo",
+ * "<= hi" or "any number"; an integer key's bounds as integers. */
+gchar *m3ret_key_describe_range (const M3retKeySpec *spec);
+/* Returns: (transfer full) every value @spec accepts: its range (and the
+ * count of a list), its choices, true|false, "text", ... */
+gchar *m3ret_key_describe_allowed (const M3retKeySpec *spec);
+/* Returns: (transfer none) the default as a pipeline file writes it, "\"\""
+ * for the empty string and "(required)" when there is none. */
+const gchar *m3ret_key_describe_default (const M3retKeySpec *spec);
 
 G_END_DECLS
 

@@ -224,7 +224,7 @@ check_log (const gchar *path, gint64 steps)
   for (guint i = 1; lines[i] && *lines[i]; i++, n++) {
     g_auto (GStrv) fields = g_strsplit (lines[i], ",", -1);
     ck_assert_uint_eq (g_strv_length (fields), 7);
-    ck_assert_int_eq (g_ascii_strtoll (fields[0], NULL, 10), n);
+    ck_assert_int_eq (g_ascii_strtoll (fields[0], NULL, 10), n + 1); /* steps count from 1 */
   }
   ck_assert_int_eq (n, steps);
 }

@@ -56,7 +56,8 @@ read_losses (const gchar *out)
   ck_assert_str_eq (lines[0], "step,loss,lr,weight_decay,grad_norm,images_per_s,elapsed_s");
   for (guint i = 1; lines[i] && *lines[i]; i++) {
     g_auto (GStrv) f = g_strsplit (lines[i], ",", -1);
-    ck_assert_int_eq (g_ascii_strtoll (f[0], NULL, 10), i - 1);
+    /* the step done, from 1: what the terminal shows and the checkpoint's step */
+    ck_assert_int_eq (g_ascii_strtoll (f[0], NULL, 10), i);
     gdouble v = g_ascii_strtod (f[1], NULL);
     g_array_append_val (losses, v);
   }
@@ -80,9 +81,15 @@ check_loss_falls (const gchar *objective, const gchar *extra, const gchar *lr)
   g_autofree gchar *out = g_build_filename (dir, objective, NULL);
   M3retCheckRun r = m3ret_check_m3ret (TRUE, "train", ini, "--out", out, NULL);
   ck_assert_msg (r.status == 0, "train: %s", r.err);
-  m3ret_check_run_clear (&r);
   g_autoptr (GArray) losses = read_losses (out);
   ck_assert_uint_eq (losses->len, 40);
+  /* The terminal's "step 2/40" is the log's row 2: one numbering. */
+  const gchar *line = strstr (r.err, "step 2/40 loss ");
+  ck_assert_msg (line != NULL, "%s", r.err);
+  g_autofree gchar *logged = g_strdup_printf ("%.4f", g_array_index (losses, gdouble, 1));
+  ck_assert_msg (g_str_has_prefix (line + strlen ("step 2/40 loss "), logged),
+                 "terminal '%.30s', log row 2 loss %s", line, logged);
+  m3ret_check_run_clear (&r);
   gdouble first = mean_of (losses, 0, 8), last = mean_of (losses, 32, 8);
   g_printerr ("%s loss, mean of the first and last 8 of 40 steps: %g -> %g\n", objective, first, last);
   ck_assert_msg (last < first - 0.05 * fabs (first), "%s loss did not fall: %g → %g", objective,

@@ -131,5 +131,6 @@ cpu_copy (gpointer self, gpointer dst, gconstpointer src, gsize nbytes)
 }
 
 M3RET_PLUGIN_DEFINE (cpu, M3RET_PLUGIN_BACKEND, "0.1.0",
-                     "float32 on the CPU: OpenBLAS sgemm, own worker threads", "LGPL-2.1-or-later",
-                     cpu_keys, NULL, &cpu_vtable)
+                     "float32 on the CPU: own AVX-512 sgemm (else OpenBLAS), "
+                     "AVX-512/AVX2/generic loops picked at run time, own threads",
+                     "LGPL-2.1-or-later", cpu_keys, NULL, &cpu_vtable)

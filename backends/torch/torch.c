@@ -16,9 +16,9 @@
  *                     every other op stay float32
  * Threads: on device=cpu, libtorch's matmuls call OpenBLAS (Debian's
  * build), and its other ops run on its own OpenMP pool.  Both pools at
- * `threads` oversubscribe the cores (PLATFORM.md: a ViT step twice as
- * slow), so the matmuls, where the time goes, get OpenBLAS with [pipeline]
- * threads and libtorch's pool is held to one thread.  On cuda the host
+ * `threads` oversubscribe the cores (docs/PLATFORM-NOTES.md: a ViT step
+ * twice as slow), so the matmuls, where the time goes, get OpenBLAS with
+ * [pipeline] threads and libtorch's pool is held to one thread.  On cuda the host
  * only queues kernels: one thread each.
  */
 #define _GNU_SOURCE /* dladdr */

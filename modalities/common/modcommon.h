@@ -21,7 +21,9 @@ G_BEGIN_DECLS
 #define MC_COMMON_KEYS(mean, std, flips, jitter)                                                  \
   M3RET_KEY_DOUBLE_LIST_SPEC ("mean", (mean), 3, -1e3, 1e3,                                        \
                               "per-channel mean subtracted after intensities are in [0,1]"),       \
-  M3RET_KEY_DOUBLE_LIST_SPEC ("std", (std), 3, 1e-6, 1e3, "per-channel standard deviation divided by"), \
+  M3RET_KEY_DOUBLE_LIST_SPEC ("std", (std), 3, 1e-6, 1e3,                                         \
+                              "per-channel standard deviation the value is then divided by: "     \
+                              "(v - mean) / std"),                                                 \
   M3RET_KEY_STRING_SPEC ("flips", (flips),                                                         \
                          "axes a training view flips with probability 1/2: none or letters of xyz"), \
   M3RET_KEY_DOUBLE_SPEC ("jitter", (jitter), 0, 1,                                                 \
