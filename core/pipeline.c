@@ -250,6 +250,7 @@ load_modality_group (M3retPipeline *p, M3retRegistry *registry, const gchar *gro
     g_error_free (local);
     return FALSE;
   }
+  name = m3ret_plugin_get_desc (plugin)->name; /* [modality XRay] configures xray */
   M3retConfig *config = m3ret_config_new (group);
   g_hash_table_insert (p->modality_configs, g_strdup (name), config);
   if (!m3ret_config_add_keys (config, m3ret_plugin_get_desc (plugin)->keys, error))
