@@ -63,6 +63,7 @@ cmd_train (gint argc, gchar **argv)
   trainer = m3ret_trainer_new (registry, pipeline, &options, &error);
   if (trainer == NULL)
     goto fail;
+  cli_report_notices (m3ret_trainer_get_manifest (trainer));
 
   struct sigaction sa = { 0 };
   sa.sa_handler = on_signal;
