@@ -739,6 +739,38 @@ START_TEST (test_manifest_close_probe_and_default)
 }
 END_TEST
 
+START_TEST (test_pipeline_modality_names_any_case)
+{
+  /* [modality CT] configures ct and [data] weights=XRay:1 weighs xray. */
+  const gchar *text = "[input]\nsize=16\ndepth=4\ntubelet=2,8,8\n"
+                      "[data]\nweights=XRay:1,CT:0\n"
+                      "[modality CT]\nwindow=-500,500\nmean=0,0,0\nstd=1,1,1\n";
+  GError *error = NULL;
+  g_autoptr (M3retPipeline) p =
+    m3ret_pipeline_load_data (registry, text, -1, "case.ini", tmp, &error);
+  ck_assert_msg (p != NULL, "%s", error ? error->message : "");
+  g_autoptr (M3retModalities) configured = m3ret_modalities_new (registry, p, &error);
+  ck_assert_msg (configured != NULL, "%s", error ? error->message : "");
+  g_autofree gchar *path = g_build_filename (tmp, "flat.nii.gz", NULL);
+  gdouble v[4 * 4 * 2];
+  for (guint i = 0; i < G_N_ELEMENTS (v); i++)
+    v[i] = 250;
+  fx_write_nifti (path, 4, 4, 2, 1, NIFTI_TYPE_INT16, v, 1, 1, 1, 0, 0, NULL);
+  M3retView view;
+  m3ret_view_init_eval (&view, 4, 2, 2);
+  M3retSample *s = NULL;
+  ck_assert (m3ret_modalities_read (configured, "ct", path, &view, 1, &s, NULL));
+  ck_assert_float_eq_tol (s->data[0], 0.75, 1e-5); /* 250 HU in [-500, 500] */
+  m3ret_sample_free (s);
+  /* An unknown name is still refused, naming the valid ones. */
+  g_autoptr (M3retPipeline) bad =
+    m3ret_pipeline_load_data (registry, "[data]\nweights=derm:1\n", -1, "bad.ini", tmp, &error);
+  ck_assert_ptr_null (bad);
+  ck_assert_msg (strstr (error->message, "ultrasound") != NULL, "%s", error->message);
+  g_clear_error (&error);
+}
+END_TEST
+
 static Suite *
 loader_suite (void)
 {
@@ -760,6 +792,7 @@ loader_suite (void)
   tcase_add_test (lt, test_manifest_names_any_case);
   tcase_add_test (lt, test_manifest_duplicates);
   tcase_add_test (lt, test_manifest_close_probe_and_default);
+  tcase_add_test (lt, test_pipeline_modality_names_any_case);
   suite_add_tcase (s, lt);
   return s;
 }
