@@ -12,9 +12,10 @@
  * in the order found:
  * - at load, a row naming a file an earlier row names (the same file after
  *   links, "." and ".." are resolved): "m.csv:7: a/../x.png is listed again
- *   (first at line 3); both rows are kept, so the file counts twice".  Not
+ *   (first at line 3); every row is kept, so the file counts once per row".  Not
  *   an error: a file listed twice is drawn twice as often in training and
- *   embedded twice, which can be meant, but is usually a mistake.
+ *   embedded twice, which can be meant, but is usually a mistake.  The first
+ *   ten such rows get a line each, the rest one line that counts them.
  * - at resolve, a probed row whose scores were close
  *   (m3ret_modalities_close_notice(), M3RET_PROBE_CLOSE_MARGIN), once per
  *   file: "m.csv:4: /data/us.png: probed as ultrasound, but the scores are

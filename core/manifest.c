@@ -1,7 +1,6 @@
 /* manifest.c — CSV dataset lists: parsing, path resolution, probing. */
 #include "config.h"
 
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,7 +24,7 @@ struct _M3retManifest {
   gboolean resolved;
   gchar *default_modality; /* for rows with none written; NULL: probe them */
   GPtrArray *notices;      /* gchar*, owned: duplicates, close probes */
-  GHashTable *noticed;     /* keys of files whose close probe was told */
+  GHashTable *noticed;     /* keys (owned) of files whose close probe was told */
 };
 
 static void
@@ -60,7 +59,7 @@ manifest_new (const gchar *source)
   m->entries = g_ptr_array_new_with_free_func ((GDestroyNotify) entry_free);
   m->path_col = m->modality_col = m->label_col = -1;
   m->notices = g_ptr_array_new_with_free_func (g_free);
-  m->noticed = g_hash_table_new (g_str_hash, g_str_equal);
+  m->noticed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return m;
 }
 
@@ -86,11 +85,15 @@ file_key (const gchar *path)
   return g_canonicalize_filename (path, NULL);
 }
 
+/* Rows listed again that get a notice of their own; the rest are counted in one. */
+#define MAX_DUPLICATE_NOTICES 10
+
 /* Notes every entry that names the same file as an earlier one. */
 static void
 note_duplicates (M3retManifest *m)
 {
   g_autoptr (GHashTable) first = g_hash_table_new (g_str_hash, g_str_equal);
+  guint repeats = 0;
   for (guint i = 0; i < m->entries->len; i++) {
     Entry *e = g_ptr_array_index (m->entries, i);
     const Entry *before = g_hash_table_lookup (first, e->key);
@@ -98,16 +101,23 @@ note_duplicates (M3retManifest *m)
       g_hash_table_insert (first, e->key, e);
       continue;
     }
+    if (++repeats > MAX_DUPLICATE_NOTICES)
+      continue;
     g_autofree gchar *at = where (m, e);
     if (before->line > 0)
       g_ptr_array_add (m->notices,
-                       g_strdup_printf ("%s%s is listed again (first at line %u); both rows are "
-                                        "kept, so the file counts twice", at,
+                       g_strdup_printf ("%s%s is listed again (first at line %u); every row is "
+                                        "kept, so the file counts once per row", at,
                                         e->fields[m->path_col], before->line));
     else
       g_ptr_array_add (m->notices, g_strdup_printf ("%s%s is named twice; both are kept", at,
                                                     e->fields[m->path_col]));
   }
+  if (repeats > MAX_DUPLICATE_NOTICES)
+    g_ptr_array_add (m->notices,
+                     g_strdup_printf ("%s: %u more rows name a file listed earlier (%u in all); "
+                                      "they are kept too", m->source,
+                                      repeats - MAX_DUPLICATE_NOTICES, repeats));
 }
 
 /* Splits one CSV record starting at *@pos; advances past its line end.
@@ -407,7 +417,7 @@ probe_entry (M3retManifest *m, Entry *e, const M3retModalities *set, GError **er
   if (notice != NULL) {
     g_autofree gchar *at = where (m, e);
     g_ptr_array_add (m->notices, g_strconcat (at, notice, NULL));
-    g_hash_table_add (m->noticed, e->key);
+    g_hash_table_add (m->noticed, g_strdup (e->key)); /* the entry may be dropped later */
   }
   return name;
 }

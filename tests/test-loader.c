@@ -650,14 +650,27 @@ START_TEST (test_manifest_duplicates)
   ck_assert_uint_eq (m3ret_manifest_size (m), 7); /* warnings, not errors: every row is kept */
   g_autofree gchar *all = notices_of (m);
   ck_assert_str_eq (all,
-                    "dup.csv:5: sub/../a.png is listed again (first at line 2); both rows are kept, "
-                    "so the file counts twice\n"
-                    "dup.csv:6: link.png is listed again (first at line 3); both rows are kept, "
-                    "so the file counts twice\n"
-                    "dup.csv:7: ./a.png is listed again (first at line 2); both rows are kept, "
-                    "so the file counts twice\n"
-                    "dup.csv:9: sub/../gone.png is listed again (first at line 8); both rows are "
-                    "kept, so the file counts twice\n");
+                    "dup.csv:5: sub/../a.png is listed again (first at line 2); every row is kept, "
+                    "so the file counts once per row\n"
+                    "dup.csv:6: link.png is listed again (first at line 3); every row is kept, "
+                    "so the file counts once per row\n"
+                    "dup.csv:7: ./a.png is listed again (first at line 2); every row is kept, "
+                    "so the file counts once per row\n"
+                    "dup.csv:9: sub/../gone.png is listed again (first at line 8); every row is "
+                    "kept, so the file counts once per row\n");
+  /* Ten repeats are named one by one, the rest counted in one line. */
+  g_autoptr (GString) many = g_string_new ("path\n");
+  for (guint i = 0; i < 13; i++)
+    g_string_append (many, "a.png\n");
+  g_autoptr (M3retManifest) m13 = m3ret_manifest_load_data (many->str, -1, "m13.csv", tmp, NULL);
+  ck_assert_uint_eq (m3ret_manifest_size (m13), 13);
+  ck_assert_uint_eq (m3ret_manifest_n_notices (m13), 11);
+  ck_assert_str_eq (m3ret_manifest_get_notice (m13, 9),
+                    "m13.csv:12: a.png is listed again (first at line 2); every row is kept, so "
+                    "the file counts once per row");
+  ck_assert_str_eq (m3ret_manifest_get_notice (m13, 10),
+                    "m13.csv: 2 more rows name a file listed earlier (12 in all); they are kept "
+                    "too");
   /* Files named on a command line: no manifest line to give. */
   const gchar *files[] = { a, b, a };
   g_autoptr (M3retManifest) cl = m3ret_manifest_new_for_files (files, 3);

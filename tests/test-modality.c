@@ -982,7 +982,8 @@ START_TEST (test_probe_close_scores)
   ck_assert (!m3ret_modalities_scores_close (set, apart));
   ck_assert (!m3ret_modalities_scores_close (set, alone));
   g_autofree gchar *all = m3ret_modalities_close_notice (set, "f", three);
-  ck_assert_msg (strstr (all, "f: probed as xray, but the scores are close (xray 50, mri 45, ct 41)"),
+  ck_assert_msg (strstr (all, "f: probed as xray, but the scores are close "
+                             "(xray 50, mri 45, ct 41)"),
                  "%s", all);
 }
 END_TEST
@@ -1136,7 +1137,8 @@ START_TEST (test_inspect_many_files)
                  "%s", r.out);
   ck_assert_msg (strstr (grey_block, "  note        16 × 16 pixels, smaller than the default "
                                      "64 × 64 grid: upsampled ×4\n") != NULL, "%s", r.out);
-  ck_assert_msg (strstr (r.out, "warning     probed as ct, but the scores are close (ct 60, mri 40)"),
+  ck_assert_msg (strstr (r.out, "warning     probed as ct, but the scores are close "
+                                "(ct 60, mri 40)"),
                  "%s", r.out);
   ck_assert_msg (strstr (r.out, "  note        4 slices, fewer than the default depth 16: "
                                 "interpolated between slices\n"), "%s", r.out);

@@ -221,7 +221,8 @@ START_TEST (test_train_reports_notices)
   ck_assert_msg (r.status == 0, "train: %s", r.err);
   ck_assert_msg (strstr (r.err, "m3ret: warning: ") == r.err, "%s", r.err);
   ck_assert_msg (strstr (r.err, "notices.csv:4: ultrasound/head_000.png is listed again (first "
-                                "at line 2); both rows are kept, so the file counts twice\n"),
+                                "at line 2); every row is kept, so the file counts once per "
+                                "row\n"),
                  "%s", r.err);
   ck_assert_msg (strstr (r.err, "notices.csv:2: ") != NULL &&
                  strstr (r.err, "ultrasound/head_000.png: probed as ultrasound, but the scores "
