@@ -160,6 +160,13 @@ cli_report_skips (const gchar *command, M3retSkips *skips)
   fprintf (stderr, "m3ret %s: %s", command, summary);
 }
 
+void
+cli_report_notices (const M3retManifest *manifest)
+{
+  for (guint i = 0; manifest != NULL && i < m3ret_manifest_n_notices (manifest); i++)
+    fprintf (stderr, "m3ret: warning: %s\n", m3ret_manifest_get_notice (manifest, i));
+}
+
 gint
 cli_failf (const gchar *format, ...)
 {

@@ -58,6 +58,10 @@ gint cli_failf (const gchar *format, ...) G_GNUC_PRINTF (1, 2);
  * and one line per reason); nothing when @skips is NULL or empty. */
 void cli_report_skips (const gchar *command, M3retSkips *skips);
 
+/* Prints each notice of @manifest (rows listed twice, probes between close
+ * scores; m3ret-manifest.h) as "m3ret: warning: NOTICE" on stderr. */
+void cli_report_notices (const M3retManifest *manifest);
+
 gint cmd_plugins (gint argc, gchar **argv);
 gint cmd_validate (gint argc, gchar **argv);
 gint cmd_train (gint argc, gchar **argv);

@@ -106,6 +106,7 @@ cmd_train (gint argc, gchar **argv)
              "the objective's own, such as a teacher's momentum) now end at step %"
              G_GINT64_FORMAT ", not %" G_GINT64_FORMAT "\n",
              resume, was, now, now, was);
+  cli_report_notices (m3ret_trainer_get_manifest (trainer));
 
   struct sigaction sa = { 0 };
   sa.sa_handler = on_signal;

@@ -137,6 +137,13 @@ m3ret_embedder_get_modalities (const M3retEmbedder *e)
   return e->modalities;
 }
 
+gboolean
+m3ret_embedder_resolve (M3retEmbedder *e, M3retManifest *manifest, GError **error)
+{
+  return e->skips != NULL ? m3ret_manifest_resolve_skipping (manifest, e->modalities, e->skips, error)
+                          : m3ret_manifest_resolve (manifest, e->modalities, error);
+}
+
 static void
 progress_bar (const gchar *label, gsize done, gsize total, gint64 start)
 {

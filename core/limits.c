@@ -53,7 +53,8 @@ m3ret_limits_check_file (const M3retLimits *limits, const gchar *path, GError **
     return FALSE;
   }
   if (!S_ISREG (st.st_mode)) {
-    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s: not a regular file", path);
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s: %s", path,
+                 S_ISDIR (st.st_mode) ? "is a folder, not a file" : "not a regular file");
     return FALSE;
   }
   if ((guint64) st.st_size > limits->max_file_size) {

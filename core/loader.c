@@ -396,8 +396,8 @@ build_groups (M3retLoader *l, GError **error)
   for (guint g = 0; g < l->groups->len; g++) {
     Group *grp = &g_array_index (l->groups, Group, g);
     gdouble w = l->opts.n_weights == 0 ? 1.0 : 0.0;
-    for (guint k = 0; k < l->opts.n_weights; k++)
-      if (strcmp (l->opts.weight_names[k], grp->modality) == 0)
+    for (guint k = 0; k < l->opts.n_weights; k++) /* [data] weights=XRay:1 is xray */
+      if (g_ascii_strcasecmp (l->opts.weight_names[k], grp->modality) == 0)
         w = l->opts.weights[k];
     guint n_modality = GPOINTER_TO_UINT (g_hash_table_lookup (per_modality, grp->modality));
     /* A modality's weight is shared by its layouts in proportion to their files. */

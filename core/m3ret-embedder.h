@@ -46,6 +46,14 @@ const M3retModalities *m3ret_embedder_get_modalities (const M3retEmbedder *embed
  * bad entry fails the call. */
 void m3ret_embedder_set_skips (M3retEmbedder *embedder, M3retSkips *skips);
 
+/* Resolves @manifest with the embedder's modalities (and its skips: a bad
+ * entry is recorded and dropped) as m3ret_embedder_embed_manifest() would,
+ * so that a command can print the manifest's notices (rows listed twice,
+ * probes between close scores) before the heavy work; embedding it later
+ * does not resolve it again.  FALSE with @error naming the line and file. */
+gboolean m3ret_embedder_resolve (M3retEmbedder *embedder, M3retManifest *manifest,
+                                 GError **error);
+
 /* Embeds every entry of @manifest in order, @batch_size at a time on the
  * loader's threads.  @label (may be NULL) is printed with a progress bar on
  * stderr when @progress.  Returns: (transfer full) N×d embeddings with the

@@ -43,8 +43,9 @@ typedef struct {
    * where it stopped; batch b is the same whatever came before) */
   guint64 first_batch;
   guint64 seed;
-  /* TRAIN: sampling weight per modality name; n_weights = 0 weighs every
-   * modality of the manifest equally, otherwise unlisted modalities get 0 */
+  /* TRAIN: sampling weight per modality name (any case); n_weights = 0
+   * weighs every modality of the manifest equally, otherwise unlisted
+   * modalities get 0 */
   const gchar *const *weight_names;
   const gdouble *weights;
   guint n_weights;
@@ -93,7 +94,10 @@ typedef struct _M3retLoader M3retLoader;
 /* Returns: (transfer full) a started loader over @manifest (resolved here if
  * it is not yet; with skips, entries that do not resolve are dropped from
  * it), or NULL with @error (bad options, nothing to draw).
- * @manifest and @set must outlive the loader. */
+ * @manifest and @set must outlive the loader.  What resolving found that
+ * the user should hear of (rows listed twice, probes between close scores)
+ * is in the manifest's notices (m3ret_manifest_get_notice()) once this
+ * returns, before the first batch: the run's summary prints them. */
 M3retLoader *m3ret_loader_new (M3retManifest *manifest, const M3retModalities *set,
                                const M3retLoaderOptions *options, GError **error);
 

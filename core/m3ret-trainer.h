@@ -17,6 +17,7 @@
 
 #include <glib.h>
 
+#include "m3ret-manifest.h"
 #include "m3ret-pipeline.h"
 #include "m3ret-registry.h"
 #include "m3ret-skips.h"
@@ -68,6 +69,9 @@ const gchar *m3ret_trainer_get_checkpoint_path (const M3retTrainer *trainer);
 /* (transfer none) the files [data] on_error=skip left out so far; NULL
  * when on_error=fail. */
 M3retSkips *m3ret_trainer_get_skips (const M3retTrainer *trainer);
+/* (transfer none) the training manifest, resolved: its notices (rows listed
+ * twice, probes between close scores) are for the user to hear. */
+const M3retManifest *m3ret_trainer_get_manifest (const M3retTrainer *trainer);
 
 G_END_DECLS
 

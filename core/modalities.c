@@ -102,12 +102,13 @@ m3ret_modalities_name (const M3retModalities *set, guint i)
   return g_array_index (set->entries, Entry, i).desc->name;
 }
 
+/* Names are compared without regard to case: a manifest written "XRay" means xray. */
 static const Entry *
 find (const M3retModalities *set, const gchar *name)
 {
-  for (guint i = 0; i < set->entries->len; i++) {
+  for (guint i = 0; name != NULL && i < set->entries->len; i++) {
     const Entry *e = &g_array_index (set->entries, Entry, i);
-    if (strcmp (e->desc->name, name) == 0)
+    if (g_ascii_strcasecmp (e->desc->name, name) == 0)
       return e;
   }
   return NULL;
@@ -116,21 +117,47 @@ find (const M3retModalities *set, const gchar *name)
 gboolean
 m3ret_modalities_has (const M3retModalities *set, const gchar *name)
 {
-  return name != NULL && find (set, name) != NULL;
+  return find (set, name) != NULL;
+}
+
+const gchar *
+m3ret_modalities_lookup (const M3retModalities *set, const gchar *name)
+{
+  const Entry *e = find (set, name);
+  return e != NULL ? e->desc->name : NULL;
+}
+
+gchar *
+m3ret_modalities_list_names (const M3retModalities *set)
+{
+  GString *known = g_string_new (NULL);
+  for (guint i = 0; i < set->entries->len; i++)
+    g_string_append_printf (known, "%s%s", i ? ", " : "", m3ret_modalities_name (set, i));
+  return g_string_free (known, FALSE);
+}
+
+const gchar *
+m3ret_modalities_check_name (const M3retModalities *set, const gchar *name, GError **error)
+{
+  const gchar *found = m3ret_modalities_lookup (set, name);
+  if (found == NULL) {
+    g_autofree gchar *known = m3ret_modalities_list_names (set);
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_NO_PLUGIN,
+                 "unknown modality '%s' (valid: %s)", name ? name : "",
+                 *known ? known : "none; check --plugin-path and M3RET_PLUGIN_PATH");
+  }
+  return found;
 }
 
 static const Entry *
 require (const M3retModalities *set, const gchar *name, const gchar *path, GError **error)
 {
   const Entry *e = find (set, name);
+  GError *local = NULL;
   if (e == NULL) {
-    GString *known = g_string_new (NULL);
-    for (guint i = 0; i < set->entries->len; i++)
-      g_string_append_printf (known, "%s%s", i ? ", " : "", m3ret_modalities_name (set, i));
-    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_NO_PLUGIN,
-                 "%s: no modality plugin named '%s' (found: %s)", path, name,
-                 known->len ? known->str : "none");
-    g_string_free (known, TRUE);
+    m3ret_modalities_check_name (set, name, &local);
+    g_set_error (error, local->domain, local->code, "%s: %s", path, local->message);
+    g_error_free (local);
   }
   return e;
 }
@@ -140,6 +167,12 @@ m3ret_modalities_probe (const M3retModalities *set, const gchar *path, guint *sc
                         guint *scores, GError **error)
 {
   guint8 head[M3RET_PROBE_HEAD_BYTES];
+  /* fopen() opens a folder and reads nothing: say what it is. */
+  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s: is a folder, not a file",
+                 path);
+    return NULL;
+  }
   FILE *f = g_fopen (path, "rb");
   if (f == NULL) {
     int saved = errno;
@@ -165,9 +198,57 @@ m3ret_modalities_probe (const M3retModalities *set, const gchar *path, guint *sc
     *score = best_score;
   if (best == NULL)
     g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_NO_PLUGIN,
-                 "%s: no modality plugin recognises this file; name the modality in the "
-                 "manifest or add a plugin", path);
+                 "%s: no modality plugin recognises this file; name its modality "
+                 "(-m/--modality NAME, or a 'modality' column in the manifest) or add a plugin",
+                 path);
   return best;
+}
+
+/* Fills @ranking with the modalities whose score is within the margin of the
+ * best (and above 0), best first; ties in index order, as the probe breaks them. */
+static void
+close_ranking (const M3retModalities *set, const guint *scores, GArray *ranking)
+{
+  guint best = 0;
+  for (guint i = 0; i < set->entries->len; i++)
+    best = MAX (best, scores[i]);
+  guint floor = best > M3RET_PROBE_CLOSE_MARGIN ? best - M3RET_PROBE_CLOSE_MARGIN : 1;
+  for (guint s = best; s >= floor && s > 0; s--)
+    for (guint i = 0; i < set->entries->len; i++)
+      if (scores[i] == s)
+        g_array_append_val (ranking, i);
+}
+
+gboolean
+m3ret_modalities_scores_close (const M3retModalities *set, const guint *scores)
+{
+  g_autoptr (GArray) ranking = g_array_new (FALSE, FALSE, sizeof (guint));
+  close_ranking (set, scores, ranking);
+  return ranking->len >= 2;
+}
+
+gchar *
+m3ret_modalities_close_notice (const M3retModalities *set, const gchar *path,
+                               const guint *scores)
+{
+  g_autoptr (GArray) ranking = g_array_new (FALSE, FALSE, sizeof (guint));
+  close_ranking (set, scores, ranking);
+  if (ranking->len < 2)
+    return NULL;
+  GString *text = g_string_new (NULL);
+  guint first = g_array_index (ranking, guint, 0);
+  if (path != NULL)
+    g_string_append_printf (text, "%s: ", path);
+  g_string_append_printf (text, "probed as %s, but the scores are close (",
+                          m3ret_modalities_name (set, first));
+  for (guint k = 0; k < ranking->len; k++) {
+    guint i = g_array_index (ranking, guint, k);
+    g_string_append_printf (text, "%s%s %u", k ? ", " : "", m3ret_modalities_name (set, i),
+                            scores[i]);
+  }
+  g_string_append (text, "): give -m/--modality NAME or a 'modality' column in the manifest "
+                         "to decide");
+  return g_string_free (text, FALSE);
 }
 
 gboolean

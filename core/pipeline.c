@@ -254,6 +254,7 @@ load_modality_group (M3retPipeline *p, M3retRegistry *registry, const gchar *gro
     g_error_free (local);
     return FALSE;
   }
+  name = m3ret_plugin_get_desc (plugin)->name; /* [modality XRay] configures xray */
   M3retConfig *config = m3ret_config_new (group);
   m3ret_config_set_origin (config, p->source, group_line (idx, group));
   g_hash_table_insert (p->modality_configs, g_strdup (name), config);

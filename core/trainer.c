@@ -496,3 +496,9 @@ m3ret_trainer_get_skips (const M3retTrainer *t)
 {
   return t->skips;
 }
+
+const M3retManifest *
+m3ret_trainer_get_manifest (const M3retTrainer *t)
+{
+  return t->manifest;
+}

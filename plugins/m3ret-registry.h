@@ -70,7 +70,9 @@ const M3retPlugin *m3ret_registry_load_file (M3retRegistry *registry, const gcha
 const M3retPlugin *m3ret_registry_add_static (M3retRegistry *registry, const M3retPluginDesc *desc,
                                               GError **error);
 
-/* Returns: (transfer none) the plugin of @kind called @name, or NULL. */
+/* Returns: (transfer none) the plugin of @kind called @name, or NULL.  A
+ * modality's name is matched without regard to case when no plugin has
+ * exactly that name. */
 const M3retPlugin *m3ret_registry_lookup (M3retRegistry *registry, M3retPluginKind kind,
                                           const gchar *name);
 

@@ -331,6 +331,12 @@ m3ret_registry_lookup (M3retRegistry *registry, M3retPluginKind kind, const gcha
     if (p->desc->kind == kind && strcmp (p->desc->name, name) == 0)
       return p;
   }
+  /* Modality names come from manifests and users: "XRay" is xray. */
+  for (guint i = 0; kind == M3RET_PLUGIN_MODALITY && i < registry->plugins->len; i++) {
+    const M3retPlugin *p = g_ptr_array_index (registry->plugins, i);
+    if (p->desc->kind == kind && g_ascii_strcasecmp (p->desc->name, name) == 0)
+      return p;
+  }
   return NULL;
 }
 

@@ -3,6 +3,9 @@
 
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include <png.h>
 
@@ -555,6 +558,232 @@ START_TEST (test_synth_round_trip)
 }
 END_TEST
 
+/* ---- names in any case, duplicates, close probes, a forced modality ---- */
+
+static gchar *
+notices_of (const M3retManifest *m)
+{
+  GString *all = g_string_new (NULL);
+  for (guint i = 0; i < m3ret_manifest_n_notices (m); i++)
+    g_string_append_printf (all, "%s\n", m3ret_manifest_get_notice (m, i));
+  return g_string_free (all, FALSE);
+}
+
+START_TEST (test_manifest_names_any_case)
+{
+  guint16 px[16 * 16];
+  for (guint k = 0; k < G_N_ELEMENTS (px); k++)
+    px[k] = (guint16) (k * 200);
+  g_autofree gchar *xr = g_build_filename (tmp, "xr.png", NULL);
+  fx_write_png (xr, 16, 16, 16, PNG_COLOR_TYPE_GRAY, px);
+  g_autofree gchar *ct = g_build_filename (tmp, "ct.nii.gz", NULL);
+  gdouble vox[4 * 4 * 2] = { 0 };
+  fx_write_nifti (ct, 4, 4, 2, 1, NIFTI_TYPE_INT16, vox, 1, 1, 1, 0, 0, NULL);
+  /* Header names and modality values in any case; the plugin's spelling after resolve. */
+  const gchar *text = "Path,MODALITY,Label,Split\nxr.png,XRay,chest,q\nct.nii.gz,CT,head,d\n";
+  GError *error = NULL;
+  g_autoptr (M3retManifest) m = m3ret_manifest_load_data (text, -1, "case.csv", tmp, &error);
+  ck_assert_msg (m != NULL, "%s", error ? error->message : "");
+  ck_assert_str_eq (m3ret_manifest_get_label (m, 0), "chest");
+  ck_assert_str_eq (m3ret_manifest_get_column (m, 1, "split"), "d");
+  ck_assert_str_eq (m3ret_manifest_get_modality (m, 0), "XRay");
+  ck_assert_msg (m3ret_manifest_resolve (m, set, &error), "%s", error ? error->message : "");
+  ck_assert_str_eq (m3ret_manifest_get_modality (m, 0), "xray");
+  ck_assert_str_eq (m3ret_manifest_get_modality (m, 1), "ct");
+  ck_assert_uint_eq (m3ret_manifest_n_notices (m), 0);
+
+  /* [data] weights in any case: only X-rays are drawn. */
+  const gchar *names[] = { "XRAY", "Ct" };
+  const gdouble weights[] = { 1.0, 0.0 };
+  M3retLoaderOptions o;
+  train_options (&o, 0, 3);
+  o.weight_names = names;
+  o.weights = weights;
+  o.n_weights = 2;
+  g_autoptr (M3retLoader) loader = m3ret_loader_new (m, set, &o, &error);
+  ck_assert_msg (loader != NULL, "%s", error ? error->message : "");
+  for (guint b = 0; b < 3; b++) {
+    g_autoptr (M3retBatch) batch = m3ret_loader_next (loader, NULL);
+    ck_assert_ptr_nonnull (batch);
+    for (guint j = 0; j < batch->n; j++)
+      ck_assert_uint_eq (batch->entries[j], 0);
+  }
+
+  /* A duplicate column in another case is still a duplicate; an unknown
+   * modality lists the valid ones. */
+  assert_manifest_error ("path,PATH\nx,y\n", "column 'PATH' appears twice");
+  g_autoptr (M3retManifest) bad =
+    m3ret_manifest_load_data ("path,modality\nxr.png,Derm\n", -1, "bad.csv", tmp, NULL);
+  ck_assert (!m3ret_manifest_resolve (bad, set, &error));
+  g_autofree gchar *want = g_strdup_printf ("bad.csv:2: %s/xr.png: unknown modality 'Derm' (valid: "
+                                            "ct, endoscopy, mri, ultrasound, xray)", tmp);
+  ck_assert_str_eq (error->message, want);
+  g_clear_error (&error);
+}
+END_TEST
+
+START_TEST (test_manifest_duplicates)
+{
+  guint16 px[16 * 16] = { 0 };
+  g_autofree gchar *sub = g_build_filename (tmp, "sub", NULL);
+  ck_assert_int_eq (g_mkdir (sub, 0755), 0);
+  g_autofree gchar *a = g_build_filename (tmp, "a.png", NULL);
+  g_autofree gchar *b = g_build_filename (tmp, "b.png", NULL);
+  fx_write_png (a, 16, 16, 16, PNG_COLOR_TYPE_GRAY, px);
+  fx_write_png (b, 16, 16, 16, PNG_COLOR_TYPE_GRAY, px);
+  g_autofree gchar *link = g_build_filename (tmp, "link.png", NULL);
+  ck_assert_int_eq (symlink (b, link), 0);
+  /* a.png three times (one spelt through sub/..), b.png through a link, and a
+   * file missing twice: each repeat names its line and the first one. */
+  const gchar *text = "path,modality\n"
+                      "a.png,xray\n"
+                      "b.png,xray\n"
+                      "\n"
+                      "sub/../a.png,xray\n"
+                      "link.png,xray\n"
+                      "./a.png,\n"
+                      "gone.png,xray\n"
+                      "sub/../gone.png,xray\n";
+  GError *error = NULL;
+  g_autoptr (M3retManifest) m = m3ret_manifest_load_data (text, -1, "dup.csv", tmp, &error);
+  ck_assert_msg (m != NULL, "%s", error ? error->message : "");
+  ck_assert_uint_eq (m3ret_manifest_size (m), 7); /* warnings, not errors: every row is kept */
+  g_autofree gchar *all = notices_of (m);
+  ck_assert_str_eq (all,
+                    "dup.csv:5: sub/../a.png is listed again (first at line 2); every row is kept, "
+                    "so the file counts once per row\n"
+                    "dup.csv:6: link.png is listed again (first at line 3); every row is kept, "
+                    "so the file counts once per row\n"
+                    "dup.csv:7: ./a.png is listed again (first at line 2); every row is kept, "
+                    "so the file counts once per row\n"
+                    "dup.csv:9: sub/../gone.png is listed again (first at line 8); every row is "
+                    "kept, so the file counts once per row\n");
+  /* Ten repeats are named one by one, the rest counted in one line. */
+  g_autoptr (GString) many = g_string_new ("path\n");
+  for (guint i = 0; i < 13; i++)
+    g_string_append (many, "a.png\n");
+  g_autoptr (M3retManifest) m13 = m3ret_manifest_load_data (many->str, -1, "m13.csv", tmp, NULL);
+  ck_assert_uint_eq (m3ret_manifest_size (m13), 13);
+  ck_assert_uint_eq (m3ret_manifest_n_notices (m13), 11);
+  ck_assert_str_eq (m3ret_manifest_get_notice (m13, 9),
+                    "m13.csv:12: a.png is listed again (first at line 2); every row is kept, so "
+                    "the file counts once per row");
+  ck_assert_str_eq (m3ret_manifest_get_notice (m13, 10),
+                    "m13.csv: 2 more rows name a file listed earlier (12 in all); they are kept "
+                    "too");
+  /* Files named on a command line: no manifest line to give. */
+  const gchar *files[] = { a, b, a };
+  g_autoptr (M3retManifest) cl = m3ret_manifest_new_for_files (files, 3);
+  ck_assert_uint_eq (m3ret_manifest_size (cl), 3);
+  ck_assert_str_eq (m3ret_manifest_get_path (cl, 2), a);
+  g_autofree gchar *named = g_strdup_printf ("%s is named twice; both are kept", a);
+  ck_assert_uint_eq (m3ret_manifest_n_notices (cl), 1);
+  ck_assert_str_eq (m3ret_manifest_get_notice (cl, 0), named);
+  ck_assert_msg (m3ret_manifest_resolve (cl, set, &error), "%s", error ? error->message : "");
+  ck_assert_str_eq (m3ret_manifest_get_modality (cl, 1), "xray");
+}
+END_TEST
+
+START_TEST (test_manifest_close_probe_and_default)
+{
+  guint16 px[16 * 16];
+  for (guint k = 0; k < G_N_ELEMENTS (px); k++)
+    px[k] = (guint16) (k % 256);
+  g_autofree gchar *us = g_build_filename (tmp, "grey8.png", NULL);
+  g_autofree gchar *xr = g_build_filename (tmp, "grey16.png", NULL);
+  fx_write_png (us, 16, 16, 8, PNG_COLOR_TYPE_GRAY, px);
+  fx_write_png (xr, 16, 16, 16, PNG_COLOR_TYPE_GRAY, px);
+  g_autofree gchar *folder = g_build_filename (tmp, "scans", NULL);
+  ck_assert_int_eq (g_mkdir (folder, 0755), 0);
+  /* The 8-bit grey PNG is probed between close scores: one notice, however
+   * often it is listed; the 16-bit one and a written modality need none. */
+  const gchar *text = "path,modality\ngrey8.png,\ngrey16.png,\ngrey8.png,\ngrey8.png,xray\n";
+  GError *error = NULL;
+  g_autoptr (M3retManifest) m = m3ret_manifest_load_data (text, -1, "p.csv", tmp, &error);
+  ck_assert_msg (m != NULL, "%s", error ? error->message : "");
+  ck_assert_uint_eq (m3ret_manifest_n_notices (m), 2); /* the two repeats */
+  ck_assert_msg (m3ret_manifest_resolve (m, set, &error), "%s", error ? error->message : "");
+  ck_assert_str_eq (m3ret_manifest_get_modality (m, 0), "ultrasound");
+  ck_assert_str_eq (m3ret_manifest_get_modality (m, 1), "xray");
+  ck_assert_str_eq (m3ret_manifest_get_modality (m, 3), "xray");
+  ck_assert_uint_eq (m3ret_manifest_n_notices (m), 3);
+  g_autofree gchar *want =
+    g_strdup_printf ("p.csv:2: %s/grey8.png: probed as ultrasound, but the scores are close "
+                     "(ultrasound 60, xray 40): give -m/--modality NAME or a 'modality' column "
+                     "in the manifest to decide", tmp);
+  ck_assert_str_eq (m3ret_manifest_get_notice (m, 2), want);
+  /* Resolving again (the loader does) adds nothing. */
+  ck_assert (m3ret_manifest_resolve (m, set, NULL));
+  ck_assert_uint_eq (m3ret_manifest_n_notices (m), 3);
+
+  /* -m: rows without a modality take the one given, in any case; no probe, no notice. */
+  g_autoptr (M3retManifest) forced = m3ret_manifest_load_data (text, -1, "p.csv", tmp, NULL);
+  ck_assert (m3ret_manifest_set_default_modality (forced, set, "XRay", &error));
+  ck_assert_msg (m3ret_manifest_resolve (forced, set, &error), "%s", error ? error->message : "");
+  for (guint i = 0; i < 4; i++)
+    ck_assert_str_eq (m3ret_manifest_get_modality (forced, i), "xray");
+  ck_assert_uint_eq (m3ret_manifest_n_notices (forced), 2);
+  g_autoptr (M3retManifest) other = m3ret_manifest_load_data (text, -1, "p.csv", tmp, NULL);
+  ck_assert (!m3ret_manifest_set_default_modality (other, set, "derm", &error));
+  ck_assert_str_eq (error->message,
+                    "unknown modality 'derm' (valid: ct, endoscopy, mri, ultrasound, xray)");
+  g_clear_error (&error);
+
+  /* A folder where a file is expected is named as one. */
+  g_autoptr (M3retManifest) dir =
+    m3ret_manifest_load_data ("path\nscans\n", -1, "d.csv", tmp, NULL);
+  ck_assert (!m3ret_manifest_resolve (dir, set, &error));
+  g_autofree gchar *dir_msg = g_strdup_printf ("d.csv:2: %s: is a folder, not a file", folder);
+  ck_assert_str_eq (error->message, dir_msg);
+  g_clear_error (&error);
+
+  /* The loader resolves: the notice is there before the first batch. */
+  g_autoptr (M3retManifest) seq =
+    m3ret_manifest_load_data ("path\ngrey8.png\n", -1, "s.csv", tmp, NULL);
+  M3retLoaderOptions o;
+  m3ret_loader_options_init (&o);
+  o.mode = M3RET_LOADER_SEQUENTIAL;
+  o.threads = 0;
+  m3ret_view_init_eval (&o.views[0], 8, 2, 2);
+  g_autoptr (M3retLoader) loader = m3ret_loader_new (seq, set, &o, &error);
+  ck_assert_msg (loader != NULL, "%s", error ? error->message : "");
+  ck_assert_uint_eq (m3ret_manifest_n_notices (seq), 1);
+  ck_assert (strstr (m3ret_manifest_get_notice (seq, 0), "s.csv:2: ") != NULL);
+}
+END_TEST
+
+START_TEST (test_pipeline_modality_names_any_case)
+{
+  /* [modality CT] configures ct and [data] weights=XRay:1 weighs xray. */
+  const gchar *text = "[input]\nsize=16\ndepth=4\ntubelet=2,8,8\n"
+                      "[data]\nweights=XRay:1,CT:0\n"
+                      "[modality CT]\nwindow=-500,500\nmean=0,0,0\nstd=1,1,1\n";
+  GError *error = NULL;
+  g_autoptr (M3retPipeline) p =
+    m3ret_pipeline_load_data (registry, text, -1, "case.ini", tmp, &error);
+  ck_assert_msg (p != NULL, "%s", error ? error->message : "");
+  g_autoptr (M3retModalities) configured = m3ret_modalities_new (registry, p, &error);
+  ck_assert_msg (configured != NULL, "%s", error ? error->message : "");
+  g_autofree gchar *path = g_build_filename (tmp, "flat.nii.gz", NULL);
+  gdouble v[4 * 4 * 2];
+  for (guint i = 0; i < G_N_ELEMENTS (v); i++)
+    v[i] = 250;
+  fx_write_nifti (path, 4, 4, 2, 1, NIFTI_TYPE_INT16, v, 1, 1, 1, 0, 0, NULL);
+  M3retView view;
+  m3ret_view_init_eval (&view, 4, 2, 2);
+  M3retSample *s = NULL;
+  ck_assert (m3ret_modalities_read (configured, "ct", path, &view, 1, &s, NULL));
+  ck_assert_float_eq_tol (s->data[0], 0.75, 1e-5); /* 250 HU in [-500, 500] */
+  m3ret_sample_free (s);
+  /* An unknown name is still refused, naming the valid ones. */
+  g_autoptr (M3retPipeline) bad =
+    m3ret_pipeline_load_data (registry, "[data]\nweights=derm:1\n", -1, "bad.ini", tmp, &error);
+  ck_assert_ptr_null (bad);
+  ck_assert_msg (strstr (error->message, "ultrasound") != NULL, "%s", error->message);
+  g_clear_error (&error);
+}
+END_TEST
+
 static Suite *
 loader_suite (void)
 {
@@ -573,6 +802,10 @@ loader_suite (void)
   tcase_add_test (lt, test_loader_skips_bad_entries);
   tcase_add_test (lt, test_pipeline_options_and_modality_config);
   tcase_add_test (lt, test_synth_round_trip);
+  tcase_add_test (lt, test_manifest_names_any_case);
+  tcase_add_test (lt, test_manifest_duplicates);
+  tcase_add_test (lt, test_manifest_close_probe_and_default);
+  tcase_add_test (lt, test_pipeline_modality_names_any_case);
   suite_add_tcase (s, lt);
   return s;
 }

@@ -53,7 +53,9 @@ fx_write_png_phys (const gchar *path, guint width, guint height, gint bit_depth,
   if (ppm_x > 0 && ppm_y > 0)
     png_set_pHYs (png, info, ppm_x, ppm_y, PNG_RESOLUTION_METER);
   png_write_info (png, info);
-  guint channels = color_type == PNG_COLOR_TYPE_RGB ? 3 : 1;
+  guint channels = color_type == PNG_COLOR_TYPE_RGB ? 3
+                   : color_type == PNG_COLOR_TYPE_RGB_ALPHA ? 4
+                   : color_type == PNG_COLOR_TYPE_GRAY_ALPHA ? 2 : 1;
   guint bytes = bit_depth == 16 ? 2 : 1;
   g_autofree guint8 *row = g_new0 (guint8, (gsize) width * channels * bytes);
   for (guint y = 0; y < height; y++) {

@@ -7,7 +7,8 @@
 
 /* A PNG of @width×@height: @color_type PNG_COLOR_TYPE_GRAY (values[y*w+x])
  * or _RGB (values[(y*w+x)*3+c]) or _PALETTE (values = palette indices,
- * palette entry i = (i, 255-i, i/2)); @bit_depth 8 or 16. */
+ * palette entry i = (i, 255-i, i/2)), or _GRAY_ALPHA / _RGB_ALPHA (the
+ * channels of a pixel in turn, alpha last); @bit_depth 8 or 16. */
 void fx_write_png (const gchar *path, guint width, guint height, gint bit_depth, gint color_type,
                    const guint16 *values);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <glib/gstdio.h>
 #include <png.h>
 
 #include "m3ret-check.h"
@@ -916,6 +917,259 @@ START_TEST (test_inspect_command)
 }
 END_TEST
 
+/* ---- close probes, names in any case, what inspect notes ---- */
+
+/* The scores of every modality for @path, in index order (ct, endoscopy, mri,
+ * ultrasound, xray). */
+static void
+probe_scores (const gchar *path, guint scores[5])
+{
+  GError *error = NULL;
+  ck_assert_msg (m3ret_modalities_probe (set, path, NULL, scores, &error) != NULL, "%s",
+                 error ? error->message : "");
+}
+
+START_TEST (test_probe_close_scores)
+{
+  guint16 px[8 * 8];
+  for (guint i = 0; i < G_N_ELEMENTS (px); i++)
+    px[i] = (guint16) (i * 3);
+  g_autofree gchar *grey8 = path_in_tmp ("grey8.png");
+  g_autofree gchar *grey16 = path_in_tmp ("grey16.png");
+  fx_write_png (grey8, 8, 8, 8, PNG_COLOR_TYPE_GRAY, px);
+  fx_write_png (grey16, 8, 8, 16, PNG_COLOR_TYPE_GRAY, px);
+  guint scores[5];
+
+  /* An 8-bit grey PNG is an X-ray as often as an ultrasound: a guess, said so. */
+  probe_scores (grey8, scores);
+  ck_assert (m3ret_modalities_scores_close (set, scores));
+  g_autofree gchar *notice = m3ret_modalities_close_notice (set, grey8, scores);
+  g_autofree gchar *expect =
+    g_strdup_printf ("%s: probed as ultrasound, but the scores are close (ultrasound 60, xray 40): "
+                     "give -m/--modality NAME or a 'modality' column in the manifest to decide",
+                     grey8);
+  ck_assert_str_eq (notice, expect);
+  g_autofree gchar *bare = m3ret_modalities_close_notice (set, NULL, scores);
+  ck_assert_str_eq (bare, expect + strlen (grey8) + 2);
+
+  /* 16-bit grey is X-ray by 60 points: no notice. */
+  probe_scores (grey16, scores);
+  ck_assert (!m3ret_modalities_scores_close (set, scores));
+  ck_assert_ptr_null (m3ret_modalities_close_notice (set, grey16, scores));
+
+  /* A NIfTI file is CT or MRI; a word in its path decides. */
+  g_autofree gdouble *v = ramp (4 * 4 * 2, 1, 0);
+  g_autofree gchar *plain = path_in_tmp ("scan.nii");
+  fx_write_nifti (plain, 4, 4, 2, 1, NIFTI_TYPE_INT16, v, 1, 1, 1, 0, 0, NULL);
+  probe_scores (plain, scores);
+  g_autofree gchar *nifti_notice = m3ret_modalities_close_notice (set, NULL, scores);
+  ck_assert_ptr_nonnull (nifti_notice);
+  ck_assert_msg (strstr (nifti_notice, "probed as ct, but the scores are close (ct 60, mri 40)"),
+                 "%s", nifti_notice);
+  g_autofree gchar *mri_dir = path_in_tmp ("mri");
+  ck_assert_int_eq (g_mkdir (mri_dir, 0755), 0);
+  g_autofree gchar *worded = g_build_filename (mri_dir, "scan.nii", NULL);
+  fx_write_nifti (worded, 4, 4, 2, 1, NIFTI_TYPE_INT16, v, 1, 1, 1, 0, 0, NULL);
+  probe_scores (worded, scores);
+  ck_assert_uint_eq (scores[2], 90);
+  ck_assert (!m3ret_modalities_scores_close (set, scores));
+
+  /* The margin itself: within 20 points is close, 21 is not, a 0 never counts;
+   * every modality within the margin is named, best first. */
+  const guint edge[5] = { 0, 0, 0, 50, 30 }, apart[5] = { 0, 0, 0, 50, 29 };
+  const guint alone[5] = { 0, 0, 0, 15, 0 }, three[5] = { 41, 0, 45, 0, 50 };
+  ck_assert (m3ret_modalities_scores_close (set, edge));
+  ck_assert (!m3ret_modalities_scores_close (set, apart));
+  ck_assert (!m3ret_modalities_scores_close (set, alone));
+  g_autofree gchar *all = m3ret_modalities_close_notice (set, "f", three);
+  ck_assert_msg (strstr (all, "f: probed as xray, but the scores are close "
+                             "(xray 50, mri 45, ct 41)"),
+                 "%s", all);
+}
+END_TEST
+
+START_TEST (test_names_any_case)
+{
+  ck_assert_str_eq (m3ret_modalities_lookup (set, "XRay"), "xray");
+  ck_assert_str_eq (m3ret_modalities_lookup (set, "ULTRASOUND"), "ultrasound");
+  ck_assert (m3ret_modalities_has (set, "Ct"));
+  ck_assert_ptr_null (m3ret_modalities_lookup (set, "derm"));
+  g_autofree gchar *names = m3ret_modalities_list_names (set);
+  ck_assert_str_eq (names, "ct, endoscopy, mri, ultrasound, xray");
+  GError *error = NULL;
+  ck_assert_ptr_null (m3ret_modalities_check_name (set, "dermatology", &error));
+  ck_assert (g_error_matches (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_NO_PLUGIN));
+  ck_assert_str_eq (error->message,
+                    "unknown modality 'dermatology' (valid: ct, endoscopy, mri, ultrasound, xray)");
+  g_clear_error (&error);
+
+  guint16 px[8 * 8] = { 0 };
+  g_autofree gchar *path = path_in_tmp ("x.png");
+  fx_write_png (path, 8, 8, 16, PNG_COLOR_TYPE_GRAY, px);
+  g_autoptr (M3retSample) s = read_eval ("XRAY", path, 8, 2, 1);
+  ck_assert_uint_eq (s->width, 8);
+  M3retLayout layout;
+  ck_assert (m3ret_modalities_layout (set, "Ultrasound", path, &layout, NULL));
+  ck_assert_int_eq (layout, M3RET_LAYOUT_IMAGE);
+  assert_read_fails ("derm", path, M3RET_DATA_ERROR_NO_PLUGIN,
+                     "unknown modality 'derm' (valid: ct, endoscopy, mri, ultrasound, xray)");
+}
+END_TEST
+
+/* Whether @info has a note containing @text. */
+static gboolean
+has_note (const M3retInspectInfo *info, const gchar *text)
+{
+  for (guint i = 0; info->notes != NULL && i < info->notes->len; i++)
+    if (strstr (info->notes->pdata[i], text) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+static gchar *
+notes_of (const M3retInspectInfo *info)
+{
+  if (info->notes == NULL)
+    return g_strdup ("(none)");
+  g_ptr_array_add (info->notes, NULL);
+  gchar *all = g_strjoinv ("\n", (gchar **) info->notes->pdata);
+  g_ptr_array_remove_index (info->notes, info->notes->len - 1);
+  return all;
+}
+
+START_TEST (test_inspect_notes)
+{
+  M3retInspectInfo info;
+  GError *error = NULL;
+  /* Alpha is dropped: the note says so; a plain grey file has no such note. */
+  guint16 ga[6 * 4 * 2];
+  for (guint i = 0; i < G_N_ELEMENTS (ga); i++)
+    ga[i] = i % 2 ? 128 : (guint16) (i * 5);
+  g_autofree gchar *alpha = path_in_tmp ("alpha.png");
+  fx_write_png (alpha, 6, 4, 8, PNG_COLOR_TYPE_GRAY_ALPHA, ga);
+  ck_assert_msg (m3ret_modalities_inspect (set, "xray", alpha, &info, &error), "%s",
+                 error ? error->message : "");
+  g_autofree gchar *n1 = notes_of (&info);
+  ck_assert_msg (has_note (&info, "alpha dropped: transparency is ignored, pixels read as grey"),
+                 "%s", n1);
+  ck_assert_str_eq (info.format, "PNG 8-bit grey+alpha");
+  m3ret_inspect_info_clear (&info);
+  guint16 px[6 * 4] = { 0 };
+  g_autofree gchar *grey = path_in_tmp ("grey.png");
+  fx_write_png (grey, 6, 4, 8, PNG_COLOR_TYPE_GRAY, px);
+  ck_assert (m3ret_modalities_inspect (set, "xray", grey, &info, NULL));
+  ck_assert (!has_note (&info, "alpha"));
+  m3ret_inspect_info_clear (&info);
+
+  /* A negative and a zero pixdim are mended (|x|, 1): said, with the stored values;
+   * no qform or sform: the orientation is unknown. */
+  g_autofree gdouble *v = ramp (4 * 3 * 2, 1, 0);
+  g_autofree gchar *odd = path_in_tmp ("odd.nii");
+  fx_write_nifti (odd, 4, 3, 2, 1, NIFTI_TYPE_INT16, v, 0.5, 0.75, 0, 0, 0, NULL);
+  { /* nifticlib writes |pixdim|: the negative one goes into the header by hand */
+    g_autofree gchar *bytes = NULL;
+    gsize len = 0;
+    ck_assert (g_file_get_contents (odd, &bytes, &len, NULL));
+    gfloat neg = -0.5f;
+    memcpy (bytes + 76 + 4, &neg, 4); /* pixdim[1], native order as nifticlib wrote it */
+    ck_assert (g_file_set_contents (odd, bytes, (gssize) len, NULL));
+  }
+  ck_assert_msg (m3ret_modalities_inspect (set, "ct", odd, &info, &error), "%s",
+                 error ? error->message : "");
+  g_autofree gchar *n2 = notes_of (&info);
+  ck_assert_msg (has_note (&info, "spacing corrected: pixdim[1] = -0.5, read as 0.5"), "%s", n2);
+  ck_assert_msg (has_note (&info, "spacing corrected: pixdim[3] = 0, read as 1"), "%s", n2);
+  ck_assert_msg (!has_note (&info, "pixdim[2]"), "%s", n2);
+  ck_assert_msg (has_note (&info, "orientation unknown: no qform or sform"), "%s", n2);
+  ck_assert_str_eq (info.orientation, "unknown, axes read as stored");
+  ck_assert_float_eq_tol (info.spacing[0], 0.5, 1e-9);
+  ck_assert_float_eq_tol (info.spacing[2], 1.0, 1e-9);
+  m3ret_inspect_info_clear (&info);
+
+  /* A proper header: no such notes. */
+  const gdouble ras[12] = { 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0 };
+  g_autofree gchar *good = path_in_tmp ("good.nii");
+  fx_write_nifti (good, 4, 3, 2, 1, NIFTI_TYPE_INT16, v, 1, 1, 1, 0, 0, ras);
+  ck_assert (m3ret_modalities_inspect (set, "ct", good, &info, NULL));
+  g_autofree gchar *n3 = notes_of (&info);
+  ck_assert_msg (!has_note (&info, "orientation") && !has_note (&info, "spacing"), "%s", n3);
+  ck_assert_str_eq (info.orientation, "RAS (stored, from the sform), read as RAS");
+  m3ret_inspect_info_clear (&info);
+}
+END_TEST
+
+START_TEST (test_inspect_many_files)
+{
+  /* inspect A B C D: every file reported, the bad ones on stderr, exit 1. */
+  g_autofree gchar *ct = path_in_tmp ("head.nii.gz");
+  g_autofree gdouble *v = ramp (8 * 6 * 4, 10, -500);
+  const gdouble ras[12] = { 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0 };
+  fx_write_nifti (ct, 8, 6, 4, 1, NIFTI_TYPE_INT16, v, 1, 1, 1, 0, 0, ras);
+  guint16 px[16 * 16];
+  for (guint i = 0; i < G_N_ELEMENTS (px); i++)
+    px[i] = (guint16) (i % 251);
+  g_autofree gchar *grey = path_in_tmp ("grey.png");
+  fx_write_png (grey, 16, 16, 8, PNG_COLOR_TYPE_GRAY, px);
+  g_autofree gchar *bad = path_in_tmp ("bad.png");
+  ck_assert (g_file_set_contents (bad, "\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16, NULL));
+  g_autofree gchar *folder = path_in_tmp ("a-folder");
+  ck_assert_int_eq (g_mkdir (folder, 0755), 0);
+
+  M3retCheckRun r = m3ret_check_m3ret (TRUE, "inspect", ct, bad, folder, grey, NULL);
+  ck_assert_int_eq (r.status, 1);
+  g_autofree gchar *ct_head = g_strdup_printf ("%s\n  modality    ct (probe, score 60)\n", ct);
+  g_autofree gchar *grey_head =
+    g_strdup_printf ("%s\n  modality    ultrasound (probe, score 60)\n", grey);
+  ck_assert_msg (strstr (r.out, ct_head) != NULL, "%s", r.out);
+  ck_assert_msg (strstr (r.out, grey_head) != NULL, "%s", r.out);
+  ck_assert_uint_eq (m3ret_check_count_lines (r.err), 2);
+  g_autofree gchar *folder_line = g_strdup_printf ("m3ret: error: %s: is a folder, not a file\n",
+                                                   folder);
+  ck_assert_msg (g_str_has_prefix (r.err, "m3ret: error: ") && strstr (r.err, bad) != NULL, "%s",
+                 r.err);
+  ck_assert_msg (strstr (r.err, folder_line) != NULL, "%s", r.err);
+  /* The grey PNG's close probe, once, in its own block, with the scores and the way out;
+   * the CT file (60 against 40) too; grids the files are smaller than. */
+  const gchar *grey_block = strstr (r.out, grey_head);
+  ck_assert_msg (strstr (grey_block, "  warning     probed as ultrasound, but the scores are close "
+                                     "(ultrasound 60, xray 40): give -m/--modality NAME or a "
+                                     "'modality' column in the manifest to decide\n") != NULL,
+                 "%s", r.out);
+  ck_assert_msg (strstr (grey_block, "  note        16 × 16 pixels, smaller than the default "
+                                     "64 × 64 grid: upsampled ×4\n") != NULL, "%s", r.out);
+  ck_assert_msg (strstr (r.out, "warning     probed as ct, but the scores are close "
+                                "(ct 60, mri 40)"),
+                 "%s", r.out);
+  ck_assert_msg (strstr (r.out, "  note        4 slices, fewer than the default depth 16: "
+                                "interpolated between slices\n"), "%s", r.out);
+  m3ret_check_run_clear (&r);
+
+  /* All good: exit 0.  -m in any case reads as asked, with no warning. */
+  r = m3ret_check_m3ret (TRUE, "inspect", "-m", "XRay", grey, NULL);
+  ck_assert_msg (r.status == 0, "%s", r.err);
+  ck_assert_msg (strstr (r.out, "  modality    xray (as asked, score 40)\n") != NULL, "%s", r.out);
+  ck_assert_msg (strstr (r.out, "warning") == NULL, "%s", r.out);
+  m3ret_check_run_clear (&r);
+
+  /* The grid of a pipeline: 8 × 6 pixels under [input] size=16. */
+  g_autofree gchar *ini = path_in_tmp ("grid.ini");
+  ck_assert (g_file_set_contents (ini, "[input]\nsize=16\ndepth=4\ntubelet=2,8,8\n", -1, NULL));
+  r = m3ret_check_m3ret (TRUE, "inspect", "-p", ini, ct, NULL);
+  ck_assert_msg (r.status == 0, "%s", r.err);
+  ck_assert_msg (strstr (r.out, "  note        8 × 6 pixels, smaller than the pipeline's 16 × 16 "
+                                "grid: upsampled ×2\n"), "%s", r.out);
+  ck_assert_msg (strstr (r.out, "slices") == NULL, "%s", r.out);
+  m3ret_check_run_clear (&r);
+
+  /* An unknown -m lists the valid names. */
+  r = m3ret_check_m3ret (TRUE, "inspect", "-m", "derm", grey, NULL);
+  ck_assert_int_eq (r.status, 1);
+  ck_assert_str_eq (r.err, "m3ret: error: -m/--modality: unknown modality 'derm' "
+                           "(valid: ct, endoscopy, mri, ultrasound, xray)\n");
+  m3ret_check_run_clear (&r);
+}
+END_TEST
+
 static Suite *
 modality_suite (void)
 {
@@ -927,6 +1181,9 @@ modality_suite (void)
   tcase_add_test (png, test_png_aspect_padded);
   tcase_add_test (png, test_png_bad_input);
   tcase_add_test (png, test_png_low_depth_alpha_interlaced);
+  tcase_add_test (png, test_probe_close_scores);
+  tcase_add_test (png, test_names_any_case);
+  tcase_add_test (png, test_inspect_notes);
   suite_add_tcase (s, png);
   TCase *nifti = tcase_create ("nifti");
   tcase_add_checked_fixture (nifti, setup, teardown);
@@ -950,6 +1207,7 @@ modality_suite (void)
   tcase_add_checked_fixture (robust, setup, teardown);
   tcase_add_test (robust, test_mutations_never_crash);
   tcase_add_test (robust, test_inspect_command);
+  tcase_add_test (robust, test_inspect_many_files);
   suite_add_tcase (s, robust);
   return s;
 }

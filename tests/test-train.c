@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -208,6 +209,38 @@ START_TEST (test_sigterm_then_resume)
 }
 END_TEST
 
+/* Before it trains, train says which rows are listed twice and which
+ * files the probe guessed (8-bit grey PNG: ultrasound 60, xray 40). */
+START_TEST (test_train_reports_notices)
+{
+  g_autofree gchar *csv = g_build_filename (dir, "data", "notices.csv", NULL);
+  ck_assert (g_file_set_contents (csv, "path,label\n"
+                                       "ultrasound/head_000.png,head\n"
+                                       "xray/head_000.png,head\n"
+                                       "ultrasound/head_000.png,head\n", -1, NULL));
+  g_autofree gchar *text = g_strdup_printf (pipeline_text, "mae", "", 1, "1e-3");
+  g_autoptr (GString) ini_text = g_string_new (text);
+  g_string_replace (ini_text, "data/manifest.csv", "data/notices.csv", 1);
+  g_autofree gchar *ini = g_build_filename (dir, "notices.ini", NULL);
+  ck_assert (g_file_set_contents (ini, ini_text->str, -1, NULL));
+  g_autofree gchar *out = g_build_filename (dir, "notices", NULL);
+  M3retCheckRun r = m3ret_check_m3ret (TRUE, "train", ini, "--out", out, "--quiet", NULL);
+  ck_assert_msg (r.status == 0, "train: %s", r.err);
+  ck_assert_msg (strstr (r.err, "m3ret: warning: ") == r.err, "%s", r.err);
+  ck_assert_msg (strstr (r.err, "notices.csv:4: ultrasound/head_000.png is listed again (first "
+                                "at line 2); every row is kept, so the file counts once per "
+                                "row\n"),
+                 "%s", r.err);
+  ck_assert_msg (strstr (r.err, "notices.csv:2: ") != NULL &&
+                 strstr (r.err, "ultrasound/head_000.png: probed as ultrasound, but the scores "
+                                "are close (ultrasound 60, xray 40): give -m/--modality NAME or "
+                                "a 'modality' column in the manifest to decide\n") != NULL,
+                 "%s", r.err);
+  ck_assert_uint_eq (m3ret_check_count_lines (r.err), 2); /* once per file */
+  m3ret_check_run_clear (&r);
+}
+END_TEST
+
 START_TEST (test_bad_input)
 {
   /* No training manifest. */
@@ -361,6 +394,7 @@ main (void)
   tcase_add_test (tc, test_resume_is_exact);
   tcase_add_test (tc, test_sigterm_then_resume);
   tcase_add_test (tc, test_bad_input);
+  tcase_add_test (tc, test_train_reports_notices);
   tcase_add_test (tc, test_training_beats_random);
   tcase_add_test (tc, test_embed_index_query);
   suite_add_tcase (s, tc);

@@ -111,6 +111,7 @@ typedef struct {
   guint bit_depth;    /* as stored: 1, 2, 4, 8 or 16 */
   guint color_type;   /* PNG_COLOR_TYPE_* */
   guint channels;     /* of the decoded volume: 1 grey, 3 colour (alpha dropped) */
+  gboolean alpha_dropped; /* mc_png_read: an alpha channel or tRNS transparency was discarded */
 } McPngInfo;
 
 /* TRUE when @head starts with the PNG signature and an IHDR; fills @info
@@ -140,12 +141,18 @@ typedef struct {
   gchar orientation[4];      /* e.g. "RAS": the direction each reoriented axis grows to */
   gboolean compressed;
   gdouble slope, inter;      /* as applied (1, 0 when absent) */
+  const gchar *orientation_from; /* "qform", "sform", or NULL: neither code set */
+  gboolean orientation_degenerate; /* the matrix gave no three distinct directions */
+  guint dims_stored[3];      /* the stored axes, before reorientation */
+  gdouble pixdim_stored[3];  /* pixdim[1..3] as in the header (may be ≤ 0) */
+  gdouble pixdim_used[3];    /* the spacing read for each stored axis (|pixdim|, 0 → 1) */
 } McNiftiInfo;
 
 /* Reads volume @volume_index of @path in HU/raw units (scl applied),
  * reoriented so x grows to the right, y to anterior and z to superior
- * (RAS): slices of the slowest axis are always axial for a proper header.
- * Spacing from pixdim.  Refuses more than max_voxels voxels before
+ * (RAS): slices of the slowest axis are always axial for a proper header;
+ * without qform or sform the axes are kept as stored.  Spacing from |pixdim|
+ * (a zero or non-finite one is 1).  Refuses more than max_voxels voxels before
  * allocating.  Returns: (transfer full). */
 M3retVolume *mc_nifti_read (const gchar *path, guint64 volume_index, const M3retLimits *limits,
                             McNiftiInfo *info, GError **error);

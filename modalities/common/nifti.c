@@ -88,7 +88,7 @@ orientation_letter (gint code)
  * a dimension below 1 into 1, reads a header without the NIfTI magic as
  * Analyze 7.5, and prints its own complaint about a bad dim[0]. */
 static gboolean
-check_raw_header (const gchar *path, GError **error)
+check_raw_header (const gchar *path, gdouble pixdim[3], GError **error)
 {
   nifti_1_header h;
   znzFile zf = znzopen (path, "rb", nifti_is_gzfile (path));
@@ -111,6 +111,11 @@ check_raw_header (const gchar *path, GError **error)
   }
   if (swapped)
     nifti_swap_2bytes (8, h.dim);
+  /* nifticlib mends these (|x|, 0 → 1) without a word; inspect says so. */
+  if (swapped)
+    nifti_swap_4bytes (8, h.pixdim);
+  for (gint a = 0; a < 3; a++)
+    pixdim[a] = h.pixdim[a + 1];
   if (h.dim[0] < 2 || h.dim[0] > 7) {
     g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
                  "%s: NIfTI header gives %d dimensions (2 to 7 expected)", path, h.dim[0]);
@@ -126,13 +131,13 @@ check_raw_header (const gchar *path, GError **error)
 }
 
 static nifti_image *
-read_header (const gchar *path, GError **error)
+read_header (const gchar *path, gdouble pixdim[3], GError **error)
 {
   if (!g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
     g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s: no such file", path);
     return NULL;
   }
-  if (!check_raw_header (path, error))
+  if (!check_raw_header (path, pixdim, error))
     return NULL;
   G_LOCK (nifti_debug);
   nifti_set_debug_level (0);
@@ -199,7 +204,7 @@ mc_nifti_read (const gchar *path, guint64 volume_index, const M3retLimits *limit
   if (info == NULL)
     info = &local;
   memset (info, 0, sizeof *info);
-  nifti_image *nim = read_header (path, error);
+  nifti_image *nim = read_header (path, info->pixdim_stored, error);
   if (nim == NULL)
     return NULL;
   guint64 dims[7], n_volumes;
@@ -269,15 +274,21 @@ mc_nifti_read (const gchar *path, guint64 volume_index, const M3retLimits *limit
 
   /* Orientation: which RAS axis each stored axis runs along, and whether backwards. */
   gint codes[3] = { NIFTI_L2R, NIFTI_P2A, NIFTI_I2S };
-  if (nim->qform_code > 0)
+  info->orientation_from = NULL;
+  if (nim->qform_code > 0) {
     nifti_mat44_to_orientation (nim->qto_xyz, &codes[0], &codes[1], &codes[2]);
-  else if (nim->sform_code > 0)
+    info->orientation_from = "qform";
+  } else if (nim->sform_code > 0) {
     nifti_mat44_to_orientation (nim->sto_xyz, &codes[0], &codes[1], &codes[2]);
+    info->orientation_from = "sform";
+  }
+  info->orientation_degenerate = FALSE;
   guint axis_of[3];
   gboolean flip[3], taken[3] = { FALSE, FALSE, FALSE };
   for (gint a = 0; a < 3; a++) {
     if (codes[a] < NIFTI_L2R || codes[a] > NIFTI_S2I) { /* degenerate matrix: keep as stored */
       codes[0] = NIFTI_L2R, codes[1] = NIFTI_P2A, codes[2] = NIFTI_I2S;
+      info->orientation_degenerate = TRUE;
       a = -1;
       taken[0] = taken[1] = taken[2] = FALSE;
       continue;
@@ -286,6 +297,7 @@ mc_nifti_read (const gchar *path, guint64 volume_index, const M3retLimits *limit
     flip[a] = (codes[a] % 2) == 0;
     if (taken[axis_of[a]]) { /* two axes on one direction: keep as stored */
       codes[0] = NIFTI_L2R, codes[1] = NIFTI_P2A, codes[2] = NIFTI_I2S;
+      info->orientation_degenerate = TRUE;
       a = -1;
       taken[0] = taken[1] = taken[2] = FALSE;
       continue;
@@ -301,6 +313,8 @@ mc_nifti_read (const gchar *path, guint64 volume_index, const M3retLimits *limit
     out_n[axis_of[a]] = in_n[a];
     gdouble s = fabs (nim->pixdim[a + 1]);
     out_s[axis_of[a]] = (s > 0.0 && isfinite (s)) ? s : 1.0;
+    info->dims_stored[a] = in_n[a];
+    info->pixdim_used[a] = out_s[axis_of[a]];
   }
   M3retVolume *vol = m3ret_volume_try_new (1, out_n[2], out_n[1], out_n[0]);
   if (vol == NULL) {
@@ -361,8 +375,24 @@ mc_nifti_inspect (const gchar *path, guint64 volume_index, const M3retLimits *li
   info->frames = ni.n_volumes;
   for (gint a = 0; a < 3; a++)
     info->spacing[a] = vol->spacing[a];
-  info->orientation = g_strdup_printf ("%s (stored), read as RAS", ni.orientation);
+  if (ni.orientation_from == NULL || ni.orientation_degenerate)
+    info->orientation = g_strdup ("unknown, axes read as stored");
+  else
+    info->orientation = g_strdup_printf ("%s (stored, from the %s), read as RAS", ni.orientation,
+                                         ni.orientation_from);
   mc_fill_stats (info, vol);
+  if (ni.orientation_from == NULL)
+    mc_add_note (info, "orientation unknown: no qform or sform (both codes 0); the axes are read "
+                 "as stored, as if RAS, so slices may not be axial");
+  else if (ni.orientation_degenerate)
+    mc_add_note (info, "orientation unknown: the %s does not map the axes to three distinct "
+                 "directions; the axes are read as stored, as if RAS", ni.orientation_from);
+  for (gint a = 0; a < 3; a++) {
+    gdouble raw = ni.pixdim_stored[a];
+    if (ni.dims_stored[a] > 1 && !(raw > 0.0 && isfinite (raw)))
+      mc_add_note (info, "spacing corrected: pixdim[%d] = %g, read as %g", a + 1, raw,
+                   ni.pixdim_used[a]);
+  }
   mc_add_note (info, "scl_slope %g, scl_inter %g (applied)", ni.slope, ni.inter);
   if (ni.n_volumes > 1)
     mc_add_note (info, "volume %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " shown",

@@ -101,6 +101,8 @@ read_png (Reading *r, ErrorSink *sink, const M3retLimits *limits, const gchar *p
     png_set_strip_alpha (r->png);
   if (png_get_valid (r->png, r->info, PNG_INFO_tRNS))
     png_set_tRNS_to_alpha (r->png), png_set_strip_alpha (r->png);
+  out->alpha_dropped = (color_type & PNG_COLOR_MASK_ALPHA) != 0 ||
+                       png_get_valid (r->png, r->info, PNG_INFO_tRNS) != 0;
 #if G_BYTE_ORDER == G_LITTLE_ENDIAN
   if (bit_depth == 16)
     png_set_swap (r->png);
@@ -252,5 +254,8 @@ mc_png_inspect (const gchar *path, const M3retLimits *limits, M3retInspectInfo *
   mc_fill_stats (info, volume);
   mc_scale_stats (info, full);
   mc_add_note (info, "full scale: %g (maps to 1 before mean/std)", full);
+  if (png.alpha_dropped)
+    mc_add_note (info, "alpha dropped: transparency is ignored, pixels read as %s",
+                 png.channels == 1 ? "grey" : "RGB");
   return TRUE;
 }

@@ -60,7 +60,8 @@ ct_destroy (gpointer self)
 static guint
 ct_probe (const gchar *path, const guint8 *head, gsize head_len)
 {
-  /* MRI reads the same format: 40 there, or 70 when the path says MRI. */
+  /* MRI reads the same format: 40 there (a close call: inspect and the
+   * commands say so), or 90 when the path says MRI. */
   return mc_nifti_sniff (path, head, head_len) ? 60 : 0;
 }
 
