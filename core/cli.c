@@ -167,6 +167,23 @@ cli_report_notices (const M3retManifest *manifest)
     fprintf (stderr, "m3ret: warning: %s\n", m3ret_manifest_get_notice (manifest, i));
 }
 
+gboolean
+cli_resolve_manifest (M3retEmbedder *embedder, M3retManifest *manifest, const gchar *modality,
+                      GError **error)
+{
+  GError *local = NULL;
+  if (modality != NULL &&
+      !m3ret_manifest_set_default_modality (manifest, m3ret_embedder_get_modalities (embedder),
+                                            modality, &local)) {
+    g_set_error (error, local->domain, local->code, "-m/--modality: %s", local->message);
+    g_error_free (local);
+    return FALSE;
+  }
+  gboolean ok = m3ret_embedder_resolve (embedder, manifest, error);
+  cli_report_notices (manifest);
+  return ok;
+}
+
 gint
 cli_failf (const gchar *format, ...)
 {

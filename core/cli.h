@@ -3,6 +3,7 @@
 #define M3RET_CLI_H
 
 #include "m3ret.h"
+#include "m3ret-embedder.h"
 #include "m3ret-run-files.h"
 
 /* Exit statuses of every command. */
@@ -49,6 +50,13 @@ gboolean cli_check_provenance (const gchar *command, const gchar *path, const gc
  * pipeline's input limits; a manifest listing nothing is an error. */
 M3retManifest *cli_load_manifest (const M3retPipeline *pipeline, const gchar *path,
                                   GError **error);
+
+/* Before embedding @manifest with @embedder: rows without a modality take
+ * @modality (-m/--modality; NULL: probe them), every row is resolved, and
+ * the manifest's notices (rows listed twice, probes between close scores)
+ * are printed once.  FALSE with @error naming the file (and line). */
+gboolean cli_resolve_manifest (M3retEmbedder *embedder, M3retManifest *manifest,
+                               const gchar *modality, GError **error);
 
 /* Prints "m3ret: error: MESSAGE" and returns M3RET_EXIT_FAILURE. */
 gint cli_fail (const GError *error);

@@ -30,11 +30,13 @@ gint
 cmd_embed (gint argc, gchar **argv)
 {
   CliCommon common = { 0 };
-  g_autofree gchar *checkpoint = NULL, *manifest_path = NULL, *out = NULL;
+  g_autofree gchar *checkpoint = NULL, *manifest_path = NULL, *out = NULL, *modality = NULL;
   gint batch = 32;
   GOptionEntry entries[] = {
     { "checkpoint", 'c', 0, G_OPTION_ARG_FILENAME, &checkpoint, "Weights (.safetensors), or 'random'", "CKPT" },
-    { "manifest", 'm', 0, G_OPTION_ARG_FILENAME, &manifest_path, "Files to embed (CSV path,modality,label)", "M.csv" },
+    { "manifest", 0, 0, G_OPTION_ARG_FILENAME, &manifest_path, "Files to embed (CSV path,modality,label)", "M.csv" },
+    { "modality", 'm', 0, G_OPTION_ARG_STRING, &modality,
+      "Read rows that name no modality with this plugin instead of probing them", "NAME" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Embeddings .npy (sidecar .csv beside it)", "E.npy" },
     { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Samples per forward pass (default 32)", "N" },
     G_OPTION_ENTRY_NULL
@@ -66,6 +68,8 @@ cmd_embed (gint argc, gchar **argv)
     goto fail;
   skips = m3ret_skips_new_for_pipeline (pipeline);
   m3ret_embedder_set_skips (embedder, skips);
+  if (!cli_resolve_manifest (embedder, manifest, modality, &error))
+    goto fail;
   e = m3ret_embedder_embed_manifest (embedder, manifest, (guint) batch, "embed",
                                      isatty (STDERR_FILENO), &error);
   if (e == NULL || !m3ret_embeddings_save (e, out, &error))

@@ -152,7 +152,7 @@ cmd_eval (gint argc, gchar **argv)
 {
   CliCommon common = { 0 };
   g_autofree gchar *checkpoint = NULL, *query = NULL, *database = NULL, *json = NULL, *k_text = NULL;
-  g_autofree gchar *baseline = NULL;
+  g_autofree gchar *baseline = NULL, *modality = NULL;
   gint batch = 32;
   gboolean allow_mismatch = FALSE;
   GOptionEntry entries[] = {
@@ -166,6 +166,8 @@ cmd_eval (gint argc, gchar **argv)
       "Also score these weights (e.g. 'random') and print both side by side", "CKPT" },
     { "allow-mismatch", 0, 0, G_OPTION_ARG_NONE, &allow_mismatch,
       "Use embeddings .npy made by another encoder than --checkpoint's", NULL },
+    { "modality", 'm', 0, G_OPTION_ARG_STRING, &modality,
+      "Read manifest rows that name no modality with this plugin instead of probing them", "NAME" },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("PIPELINE.ini - retrieval metrics");
@@ -215,6 +217,10 @@ cmd_eval (gint argc, gchar **argv)
   if ((embedder = m3ret_embedder_new (registry, pipeline, checkpoint, &error)) == NULL)
     goto fail;
   m3ret_embedder_set_skips (embedder, skips);
+  /* Once, before either encoder runs, so each notice is printed once. */
+  if ((q.manifest != NULL && !cli_resolve_manifest (embedder, q.manifest, modality, &error)) ||
+      (d.manifest != NULL && !cli_resolve_manifest (embedder, d.manifest, modality, &error)))
+    goto fail;
   if (baseline != NULL) {
     if ((base_embedder = m3ret_embedder_new (registry, pipeline, baseline, &error)) == NULL)
       goto fail;

@@ -13,21 +13,14 @@
 #include "m3ret-limits.h"
 #include "m3ret-montage.h"
 
-/* A one-column manifest of the files named on the command line (their
- * modality is probed). */
+/* The files named on the command line, each checked to be a file. */
 static M3retManifest *
 manifest_of_files (gchar **files, gint n, GError **error)
 {
-  g_autoptr (GString) csv = g_string_new ("path\n");
-  for (gint i = 0; i < n; i++) {
+  for (gint i = 0; i < n; i++)
     if (!m3ret_file_check_readable (files[i], error))
       return NULL;
-    gchar **parts = g_strsplit (files[i], "\"", -1);
-    g_autofree gchar *escaped = g_strjoinv ("\"\"", parts);
-    g_strfreev (parts);
-    g_string_append_printf (csv, "\"%s\"\n", escaped);
-  }
-  return m3ret_manifest_load_data (csv->str, (gssize) csv->len, "(command line)", NULL, error);
+  return m3ret_manifest_new_for_files ((const gchar *const *) files, (guint) n);
 }
 
 /* The index rows that are the query file itself (once or more): a query is
@@ -90,7 +83,7 @@ gint
 cmd_query (gint argc, gchar **argv)
 {
   CliCommon common = { 0 };
-  g_autofree gchar *checkpoint = NULL, *index_path = NULL, *montage = NULL;
+  g_autofree gchar *checkpoint = NULL, *index_path = NULL, *montage = NULL, *modality = NULL;
   gint k = 10;
   gboolean allow_mismatch = FALSE;
   GOptionEntry entries[] = {
@@ -100,6 +93,8 @@ cmd_query (gint argc, gchar **argv)
     { "montage", 0, 0, G_OPTION_ARG_FILENAME, &montage, "Draw queries and neighbours into a PNG", "OUT.png" },
     { "allow-mismatch", 0, 0, G_OPTION_ARG_NONE, &allow_mismatch,
       "Search an index made by another encoder than --checkpoint's", NULL },
+    { "modality", 'm', 0, G_OPTION_ARG_STRING, &modality,
+      "Read every FILE with this modality plugin instead of probing it", "NAME" },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("PIPELINE.ini FILE... - find similar cases");
@@ -148,7 +143,8 @@ cmd_query (gint argc, gchar **argv)
   if ((embedder = m3ret_embedder_new (registry, pipeline, checkpoint, &error)) == NULL)
     goto fail;
   if (!cli_check_provenance ("query", index_path, m3ret_index_get_provenance (index),
-                             m3ret_embedder_get_provenance (embedder), allow_mismatch, &error))
+                             m3ret_embedder_get_provenance (embedder), allow_mismatch, &error) ||
+      !cli_resolve_manifest (embedder, manifest, modality, &error))
     goto fail;
   if (m3ret_index_dim (index) != m3ret_embedder_get_dim (embedder)) {
     g_set_error (&error, M3RET_FORMAT_ERROR, M3RET_FORMAT_ERROR_MISMATCH,

@@ -268,6 +268,47 @@ START_TEST (test_query_left_out_of_its_results)
 }
 END_TEST
 
+/* A probe between close scores is said once per file; -m/--modality (any
+ * case) decides it; an unknown name lists the valid ones. */
+START_TEST (test_modality_guess_and_flag)
+{
+  g_autofree gchar *database = in_dir ("data/database.csv");
+  g_autofree gchar *npy = embed (trained, database, "db.npy");
+  g_autofree gchar *index = build_index (npy, "db.idx");
+  g_autofree gchar *grey = in_dir ("data/ultrasound/head_000.png"); /* 8-bit grey */
+  M3retCheckRun r = m3ret_check_m3ret (TRUE, "query", pipeline, "--checkpoint", trained, "--index",
+                                       index, "-k", "2", grey, NULL);
+  ck_assert_msg (r.status == 0, "%s", r.err);
+  g_autofree gchar *want = g_strdup_printf ("m3ret: warning: %s: probed as ultrasound, but the "
+                                            "scores are close (ultrasound 60, xray 40)", grey);
+  ck_assert_msg (strstr (r.err, want) != NULL && m3ret_check_count_lines (r.err) == 1, "%s", r.err);
+  m3ret_check_run_clear (&r);
+  r = m3ret_check_m3ret (TRUE, "query", pipeline, "--checkpoint", trained, "--index", index, "-k",
+                         "2", "-m", "XRay", grey, NULL);
+  ck_assert_msg (r.status == 0 && *r.err == '\0', "%s", r.err);
+  ck_assert_msg (strstr (r.out, "head_000.png (xray)") != NULL, "%s", r.out);
+  m3ret_check_run_clear (&r);
+  r = m3ret_check_m3ret (TRUE, "query", pipeline, "--checkpoint", trained, "--index", index,
+                         "--modality", "derm", grey, NULL);
+  assert_one_error (&r, 1, "-m/--modality: unknown modality 'derm' (valid: ct, endoscopy, mri, "
+                           "ultrasound, xray)");
+  m3ret_check_run_clear (&r);
+  /* embed: a manifest row without a modality, guessed, then decided. */
+  g_autofree gchar *one = in_dir ("data/one.csv");
+  ck_assert (g_file_set_contents (one, "path,label\nultrasound/head_000.png,head\n", -1, NULL));
+  g_autofree gchar *out = in_dir ("one.npy");
+  r = m3ret_check_m3ret (TRUE, "embed", pipeline, "--checkpoint", trained, "--manifest", one,
+                         "--out", out, NULL);
+  ck_assert_msg (r.status == 0 && strstr (r.err, "one.csv:2: ") &&
+                   strstr (r.err, "scores are close"), "%s", r.err);
+  m3ret_check_run_clear (&r);
+  r = m3ret_check_m3ret (TRUE, "embed", pipeline, "--checkpoint", trained, "--manifest", one,
+                         "--out", out, "-m", "ultrasound", NULL);
+  ck_assert_msg (r.status == 0 && strstr (r.err, "warning") == NULL, "%s", r.err);
+  m3ret_check_run_clear (&r);
+}
+END_TEST
+
 /* The common failures of every command: one line, `m3ret: error:`, the
  * file first and the reason in plain words. */
 START_TEST (test_error_format)
@@ -343,6 +384,7 @@ main (void)
   tcase_add_test (tc, test_other_commands_never_overwrite_inputs);
   tcase_add_test (tc, test_provenance);
   tcase_add_test (tc, test_query_left_out_of_its_results);
+  tcase_add_test (tc, test_modality_guess_and_flag);
   tcase_add_test (tc, test_error_format);
   suite_add_tcase (s, tc);
   return m3ret_check_run (s);

@@ -207,7 +207,7 @@ END_TEST
 START_TEST (test_run_length)
 {
   expect_error (HEAD "[train]\nsteps=0\n", M3RET_CONFIG_ERROR_OUT_OF_RANGE,
-                "bad.ini:8: [train] steps=0 is out of range: allowed [1, 1e+09]", NULL);
+                "bad.ini:8: [train] steps=0 is out of range: allowed [1, 1000000000]", NULL);
   expect_error (HEAD "[train]\nsteps=5\nwarmup=6\n", M3RET_CONFIG_ERROR_OUT_OF_RANGE,
                 "bad.ini:9: [train] warmup=6: longer than the run (steps=5)",
                 "make warmup at most 5", NULL);

@@ -218,7 +218,7 @@ START_TEST (test_train_reports_notices)
                                        "ultrasound/head_000.png,head\n"
                                        "xray/head_000.png,head\n"
                                        "ultrasound/head_000.png,head\n", -1, NULL));
-  g_autofree gchar *text = g_strdup_printf (pipeline_text, "mae", "", 1, "1e-3");
+  g_autofree gchar *text = g_strdup_printf (pipeline_text, "mae", "", 2, "1e-3");
   g_autoptr (GString) ini_text = g_string_new (text);
   g_string_replace (ini_text, "data/manifest.csv", "data/notices.csv", 1);
   g_autofree gchar *ini = g_build_filename (dir, "notices.ini", NULL);

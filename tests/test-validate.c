@@ -96,7 +96,7 @@ static const Case cases[] = {
   { "ct-window", { .ct = "window=1000,-1000" },
     "@P:17: [modality ct] window=1000,-1000: give low,high with high > low", FALSE, NULL },
   { "steps-0", { .steps = "steps=0" },
-    "@P:21: [train] steps=0 is out of range: allowed [1, 1e+09]", FALSE, NULL },
+    "@P:21: [train] steps=0 is out of range: allowed [1, 1000000000]", FALSE, NULL },
   { "warmup", { .steps = "steps=1" },
     "@P:20: [train] warmup=2: longer than the run (steps=1): the learning rate would never reach "
     "its peak; make warmup at most 1", FALSE, NULL },
