@@ -131,10 +131,8 @@ cmd_inspect (gint argc, gchar **argv)
     g_option_context_new ("FILE... - which plugin reads each file, dims, spacing, statistics");
   g_option_context_add_main_entries (ctx, entries, NULL);
   cli_add_common_options (ctx, &common);
-  if (!cli_parse (ctx, "inspect", &argc, &argv))
-    return M3RET_EXIT_USAGE;
-  if (argc < 2) {
-    fprintf (stderr, "m3ret inspect: give at least one FILE\n");
+  if (!cli_parse (ctx, "inspect", &argc, &argv) ||
+      !cli_require_args ("inspect", argc, argv, 1, -1, "at least one FILE")) {
     g_strfreev (common.plugin_paths);
     g_free (modality);
     g_free (pipeline_path);

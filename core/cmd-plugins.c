@@ -151,13 +151,12 @@ cmd_plugins (gint argc, gchar **argv)
     return M3RET_EXIT_USAGE;
   M3retPluginKind kind = M3RET_PLUGIN_N_KINDS;
   if (kind_name != NULL && !m3ret_plugin_kind_from_string (kind_name, &kind)) {
-    fprintf (stderr, "m3ret plugins: unknown kind '%s': use modality, objective, backend or retriever\n",
-             kind_name);
+    cli_usage_error ("plugins", "unknown kind '%s': use modality, objective, backend or retriever",
+                     kind_name);
     g_strfreev (common.plugin_paths);
     return M3RET_EXIT_USAGE;
   }
-  if (argc > 2) {
-    fprintf (stderr, "m3ret plugins: give at most one plugin NAME\n");
+  if (!cli_require_args ("plugins", argc, argv, 0, 1, "at most one plugin NAME")) {
     g_strfreev (common.plugin_paths);
     return M3RET_EXIT_USAGE;
   }

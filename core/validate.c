@@ -187,6 +187,9 @@ check_train_data (const M3retPipeline *pipeline, const M3retModalities *set, GPt
   GError *none_left = NULL;
   gboolean any = total == 0 || m3ret_manifest_resolve_skipping (manifest, set, skips, &none_left);
   g_clear_error (&none_left);
+  /* What a run would warn of: rows listed twice, probes between close scores. */
+  for (guint i = 0; i < m3ret_manifest_n_notices (manifest); i++)
+    g_ptr_array_add (lines, g_strdup_printf ("warning: %s", m3ret_manifest_get_notice (manifest, i)));
   guint bad = m3ret_skips_count (skips);
   gboolean skip = strcmp (m3ret_config_get_string (data, "on_error"), "skip") == 0;
   g_auto (GStrv) reasons = bad > 0 ? summary_lines (skips) : NULL;

@@ -356,6 +356,9 @@ START_TEST (test_error_format)
     { 2, "error: train: --steps 0: a run needs at least 1 step", { "train", pipeline, "--steps", "0" } },
     { 2, "error: validate: give exactly one PIPELINE.ini", { "validate" } },
     { 2, "error: synth: --out DIR is required", { "synth", "--per-class", "1" } },
+    { 2, "error: inspect: give at least one FILE", { "inspect" } },
+    { 2, "error: plugins: unknown kind 'decoder'", { "plugins", "--kind", "decoder" } },
+    { 1, want_folder, { "inspect", folder } },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     const gchar *const *a = cases[i].args;

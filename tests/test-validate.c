@@ -218,6 +218,28 @@ START_TEST (test_skip_reports)
 }
 END_TEST
 
+/* What a run would warn of, validate reports too: a row listed twice and
+ * a file probed between close scores (an 8-bit grey PNG). */
+START_TEST (test_notices_reported)
+{
+  g_autofree gchar *csv = g_build_filename (dir, "data", "twice.csv", NULL);
+  ck_assert (g_file_set_contents (csv, "path,label\n"
+                                       "ultrasound/head_000.png,head\n"
+                                       "xray/head_000.png,head\n"
+                                       "./ultrasound/head_000.png,head\n", -1, NULL));
+  Slots slots = { .train = "train=data/twice.csv" };
+  g_autofree gchar *ini = write_pipeline ("twice.ini", &slots);
+  M3retCheckRun r = m3ret_check_m3ret (TRUE, "validate", ini, NULL);
+  ck_assert_msg (r.status == 0, "%s", r.err);
+  g_autofree gchar *again = g_strdup_printf ("  warning: %s:4: ./ultrasound/head_000.png is listed "
+                                             "again (first at line 2)", csv);
+  ck_assert_msg (strstr (r.out, again) != NULL, "%s", r.out);
+  ck_assert_msg (strstr (r.out, "probed as ultrasound, but the scores are close") != NULL, "%s",
+                 r.out);
+  m3ret_check_run_clear (&r);
+}
+END_TEST
+
 /* `--steps 0` is refused as such, not read as "not given"; a --steps
  * shorter than the warm-up is refused with both named. */
 START_TEST (test_train_steps_flag)
@@ -282,6 +304,7 @@ main (void)
   tcase_add_loop_test (tc, test_each_check, 0, G_N_ELEMENTS (cases));
   tcase_add_test (tc, test_good);
   tcase_add_test (tc, test_skip_reports);
+  tcase_add_test (tc, test_notices_reported);
   tcase_add_test (tc, test_train_steps_flag);
   tcase_add_test (tc, test_resume_note);
   suite_add_tcase (s, tc);
