@@ -183,12 +183,13 @@ cmd_query (gint argc, gchar **argv)
       if (id < 0)
         break;
       const gchar *path = items ? items->paths[id] : NULL;
-      const gchar *modality = items ? items->modalities[id] : "";
+      const gchar *item_modality = items ? items->modalities[id] : "";
       const gchar *label = items ? items->labels[id] : "";
       g_autofree gchar *row_name = path ? g_strdup (path) : g_strdup_printf ("row %" G_GINT64_FORMAT, id);
-      printf ("  %4d  %6.3f  %-10s  %-10s  %s\n", r + 1, scores[q * k + r], modality, label, row_name);
+      printf ("  %4d  %6.3f  %-10s  %-10s  %s\n", r + 1, scores[q * k + r], item_modality, label,
+              row_name);
       if (path != NULL)
-        row[r + 1] = (M3retMontageCell) { path, modality, label, scores[q * k + r] };
+        row[r + 1] = (M3retMontageCell) { path, item_modality, label, scores[q * k + r] };
     }
   }
   fflush (stdout);

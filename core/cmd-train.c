@@ -26,6 +26,7 @@ check_files (const gchar *pipeline_path, const M3retPipeline *pipeline, const gc
 {
   static const gchar *const outputs[] = { "checkpoint.safetensors", "train-log.csv", "loss.png" };
   g_autoptr (M3retRunFiles) files = m3ret_run_files_new ();
+  m3ret_run_files_set_creates_folders (files, TRUE);
   cli_add_pipeline_inputs (files, pipeline_path, pipeline);
   for (guint i = 0; i < G_N_ELEMENTS (outputs); i++) {
     g_autofree gchar *path = g_build_filename (out_dir, outputs[i], NULL);

@@ -49,6 +49,13 @@ plain_reason (gint code)
   }
 }
 
+const gchar *
+m3ret_file_reason (gint err)
+{
+  const gchar *reason = plain_reason (g_file_error_from_errno (err));
+  return reason != NULL ? reason : g_strerror (err);
+}
+
 static gboolean
 set_read_error (GError **error, gint code, gint err, const gchar *path)
 {

@@ -84,6 +84,10 @@ gboolean m3ret_file_write_atomic (const gchar *path, gconstpointer data, gssize 
  * not a file", "permission denied"), never GLib's own sentence, so every
  * command prints it in the one error format. */
 
+/* The plain reason for an errno of open() or stat(): "no such file",
+ * "permission denied", "is a folder, not a file", else strerror's. */
+const gchar *m3ret_file_reason (gint err);
+
 /* TRUE when @path names an existing file that is not a folder. */
 gboolean m3ret_file_check_readable (const gchar *path, GError **error);
 

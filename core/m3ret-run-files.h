@@ -8,6 +8,8 @@
  * work.  Two names are one file when they are the same file on disk after
  * symbolic links and ".." are resolved (a hard link counts too), or, for an
  * output that does not exist yet, when their canonical paths are equal.
+ * The same check refuses, before any work, an output that cannot be
+ * written: a folder, or in a folder that is missing or read-only.
  */
 #ifndef M3RET_RUN_FILES_H
 #define M3RET_RUN_FILES_H
@@ -33,6 +35,10 @@ void m3ret_run_files_add_input (M3retRunFiles *files, const gchar *path, const g
 void m3ret_run_files_add_output (M3retRunFiles *files, const gchar *path, const gchar *role,
                                  const gchar *option);
 
+/* Outputs may lie in folders the command creates (train --out): their
+ * nearest existing folder must be writable, not their own. */
+void m3ret_run_files_set_creates_folders (M3retRunFiles *files, gboolean creates);
+
 /* Every file @manifest lists, as inputs of @role ("a file listed in --manifest"). */
 void m3ret_run_files_add_manifest_entries (M3retRunFiles *files, const M3retManifest *manifest,
                                            const gchar *role);
@@ -42,7 +48,9 @@ gboolean m3ret_run_files_same_file (const gchar *a, const gchar *b);
 
 /* FALSE with G_FILE_ERROR_EXIST when an output is one of the inputs, or two
  * outputs are one file; the message names the output first, then what it
- * would overwrite ("OUT: is the --manifest this command reads ..."). */
+ * would overwrite ("OUT: refusing to write ... over the --manifest this
+ * command reads").  FALSE with another G_FILE_ERROR when an output cannot
+ * be written (ISDIR, NOENT, NOTDIR, ACCES). */
 gboolean m3ret_run_files_check (const M3retRunFiles *files, GError **error);
 
 G_END_DECLS

@@ -8,6 +8,7 @@
 #include <glib/gstdio.h>
 
 #include "config-private.h"
+#include "m3ret-fileio.h"
 #include "m3ret-modalities.h"
 
 typedef struct {
@@ -176,8 +177,8 @@ m3ret_modalities_probe (const M3retModalities *set, const gchar *path, guint *sc
   FILE *f = g_fopen (path, "rb");
   if (f == NULL) {
     int saved = errno;
-    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s: cannot open: %s", path,
-                 g_strerror (saved));
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s: %s", path,
+                 m3ret_file_reason (saved));
     return NULL;
   }
   gsize len = fread (head, 1, sizeof head, f);

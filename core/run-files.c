@@ -3,7 +3,9 @@
 
 #include <glib/gstdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "m3ret-run-files.h"
 
@@ -16,6 +18,7 @@ typedef struct {
 struct _M3retRunFiles {
   GArray *inputs;  /* Entry */
   GArray *outputs; /* Entry */
+  gboolean creates_folders;
 };
 
 /* Where a name leads: the file's identity when it exists, and its
@@ -79,6 +82,13 @@ m3ret_run_files_add_output (M3retRunFiles *files, const gchar *path, const gchar
 {
   g_return_if_fail (files != NULL);
   add (files->outputs, path, role, option);
+}
+
+void
+m3ret_run_files_set_creates_folders (M3retRunFiles *files, gboolean creates)
+{
+  g_return_if_fail (files != NULL);
+  files->creates_folders = creates;
 }
 
 void
@@ -147,6 +157,46 @@ refuse (GError **error, const Entry *out, const Entry *other, const gchar *verb)
   return FALSE;
 }
 
+/* An output can be written: it is not a folder, and its folder exists (or,
+ * when the command creates folders, the nearest one that exists) and is a
+ * writable folder.  Said now, not after the work that would fill it. */
+static gboolean
+check_writable (const Entry *out, gboolean creates_folders, GError **error)
+{
+  if (g_file_test (out->path, G_FILE_TEST_IS_DIR)) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_ISDIR, "%s: cannot write the %s: is a folder",
+                 out->path, out->role);
+    return FALSE;
+  }
+  g_autofree gchar *dir = g_path_get_dirname (out->path);
+  while (creates_folders && !g_file_test (dir, G_FILE_TEST_EXISTS)) {
+    gchar *up = g_path_get_dirname (dir);
+    gboolean top = strcmp (up, dir) == 0;
+    g_free (dir);
+    dir = up;
+    if (top)
+      break;
+  }
+  if (!g_file_test (dir, G_FILE_TEST_EXISTS)) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+                 "%s: cannot write the %s: the folder %s does not exist", out->path, out->role,
+                 dir);
+    return FALSE;
+  }
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR)) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR,
+                 "%s: cannot write the %s: %s is a file, not a folder", out->path, out->role, dir);
+    return FALSE;
+  }
+  if (access (dir, W_OK) != 0) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_ACCES,
+                 "%s: cannot write the %s: the folder %s is not writable", out->path, out->role,
+                 dir);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 gboolean
 m3ret_run_files_same_file (const gchar *a, const gchar *b)
 {
@@ -161,6 +211,9 @@ m3ret_run_files_check (const M3retRunFiles *files, GError **error)
   guint n_out = files->outputs->len;
   if (n_out == 0)
     return TRUE;
+  for (guint o = 0; o < n_out; o++)
+    if (!check_writable (&g_array_index (files->outputs, Entry, o), files->creates_folders, error))
+      return FALSE;
   Target *outs = g_new0 (Target, n_out);
   gboolean ok = TRUE;
   gboolean any_exists = FALSE;

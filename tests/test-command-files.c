@@ -322,6 +322,13 @@ START_TEST (test_error_format)
   g_autofree gchar *want_missing_csv = g_strdup_printf ("error: %s: no such file", missing_csv);
   g_autofree gchar *want_folder = g_strdup_printf ("error: %s: is a folder, not a file", folder);
   g_autofree gchar *file = in_dir ("data/xray/head_000.png");
+  g_autofree gchar *nowhere = in_dir ("nodir/e.npy");
+  g_autofree gchar *want_nowhere = g_strdup_printf (
+    "error: %s: cannot write the --out embeddings: the folder %s/nodir does not exist", nowhere, dir);
+  g_autofree gchar *under_file = g_build_filename (file, "m.png", NULL);
+  g_autofree gchar *want_under_file = g_strdup_printf ("%s is a file, not a folder", file);
+  g_autofree gchar *want_json_folder = g_strdup_printf ("error: %s: cannot write the --json report: "
+                                                        "is a folder", folder);
   struct {
     gint status;
     const gchar *want;
@@ -357,6 +364,13 @@ START_TEST (test_error_format)
     { 2, "error: validate: give exactly one PIPELINE.ini", { "validate" } },
     { 2, "error: synth: --out DIR is required", { "synth", "--per-class", "1" } },
     { 2, "error: inspect: give at least one FILE", { "inspect" } },
+    { 1, want_nowhere,
+      { "embed", pipeline, "--checkpoint", "random", "--manifest", database, "--out", nowhere } },
+    { 1, want_under_file,
+      { "query", pipeline, "--checkpoint", "random", "--index", out, "--montage", under_file, file } },
+    { 1, want_json_folder,
+      { "eval", pipeline, "--checkpoint", "random", "--query", database, "--database", database,
+        "--json", folder } },
     { 2, "error: plugins: unknown kind 'decoder'", { "plugins", "--kind", "decoder" } },
     { 1, want_folder, { "inspect", folder } },
   };

@@ -14,6 +14,7 @@
 
 #include <glib/gstdio.h>
 
+#include "m3ret-fileio.h"
 #include "modcommon.h"
 
 static const guint8 png_signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
@@ -173,8 +174,8 @@ mc_png_read (const gchar *path, const M3retLimits *limits, McPngInfo *info, GErr
   r.file = g_fopen (path, "rb");
   if (r.file == NULL) {
     int saved = errno;
-    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s: cannot open: %s", path,
-                 g_strerror (saved));
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s: %s", path,
+                 m3ret_file_reason (saved));
     return NULL;
   }
   guint8 signature[8];
