@@ -553,3 +553,65 @@ m3ret_config_locate_error (const M3retConfig *config, const gchar *key, GError *
   error->message = what != NULL ? g_strdup_printf ("%s%s: %s", at, what, old)
                                 : g_strdup_printf ("%s%s", at, old);
 }
+
+/* The position of @word in "a|b|c"; parsing already checked it is there. */
+static gint
+choice_index (const gchar *choices, const gchar *word)
+{
+  g_auto (GStrv) allowed = g_strsplit (choices, "|", -1);
+  for (gint i = 0; allowed[i] != NULL; i++)
+    if (strcmp (allowed[i], word) == 0)
+      return i;
+  return -1;
+}
+
+gboolean
+m3ret_config_fill (const M3retConfig *config, const M3retKeySpec *keys, gpointer settings,
+                   GError **error)
+{
+  g_return_val_if_fail (config != NULL && keys != NULL && settings != NULL, FALSE);
+  for (const M3retKeySpec *k = keys; k->name != NULL; k++) {
+    if (k->offset < 0)
+      continue;
+    const Value *v = g_hash_table_lookup (config->by_name, k->name);
+    if (v == NULL || !v->set) {
+      g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_MISSING_KEY,
+                   "[%s] %s was %s before its settings were filled", config->group, k->name,
+                   v == NULL ? "never declared" : "not given a value");
+      return FALSE;
+    }
+    gpointer field = (guint8 *) settings + k->offset;
+    switch (k->type) {
+    case M3RET_KEY_INT:
+      *(gint64 *) field = v->i;
+      break;
+    case M3RET_KEY_DOUBLE:
+      *(gdouble *) field = v->d;
+      break;
+    case M3RET_KEY_BOOL:
+      *(gboolean *) field = (gboolean) v->i;
+      break;
+    case M3RET_KEY_STRING:
+    case M3RET_KEY_PLUGIN:
+      *(const gchar **) field = v->text;
+      break;
+    case M3RET_KEY_ENUM:
+      *(gint *) field = choice_index (k->choices, v->text);
+      break;
+    case M3RET_KEY_INT_LIST:
+      memcpy (field, v->ints->data, (gsize) k->n_values * sizeof (gint64));
+      break;
+    case M3RET_KEY_DOUBLE_LIST:
+      memcpy (field, v->doubles->data, (gsize) k->n_values * sizeof (gdouble));
+      break;
+    case M3RET_KEY_WEIGHTS: {
+      M3retKeyWeights *w = field;
+      w->names = (const gchar *const *) v->names;
+      w->values = (const gdouble *) v->doubles->data;
+      w->n = v->doubles->len;
+      break;
+    }
+    }
+  }
+  return TRUE;
+}

@@ -32,10 +32,21 @@
 
 G_BEGIN_DECLS
 
+/* The encoder sizes, in the order [encoder] preset= lists them. */
+typedef enum {
+  M3RET_PRESET_MICRO, /* 64 wide, 2 blocks, 2 heads: tests and the demo */
+  M3RET_PRESET_TINY,  /* 192/12/3 */
+  M3RET_PRESET_SMALL, /* 384/12/6 */
+  M3RET_PRESET_BASE   /* 768/12/12 */
+} M3retPreset;
+
 typedef enum {
   M3RET_POOL_CLS,  /* the final CLS token */
   M3RET_POOL_MEAN  /* the mean of the final patch tokens */
 } M3retPool;
+
+/* The name of @preset as [encoder] preset= writes it. */
+const gchar *m3ret_vit_preset_name (M3retPreset preset);
 
 typedef struct _M3retVitConfig {
   gint dim;         /* D */

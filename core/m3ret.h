@@ -6,6 +6,7 @@
 #include <m3ret-registry.h>
 #include <m3ret-config.h>
 #include <m3ret-pipeline.h>
+#include <m3ret-settings.h>
 #include <m3ret-device.h>
 #include <m3ret-tensor.h>
 #include <m3ret-graph.h>

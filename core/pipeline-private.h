@@ -9,6 +9,7 @@ typedef struct {
   const M3retKeySpec *keys;
   const gchar *plugin_key;      /* key selecting a plugin whose keys join the group, or NULL */
   M3retPluginKind plugin_kind;
+  gsize settings_offset;        /* where the group's struct sits in M3retSettings */
 } CoreGroup;
 
 const CoreGroup *m3ret_pipeline_core_group (const gchar *name);

@@ -6,6 +6,7 @@
 #include "config-private.h"
 #include "m3ret-fileio.h"
 #include "m3ret-pipeline.h"
+#include "m3ret-settings.h"
 #include "pipeline-private.h"
 
 struct _M3retPipeline {
@@ -16,6 +17,7 @@ struct _M3retPipeline {
   GHashTable *modality_configs; /* plugin name → M3retConfig* */
   const M3retPlugin *plugins[M3RET_PLUGIN_N_KINDS];
   GPtrArray *defaulted;         /* gchar* "group.key=value" */
+  M3retSettings settings;       /* the core groups, typed, filled once at load */
 };
 
 /* Where each group and key sits in the text: GKeyFile keeps no line numbers. */
@@ -369,6 +371,19 @@ m3ret_pipeline_check_run_length (const M3retPipeline *p, gint64 steps, const gch
   return FALSE;
 }
 
+/* Reads every core group once into p->settings. */
+static gboolean
+fill_settings (M3retPipeline *p, GError **error)
+{
+  for (const gchar *const *g = m3ret_pipeline_core_groups (); *g; g++) {
+    const CoreGroup *group = m3ret_pipeline_core_group (*g);
+    if (!m3ret_config_fill (g_hash_table_lookup (p->configs, group->name), group->keys,
+                            (guint8 *) &p->settings + group->settings_offset, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 M3retPipeline *
 m3ret_pipeline_load_data (M3retRegistry *registry, const gchar *text, gssize length,
                           const gchar *source, const gchar *base_dir, GError **error)
@@ -406,6 +421,8 @@ m3ret_pipeline_load_data (M3retRegistry *registry, const gchar *text, gssize len
     if (!load_core_group (p, registry, m3ret_pipeline_core_group (*g), kf, &idx, error))
       goto fail;
   if (!load_modality_groups (p, registry, kf, &idx, error))
+    goto fail;
+  if (!fill_settings (p, error))
     goto fail;
   if (!check_cross_keys (p, registry, &idx, error))
     goto fail;
@@ -503,4 +520,11 @@ m3ret_pipeline_get_defaulted (const M3retPipeline *p)
 {
   g_return_val_if_fail (p != NULL, NULL);
   return p->defaulted;
+}
+
+const M3retSettings *
+m3ret_pipeline_get_settings (const M3retPipeline *pipeline)
+{
+  g_return_val_if_fail (pipeline != NULL, NULL);
+  return &pipeline->settings;
 }

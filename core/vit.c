@@ -13,12 +13,20 @@ typedef struct {
   gint dim, depth, heads;
 } Preset;
 
+/* Indexed by M3retPreset. */
 static const Preset presets[] = {
-  { "micro", 64, 2, 2 },
-  { "tiny", 192, 12, 3 },
-  { "small", 384, 12, 6 },
-  { "base", 768, 12, 12 },
+  [M3RET_PRESET_MICRO] = { "micro", 64, 2, 2 },
+  [M3RET_PRESET_TINY] = { "tiny", 192, 12, 3 },
+  [M3RET_PRESET_SMALL] = { "small", 384, 12, 6 },
+  [M3RET_PRESET_BASE] = { "base", 768, 12, 12 },
 };
+
+const gchar *
+m3ret_vit_preset_name (M3retPreset preset)
+{
+  g_return_val_if_fail ((guint) preset < G_N_ELEMENTS (presets), NULL);
+  return presets[preset].name;
+}
 
 static GError *
 invalid (const gchar *format, ...) G_GNUC_PRINTF (1, 2);

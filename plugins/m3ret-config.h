@@ -75,6 +75,15 @@ const gdouble *m3ret_config_get_doubles (const M3retConfig *config, const gchar 
 const gchar *const *m3ret_config_get_weights (const M3retConfig *config, const gchar *key,
                                               const gdouble **weights, guint *n_values);
 
+/* Writes the value of every key of @keys declared with a *_FIELD macro into
+ * @settings at the key's offset (m3ret-keys.h says which C type each key
+ * type lands as).  This is how code reads a group: once, into its own
+ * struct, never by name.  Strings, lists and weights stay owned by @config,
+ * so @settings is valid while @config is.  Returns: FALSE with @error when a
+ * bound key is not in @config or has no value yet (the declarer's bug). */
+gboolean m3ret_config_fill (const M3retConfig *config, const M3retKeySpec *keys,
+                            gpointer settings, GError **error);
+
 /* The declared keys, in declaration order: (transfer container). */
 GPtrArray *m3ret_config_list_keys (const M3retConfig *config);
 

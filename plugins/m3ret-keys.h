@@ -36,6 +36,8 @@ typedef struct _M3retKeySpec M3retKeySpec;
  * @choices: for %M3RET_KEY_ENUM, the allowed words separated by '|'
  * @plugin_kind: for %M3RET_KEY_PLUGIN, an #M3retPluginKind
  * @help: one line for `m3ret plugins NAME` and the docs
+ * @offset: where m3ret_config_fill() writes the value in the declarer's
+ *   settings struct, or %M3RET_KEY_NO_FIELD; set by the *_FIELD macros
  */
 struct _M3retKeySpec {
   const gchar *name;
@@ -47,30 +49,78 @@ struct _M3retKeySpec {
   const gchar *choices;
   gint plugin_kind;
   const gchar *help;
+  gssize offset;
 };
+
+/* A %M3RET_KEY_WEIGHTS value as m3ret_config_fill() writes it: @n names
+ * (NULL-terminated) and their weights, owned by the config. */
+typedef struct {
+  const gchar *const *names;
+  const gdouble *values;
+  guint n;
+} M3retKeyWeights;
+
+#define M3RET_KEY_NO_FIELD ((gssize) -1)
 
 #define M3RET_KEY_UNBOUNDED G_MAXDOUBLE
 
-/* Declaration helpers; a table of keys ends with M3RET_KEY_END. */
+/* Declaration helpers; a table of keys ends with M3RET_KEY_END.
+ *
+ * The *_SPEC forms declare a key that code reads by name; the *_FIELD forms
+ * also bind it to member @m of settings struct @S, which
+ * m3ret_config_fill() writes: INT as gint64, DOUBLE as gdouble, BOOL as
+ * gboolean, STRING and PLUGIN as const gchar * (owned by the config), ENUM
+ * as the gint position of the word in @choices (declare a C enum in the same
+ * order), INT_LIST and DOUBLE_LIST of @count elements as gint64[@count] and
+ * gdouble[@count], WEIGHTS as #M3retKeyWeights.  A member of the wrong size
+ * fails to compile. */
+#define M3RET_KEY_SPEC_(n, t, def, lo, hi, count, choices, kind, h, off) \
+  { (n), (t), (def), (lo), (hi), (count), (choices), (kind), (h), (off) }
 #define M3RET_KEY_INT_SPEC(n, def, lo, hi, h) \
-  { (n), M3RET_KEY_INT, (def), (lo), (hi), 0, NULL, 0, (h) }
+  M3RET_KEY_SPEC_ (n, M3RET_KEY_INT, def, lo, hi, 0, NULL, 0, h, M3RET_KEY_NO_FIELD)
 #define M3RET_KEY_DOUBLE_SPEC(n, def, lo, hi, h) \
-  { (n), M3RET_KEY_DOUBLE, (def), (lo), (hi), 0, NULL, 0, (h) }
+  M3RET_KEY_SPEC_ (n, M3RET_KEY_DOUBLE, def, lo, hi, 0, NULL, 0, h, M3RET_KEY_NO_FIELD)
 #define M3RET_KEY_BOOL_SPEC(n, def, h) \
-  { (n), M3RET_KEY_BOOL, (def), 0, 1, 0, NULL, 0, (h) }
+  M3RET_KEY_SPEC_ (n, M3RET_KEY_BOOL, def, 0, 1, 0, NULL, 0, h, M3RET_KEY_NO_FIELD)
 #define M3RET_KEY_STRING_SPEC(n, def, h) \
-  { (n), M3RET_KEY_STRING, (def), 0, 0, 0, NULL, 0, (h) }
+  M3RET_KEY_SPEC_ (n, M3RET_KEY_STRING, def, 0, 0, 0, NULL, 0, h, M3RET_KEY_NO_FIELD)
 #define M3RET_KEY_ENUM_SPEC(n, def, choices, h) \
-  { (n), M3RET_KEY_ENUM, (def), 0, 0, 0, (choices), 0, (h) }
+  M3RET_KEY_SPEC_ (n, M3RET_KEY_ENUM, def, 0, 0, 0, choices, 0, h, M3RET_KEY_NO_FIELD)
 #define M3RET_KEY_INT_LIST_SPEC(n, def, count, lo, hi, h) \
-  { (n), M3RET_KEY_INT_LIST, (def), (lo), (hi), (count), NULL, 0, (h) }
+  M3RET_KEY_SPEC_ (n, M3RET_KEY_INT_LIST, def, lo, hi, count, NULL, 0, h, M3RET_KEY_NO_FIELD)
 #define M3RET_KEY_DOUBLE_LIST_SPEC(n, def, count, lo, hi, h) \
-  { (n), M3RET_KEY_DOUBLE_LIST, (def), (lo), (hi), (count), NULL, 0, (h) }
+  M3RET_KEY_SPEC_ (n, M3RET_KEY_DOUBLE_LIST, def, lo, hi, count, NULL, 0, h, M3RET_KEY_NO_FIELD)
 #define M3RET_KEY_PLUGIN_SPEC(n, def, kind, h) \
-  { (n), M3RET_KEY_PLUGIN, (def), 0, 0, 0, NULL, (kind), (h) }
+  M3RET_KEY_SPEC_ (n, M3RET_KEY_PLUGIN, def, 0, 0, 0, NULL, kind, h, M3RET_KEY_NO_FIELD)
 #define M3RET_KEY_WEIGHTS_SPEC(n, def, h) \
-  { (n), M3RET_KEY_WEIGHTS, (def), 0, M3RET_KEY_UNBOUNDED, 0, NULL, 0, (h) }
-#define M3RET_KEY_END { NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL }
+  M3RET_KEY_SPEC_ (n, M3RET_KEY_WEIGHTS, def, 0, M3RET_KEY_UNBOUNDED, 0, NULL, 0, h, M3RET_KEY_NO_FIELD)
+#define M3RET_KEY_END { NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, M3RET_KEY_NO_FIELD }
+
+/* The offset of @S.@m, which must be @size bytes (a compile error if not). */
+#define M3RET_KEY_OFFSET_(S, m, size) \
+  ((gssize) G_STRUCT_OFFSET (S, m) + 0 * (gssize) sizeof (char[sizeof (((S *) 0)->m) == (size) ? 1 : -1]))
+
+#define M3RET_KEY_INT_FIELD(S, m, n, def, lo, hi, h) \
+  M3RET_KEY_SPEC_ (n, M3RET_KEY_INT, def, lo, hi, 0, NULL, 0, h, M3RET_KEY_OFFSET_ (S, m, sizeof (gint64)))
+#define M3RET_KEY_DOUBLE_FIELD(S, m, n, def, lo, hi, h) \
+  M3RET_KEY_SPEC_ (n, M3RET_KEY_DOUBLE, def, lo, hi, 0, NULL, 0, h, M3RET_KEY_OFFSET_ (S, m, sizeof (gdouble)))
+#define M3RET_KEY_BOOL_FIELD(S, m, n, def, h) \
+  M3RET_KEY_SPEC_ (n, M3RET_KEY_BOOL, def, 0, 1, 0, NULL, 0, h, M3RET_KEY_OFFSET_ (S, m, sizeof (gboolean)))
+#define M3RET_KEY_STRING_FIELD(S, m, n, def, h) \
+  M3RET_KEY_SPEC_ (n, M3RET_KEY_STRING, def, 0, 0, 0, NULL, 0, h, M3RET_KEY_OFFSET_ (S, m, sizeof (gpointer)))
+#define M3RET_KEY_ENUM_FIELD(S, m, n, def, choices, h) \
+  M3RET_KEY_SPEC_ (n, M3RET_KEY_ENUM, def, 0, 0, 0, choices, 0, h, M3RET_KEY_OFFSET_ (S, m, sizeof (gint)))
+#define M3RET_KEY_INT_LIST_FIELD(S, m, n, def, count, lo, hi, h) \
+  M3RET_KEY_SPEC_ (n, M3RET_KEY_INT_LIST, def, lo, hi, count, NULL, 0, h, \
+                   M3RET_KEY_OFFSET_ (S, m, (count) * sizeof (gint64)))
+#define M3RET_KEY_DOUBLE_LIST_FIELD(S, m, n, def, count, lo, hi, h) \
+  M3RET_KEY_SPEC_ (n, M3RET_KEY_DOUBLE_LIST, def, lo, hi, count, NULL, 0, h, \
+                   M3RET_KEY_OFFSET_ (S, m, (count) * sizeof (gdouble)))
+#define M3RET_KEY_PLUGIN_FIELD(S, m, n, def, kind, h) \
+  M3RET_KEY_SPEC_ (n, M3RET_KEY_PLUGIN, def, 0, 0, 0, NULL, kind, h, M3RET_KEY_OFFSET_ (S, m, sizeof (gpointer)))
+#define M3RET_KEY_WEIGHTS_FIELD(S, m, n, def, h) \
+  M3RET_KEY_SPEC_ (n, M3RET_KEY_WEIGHTS, def, 0, M3RET_KEY_UNBOUNDED, 0, NULL, 0, h, \
+                   M3RET_KEY_OFFSET_ (S, m, sizeof (M3retKeyWeights)))
 
 const gchar *m3ret_key_type_name (M3retKeyType type);
 

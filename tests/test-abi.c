@@ -12,9 +12,11 @@ START_TEST (test_sizes)
 {
   if (sizeof (gpointer) != 8 || sizeof (glong) != 8)
     return;
-  ck_assert_int_eq (M3RET_ABI_MAJOR, 1);
+  ck_assert_int_eq (M3RET_ABI_MAJOR, 2);
   ck_assert_uint_eq (sizeof (M3retPluginDesc), 96);
-  ck_assert_uint_eq (sizeof (M3retKeySpec), 72);
+  ck_assert_uint_eq (sizeof (M3retKeySpec), 80); /* major 2: offset */
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retKeySpec, offset), 72);
+  ck_assert_uint_eq (sizeof (M3retKeyWeights), 24);
   ck_assert_uint_eq (sizeof (M3retPluginFailure), 16);
   ck_assert_uint_eq (sizeof (M3retPluginKind), 4);
   ck_assert_uint_eq (sizeof (M3retKeyType), 4);

@@ -330,6 +330,100 @@ START_TEST (test_config_misuse)
 }
 END_TEST
 
+/* The core groups arrive typed, with enums as enums, from one fill. */
+START_TEST (test_settings)
+{
+  M3retRegistry *r = test_registry ();
+  GError *error = NULL;
+  M3retPipeline *p = m3ret_pipeline_load_data (r, good_text, -1, "good.ini", "/base", &error);
+  ck_assert_msg (p != NULL, "%s", error ? error->message : "");
+  const M3retSettings *s = m3ret_pipeline_get_settings (p);
+  ck_assert_str_eq (s->pipeline.backend, "cpu");
+  ck_assert_int_eq (s->pipeline.seed, 7);
+  ck_assert_int_eq (s->input.tubelet[0], 2);
+  ck_assert_int_eq (s->input.tubelet[2], 8);
+  ck_assert_int_eq (s->encoder.pool, M3RET_POOL_CLS);
+  ck_assert_int_eq (s->data.weights.n, 2);
+  ck_assert_str_eq (s->data.weights.names[0], "tct");
+  ck_assert_double_eq (s->data.weights.values[0], 2.0);
+  ck_assert_int_eq (s->data.on_error, M3RET_ON_ERROR_FAIL);
+  ck_assert_int_eq (s->train.steps, 2000);
+  ck_assert_double_eq (s->train.lr, 1e-3);
+  m3ret_pipeline_free (p);
+
+  static const gchar text[] = "[pipeline]\nbackend=cpu\n[encoder]\npreset=small\npool=mean\n"
+                              "[data]\non_error=skip\n"
+                              "[objective]\nplugin=tobj\n[retriever]\nplugin=tret\n";
+  p = m3ret_pipeline_load_data (r, text, -1, "enums.ini", "/base", &error);
+  ck_assert_msg (p != NULL, "%s", error ? error->message : "");
+  s = m3ret_pipeline_get_settings (p);
+  ck_assert_int_eq (s->encoder.preset, M3RET_PRESET_SMALL);
+  ck_assert_str_eq (m3ret_vit_preset_name (s->encoder.preset), "small");
+  ck_assert_int_eq (s->encoder.pool, M3RET_POOL_MEAN);
+  ck_assert_int_eq (s->data.on_error, M3RET_ON_ERROR_SKIP);
+  m3ret_pipeline_free (p);
+  m3ret_registry_free (r);
+}
+END_TEST
+
+/* A plugin's own struct, filled through its *_FIELD declarations; keys
+ * declared with *_SPEC are left alone. */
+typedef struct {
+  gint64 n;
+  gdouble x;
+  gboolean on;
+  const gchar *name;
+  gint mode;
+  gint64 grid[2];
+  gdouble pair[2];
+  M3retKeyWeights mix;
+  gint untouched;
+} FieldSettings;
+
+static const M3retKeySpec field_keys[] = {
+  M3RET_KEY_INT_FIELD (FieldSettings, n, "n", "3", 1, 10, ""),
+  M3RET_KEY_DOUBLE_FIELD (FieldSettings, x, "x", "0.5", 0, 1, ""),
+  M3RET_KEY_BOOL_FIELD (FieldSettings, on, "on", "true", ""),
+  M3RET_KEY_STRING_FIELD (FieldSettings, name, "name", "abc", ""),
+  M3RET_KEY_ENUM_FIELD (FieldSettings, mode, "mode", "b", "a|b|c", ""),
+  M3RET_KEY_INT_LIST_FIELD (FieldSettings, grid, "grid", "4,5", 2, 1, 9, ""),
+  M3RET_KEY_DOUBLE_LIST_FIELD (FieldSettings, pair, "pair", "0.25,0.75", 2, 0, 1, ""),
+  M3RET_KEY_WEIGHTS_FIELD (FieldSettings, mix, "mix", "p:1,q:3", ""),
+  M3RET_KEY_INT_SPEC ("by_name", "1", 0, 9, ""),
+  M3RET_KEY_END
+};
+
+START_TEST (test_config_fill)
+{
+  GError *error = NULL;
+  g_autoptr (M3retConfig) c = m3ret_config_new_defaults ("f", field_keys, &error);
+  ck_assert_msg (c != NULL, "%s", error ? error->message : "");
+  ck_assert (m3ret_config_set (c, "mode", "c", NULL));
+  FieldSettings f = { .untouched = 42 };
+  ck_assert_msg (m3ret_config_fill (c, field_keys, &f, &error), "%s",
+                 error ? error->message : "");
+  ck_assert_int_eq (f.n, 3);
+  ck_assert_double_eq (f.x, 0.5);
+  ck_assert (f.on);
+  ck_assert_str_eq (f.name, "abc");
+  ck_assert_int_eq (f.mode, 2);
+  ck_assert_int_eq (f.grid[0], 4);
+  ck_assert_int_eq (f.grid[1], 5);
+  ck_assert_double_eq (f.pair[1], 0.75);
+  ck_assert_uint_eq (f.mix.n, 2);
+  ck_assert_str_eq (f.mix.names[1], "q");
+  ck_assert_double_eq (f.mix.values[1], 3.0);
+  ck_assert_int_eq (f.untouched, 42);
+  ck_assert_int_eq (field_keys[8].offset, M3RET_KEY_NO_FIELD);
+
+  /* A bound key the config never declared is the declarer's bug, said so. */
+  g_autoptr (M3retConfig) other = m3ret_config_new_defaults ("o", modality_keys, NULL);
+  ck_assert (!m3ret_config_fill (other, field_keys, &f, &error));
+  ck_assert (error != NULL && strstr (error->message, "never declared") != NULL);
+  g_clear_error (&error);
+}
+END_TEST
+
 static Suite *
 pipeline_suite (void)
 {
@@ -345,6 +439,8 @@ pipeline_suite (void)
   tcase_add_test (tc, test_syntax);
   tcase_add_test (tc, test_file_errors);
   tcase_add_test (tc, test_config_misuse);
+  tcase_add_test (tc, test_settings);
+  tcase_add_test (tc, test_config_fill);
   suite_add_tcase (s, tc);
   return s;
 }

@@ -1,0 +1,88 @@
+/* m3ret-settings.h — a pipeline's core groups as typed values.
+ *
+ * The pipeline fills these once, when it loads, from the declarations in
+ * pipeline-keys.c (each key names its member here).  Code that runs a
+ * pipeline reads these members; no code outside the config module reads a
+ * key by its name.  Enums follow the order of the key's choices.
+ */
+#ifndef M3RET_SETTINGS_H
+#define M3RET_SETTINGS_H
+
+#include <glib.h>
+
+#include "m3ret-keys.h"
+#include "m3ret-pipeline.h"
+#include "m3ret-vit.h"
+
+G_BEGIN_DECLS
+
+/* [data] on_error= */
+typedef enum {
+  M3RET_ON_ERROR_FAIL, /* a bad manifest entry stops the run */
+  M3RET_ON_ERROR_SKIP  /* it is left out and reported at the end */
+} M3retOnError;
+
+typedef struct {
+  const gchar *backend;   /* plugin name */
+  gint64 threads;
+  gint64 seed;
+} M3retPipelineSettings;
+
+typedef struct {
+  gint64 size;            /* H = W */
+  gint64 depth;           /* T of videos and volumes */
+  gint64 tubelet[3];      /* pt, ph, pw */
+} M3retInputSettings;
+
+typedef struct {
+  M3retPreset preset;
+  M3retPool pool;
+  const gchar *init;      /* as written, "" for none; resolve against the pipeline */
+} M3retEncoderSettings;
+
+typedef struct {
+  const gchar *plugin;
+} M3retObjectiveSettings;
+
+typedef struct {
+  const gchar *train;     /* as written, "" for none; resolve against the pipeline */
+  M3retKeyWeights weights;
+  gint64 loader_threads;
+  gint64 loader_queue;
+  gint64 max_file_size;
+  gint64 max_pixels;
+  gint64 max_voxels;
+  gint64 max_frames;
+  M3retOnError on_error;
+} M3retDataSettings;
+
+typedef struct {
+  gint64 batch;
+  gint64 steps;
+  gdouble lr;
+  gdouble min_lr;
+  gint64 warmup;
+  gdouble clip_grad;
+  gint64 checkpoint_every;
+} M3retTrainSettings;
+
+typedef struct {
+  const gchar *plugin;
+} M3retRetrieverSettings;
+
+typedef struct {
+  M3retPipelineSettings pipeline;
+  M3retInputSettings input;
+  M3retEncoderSettings encoder;
+  M3retObjectiveSettings objective;
+  M3retDataSettings data;
+  M3retTrainSettings train;
+  M3retRetrieverSettings retriever;
+} M3retSettings;
+
+/* (transfer none) the typed core groups of @pipeline, valid while it is. */
+const M3retSettings *m3ret_pipeline_get_settings (const M3retPipeline *pipeline);
+
+G_END_DECLS
+
+#endif /* M3RET_SETTINGS_H */
