@@ -246,6 +246,25 @@ START_TEST (test_bad_arguments)
 }
 END_TEST
 
+/* `m3ret synth` runs the generator program; a missing one is named, with
+ * the variable that points at another. */
+START_TEST (test_generator_missing)
+{
+  g_autofree gchar *fresh = g_build_filename (tmp, "never-generated", NULL);
+  g_autofree gchar *saved = g_strdup (g_getenv ("M3RET_SYNTH"));
+  g_autofree gchar *absent = g_build_filename (tmp, "no-such-m3ret-synth", NULL);
+  g_setenv ("M3RET_SYNTH", absent, TRUE);
+  M3retCheckRun r = m3ret_check_m3ret (TRUE, "synth", "--out", fresh, NULL);
+  g_setenv ("M3RET_SYNTH", saved, TRUE);
+  ck_assert_int_eq (r.status, 1);
+  ck_assert_msg (strstr (r.err, absent) != NULL && strstr (r.err, "M3RET_SYNTH") != NULL,
+                 "%s", r.err);
+  ck_assert_uint_eq (m3ret_check_count_lines (r.err), 1);
+  ck_assert (!g_file_test (fresh, G_FILE_TEST_EXISTS));
+  m3ret_check_run_clear (&r);
+}
+END_TEST
+
 START_TEST (test_api_modalities)
 {
   guint mask = 0;
@@ -305,6 +324,7 @@ synth_suite (void)
   tcase_add_test (tc, test_mpeg4_same_bytes);
   tcase_add_test (tc, test_subset_same_bytes);
   tcase_add_test (tc, test_bad_arguments);
+  tcase_add_test (tc, test_generator_missing);
   tcase_add_test (tc, test_api_modalities);
   tcase_add_test (tc, test_api_rejects_options);
   suite_add_tcase (s, tc);

@@ -1,93 +1,36 @@
-/* cmd-synth.c — `m3ret synth`: write the synthetic labelled dataset. */
+/* cmd-synth.c — `m3ret synth`: runs the synthetic dataset generator.
+ *
+ * The generator is its own program, m3ret-synth (examples/synth), so that it
+ * and its image and video encoders stay out of libm3ret and off this
+ * command's link line.  It is found at $M3RET_SYNTH, else where `make
+ * install` puts it, and runs with this command's arguments unchanged.
+ */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
-#include "m3ret-synth.h"
 
 gint
 cmd_synth (gint argc, gchar **argv)
 {
-  CliCommon common = { 0 };
-  M3retSynthOptions opts;
-  m3ret_synth_options_init (&opts);
-  gchar *out = NULL, *modalities = NULL, *codec = NULL;
-  gint per_class = (gint) opts.per_class, size = (gint) opts.size, frames = (gint) opts.frames;
-  gint cine = (gint) opts.cine;
-  gint64 seed = 0;
-  GOptionEntry entries[] = {
-    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write the dataset into DIR (created if missing)",
-      "DIR" },
-    { "per-class", 'n', 0, G_OPTION_ARG_INT, &per_class,
-      "Samples per label and modality (default 8)", "N" },
-    { "size", 's', 0, G_OPTION_ARG_INT, &size,
-      "Image side in pixels, a multiple of 16 in [32, 512]; volumes are S×S×S/2 (default 64)", "S" },
-    { "modalities", 'm', 0, G_OPTION_ARG_STRING, &modalities,
-      "Comma-separated subset of xray,ultrasound,endoscopy,ct,mri (default all)", "LIST" },
-    { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Random seed; same arguments, same bytes (default 0)",
-      "S" },
-    { "frames", 0, 0, G_OPTION_ARG_INT, &frames, "Frames per video (default 16)", "N" },
-    { "cine", 0, 0, G_OPTION_ARG_INT, &cine,
-      "Write the last N ultrasound samples of each class as cine clips (default 0)", "N" },
-    { "video-codec", 0, 0, G_OPTION_ARG_STRING, &codec,
-      "h264 (.mp4) or mpeg4 (.avi); default h264 where FFmpeg has libx264", "CODEC" },
-    G_OPTION_ENTRY_NULL
-  };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("- write a synthetic labelled dataset");
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  g_option_context_set_description (
-    ctx, "Writes DIR/MODALITY/LABEL_NNN.{png,nii.gz,mp4|avi} and DIR/manifest.csv\n"
-         "(path,modality,label,split), DIR/query.csv and DIR/database.csv.\n"
-         "Labels: head, chest, abdomen, pelvis, knee for xray, ultrasound, ct and mri\n"
-         "(sample NNN of a region is the same anatomy in each); esophagus, stomach,\n"
-         "duodenum, colon for endoscopy.\n");
-  cli_add_common_options (ctx, &common);
-  gint status = M3RET_EXIT_USAGE;
-  GError *error = NULL;
-  if (!cli_parse (ctx, "synth", &argc, &argv))
-    goto done;
-  if (argc != 1) {
-    cli_usage_error ("synth", "unexpected argument '%s'", argv[1]);
-    goto done;
-  }
-  if (out == NULL) {
-    cli_usage_error ("synth", "--out DIR is required");
-    goto done;
-  }
-  if (per_class < 1 || size < 1 || frames < 1 || cine < 0) {
-    cli_usage_error ("synth", "--per-class, --size and --frames must be positive and --cine "
-                     "not negative (got %d, %d, %d, %d)", per_class, size, frames, cine);
-    goto done;
-  }
-  if (modalities != NULL && !m3ret_synth_parse_modalities (modalities, &opts.modalities, &error)) {
-    cli_usage_error ("synth", "%s", error->message);
-    goto done;
-  }
-  opts.out_dir = out;
-  opts.per_class = (guint) per_class;
-  opts.size = (guint) size;
-  opts.frames = (guint) frames;
-  opts.cine = (guint) cine;
-  opts.video_codec = codec;
-  opts.seed = (guint64) seed;
-  M3retSynthReport report = { 0 };
-  gint64 start = g_get_monotonic_time ();
-  if (!m3ret_synth_run (&opts, &report, &error)) {
-    status = error->code == M3RET_SYNTH_ERROR_ARGUMENT
-               ? cli_usage_error ("synth", "%s", error->message)
-               : cli_fail (error);
-    goto done;
-  }
-  printf ("wrote %u files to %s in %.1f s%s%s%s\n", report.n_files, out,
-          (g_get_monotonic_time () - start) / 1e6, report.video_codec ? " (video: " : "",
-          report.video_codec ? report.video_codec : "", report.video_codec ? ")" : "");
-  status = M3RET_EXIT_OK;
-done:
-  g_clear_error (&error);
-  g_free (out);
-  g_free (modalities);
-  g_free (codec);
-  g_strfreev (common.plugin_paths);
-  return status;
+  const gchar *program = g_getenv ("M3RET_SYNTH");
+  if (program == NULL || program[0] == '\0')
+    program = M3RET_SYNTH_PROGRAM;
+  if (!g_file_test (program, G_FILE_TEST_IS_EXECUTABLE) || g_file_test (program, G_FILE_TEST_IS_DIR))
+    return cli_failf ("synth: the generator %s is not there or not executable (set M3RET_SYNTH "
+                      "to its path: examples/synth/m3ret-synth in a build tree)", program);
+  gchar **args = g_new0 (gchar *, argc + 1);
+  args[0] = (gchar *) program;
+  for (gint i = 1; i < argc; i++)
+    args[i] = argv[i];
+  fflush (stdout);
+  fflush (stderr);
+  execv (program, args);
+  gint saved = errno;
+  g_free (args);
+  return cli_failf ("synth: cannot run the generator %s: %s", program, g_strerror (saved));
 }

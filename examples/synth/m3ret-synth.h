@@ -17,8 +17,9 @@
  * Randomness is GLib's GRand (Mersenne Twister), seeded explicitly for every
  * sample from (seed, stream, class, index), so a file depends on nothing but
  * the arguments: the same arguments give byte-identical files, whatever
- * subset of modalities is asked for. This library is built before libm3ret
- * and does not depend on it.
+ * subset of modalities is asked for. Files are written through libm3ret's
+ * crash-safe writes; the generator itself is not part of libm3ret, and the
+ * m3ret command runs it as the program m3ret-synth.
  */
 #ifndef M3RET_SYNTH_H
 #define M3RET_SYNTH_H
