@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -11,6 +12,17 @@
 #include "m3ret-fileio.h"
 
 G_DEFINE_QUARK (m3ret-format-error-quark, m3ret_format_error)
+
+gboolean
+m3ret_format_fail (GError **error, gint code, const gchar *file, const gchar *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_autofree gchar *reason = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error (error, M3RET_FORMAT_ERROR, code, "%s: %s", file, reason);
+  return FALSE;
+}
 
 #define BUFFER_SIZE (1u << 20)
 

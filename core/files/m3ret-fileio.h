@@ -29,6 +29,11 @@ typedef enum {
   M3RET_FORMAT_ERROR_INVALID     /* values we refuse (NaN, empty, bad field) */
 } M3retFormatError;
 
+/* Sets @error to "@file: REASON" in %M3RET_FORMAT_ERROR with @code, and
+ * returns FALSE, so that a reader can `return m3ret_format_fail (...)`. */
+gboolean m3ret_format_fail (GError **error, gint code, const gchar *file, const gchar *format, ...)
+  G_GNUC_PRINTF (4, 5);
+
 typedef struct _M3retAtomicFile M3retAtomicFile;
 
 /* Starts writing @path: creates a temporary ".NAME.XXXXXX" beside it.

@@ -8,20 +8,6 @@
 
 static const guint8 npy_magic[6] = { 0x93, 'N', 'U', 'M', 'P', 'Y' };
 
-static gboolean
-fail (GError **error, gint code, const gchar *name, const gchar *format, ...) G_GNUC_PRINTF (4, 5);
-
-static gboolean
-fail (GError **error, gint code, const gchar *name, const gchar *format, ...)
-{
-  va_list args;
-  va_start (args, format);
-  g_autofree gchar *reason = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error (error, M3RET_FORMAT_ERROR, code, "%s: %s", name, reason);
-  return FALSE;
-}
-
 /* A cursor over the header text: the Python dict literal numpy writes. */
 typedef struct {
   const gchar *p, *end;
@@ -40,7 +26,7 @@ expect_char (Lexer *lx, gchar c, GError **error)
 {
   skip_space (lx);
   if (lx->p >= lx->end || *lx->p != c)
-    return fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "malformed header: expected '%c'", c);
+    return m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "malformed header: expected '%c'", c);
   lx->p++;
   return TRUE;
 }
@@ -58,7 +44,7 @@ parse_string (Lexer *lx, GError **error)
 {
   skip_space (lx);
   if (lx->p >= lx->end || (*lx->p != '\'' && *lx->p != '"')) {
-    fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "malformed header: expected a quoted string");
+    m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "malformed header: expected a quoted string");
     return NULL;
   }
   gchar quote = *lx->p++;
@@ -66,7 +52,7 @@ parse_string (Lexer *lx, GError **error)
   while (lx->p < lx->end && *lx->p != quote && *lx->p != '\\')
     lx->p++;
   if (lx->p >= lx->end || *lx->p != quote) {
-    fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "malformed header: unterminated string");
+    m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "malformed header: unterminated string");
     return NULL;
   }
   gchar *s = g_strndup (start, lx->p - start);
@@ -86,7 +72,7 @@ parse_bool (Lexer *lx, gboolean *value, GError **error)
     *value = FALSE;
     lx->p += 5;
   } else {
-    return fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name,
+    return m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name,
                  "malformed header: fortran_order is not True or False");
   }
   return TRUE;
@@ -107,20 +93,20 @@ parse_shape (Lexer *lx, guint64 *shape, guint *rank, GError **error)
     while (lx->p < lx->end && g_ascii_isdigit (*lx->p)) {
       guint digit = *lx->p - '0';
       if (v > (G_MAXUINT64 - digit) / 10)
-        return fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "shape dimension too large");
+        return m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "shape dimension too large");
       v = v * 10 + digit;
       lx->p++;
     }
     if (lx->p == start)
-      return fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name,
+      return m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name,
                    "malformed header: shape holds something other than whole numbers");
     if (*rank == MAX_RANK)
-      return fail (error, M3RET_FORMAT_ERROR_UNSUPPORTED, lx->name, "shape has too many dimensions");
+      return m3ret_format_fail (error, M3RET_FORMAT_ERROR_UNSUPPORTED, lx->name, "shape has too many dimensions");
     shape[(*rank)++] = v;
     if (peek_char (lx, ','))
       lx->p++;
     else if (!peek_char (lx, ')'))
-      return fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "malformed header: bad shape tuple");
+      return m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "malformed header: bad shape tuple");
   }
   lx->p++;
   return TRUE;
@@ -160,19 +146,19 @@ parse_header_dict (Lexer *lx, Header *h, GError **error)
     } else {
       /* Escaped: a key may hold newlines or control bytes, the message is one line. */
       g_autofree gchar *shown = g_strescape (key, NULL);
-      return fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "unexpected header key '%s'",
+      return m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "unexpected header key '%s'",
                    shown);
     }
     if (!ok)
       return FALSE;
     if (*seen)
-      return fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "header key '%s' appears twice",
+      return m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "header key '%s' appears twice",
                    key);
     *seen = TRUE;
     if (peek_char (lx, ','))
       lx->p++;
     else if (!peek_char (lx, '}'))
-      return fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "malformed header: expected ','");
+      return m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "malformed header: expected ','");
   }
   lx->p++;
   skip_space (lx);
@@ -181,16 +167,16 @@ parse_header_dict (Lexer *lx, Header *h, GError **error)
   if (lx->p < lx->end && *lx->p == '#') {
     const gchar *start = lx->p + 1;
     if (memchr (start, '\n', lx->end - start) != NULL || memchr (start, '\r', lx->end - start))
-      return fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name,
+      return m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name,
                    "malformed header: the comment after the dict spans lines");
     g_free (h->comment);
     h->comment = g_strstrip (g_strndup (start, lx->end - start));
     lx->p = lx->end;
   }
   if (lx->p != lx->end)
-    return fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "malformed header: text after the dict");
+    return m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "malformed header: text after the dict");
   if (!seen_descr || !seen_order || !seen_shape)
-    return fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "header lacks '%s'",
+    return m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, lx->name, "header lacks '%s'",
                  !seen_descr ? "descr" : !seen_order ? "fortran_order" : "shape");
   return TRUE;
 }
@@ -201,11 +187,11 @@ m3ret_npy_decode_f32_commented (const guint8 *bytes, gsize len, const gchar *nam
 {
   g_return_val_if_fail (bytes != NULL || len == 0, NULL);
   if (len > 0 && memcmp (bytes, npy_magic, MIN (len, sizeof npy_magic)) != 0) {
-    fail (error, M3RET_FORMAT_ERROR_FOREIGN, name, "not a .npy file (no \\x93NUMPY magic)");
+    m3ret_format_fail (error, M3RET_FORMAT_ERROR_FOREIGN, name, "not a .npy file (no \\x93NUMPY magic)");
     return NULL;
   }
   if (len < 10) {
-    fail (error, M3RET_FORMAT_ERROR_TRUNCATED, name,
+    m3ret_format_fail (error, M3RET_FORMAT_ERROR_TRUNCATED, name,
           len == 0 ? "empty file" : "truncated before the header");
     return NULL;
   }
@@ -216,28 +202,28 @@ m3ret_npy_decode_f32_commented (const guint8 *bytes, gsize len, const gchar *nam
     offset = 10;
   } else if ((major == 2 || major == 3) && minor == 0) {
     if (len < 12) {
-      fail (error, M3RET_FORMAT_ERROR_TRUNCATED, name, "truncated in the header length");
+      m3ret_format_fail (error, M3RET_FORMAT_ERROR_TRUNCATED, name, "truncated in the header length");
       return NULL;
     }
     header_len = bytes[8] | (gsize) bytes[9] << 8 | (gsize) bytes[10] << 16 | (gsize) bytes[11] << 24;
     offset = 12;
   } else {
-    fail (error, M3RET_FORMAT_ERROR_VERSION, name, ".npy format version %u.%u is not 1.0, 2.0 or 3.0",
+    m3ret_format_fail (error, M3RET_FORMAT_ERROR_VERSION, name, ".npy format version %u.%u is not 1.0, 2.0 or 3.0",
           major, minor);
     return NULL;
   }
   if (header_len > len - offset) {
-    fail (error, M3RET_FORMAT_ERROR_TRUNCATED, name, "truncated in the header (%zu of %zu bytes)",
+    m3ret_format_fail (error, M3RET_FORMAT_ERROR_TRUNCATED, name, "truncated in the header (%zu of %zu bytes)",
           len - offset, header_len);
     return NULL;
   }
   const gchar *text = (const gchar *) bytes + offset;
   if (header_len == 0 || text[header_len - 1] != '\n') {
-    fail (error, M3RET_FORMAT_ERROR_CORRUPT, name, "malformed header: does not end with a newline");
+    m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, name, "malformed header: does not end with a newline");
     return NULL;
   }
   if (memchr (text, '\0', header_len) != NULL) {
-    fail (error, M3RET_FORMAT_ERROR_CORRUPT, name, "malformed header: holds a NUL byte");
+    m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, name, "malformed header: holds a NUL byte");
     return NULL;
   }
   Header h = { 0 };
@@ -248,17 +234,17 @@ m3ret_npy_decode_f32_commented (const guint8 *bytes, gsize len, const gchar *nam
   gboolean ok = parse_header_dict (&lx, &h, error);
   if (ok && strcmp (h.descr, "<f4") != 0) {
     g_autofree gchar *shown = g_strescape (h.descr, NULL);
-    ok = fail (error, M3RET_FORMAT_ERROR_UNSUPPORTED, name,
+    ok = m3ret_format_fail (error, M3RET_FORMAT_ERROR_UNSUPPORTED, name,
                "dtype '%s' is not little-endian float32 '<f4'", shown);
   }
   if (ok && h.fortran_order)
-    ok = fail (error, M3RET_FORMAT_ERROR_UNSUPPORTED, name,
+    ok = m3ret_format_fail (error, M3RET_FORMAT_ERROR_UNSUPPORTED, name,
                "Fortran (column-major) order is not supported; save a C-ordered array");
   if (ok && h.rank != 2)
-    ok = fail (error, M3RET_FORMAT_ERROR_UNSUPPORTED, name,
+    ok = m3ret_format_fail (error, M3RET_FORMAT_ERROR_UNSUPPORTED, name,
                "array has %u dimensions, expected 2 (N rows × d columns)", h.rank);
   if (ok && h.shape[1] == 0)
-    ok = fail (error, M3RET_FORMAT_ERROR_UNSUPPORTED, name, "array has 0 columns");
+    ok = m3ret_format_fail (error, M3RET_FORMAT_ERROR_UNSUPPORTED, name, "array has 0 columns");
   g_free (h.descr);
   if (!ok) {
     g_free (h.comment);
@@ -268,19 +254,19 @@ m3ret_npy_decode_f32_commented (const guint8 *bytes, gsize len, const gchar *nam
   guint64 rows = h.shape[0], cols = h.shape[1];
   gsize data_len = len - offset - header_len;
   if (rows > G_MAXSIZE / 4 / cols) {
-    fail (error, M3RET_FORMAT_ERROR_CORRUPT, name, "shape (%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
+    m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, name, "shape (%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
           ") is too large", rows, cols);
     return NULL;
   }
   gsize want = rows * cols * 4;
   if (data_len < want) {
-    fail (error, M3RET_FORMAT_ERROR_TRUNCATED, name,
+    m3ret_format_fail (error, M3RET_FORMAT_ERROR_TRUNCATED, name,
           "truncated: shape (%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT ") needs %zu data bytes, "
           "the file has %zu", rows, cols, want, data_len);
     return NULL;
   }
   if (data_len > want) {
-    fail (error, M3RET_FORMAT_ERROR_CORRUPT, name,
+    m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, name,
           "%zu bytes after the data of shape (%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT ")",
           data_len - want, rows, cols);
     return NULL;

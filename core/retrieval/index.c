@@ -175,19 +175,30 @@ gboolean
 m3ret_index_search (M3retIndex *index, const gfloat *queries, gsize n_queries, guint k,
                     const gint64 *exclude, gint64 *ids, gfloat *scores, GError **error)
 {
-  if (exclude == NULL)
-    return m3ret_index_search_excluding (index, queries, n_queries, k, NULL, ids, scores, error);
-  g_autofree gsize *offsets = g_new (gsize, n_queries + 1);
-  g_autofree gint64 *own = g_new (gint64, MAX (n_queries, 1));
+  g_autofree M3retExclusions *ex = exclude ? m3ret_exclusions_new_one_each (exclude, n_queries)
+                                           : NULL;
+  return m3ret_index_search_excluding (index, queries, n_queries, k, ex, ids, scores, error);
+}
+
+M3retExclusions *
+m3ret_exclusions_new_one_each (const gint64 *self, gsize n_queries)
+{
+  /* The struct, then n+1 offsets, then up to n ids: one g_free() frees all. */
+  gsize head = sizeof (M3retExclusions), offs = (n_queries + 1) * sizeof (gsize);
+  guint8 *block = g_malloc (head + offs + MAX (n_queries, 1) * sizeof (gint64));
+  M3retExclusions *ex = (M3retExclusions *) block;
+  gsize *offsets = (gsize *) (block + head);
+  gint64 *ids = (gint64 *) (block + head + offs);
   gsize n = 0;
   for (gsize q = 0; q < n_queries; q++) {
     offsets[q] = n;
-    if (exclude[q] >= 0)
-      own[n++] = exclude[q];
+    if (self[q] >= 0)
+      ids[n++] = self[q];
   }
   offsets[n_queries] = n;
-  M3retExclusions ex = { offsets, own };
-  return m3ret_index_search_excluding (index, queries, n_queries, k, &ex, ids, scores, error);
+  ex->offsets = offsets;
+  ex->ids = ids;
+  return ex;
 }
 
 static gboolean
@@ -341,20 +352,6 @@ m3ret_index_save (M3retIndex *index, const gchar *path, GError **error)
   return m3ret_atomic_file_commit (writer.file, error);
 }
 
-static gpointer
-refuse (GError **error, gint code, const gchar *path, const gchar *format, ...) G_GNUC_PRINTF (4, 5);
-
-static gpointer
-refuse (GError **error, gint code, const gchar *path, const gchar *format, ...)
-{
-  va_list args;
-  va_start (args, format);
-  g_autofree gchar *reason = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error (error, M3RET_FORMAT_ERROR, code, "%s: %s", path, reason);
-  return NULL;
-}
-
 /* Returns: (transfer full) the value of @key in the meta section, or NULL. */
 static gchar *
 meta_value (const gchar *meta, gsize len, const gchar *key)
@@ -370,54 +367,83 @@ meta_value (const gchar *meta, gsize len, const gchar *key)
   return NULL;
 }
 
+/* Where the sections of a container sit, once its header and trailer check. */
+typedef struct {
+  guint32 version;
+  guint64 meta_len, items_len, payload_len;
+  guint dim;
+  guint64 count;
+  gchar name[NAME_SIZE + 1];
+} Container;
+
+/* Checks the header, trailer, lengths, checksum, retriever name and shape
+ * of an index file before anything is decoded or allocated for it. */
+static gboolean
+container_check (const guint8 *bytes, gsize len, const gchar *path, const gchar *want,
+                 Container *c, GError **error)
+{
+  if (memcmp (bytes, file_magic, MIN (len, sizeof file_magic)) != 0)
+    return m3ret_format_fail (error, M3RET_FORMAT_ERROR_FOREIGN, path, "not an m3ret index file");
+  if (len < HEADER_SIZE + TRAILER_SIZE)
+    return m3ret_format_fail (error, M3RET_FORMAT_ERROR_TRUNCATED, path,
+                              "truncated: %zu bytes, smaller than any index file", len);
+  c->version = get_u32 (bytes + 8);
+  if (c->version < M3RET_INDEX_FILE_VERSION_OLDEST || c->version > M3RET_INDEX_FILE_VERSION)
+    return m3ret_format_fail (error, M3RET_FORMAT_ERROR_VERSION, path,
+                              "index file version %u; this m3ret reads versions %d to %d",
+                              c->version, M3RET_INDEX_FILE_VERSION_OLDEST,
+                              M3RET_INDEX_FILE_VERSION);
+  const guint8 *trailer = bytes + len - TRAILER_SIZE;
+  if (memcmp (trailer + 20, end_magic, 4) != 0)
+    return m3ret_format_fail (error, M3RET_FORMAT_ERROR_TRUNCATED, path,
+                              "the end marker is missing: the file is truncated or was not fully "
+                              "written");
+  /* Version 1 had no meta section: its bytes 56..63 were reserved zeros. */
+  c->meta_len = c->version >= 2 ? get_u64 (bytes + 56) : 0;
+  c->items_len = get_u64 (trailer);
+  c->payload_len = get_u64 (trailer + 8);
+  guint64 body = len - HEADER_SIZE - TRAILER_SIZE;
+  if (c->meta_len > body || c->items_len > body - c->meta_len
+      || c->payload_len != body - c->meta_len - c->items_len)
+    return m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, path,
+                              "section lengths (%" G_GUINT64_FORMAT " + %" G_GUINT64_FORMAT " + %"
+                              G_GUINT64_FORMAT ") do not match the file size", c->meta_len,
+                              c->items_len, c->payload_len);
+  guint32 stored = get_u32 (trailer + 16);
+  guint32 computed = m3ret_crc32_update (0, bytes, len - 8);
+  if (stored != computed)
+    return m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, path,
+                              "checksum mismatch (stored %08x, computed %08x): the file is corrupt",
+                              stored, computed);
+  memset (c->name, 0, sizeof c->name);
+  memcpy (c->name, bytes + 24, NAME_SIZE);
+  if (strcmp (c->name, want) != 0) {
+    g_autofree gchar *shown = g_strescape (c->name, NULL); /* any bytes: keep the message one line */
+    return m3ret_format_fail (error, M3RET_FORMAT_ERROR_FOREIGN, path,
+                              "built by retriever '%s', but the pipeline selects '%s'", shown,
+                              want);
+  }
+  c->dim = get_u32 (bytes + 12);
+  c->count = get_u64 (bytes + 16);
+  /* No embedding is that wide; a larger dim is a corrupt header that would
+   * make a plugin allocate for it before reading any vector. */
+  if (c->dim == 0 || c->dim > M3RET_INDEX_MAX_DIM || c->count > G_MAXSIZE / c->dim)
+    return m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, path,
+                              "impossible shape %" G_GUINT64_FORMAT " × %u", c->count, c->dim);
+  return TRUE;
+}
+
 static M3retIndex *
 index_decode (const M3retPlugin *plugin, const M3retRetrieverVTable *vt, const M3retConfig *config,
               const guint8 *bytes, gsize len, const gchar *path, guint n_threads, GError **error)
 {
-  if (memcmp (bytes, file_magic, MIN (len, sizeof file_magic)) != 0)
-    return refuse (error, M3RET_FORMAT_ERROR_FOREIGN, path, "not an m3ret index file");
-  if (len < HEADER_SIZE + TRAILER_SIZE)
-    return refuse (error, M3RET_FORMAT_ERROR_TRUNCATED, path,
-                   "truncated: %zu bytes, smaller than any index file", len);
-  guint32 version = get_u32 (bytes + 8);
-  if (version < M3RET_INDEX_FILE_VERSION_OLDEST || version > M3RET_INDEX_FILE_VERSION)
-    return refuse (error, M3RET_FORMAT_ERROR_VERSION, path,
-                   "index file version %u; this m3ret reads versions %d to %d", version,
-                   M3RET_INDEX_FILE_VERSION_OLDEST, M3RET_INDEX_FILE_VERSION);
-  const guint8 *trailer = bytes + len - TRAILER_SIZE;
-  if (memcmp (trailer + 20, end_magic, 4) != 0)
-    return refuse (error, M3RET_FORMAT_ERROR_TRUNCATED, path,
-                   "the end marker is missing: the file is truncated or was not fully written");
-  /* Version 1 had no meta section: its bytes 56..63 were reserved zeros. */
-  guint64 meta_len = version >= 2 ? get_u64 (bytes + 56) : 0;
-  guint64 items_len = get_u64 (trailer), payload_len = get_u64 (trailer + 8);
-  guint64 body = len - HEADER_SIZE - TRAILER_SIZE;
-  if (meta_len > body || items_len > body - meta_len || payload_len != body - meta_len - items_len)
-    return refuse (error, M3RET_FORMAT_ERROR_CORRUPT, path,
-                   "section lengths (%" G_GUINT64_FORMAT " + %" G_GUINT64_FORMAT " + %"
-                   G_GUINT64_FORMAT ") do not match the file size", meta_len, items_len,
-                   payload_len);
-  guint32 stored = get_u32 (trailer + 16);
-  guint32 computed = m3ret_crc32_update (0, bytes, len - 8);
-  if (stored != computed)
-    return refuse (error, M3RET_FORMAT_ERROR_CORRUPT, path,
-                   "checksum mismatch (stored %08x, computed %08x): the file is corrupt", stored,
-                   computed);
-  gchar name[NAME_SIZE + 1] = { 0 };
-  memcpy (name, bytes + 24, NAME_SIZE);
-  const gchar *want = m3ret_plugin_get_desc (plugin)->name;
-  if (strcmp (name, want) != 0) {
-    g_autofree gchar *shown = g_strescape (name, NULL); /* any bytes: keep the message one line */
-    return refuse (error, M3RET_FORMAT_ERROR_FOREIGN, path,
-                   "built by retriever '%s', but the pipeline selects '%s'", shown, want);
-  }
-  guint dim = get_u32 (bytes + 12);
-  guint64 count = get_u64 (bytes + 16);
-  /* No embedding is that wide; a larger dim is a corrupt header that would
-   * make a plugin allocate for it before reading any vector. */
-  if (dim == 0 || dim > M3RET_INDEX_MAX_DIM || count > G_MAXSIZE / dim)
-    return refuse (error, M3RET_FORMAT_ERROR_CORRUPT, path, "impossible shape %" G_GUINT64_FORMAT
-                   " × %u", count, dim);
+  Container c;
+  if (!container_check (bytes, len, path, m3ret_plugin_get_desc (plugin)->name, &c, error))
+    return NULL;
+  guint64 meta_len = c.meta_len, items_len = c.items_len, payload_len = c.payload_len;
+  guint dim = c.dim;
+  guint64 count = c.count;
+  const gchar *name = c.name;
   M3retItems *items = NULL;
   if (items_len > 0) {
     g_autofree gchar *label = g_strdup_printf ("%s (items)", path);
@@ -428,8 +454,9 @@ index_decode (const M3retPlugin *plugin, const M3retRetrieverVTable *vt, const M
     if (items->n != count) {
       gsize n_items = items->n;
       m3ret_items_free (items);
-      return refuse (error, M3RET_FORMAT_ERROR_CORRUPT, path,
-                     "%zu items for %" G_GUINT64_FORMAT " vectors", n_items, count);
+      m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, path,
+                         "%zu items for %" G_GUINT64_FORMAT " vectors", n_items, count);
+      return NULL;
     }
   }
   GError *local = NULL;
@@ -438,8 +465,10 @@ index_decode (const M3retPlugin *plugin, const M3retRetrieverVTable *vt, const M
                               MAX (n_threads, 1), &local);
   if (handle == NULL) {
     m3ret_items_free (items);
-    if (local == NULL)
-      return refuse (error, M3RET_FORMAT_ERROR_CORRUPT, path, "the %s plugin refused it", name);
+    if (local == NULL) {
+      m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, path, "the %s plugin refused it", name);
+      return NULL;
+    }
     g_set_error (error, local->domain, local->code, "%s: %s", path, local->message);
     g_error_free (local);
     return NULL;
@@ -449,8 +478,9 @@ index_decode (const M3retPlugin *plugin, const M3retRetrieverVTable *vt, const M
   index->provenance = meta_value ((const gchar *) bytes + HEADER_SIZE, meta_len, "provenance");
   if (vt->count (handle) != count) {
     m3ret_index_free (index);
-    return refuse (error, M3RET_FORMAT_ERROR_CORRUPT, path,
-                   "the payload holds a different number of vectors than the header");
+    m3ret_format_fail (error, M3RET_FORMAT_ERROR_CORRUPT, path,
+                       "the payload holds a different number of vectors than the header");
+    return NULL;
   }
   return index;
 }
@@ -531,8 +561,9 @@ m3ret_index_open (M3retRegistry *registry, const gchar *path, guint n_threads, G
   const M3retPlugin *plugin = m3ret_registry_lookup (registry, M3RET_PLUGIN_RETRIEVER, name);
   if (plugin == NULL) {
     g_autofree gchar *shown = g_strescape (name, NULL);
-    refuse (error, M3RET_FORMAT_ERROR_UNSUPPORTED, path,
-            "built by retriever '%s', which no plugin on the search path provides", shown);
+    m3ret_format_fail (error, M3RET_FORMAT_ERROR_UNSUPPORTED, path,
+                       "built by retriever '%s', which no plugin on the search path provides",
+                       shown);
     goto out;
   }
   config = recorded_config (plugin, bytes, len, path, error);

@@ -83,6 +83,10 @@ typedef struct {
   const gint64 *ids;
 } M3retExclusions;
 
+/* Returns: (transfer full) the exclusions that leave out at most one id per
+ * query, @self[q] (-1: none), in one block: free with g_free(). */
+M3retExclusions *m3ret_exclusions_new_one_each (const gint64 *self, gsize n_queries);
+
 /* The @k best ids and cosine scores of each of @n_queries normalised
  * queries into @ids and @scores (n_queries×k); slots beyond count() get
  * id -1 and score -INFINITY.  @exclude (may be NULL) gives for each query

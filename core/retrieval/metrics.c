@@ -199,22 +199,10 @@ m3ret_metrics_table_add (M3retMetricsTable *table, const gchar *column, gsize n_
                          const gint64 *query_self, const gchar *const *db_labels, gsize n_db,
                          GError **error)
 {
-  if (query_self == NULL)
-    return m3ret_metrics_table_add_excluding (table, column, n_queries, width, ids, scores,
-                                              query_labels, query_rows, NULL, db_labels, n_db,
-                                              error);
-  g_autofree gsize *offsets = g_new (gsize, n_queries + 1);
-  g_autofree gint64 *own = g_new (gint64, MAX (n_queries, 1));
-  gsize n = 0;
-  for (gsize q = 0; q < n_queries; q++) {
-    offsets[q] = n;
-    if (query_self[q] >= 0)
-      own[n++] = query_self[q];
-  }
-  offsets[n_queries] = n;
-  M3retExclusions ex = { offsets, own };
+  g_autofree M3retExclusions *ex =
+    query_self ? m3ret_exclusions_new_one_each (query_self, n_queries) : NULL;
   return m3ret_metrics_table_add_excluding (table, column, n_queries, width, ids, scores,
-                                            query_labels, query_rows, &ex, db_labels, n_db, error);
+                                            query_labels, query_rows, ex, db_labels, n_db, error);
 }
 
 gboolean
