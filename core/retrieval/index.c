@@ -379,7 +379,7 @@ typedef struct {
 /* Checks the header, trailer, lengths, checksum, retriever name and shape
  * of an index file before anything is decoded or allocated for it. */
 static gboolean
-container_check (const guint8 *bytes, gsize len, const gchar *path, const gchar *want,
+container_check (const guint8 *bytes, gsize len, const gchar *path, const M3retPlugin *plugin,
                  Container *c, GError **error)
 {
   if (memcmp (bytes, file_magic, MIN (len, sizeof file_magic)) != 0)
@@ -417,6 +417,7 @@ container_check (const guint8 *bytes, gsize len, const gchar *path, const gchar 
                               stored, computed);
   memset (c->name, 0, sizeof c->name);
   memcpy (c->name, bytes + 24, NAME_SIZE);
+  const gchar *want = m3ret_plugin_get_desc (plugin)->name;
   if (strcmp (c->name, want) != 0) {
     g_autofree gchar *shown = g_strescape (c->name, NULL); /* any bytes: keep the message one line */
     return m3ret_format_fail (error, M3RET_FORMAT_ERROR_FOREIGN, path,
@@ -438,7 +439,7 @@ index_decode (const M3retPlugin *plugin, const M3retRetrieverVTable *vt, const M
               const guint8 *bytes, gsize len, const gchar *path, guint n_threads, GError **error)
 {
   Container c;
-  if (!container_check (bytes, len, path, m3ret_plugin_get_desc (plugin)->name, &c, error))
+  if (!container_check (bytes, len, path, plugin, &c, error))
     return NULL;
   guint64 meta_len = c.meta_len, items_len = c.items_len, payload_len = c.payload_len;
   guint dim = c.dim;
@@ -552,8 +553,8 @@ m3ret_index_open (M3retRegistry *registry, const gchar *path, guint n_threads, G
   M3retIndex *index = NULL;
   M3retConfig *config = NULL;
   if (len < HEADER_SIZE || memcmp (bytes, file_magic, sizeof file_magic) != 0) {
-    /* index_decode() says what is wrong with it. */
-    index_decode (NULL, NULL, NULL, bytes, len, path, n_threads, error);
+    Container c; /* it fails before it needs a plugin, and says what is wrong */
+    container_check (bytes, len, path, NULL, &c, error);
     goto out;
   }
   gchar name[NAME_SIZE + 1] = { 0 };
