@@ -55,8 +55,10 @@ struct _M3retBackendVTable {
   /* optional: 0 = not usable with this configuration on this machine (set
    * @error to say why, e.g. "no CUDA device"), higher = preferred */
   guint (*score) (const M3retConfig *config, GError **error);
-  /* mandatory: (transfer full) a backend context for the [pipeline] group */
-  gpointer (*create) (const M3retConfig *config, GError **error);
+  /* mandatory: (transfer full) a backend context for the [pipeline] group
+   * that may use up to @n_threads threads of its own ([pipeline] threads,
+   * a core key the backend does not declare) */
+  gpointer (*create) (const M3retConfig *config, guint n_threads, GError **error);
   /* mandatory: frees a context; accepts NULL */
   void (*destroy) (gpointer self);
 

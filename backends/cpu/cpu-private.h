@@ -46,7 +46,7 @@ gpointer cpu_scratch (Cpu *cpu, gint tid, gsize nbytes);
 
 /* cpu.c: probe, context and memory entries */
 guint cpu_score (const M3retConfig *config, GError **error);
-gpointer cpu_create (const M3retConfig *config, GError **error);
+gpointer cpu_create (const M3retConfig *config, guint n_threads, GError **error);
 void cpu_destroy (gpointer self);
 gpointer cpu_alloc (gpointer self, gsize nbytes, GError **error);
 void cpu_free (gpointer self, gpointer mem);

@@ -18,29 +18,41 @@
 #include "cpu-private.h"
 #include "kernels.h"
 
+/* simd=, in the order of its choices */
+typedef enum {
+  CPU_SIMD_AUTO,
+  CPU_SIMD_AVX512,
+  CPU_SIMD_AVX2,
+  CPU_SIMD_GENERIC
+} CpuSimd;
+
+/* The names cpu_kernels_pick() takes, by CpuSimd. */
+static const gchar *const simd_names[] = { "auto", "avx512", "avx2", "generic" };
+
+/* cpu_keys as m3ret_config_fill() writes them. */
+typedef struct {
+  CpuSimd simd;
+} CpuSettings;
+
 static const M3retKeySpec cpu_keys[] = {
-  M3RET_KEY_ENUM_SPEC ("simd", "auto", "auto|avx512|avx2|generic",
-                       "instruction set of the hot loops (auto: the best this CPU has)"),
+  M3RET_KEY_ENUM_FIELD (CpuSettings, simd, "simd", "auto", "auto|avx512|avx2|generic",
+                        "instruction set of the hot loops (auto: the best this CPU has)"),
   M3RET_KEY_END
 };
-
-static const gchar *
-simd_of (const M3retConfig *config)
-{
-  if (config != NULL && m3ret_config_has_key (config, "simd"))
-    return m3ret_config_get_string (config, "simd");
-  return "auto";
-}
 
 /* The kernel table for @config, or NULL with @error: a forced `simd=`
  * this CPU cannot run makes the backend unusable here, not a crash. */
 static const CpuKernels *
 kernels_for (const M3retConfig *config, GError **error)
 {
-  const CpuKernels *kernels = cpu_kernels_pick (simd_of (config));
+  CpuSettings set = { CPU_SIMD_AUTO };
+  if (config != NULL && !m3ret_config_fill (config, cpu_keys, &set, error))
+    return NULL;
+  const gchar *simd = simd_names[set.simd];
+  const CpuKernels *kernels = cpu_kernels_pick (simd);
   if (kernels == NULL)
     g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED,
-                 "cpu: simd=%s needs instructions this CPU does not have", simd_of (config));
+                 "cpu: simd=%s needs instructions this CPU does not have", simd);
   return kernels;
 }
 
@@ -51,12 +63,9 @@ cpu_score (const M3retConfig *config, GError **error)
 }
 
 gpointer
-cpu_create (const M3retConfig *config, GError **error)
+cpu_create (const M3retConfig *config, guint threads, GError **error)
 {
-  gint n_threads = 1;
-  if (config != NULL && m3ret_config_has_key (config, "threads"))
-    n_threads = (gint) m3ret_config_get_int (config, "threads");
-  n_threads = CLAMP (n_threads, 1, 256);
+  gint n_threads = (gint) CLAMP (threads, 1, 256);
   const CpuKernels *kernels = kernels_for (config, error);
   if (kernels == NULL)
     return NULL;

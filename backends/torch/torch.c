@@ -32,38 +32,34 @@
 #include "m3ret-plugin.h"
 #include "torch-shim.h"
 
+/* device= and dtype=, in the order of their choices */
+typedef enum { TORCH_DEVICE_CPU, TORCH_DEVICE_CUDA } TorchDevice;
+typedef enum { TORCH_DTYPE_FLOAT32, TORCH_DTYPE_BFLOAT16 } TorchDtype;
+
+/* torch_keys as m3ret_config_fill() writes them. */
+typedef struct {
+  TorchDevice device;
+  gint64 device_index;
+  TorchDtype dtype;
+} TorchSettings;
+
 static const M3retKeySpec torch_keys[] = {
-  M3RET_KEY_ENUM_SPEC ("device", "cpu", "cpu|cuda", "where the torch backend runs (cuda needs a GPU)"),
-  M3RET_KEY_INT_SPEC ("device_index", "0", 0, 63, "which CUDA device, with device=cuda"),
-  M3RET_KEY_ENUM_SPEC ("dtype", "float32", "float32|bfloat16",
-                       "precision of matrix products (memory and other ops stay float32)"),
+  M3RET_KEY_ENUM_FIELD (TorchSettings, device, "device", "cpu", "cpu|cuda",
+                        "where the torch backend runs (cuda needs a GPU)"),
+  M3RET_KEY_INT_FIELD (TorchSettings, device_index, "device_index", "0", 0, 63,
+                       "which CUDA device, with device=cuda"),
+  M3RET_KEY_ENUM_FIELD (TorchSettings, dtype, "dtype", "float32", "float32|bfloat16",
+                        "precision of matrix products (memory and other ops stay float32)"),
   M3RET_KEY_END
 };
 
-typedef struct {
-  gboolean cuda;
-  gint index;
-  gboolean bf16;
-  gint threads;
-} TorchSettings;
-
-static void
-settings_from_config (const M3retConfig *config, TorchSettings *out)
+/* The keys of @config into @set (the defaults without a config); FALSE
+ * with @error when @config lacks them (the caller's bug). */
+static gboolean
+settings_from_config (const M3retConfig *config, TorchSettings *set, GError **error)
 {
-  out->cuda = FALSE;
-  out->index = 0;
-  out->bf16 = FALSE;
-  out->threads = 1;
-  if (config == NULL)
-    return;
-  if (m3ret_config_has_key (config, "device"))
-    out->cuda = g_strcmp0 (m3ret_config_get_string (config, "device"), "cuda") == 0;
-  if (m3ret_config_has_key (config, "device_index"))
-    out->index = (gint) m3ret_config_get_int (config, "device_index");
-  if (m3ret_config_has_key (config, "dtype"))
-    out->bf16 = g_strcmp0 (m3ret_config_get_string (config, "dtype"), "bfloat16") == 0;
-  if (m3ret_config_has_key (config, "threads"))
-    out->threads = CLAMP ((gint) m3ret_config_get_int (config, "threads"), 1, 256);
+  *set = (TorchSettings) { TORCH_DEVICE_CPU, 0, TORCH_DTYPE_FLOAT32 };
+  return config == NULL || m3ret_config_fill (config, torch_keys, set, error);
 }
 
 /* The shim library's table, loaded once per process (libraries are never
@@ -128,11 +124,12 @@ static guint
 torch_score (const M3retConfig *config, GError **error)
 {
   TorchSettings set;
-  settings_from_config (config, &set);
+  if (!settings_from_config (config, &set, error))
+    return 0;
   const TorchShimApi *api = shim_api (error);
   if (api == NULL)
     return 0;
-  if (!set.cuda)
+  if (set.device != TORCH_DEVICE_CUDA)
     return 1;
   gint count = api->cuda_device_count ();
   if (count == 0) {
@@ -141,9 +138,10 @@ torch_score (const M3retConfig *config, GError **error)
                  api->cuda_problem (), api->version ());
     return 0;
   }
-  if (set.index >= count) {
+  if (set.device_index >= count) {
     g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED,
-                 "torch: device_index=%d but libtorch sees %d CUDA device(s)", set.index, count);
+                 "torch: device_index=%d but libtorch sees %d CUDA device(s)",
+                 (gint) set.device_index, count);
     return 0;
   }
   return 10;
@@ -156,21 +154,24 @@ report_op_failure (const char *op, const char *message)
 }
 
 static gpointer
-torch_create (const M3retConfig *config, GError **error)
+torch_create (const M3retConfig *config, guint n_threads, GError **error)
 {
   TorchSettings set;
-  settings_from_config (config, &set);
+  if (!settings_from_config (config, &set, error))
+    return NULL;
   const TorchShimApi *api = shim_api (error);
   if (api == NULL)
     return NULL;
   gchar err[512] = "";
   /* see the header comment; OpenBLAS's count is process-wide */
-  openblas_set_num_threads (set.cuda ? 1 : set.threads);
-  TorchShim *shim = api->create (set.cuda, set.index, set.bf16, 1, report_op_failure, err,
+  gboolean cuda = set.device == TORCH_DEVICE_CUDA;
+  gboolean bf16 = set.dtype == TORCH_DTYPE_BFLOAT16;
+  openblas_set_num_threads (cuda ? 1 : (gint) CLAMP (n_threads, 1, 256));
+  TorchShim *shim = api->create (cuda, (gint) set.device_index, bf16, 1, report_op_failure, err,
                                  sizeof err);
   if (shim == NULL) {
     g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED,
-                 "torch backend: cannot start on %s: %s", set.cuda ? "cuda" : "cpu", err);
+                 "torch backend: cannot start on %s: %s", cuda ? "cuda" : "cpu", err);
     return NULL;
   }
   Torch *t = g_new0 (Torch, 1);

@@ -2,10 +2,11 @@
  *
  * Built against an installed m3ret with nothing but `pkg-config
  * m3ret-plugin` (see Makefile), it shows the whole contract of a modality:
- * declare keys, probe by magic bytes, read a file into an M3retVolume with
- * intensities in [0,1], and let the core's m3ret_render() produce every
- * view (crops, flips, jitter, normalisation) exactly as for the built-in
- * modalities.  Think of it as a dermatology-photo modality.
+ * declare keys bound to a settings struct and read them with one
+ * m3ret_config_fill(), probe by magic bytes, read a file into an
+ * M3retVolume with intensities in [0,1], and let the core's m3ret_render()
+ * produce every view (crops, flips, jitter, normalisation) exactly as for
+ * the built-in modalities.  Think of it as a dermatology-photo modality.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,28 +19,43 @@ typedef struct {
   gint64 max_pixels;
 } Netpbm;
 
+/* The keys, as m3ret_config_fill() writes them: each *_FIELD declaration
+ * below names its member here. */
+typedef struct {
+  gdouble mean[3];
+  gdouble std[3];
+  gdouble jitter;
+  gint64 max_pixels;
+} NetpbmSettings;
+
 static const M3retKeySpec netpbm_keys[] = {
-  M3RET_KEY_DOUBLE_LIST_SPEC ("mean", "0.5,0.5,0.5", 3, -10, 10, "per-channel mean after [0,1]"),
-  M3RET_KEY_DOUBLE_LIST_SPEC ("std", "0.25,0.25,0.25", 3, 1e-6, 10, "per-channel std after [0,1]"),
-  M3RET_KEY_DOUBLE_SPEC ("jitter", "0.1", 0, 1, "training views: contrast and brightness jitter"),
-  M3RET_KEY_INT_SPEC ("max_pixels", "67108864", 1, 1e12, "refuse images with more pixels"),
+  M3RET_KEY_DOUBLE_LIST_FIELD (NetpbmSettings, mean, "mean", "0.5,0.5,0.5", 3, -10, 10,
+                               "per-channel mean after [0,1]"),
+  M3RET_KEY_DOUBLE_LIST_FIELD (NetpbmSettings, std, "std", "0.25,0.25,0.25", 3, 1e-6, 10,
+                               "per-channel std after [0,1]"),
+  M3RET_KEY_DOUBLE_FIELD (NetpbmSettings, jitter, "jitter", "0.1", 0, 1,
+                          "training views: contrast and brightness jitter"),
+  M3RET_KEY_INT_FIELD (NetpbmSettings, max_pixels, "max_pixels", "67108864", 1, 1e12,
+                       "refuse images with more pixels"),
   M3RET_KEY_END
 };
 
 static gpointer
 netpbm_create (const M3retConfig *config, GError **error)
 {
+  /* One call reads every key; the values were checked when the pipeline loaded. */
+  NetpbmSettings set;
+  if (!m3ret_config_fill (config, netpbm_keys, &set, error))
+    return NULL;
   Netpbm *self = g_new0 (Netpbm, 1);
-  const gdouble *mean = m3ret_config_get_doubles (config, "mean", NULL);
-  const gdouble *std = m3ret_config_get_doubles (config, "std", NULL);
   for (guint c = 0; c < 3; c++) {
-    self->options.mean[c] = mean[c];
-    self->options.std[c] = std[c];
+    self->options.mean[c] = set.mean[c];
+    self->options.std[c] = set.std[c];
   }
   self->options.volumetric = FALSE;
   self->options.flips = M3RET_FLIP_X;
-  self->options.jitter = m3ret_config_get_double (config, "jitter");
-  self->max_pixels = m3ret_config_get_int (config, "max_pixels");
+  self->options.jitter = set.jitter;
+  self->max_pixels = set.max_pixels;
   return self;
 }
 

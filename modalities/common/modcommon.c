@@ -7,31 +7,22 @@
 #include "modcommon.h"
 
 gboolean
-mc_read_common_keys (const M3retConfig *config, gboolean volumetric, McCommon *common,
-                     GError **error)
+mc_read_common_keys (const M3retConfig *config, const McCommonSettings *settings,
+                     gboolean volumetric, McCommon *common, GError **error)
 {
   M3retRenderOptions *options = &common->options;
   memset (options, 0, sizeof *options);
   options->volumetric = volumetric;
-  guint n_mean = 0, n_std = 0;
-  const gdouble *mean = m3ret_config_get_doubles (config, "mean", &n_mean);
-  const gdouble *std = m3ret_config_get_doubles (config, "std", &n_std);
-  if (n_mean != 3 || n_std != 3) {
-    m3ret_config_key_error (config, error, M3RET_CONFIG_ERROR_OUT_OF_RANGE,
-                            n_mean != 3 ? "mean" : "std", "mean and std take 3 values each");
-    return FALSE;
-  }
   for (guint c = 0; c < 3; c++) {
-    options->mean[c] = mean[c];
-    options->std[c] = std[c];
+    options->mean[c] = settings->mean[c];
+    options->std[c] = settings->std[c];
   }
-  const gchar *flips = m3ret_config_get_string (config, "flips");
-  if (!m3ret_flips_from_string (flips, &options->flips)) {
+  if (!m3ret_flips_from_string (settings->flips, &options->flips)) {
     m3ret_config_key_error (config, error, M3RET_CONFIG_ERROR_BAD_VALUE, "flips",
                             "write none or letters of xyz (e.g. x, xy)");
     return FALSE;
   }
-  options->jitter = m3ret_config_get_double (config, "jitter");
+  options->jitter = settings->jitter;
   m3ret_limits_init_default (&common->limits);
   return TRUE;
 }

@@ -15,19 +15,30 @@
 
 G_BEGIN_DECLS
 
-/* Keys every modality declares, in this order, after its own.  Size limits
- * are not among them: they are the run's [data] keys, given to every
- * modality through set_limits (mc_set_limits). */
-#define MC_COMMON_KEYS(mean, std, flips, jitter)                                                  \
-  M3RET_KEY_DOUBLE_LIST_SPEC ("mean", (mean), 3, -1e3, 1e3,                                        \
-                              "per-channel mean subtracted after intensities are in [0,1]"),       \
-  M3RET_KEY_DOUBLE_LIST_SPEC ("std", (std), 3, 1e-6, 1e3,                                         \
-                              "per-channel standard deviation the value is then divided by: "     \
-                              "(v - mean) / std"),                                                 \
-  M3RET_KEY_STRING_SPEC ("flips", (flips),                                                         \
-                         "axes a training view flips with probability 1/2: none or letters of xyz"), \
-  M3RET_KEY_DOUBLE_SPEC ("jitter", (jitter), 0, 1,                                                 \
-                         "training intensity jitter: contrast x U(1-j,1+j), brightness + U(-j/2,j/2)")
+/* The values of the keys every modality declares (MC_COMMON_KEYS), as
+ * m3ret_config_fill() writes them: a member `common` of the plugin's own
+ * settings struct. */
+typedef struct {
+  gdouble mean[3];
+  gdouble std[3];
+  const gchar *flips;
+  gdouble jitter;
+} McCommonSettings;
+
+/* Keys every modality declares, in this order, after its own, bound to
+ * @S.common (an McCommonSettings).  Size limits are not among them: they
+ * are the run's [data] keys, given to every modality through set_limits
+ * (mc_set_limits). */
+#define MC_COMMON_KEYS(S, mean_def, std_def, flips_def, jitter_def)                               \
+  M3RET_KEY_DOUBLE_LIST_FIELD (S, common.mean, "mean", (mean_def), 3, -1e3, 1e3,                  \
+                               "per-channel mean subtracted after intensities are in [0,1]"),     \
+  M3RET_KEY_DOUBLE_LIST_FIELD (S, common.std, "std", (std_def), 3, 1e-6, 1e3,                     \
+                               "per-channel standard deviation the value is then divided by: "   \
+                               "(v - mean) / std"),                                               \
+  M3RET_KEY_STRING_FIELD (S, common.flips, "flips", (flips_def),                                  \
+                          "axes a training view flips with probability 1/2: none or letters of xyz"), \
+  M3RET_KEY_DOUBLE_FIELD (S, common.jitter, "jitter", (jitter_def), 0, 1,                         \
+                          "training intensity jitter: contrast x U(1-j,1+j), brightness + U(-j/2,j/2)")
 
 /* What every modality instance in this tree starts with. */
 typedef struct {
@@ -35,16 +46,17 @@ typedef struct {
   M3retLimits limits;
 } McCommon;
 
-/* The key of the modalities that decode a whole volume or clip per read. */
-#define MC_CACHE_KEY(mib)                                                                         \
-  M3RET_KEY_INT_SPEC ("cache_mb", (mib), 0, 1048576,                                               \
-                      "decoded files kept in memory for their next read, in MiB per plugin "      \
-                      "(least recently used dropped first; 0: decode every read)")
+/* The key of the modalities that decode a whole volume or clip per read,
+ * bound to the gint64 @S.cache_mb. */
+#define MC_CACHE_KEY(S, mib)                                                                      \
+  M3RET_KEY_INT_FIELD (S, cache_mb, "cache_mb", (mib), 0, 1048576,                                \
+                       "decoded files kept in memory for their next read, in MiB per plugin "     \
+                       "(least recently used dropped first; 0: decode every read)")
 
-/* Reads the common keys of @config into @common; the limits start at their
- * defaults until set_limits. */
-gboolean mc_read_common_keys (const M3retConfig *config, gboolean volumetric, McCommon *common,
-                              GError **error);
+/* Sets @common from the filled @settings (@config only names the key at
+ * fault); the limits start at their defaults until set_limits. */
+gboolean mc_read_common_keys (const M3retConfig *config, const McCommonSettings *settings,
+                              gboolean volumetric, McCommon *common, GError **error);
 
 /* The set_limits entry of a modality whose instance starts with an McCommon. */
 void mc_set_limits (gpointer self, const M3retLimits *limits);
@@ -226,9 +238,17 @@ typedef struct {
 gboolean mc_video_read_views (const McVideoModality *m, const gchar *path, const M3retView *views,
                               guint n_views, M3retSample **out, GError **error);
 
-/* create/destroy entries for such a modality; its keys must include
- * MC_COMMON_KEYS, MC_CACHE_KEY and an int `stride`. */
-gpointer mc_video_modality_create (const M3retConfig *config, GError **error);
+/* The settings of such a modality: its @keys bind `stride` (an INT) and
+ * MC_CACHE_KEY and MC_COMMON_KEYS to this struct. */
+typedef struct {
+  gint64 stride;
+  gint64 cache_mb;
+  McCommonSettings common;
+} McVideoSettings;
+
+/* create (with the plugin's @keys) and destroy entries for such a modality. */
+gpointer mc_video_modality_create (const M3retConfig *config, const M3retKeySpec *keys,
+                                   GError **error);
 void mc_video_modality_destroy (gpointer self);
 
 /* Silences FFmpeg's own logging; call from a plugin's init. */

@@ -513,16 +513,19 @@ mc_video_global_init (void)
 }
 
 gpointer
-mc_video_modality_create (const M3retConfig *config, GError **error)
+mc_video_modality_create (const M3retConfig *config, const M3retKeySpec *keys, GError **error)
 {
+  McVideoSettings set;
+  if (!m3ret_config_fill (config, keys, &set, error))
+    return NULL;
   McVideoModality *self = g_new0 (McVideoModality, 1);
-  if (!mc_read_common_keys (config, FALSE, &self->common, error)) {
+  if (!mc_read_common_keys (config, &set.common, FALSE, &self->common, error)) {
     g_free (self);
     return NULL;
   }
-  self->stride = (guint) m3ret_config_get_int (config, "stride");
+  self->stride = (guint) set.stride;
   self->cache = mc_video_cache_new ();
-  self->clips = mc_volume_cache_new ((guint64) m3ret_config_get_int (config, "cache_mb") << 20);
+  self->clips = mc_volume_cache_new ((guint64) set.cache_mb << 20);
   return self;
 }
 

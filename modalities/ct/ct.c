@@ -15,26 +15,36 @@ typedef struct {
   gdouble low, high;
 } Ct;
 
+/* ct_keys as m3ret_config_fill() writes them. */
+typedef struct {
+  gdouble window[2];
+  gint64 volume;
+  gint64 cache_mb;
+  McCommonSettings common;
+} CtSettings;
+
 static const M3retKeySpec ct_keys[] = {
-  M3RET_KEY_DOUBLE_LIST_SPEC ("window", "-1000,1000", 2, -1e5, 1e5,
-                              "HU window low,high mapped to [0,1]"),
-  M3RET_KEY_INT_SPEC ("volume", "0", 0, 1e9, "4D files: which volume to read"),
-  MC_CACHE_KEY ("256"),
-  MC_COMMON_KEYS ("0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
+  M3RET_KEY_DOUBLE_LIST_FIELD (CtSettings, window, "window", "-1000,1000", 2, -1e5, 1e5,
+                               "HU window low,high mapped to [0,1]"),
+  M3RET_KEY_INT_FIELD (CtSettings, volume, "volume", "0", 0, 1e9, "4D files: which volume to read"),
+  MC_CACHE_KEY (CtSettings, "256"),
+  MC_COMMON_KEYS (CtSettings, "0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
   M3RET_KEY_END
 };
 
 static gpointer
 ct_create (const M3retConfig *config, GError **error)
 {
+  CtSettings set;
+  if (!m3ret_config_fill (config, ct_keys, &set, error))
+    return NULL;
   Ct *self = g_new0 (Ct, 1);
-  guint n = 0;
-  const gdouble *window = m3ret_config_get_doubles (config, "window", &n);
-  if (!mc_read_common_keys (config, TRUE, &self->common, error)) {
+  const gdouble *window = set.window;
+  if (!mc_read_common_keys (config, &set.common, TRUE, &self->common, error)) {
     g_free (self);
     return NULL;
   }
-  if (n != 2 || !(window[1] > window[0])) {
+  if (!(window[1] > window[0])) {
     m3ret_config_key_error (config, error, M3RET_CONFIG_ERROR_BAD_VALUE, "window",
                             "give low,high with high > low");
     g_free (self);
@@ -42,8 +52,8 @@ ct_create (const M3retConfig *config, GError **error)
   }
   self->low = window[0];
   self->high = window[1];
-  self->volume = (guint64) m3ret_config_get_int (config, "volume");
-  self->cache = mc_volume_cache_new ((guint64) m3ret_config_get_int (config, "cache_mb") << 20);
+  self->volume = (guint64) set.volume;
+  self->cache = mc_volume_cache_new ((guint64) set.cache_mb << 20);
   return self;
 }
 

@@ -9,11 +9,18 @@
 #include "modcommon.h"
 
 static const M3retKeySpec endoscopy_keys[] = {
-  M3RET_KEY_INT_SPEC ("stride", "2", 1, 1000, "frames between the frames of a training clip"),
-  MC_CACHE_KEY ("256"),
-  MC_COMMON_KEYS ("0.485,0.456,0.406", "0.229,0.224,0.225", "xy", "0.1"),
+  M3RET_KEY_INT_FIELD (McVideoSettings, stride, "stride", "2", 1, 1000,
+                       "frames between the frames of a training clip"),
+  MC_CACHE_KEY (McVideoSettings, "256"),
+  MC_COMMON_KEYS (McVideoSettings, "0.485,0.456,0.406", "0.229,0.224,0.225", "xy", "0.1"),
   M3RET_KEY_END
 };
+
+static gpointer
+endoscopy_create (const M3retConfig *config, GError **error)
+{
+  return mc_video_modality_create (config, endoscopy_keys, error);
+}
 
 static gboolean
 endoscopy_init (GError **error)
@@ -50,7 +57,7 @@ endoscopy_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GEr
 }
 
 static const M3retModalityVTable endoscopy_vtable = {
-  .create = mc_video_modality_create,
+  .create = endoscopy_create,
   .destroy = mc_video_modality_destroy,
   .probe = endoscopy_probe,
   .layout = endoscopy_layout,

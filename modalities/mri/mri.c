@@ -17,26 +17,37 @@ typedef struct {
   gdouble p_low, p_high;
 } Mri;
 
+/* mri_keys as m3ret_config_fill() writes them. */
+typedef struct {
+  gdouble percentiles[2];
+  gint64 volume;
+  gint64 cache_mb;
+  McCommonSettings common;
+} MriSettings;
+
 static const M3retKeySpec mri_keys[] = {
-  M3RET_KEY_DOUBLE_LIST_SPEC ("percentiles", "0.5,99.5", 2, 0, 100,
-                              "percentiles of the volume mapped to 0 and 1"),
-  M3RET_KEY_INT_SPEC ("volume", "0", 0, 1e9, "4D files: which volume to read"),
-  MC_CACHE_KEY ("256"),
-  MC_COMMON_KEYS ("0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
+  M3RET_KEY_DOUBLE_LIST_FIELD (MriSettings, percentiles, "percentiles", "0.5,99.5", 2, 0, 100,
+                               "percentiles of the volume mapped to 0 and 1"),
+  M3RET_KEY_INT_FIELD (MriSettings, volume, "volume", "0", 0, 1e9,
+                       "4D files: which volume to read"),
+  MC_CACHE_KEY (MriSettings, "256"),
+  MC_COMMON_KEYS (MriSettings, "0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
   M3RET_KEY_END
 };
 
 static gpointer
 mri_create (const M3retConfig *config, GError **error)
 {
+  MriSettings set;
+  if (!m3ret_config_fill (config, mri_keys, &set, error))
+    return NULL;
   Mri *self = g_new0 (Mri, 1);
-  guint n = 0;
-  const gdouble *p = m3ret_config_get_doubles (config, "percentiles", &n);
-  if (!mc_read_common_keys (config, TRUE, &self->common, error)) {
+  const gdouble *p = set.percentiles;
+  if (!mc_read_common_keys (config, &set.common, TRUE, &self->common, error)) {
     g_free (self);
     return NULL;
   }
-  if (n != 2 || !(p[1] > p[0])) {
+  if (!(p[1] > p[0])) {
     m3ret_config_key_error (config, error, M3RET_CONFIG_ERROR_BAD_VALUE, "percentiles",
                             "give low,high with high > low");
     g_free (self);
@@ -44,8 +55,8 @@ mri_create (const M3retConfig *config, GError **error)
   }
   self->p_low = p[0];
   self->p_high = p[1];
-  self->volume = (guint64) m3ret_config_get_int (config, "volume");
-  self->cache = mc_volume_cache_new ((guint64) m3ret_config_get_int (config, "cache_mb") << 20);
+  self->volume = (guint64) set.volume;
+  self->cache = mc_volume_cache_new ((guint64) set.cache_mb << 20);
   return self;
 }
 

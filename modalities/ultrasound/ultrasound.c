@@ -15,11 +15,18 @@
 #include "modcommon.h"
 
 static const M3retKeySpec ultrasound_keys[] = {
-  M3RET_KEY_INT_SPEC ("stride", "2", 1, 1000, "cine loops: frames between the frames of a training clip"),
-  MC_CACHE_KEY ("256"),
-  MC_COMMON_KEYS ("0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
+  M3RET_KEY_INT_FIELD (McVideoSettings, stride, "stride", "2", 1, 1000,
+                       "cine loops: frames between the frames of a training clip"),
+  MC_CACHE_KEY (McVideoSettings, "256"),
+  MC_COMMON_KEYS (McVideoSettings, "0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
   M3RET_KEY_END
 };
+
+static gpointer
+ultrasound_create (const M3retConfig *config, GError **error)
+{
+  return mc_video_modality_create (config, ultrasound_keys, error);
+}
 
 static gboolean
 ultrasound_init (GError **error)
@@ -78,7 +85,7 @@ ultrasound_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GE
 }
 
 static const M3retModalityVTable ultrasound_vtable = {
-  .create = mc_video_modality_create,
+  .create = ultrasound_create,
   .destroy = mc_video_modality_destroy,
   .probe = ultrasound_probe,
   .layout = ultrasound_layout,

@@ -15,16 +15,24 @@ typedef struct {
   McCommon common; /* first: mc_set_limits() relies on it */
 } Xray;
 
+/* xray_keys as m3ret_config_fill() writes them. */
+typedef struct {
+  McCommonSettings common;
+} XraySettings;
+
 static const M3retKeySpec xray_keys[] = {
-  MC_COMMON_KEYS ("0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
+  MC_COMMON_KEYS (XraySettings, "0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
   M3RET_KEY_END
 };
 
 static gpointer
 xray_create (const M3retConfig *config, GError **error)
 {
+  XraySettings set;
+  if (!m3ret_config_fill (config, xray_keys, &set, error))
+    return NULL;
   Xray *self = g_new0 (Xray, 1);
-  if (!mc_read_common_keys (config, FALSE, &self->common, error)) {
+  if (!mc_read_common_keys (config, &set.common, FALSE, &self->common, error)) {
     g_free (self);
     return NULL;
   }

@@ -16,26 +16,38 @@
 #include "m3ret.h"
 #include "mae-maths.h"
 
+/* The [objective] keys, filled once by m3ret_config_fill(). */
+typedef struct {
+  gdouble mask_ratio;
+  gboolean norm_pix;
+  gint64 decoder_dim, decoder_depth, decoder_heads;
+  gdouble scale_min, scale_max;
+  gdouble beta1, beta2, weight_decay;
+} MaeSettings;
+
+#define S MaeSettings
 static const M3retKeySpec mae_keys[] = {
-  M3RET_KEY_DOUBLE_SPEC ("mask_ratio", "0.75", 0.01, 0.99,
-                         "fraction of tubelets hidden from the encoder"),
-  M3RET_KEY_BOOL_SPEC ("norm_pix", "true",
-                       "targets normalised per tubelet by its mean and unbiased variance"),
-  M3RET_KEY_INT_SPEC ("decoder_dim", "0", 0, 4096,
-                      "decoder width; 0: 2/3 of the encoder's, down to a multiple of 32"),
-  M3RET_KEY_INT_SPEC ("decoder_depth", "0", 0, 64, "decoder blocks; 0: decoder width/64, at least 1"),
-  M3RET_KEY_INT_SPEC ("decoder_heads", "0", 0, 256,
-                      "decoder attention heads; 0: decoder width/32, at least 2"),
-  M3RET_KEY_DOUBLE_SPEC ("scale_min", "0.2", 0.01, 1.0,
-                         "training crop: smallest fraction of the field of view kept"),
-  M3RET_KEY_DOUBLE_SPEC ("scale_max", "1.0", 0.01, 1.0,
-                         "training crop: largest fraction of the field of view kept"),
-  M3RET_KEY_DOUBLE_SPEC ("beta1", "0.9", 0.0, 0.999999, "AdamW β1"),
-  M3RET_KEY_DOUBLE_SPEC ("beta2", "0.95", 0.0, 0.999999, "AdamW β2"),
-  M3RET_KEY_DOUBLE_SPEC ("weight_decay", "0.05", 0.0, 10.0,
-                         "AdamW weight decay (not on biases and norms)"),
+  M3RET_KEY_DOUBLE_FIELD (S, mask_ratio, "mask_ratio", "0.75", 0.01, 0.99,
+                          "fraction of tubelets hidden from the encoder"),
+  M3RET_KEY_BOOL_FIELD (S, norm_pix, "norm_pix", "true",
+                        "targets normalised per tubelet by its mean and unbiased variance"),
+  M3RET_KEY_INT_FIELD (S, decoder_dim, "decoder_dim", "0", 0, 4096,
+                       "decoder width; 0: 2/3 of the encoder's, down to a multiple of 32"),
+  M3RET_KEY_INT_FIELD (S, decoder_depth, "decoder_depth", "0", 0, 64,
+                       "decoder blocks; 0: decoder width/64, at least 1"),
+  M3RET_KEY_INT_FIELD (S, decoder_heads, "decoder_heads", "0", 0, 256,
+                       "decoder attention heads; 0: decoder width/32, at least 2"),
+  M3RET_KEY_DOUBLE_FIELD (S, scale_min, "scale_min", "0.2", 0.01, 1.0,
+                          "training crop: smallest fraction of the field of view kept"),
+  M3RET_KEY_DOUBLE_FIELD (S, scale_max, "scale_max", "1.0", 0.01, 1.0,
+                          "training crop: largest fraction of the field of view kept"),
+  M3RET_KEY_DOUBLE_FIELD (S, beta1, "beta1", "0.9", 0.0, 0.999999, "AdamW β1"),
+  M3RET_KEY_DOUBLE_FIELD (S, beta2, "beta2", "0.95", 0.0, 0.999999, "AdamW β2"),
+  M3RET_KEY_DOUBLE_FIELD (S, weight_decay, "weight_decay", "0.05", 0.0, 10.0,
+                          "AdamW weight decay (not on biases and norms)"),
   M3RET_KEY_END
 };
+#undef S
 
 typedef struct {
   M3retVit *encoder;            /* not owned */
@@ -90,20 +102,20 @@ written_of (const M3retConfig *config, const gchar *a, const gchar *b)
 
 /* What create() refuses before it allocates: check() and create() both. */
 static gboolean
-check_keys (const M3retConfig *config, const M3retVitConfig *vit, guint image_depth,
-            GError **error)
+check_keys (const M3retConfig *config, const MaeSettings *set, const M3retVitConfig *vit,
+            guint image_depth, GError **error)
 {
-  gdouble scale_min = m3ret_config_get_double (config, "scale_min");
-  gdouble scale_max = m3ret_config_get_double (config, "scale_max");
+  gdouble scale_min = set->scale_min;
+  gdouble scale_max = set->scale_max;
   if (scale_min > scale_max) {
     m3ret_config_key_error (config, error, M3RET_CONFIG_ERROR_OUT_OF_RANGE,
                             written_of (config, "scale_min", "scale_max"),
                             "scale_min %g is larger than scale_max %g", scale_min, scale_max);
     return FALSE;
   }
-  gint dim = (gint) m3ret_config_get_int (config, "decoder_dim");
-  gint depth = (gint) m3ret_config_get_int (config, "decoder_depth");
-  gint heads = (gint) m3ret_config_get_int (config, "decoder_heads");
+  gint dim = (gint) set->decoder_dim;
+  gint depth = (gint) set->decoder_depth;
+  gint heads = (gint) set->decoder_heads;
   mae_decoder_size (vit->dim, &dim, &depth, &heads);
   if (dim % heads != 0) {
     m3ret_config_key_error (config, error, M3RET_CONFIG_ERROR_OUT_OF_RANGE,
@@ -112,7 +124,7 @@ check_keys (const M3retConfig *config, const M3retVitConfig *vit, guint image_de
     return FALSE;
   }
   /* A still image has the fewest tubelets; the loss needs one kept. */
-  gdouble mask_ratio = m3ret_config_get_double (config, "mask_ratio");
+  gdouble mask_ratio = set->mask_ratio;
   gint tokens = m3ret_vit_config_n_tokens (vit, (gint) image_depth);
   if (mae_n_keep (tokens, mask_ratio) < 1) {
     m3ret_config_key_error (config, error, M3RET_CONFIG_ERROR_OUT_OF_RANGE, "mask_ratio",
@@ -127,31 +139,36 @@ static gboolean
 mae_check (const M3retConfig *config, const M3retObjectiveSetup *setup, GError **error)
 {
   g_return_val_if_fail (setup->encoder_config != NULL, FALSE);
-  return check_keys (config, setup->encoder_config, setup->image_depth, error);
+  MaeSettings set;
+  return m3ret_config_fill (config, mae_keys, &set, error)
+         && check_keys (config, &set, setup->encoder_config, setup->image_depth, error);
 }
 
 static gpointer
 mae_create (const M3retConfig *config, const M3retObjectiveSetup *setup, GError **error)
 {
+  MaeSettings set;
+  if (!m3ret_config_fill (config, mae_keys, &set, error))
+    return NULL;
   Mae *mae = g_new0 (Mae, 1);
   mae->encoder = setup->encoder;
   mae->vit = *m3ret_vit_get_config (setup->encoder);
-  mae->mask_ratio = m3ret_config_get_double (config, "mask_ratio");
-  mae->norm_pix = m3ret_config_get_bool (config, "norm_pix");
-  mae->scale_min = m3ret_config_get_double (config, "scale_min");
-  mae->scale_max = m3ret_config_get_double (config, "scale_max");
-  mae->beta1 = m3ret_config_get_double (config, "beta1");
-  mae->beta2 = m3ret_config_get_double (config, "beta2");
-  mae->weight_decay = m3ret_config_get_double (config, "weight_decay");
+  mae->mask_ratio = set.mask_ratio;
+  mae->norm_pix = set.norm_pix;
+  mae->scale_min = set.scale_min;
+  mae->scale_max = set.scale_max;
+  mae->beta1 = set.beta1;
+  mae->beta2 = set.beta2;
+  mae->weight_decay = set.weight_decay;
   mae->seed = setup->seed;
   mae->size = setup->size;
   mae->depth = setup->depth;
   mae->image_depth = setup->image_depth;
-  mae->dec_dim = (gint) m3ret_config_get_int (config, "decoder_dim");
-  mae->dec_depth = (gint) m3ret_config_get_int (config, "decoder_depth");
-  mae->dec_heads = (gint) m3ret_config_get_int (config, "decoder_heads");
+  mae->dec_dim = (gint) set.decoder_dim;
+  mae->dec_depth = (gint) set.decoder_depth;
+  mae->dec_heads = (gint) set.decoder_heads;
   mae_decoder_size (mae->vit.dim, &mae->dec_dim, &mae->dec_depth, &mae->dec_heads);
-  if (!check_keys (config, &mae->vit, mae->image_depth, error))
+  if (!check_keys (config, &set, &mae->vit, mae->image_depth, error))
     goto fail;
 
   M3retParams *params = setup->params;

@@ -26,29 +26,42 @@
 
 #define SIMDINO_MAX_VIEWS M3RET_LOADER_MAX_VIEWS
 
+/* The [objective] keys, filled once by m3ret_config_fill(). */
+typedef struct {
+  gint64 head_hidden, head_out;
+  gint64 global_crops, local_crops;
+  gdouble global_scale[2], local_scale[2];
+  gdouble eps, coeff, ema_start;
+  gdouble beta1, beta2, weight_decay, weight_decay_end;
+} SimDinoSettings;
+
+#define S SimDinoSettings
 static const M3retKeySpec simdino_keys[] = {
-  M3RET_KEY_INT_SPEC ("head_hidden", "2048", 1, 65536, "projection head hidden width h"),
-  M3RET_KEY_INT_SPEC ("head_out", "256", 1, 65536, "projection width p (L2-normalised)"),
-  M3RET_KEY_INT_SPEC ("global_crops", "2", 1, SIMDINO_MAX_VIEWS,
-                      "global views per sample, through student and teacher"),
-  M3RET_KEY_INT_SPEC ("local_crops", "4", 0, SIMDINO_MAX_VIEWS - 1,
-                      "local views per sample, through the student only"),
-  M3RET_KEY_DOUBLE_LIST_SPEC ("global_scale", "0.4,1", 2, 0.01, 1.0,
-                              "global crops: min,max fraction of the field of view kept"),
-  M3RET_KEY_DOUBLE_LIST_SPEC ("local_scale", "0.05,0.4", 2, 0.01, 1.0,
-                              "local crops: min,max fraction of the field of view kept"),
-  M3RET_KEY_DOUBLE_SPEC ("eps", "0.5", 1e-6, 1e6, "coding-rate distortion ε"),
-  M3RET_KEY_DOUBLE_SPEC ("coeff", "1", 0.0, 1e6, "weight of the alignment term"),
-  M3RET_KEY_DOUBLE_SPEC ("ema_start", "0.996", 0.0, 1.0,
-                         "teacher momentum at step 0 (cosine to 1 at the end)"),
-  M3RET_KEY_DOUBLE_SPEC ("beta1", "0.9", 0.0, 0.999999, "AdamW β1"),
-  M3RET_KEY_DOUBLE_SPEC ("beta2", "0.999", 0.0, 0.999999, "AdamW β2"),
-  M3RET_KEY_DOUBLE_SPEC ("weight_decay", "0.04", 0.0, 10.0,
-                         "AdamW weight decay at the start (not on biases and norms)"),
-  M3RET_KEY_DOUBLE_SPEC ("weight_decay_end", "0.4", 0.0, 10.0,
-                         "weight decay at the end (cosine from weight_decay)"),
+  M3RET_KEY_INT_FIELD (S, head_hidden, "head_hidden", "2048", 1, 65536,
+                       "projection head hidden width h"),
+  M3RET_KEY_INT_FIELD (S, head_out, "head_out", "256", 1, 65536,
+                       "projection width p (L2-normalised)"),
+  M3RET_KEY_INT_FIELD (S, global_crops, "global_crops", "2", 1, SIMDINO_MAX_VIEWS,
+                       "global views per sample, through student and teacher"),
+  M3RET_KEY_INT_FIELD (S, local_crops, "local_crops", "4", 0, SIMDINO_MAX_VIEWS - 1,
+                       "local views per sample, through the student only"),
+  M3RET_KEY_DOUBLE_LIST_FIELD (S, global_scale, "global_scale", "0.4,1", 2, 0.01, 1.0,
+                               "global crops: min,max fraction of the field of view kept"),
+  M3RET_KEY_DOUBLE_LIST_FIELD (S, local_scale, "local_scale", "0.05,0.4", 2, 0.01, 1.0,
+                               "local crops: min,max fraction of the field of view kept"),
+  M3RET_KEY_DOUBLE_FIELD (S, eps, "eps", "0.5", 1e-6, 1e6, "coding-rate distortion ε"),
+  M3RET_KEY_DOUBLE_FIELD (S, coeff, "coeff", "1", 0.0, 1e6, "weight of the alignment term"),
+  M3RET_KEY_DOUBLE_FIELD (S, ema_start, "ema_start", "0.996", 0.0, 1.0,
+                          "teacher momentum at step 0 (cosine to 1 at the end)"),
+  M3RET_KEY_DOUBLE_FIELD (S, beta1, "beta1", "0.9", 0.0, 0.999999, "AdamW β1"),
+  M3RET_KEY_DOUBLE_FIELD (S, beta2, "beta2", "0.999", 0.0, 0.999999, "AdamW β2"),
+  M3RET_KEY_DOUBLE_FIELD (S, weight_decay, "weight_decay", "0.04", 0.0, 10.0,
+                          "AdamW weight decay at the start (not on biases and norms)"),
+  M3RET_KEY_DOUBLE_FIELD (S, weight_decay_end, "weight_decay_end", "0.4", 0.0, 10.0,
+                          "weight decay at the end (cosine from weight_decay)"),
   M3RET_KEY_END
 };
+#undef S
 
 /* Encoder + head: the student's tensors live in the shared collection,
  * the teacher's in its own. */
@@ -104,10 +117,10 @@ add_head (M3retParams *params, Branch *br, gint in, gint hidden, gint out, M3ret
 
 /* What create() refuses before it allocates: check() and create() both. */
 static gboolean
-check_keys (const M3retConfig *config, GError **error)
+check_keys (const M3retConfig *config, const SimDinoSettings *set, GError **error)
 {
-  guint n_global = (guint) m3ret_config_get_int (config, "global_crops");
-  guint n_local = (guint) m3ret_config_get_int (config, "local_crops");
+  guint n_global = (guint) set->global_crops;
+  guint n_local = (guint) set->local_crops;
   if (n_global + n_local > SIMDINO_MAX_VIEWS || n_global + n_local < 2) {
     /* Blame the one the file wrote (local_crops when both or neither). */
     const gchar *key = m3ret_config_is_default (config, "local_crops")
@@ -119,8 +132,9 @@ check_keys (const M3retConfig *config, GError **error)
     return FALSE;
   }
   static const gchar *const scales[] = { "global_scale", "local_scale" };
+  const gdouble *const values[] = { set->global_scale, set->local_scale };
   for (guint i = 0; i < G_N_ELEMENTS (scales); i++) {
-    const gdouble *scale = m3ret_config_get_doubles (config, scales[i], NULL);
+    const gdouble *scale = values[i];
     if (scale[0] > scale[1]) {
       m3ret_config_key_error (config, error, M3RET_CONFIG_ERROR_OUT_OF_RANGE, scales[i],
                               "write it min,max (%g is larger than %g)", scale[0], scale[1]);
@@ -133,37 +147,39 @@ check_keys (const M3retConfig *config, GError **error)
 static gboolean
 simdino_check (const M3retConfig *config, const M3retObjectiveSetup *setup, GError **error)
 {
-  return check_keys (config, error);
+  SimDinoSettings set;
+  return m3ret_config_fill (config, simdino_keys, &set, error) && check_keys (config, &set, error);
 }
 
 static gpointer
 simdino_create (const M3retConfig *config, const M3retObjectiveSetup *setup, GError **error)
 {
+  SimDinoSettings set;
+  if (!m3ret_config_fill (config, simdino_keys, &set, error))
+    return NULL;
   SimDino *sd = g_new0 (SimDino, 1);
   sd->student_params = setup->params;
   sd->student.vit = setup->encoder;
   sd->vit = *m3ret_vit_get_config (setup->encoder);
-  sd->head_hidden = (gint) m3ret_config_get_int (config, "head_hidden");
-  sd->head_out = (gint) m3ret_config_get_int (config, "head_out");
-  sd->n_global = (guint) m3ret_config_get_int (config, "global_crops");
-  sd->n_local = (guint) m3ret_config_get_int (config, "local_crops");
-  memcpy (sd->global_scale, m3ret_config_get_doubles (config, "global_scale", NULL),
-          sizeof sd->global_scale);
-  memcpy (sd->local_scale, m3ret_config_get_doubles (config, "local_scale", NULL),
-          sizeof sd->local_scale);
-  sd->eps = m3ret_config_get_double (config, "eps");
-  sd->coeff = m3ret_config_get_double (config, "coeff");
-  sd->ema_start = m3ret_config_get_double (config, "ema_start");
-  sd->beta1 = m3ret_config_get_double (config, "beta1");
-  sd->beta2 = m3ret_config_get_double (config, "beta2");
-  sd->weight_decay = m3ret_config_get_double (config, "weight_decay");
-  sd->weight_decay_end = m3ret_config_get_double (config, "weight_decay_end");
+  sd->head_hidden = (gint) set.head_hidden;
+  sd->head_out = (gint) set.head_out;
+  sd->n_global = (guint) set.global_crops;
+  sd->n_local = (guint) set.local_crops;
+  memcpy (sd->global_scale, set.global_scale, sizeof sd->global_scale);
+  memcpy (sd->local_scale, set.local_scale, sizeof sd->local_scale);
+  sd->eps = set.eps;
+  sd->coeff = set.coeff;
+  sd->ema_start = set.ema_start;
+  sd->beta1 = set.beta1;
+  sd->beta2 = set.beta2;
+  sd->weight_decay = set.weight_decay;
+  sd->weight_decay_end = set.weight_decay_end;
   sd->total_steps = setup->total_steps;
   sd->size = setup->size;
   sd->depth = setup->depth;
   sd->image_depth = setup->image_depth;
 
-  if (!check_keys (config, error))
+  if (!check_keys (config, &set, error))
     goto fail;
   if (!add_head (setup->params, &sd->student, sd->vit.dim, sd->head_hidden, sd->head_out,
                  setup->init_rng, error))

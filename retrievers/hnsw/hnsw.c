@@ -11,14 +11,23 @@
 #include "hnsw-shim.h"
 #include "m3ret-plugin.h"
 
+/* hnsw_keys as m3ret_config_fill() writes them. */
+typedef struct {
+  gint64 m;
+  gint64 ef_construction;
+  gint64 ef_search;
+  gint64 seed;
+} HnswSettings;
+
 static const M3retKeySpec hnsw_keys[] = {
-  M3RET_KEY_INT_SPEC ("M", "16", 2, 100,
-                      "graph degree: links per node per level (2·M on the bottom level)"),
-  M3RET_KEY_INT_SPEC ("ef_construction", "200", 8, 4096,
-                      "beam width while building: higher gives a better graph, slower build"),
-  M3RET_KEY_INT_SPEC ("ef_search", "64", 1, 32768,
-                      "beam width while searching (at least k): higher gives recall, costs speed"),
-  M3RET_KEY_INT_SPEC ("seed", "100", 0, 4294967295.0, "seed of the level draw of each node"),
+  M3RET_KEY_INT_FIELD (HnswSettings, m, "M", "16", 2, 100,
+                       "graph degree: links per node per level (2·M on the bottom level)"),
+  M3RET_KEY_INT_FIELD (HnswSettings, ef_construction, "ef_construction", "200", 8, 4096,
+                       "beam width while building: higher gives a better graph, slower build"),
+  M3RET_KEY_INT_FIELD (HnswSettings, ef_search, "ef_search", "64", 1, 32768,
+                       "beam width while searching (at least k): higher gives recall, costs speed"),
+  M3RET_KEY_INT_FIELD (HnswSettings, seed, "seed", "100", 0, 4294967295.0,
+                       "seed of the level draw of each node"),
   M3RET_KEY_END
 };
 
@@ -29,22 +38,24 @@ typedef struct {
 } Hnsw;
 
 static gpointer
-hnsw_wrap (M3retHnsw *graph, const M3retConfig *config, guint n_threads)
+hnsw_wrap (M3retHnsw *graph, const HnswSettings *set, guint n_threads)
 {
   Hnsw *h = g_new0 (Hnsw, 1);
   h->graph = graph;
   h->n_threads = MAX (n_threads, 1);
-  h->ef_search = (guint) m3ret_config_get_int (config, "ef_search");
+  h->ef_search = (guint) set->ef_search;
   return h;
 }
 
 static gpointer
 hnsw_create (const M3retConfig *config, guint dim, guint n_threads, GError **error)
 {
-  M3retHnsw *graph = m3ret_hnsw_new (dim, (guint) m3ret_config_get_int (config, "M"),
-                                     (guint) m3ret_config_get_int (config, "ef_construction"),
-                                     (guint64) m3ret_config_get_int (config, "seed"), error);
-  return graph ? hnsw_wrap (graph, config, n_threads) : NULL;
+  HnswSettings set;
+  if (!m3ret_config_fill (config, hnsw_keys, &set, error))
+    return NULL;
+  M3retHnsw *graph = m3ret_hnsw_new (dim, (guint) set.m, (guint) set.ef_construction,
+                                     (guint64) set.seed, error);
+  return graph ? hnsw_wrap (graph, &set, n_threads) : NULL;
 }
 
 static void
@@ -95,8 +106,12 @@ static gpointer
 hnsw_load (const M3retConfig *config, guint dim, gsize count, const guint8 *payload,
            gsize payload_len, guint n_threads, GError **error)
 {
+  /* M and ef_construction come from the file; only ef_search is used here. */
+  HnswSettings set;
+  if (!m3ret_config_fill (config, hnsw_keys, &set, error))
+    return NULL;
   M3retHnsw *graph = m3ret_hnsw_deserialize (dim, count, payload, payload_len, error);
-  return graph ? hnsw_wrap (graph, config, n_threads) : NULL;
+  return graph ? hnsw_wrap (graph, &set, n_threads) : NULL;
 }
 
 static const M3retRetrieverVTable hnsw_vtable = {
