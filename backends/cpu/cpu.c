@@ -18,15 +18,7 @@
 #include "cpu-private.h"
 #include "kernels.h"
 
-/* simd=, in the order of its choices */
-typedef enum {
-  CPU_SIMD_AUTO,
-  CPU_SIMD_AVX512,
-  CPU_SIMD_AVX2,
-  CPU_SIMD_GENERIC
-} CpuSimd;
-
-/* The names cpu_kernels_pick() takes, by CpuSimd. */
+/* simd= as written, by CpuSimd, for messages. */
 static const gchar *const simd_names[] = { "auto", "avx512", "avx2", "generic" };
 
 /* cpu_keys as m3ret_config_fill() writes them. */
@@ -48,11 +40,10 @@ kernels_for (const M3retConfig *config, GError **error)
   CpuSettings set = { CPU_SIMD_AUTO };
   if (config != NULL && !m3ret_config_fill (config, cpu_keys, &set, error))
     return NULL;
-  const gchar *simd = simd_names[set.simd];
-  const CpuKernels *kernels = cpu_kernels_pick (simd);
+  const CpuKernels *kernels = cpu_kernels_pick (set.simd);
   if (kernels == NULL)
     g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED,
-                 "cpu: simd=%s needs instructions this CPU does not have", simd);
+                 "cpu: simd=%s needs instructions this CPU does not have", simd_names[set.simd]);
   return kernels;
 }
 

@@ -10,21 +10,21 @@
 CPU_KERNELS_TABLE (generic);
 
 const CpuKernels *
-cpu_kernels_pick (const gchar *name)
+cpu_kernels_pick (CpuSimd simd)
 {
-  gboolean automatic = name == NULL || g_strcmp0 (name, "auto") == 0;
+  gboolean automatic = simd == CPU_SIMD_AUTO;
 #ifdef CPU_HAVE_X86_KERNELS
   __builtin_cpu_init ();
   gboolean avx2 = __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
   gboolean avx512 = avx2 && __builtin_cpu_supports ("avx512f")
                     && __builtin_cpu_supports ("avx512vl") && __builtin_cpu_supports ("avx512dq")
                     && __builtin_cpu_supports ("avx512bw");
-  if ((automatic || g_strcmp0 (name, "avx512") == 0) && avx512)
+  if ((automatic || simd == CPU_SIMD_AVX512) && avx512)
     return &cpu_kernels_avx512;
-  if ((automatic || g_strcmp0 (name, "avx2") == 0) && avx2)
+  if ((automatic || simd == CPU_SIMD_AVX2) && avx2)
     return &cpu_kernels_avx2;
 #endif
-  if (automatic || g_strcmp0 (name, "generic") == 0)
+  if (automatic || simd == CPU_SIMD_GENERIC)
     return &cpu_kernels_generic;
   return NULL;
 }

@@ -56,8 +56,16 @@ extern const CpuKernels cpu_kernels_avx2;
 extern const CpuKernels cpu_kernels_avx512;
 #endif
 
-/* The fastest table this CPU runs, or the one named (NULL when @name is
- * unknown or needs instructions this CPU lacks). */
-const CpuKernels *cpu_kernels_pick (const gchar *name);
+/* simd=, in the order of its choices */
+typedef enum {
+  CPU_SIMD_AUTO,
+  CPU_SIMD_AVX512,
+  CPU_SIMD_AVX2,
+  CPU_SIMD_GENERIC
+} CpuSimd;
+
+/* The fastest table this CPU runs for CPU_SIMD_AUTO, else the one asked
+ * for (NULL when it needs instructions this CPU lacks). */
+const CpuKernels *cpu_kernels_pick (CpuSimd simd);
 
 #endif
