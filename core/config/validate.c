@@ -76,7 +76,7 @@ m3ret_validate_load_train_manifest (const M3retPipeline *pipeline, GError **erro
   }
   g_autofree gchar *path = m3ret_pipeline_resolve_path (pipeline, train);
   M3retLimits limits;
-  m3ret_limits_from_pipeline (&limits, pipeline);
+  m3ret_limits_init (&limits, &m3ret_pipeline_get_settings (pipeline)->data);
   GError *local = NULL;
   M3retManifest *manifest = NULL;
   if (m3ret_limits_check_file (&limits, path, &local))
