@@ -418,7 +418,7 @@ START_TEST (test_pipeline_options_and_modality_config)
     m3ret_pipeline_load_data (registry, text, -1, "test.ini", tmp, &error);
   ck_assert_msg (p != NULL, "%s", error ? error->message : "");
   M3retLoaderOptions o;
-  m3ret_loader_options_from_pipeline (&o, p, M3RET_LOADER_TRAIN);
+  m3ret_loader_options_init_settings (&o, m3ret_pipeline_get_settings (p), M3RET_LOADER_TRAIN);
   ck_assert_uint_eq (o.batch_size, 6);
   ck_assert_uint_eq (o.seed, 5);
   ck_assert_uint_eq (o.n_views, 1);
@@ -429,7 +429,7 @@ START_TEST (test_pipeline_options_and_modality_config)
   ck_assert_uint_eq (o.n_weights, 2);
   ck_assert_str_eq (o.weight_names[1], "ct");
   ck_assert_float_eq_tol (o.weights[1], 0.5, 1e-12);
-  m3ret_loader_options_from_pipeline (&o, p, M3RET_LOADER_SEQUENTIAL);
+  m3ret_loader_options_init_settings (&o, m3ret_pipeline_get_settings (p), M3RET_LOADER_SEQUENTIAL);
   ck_assert_int_eq (o.views[0].mode, M3RET_VIEW_EVAL);
 
   /* The [modality ct] group reaches the plugin: 250 HU in [-500, 500] is 0.75. */

@@ -73,7 +73,7 @@ M3retManifest *
 cli_load_manifest (const M3retPipeline *pipeline, const gchar *path, GError **error)
 {
   M3retLimits limits;
-  m3ret_limits_from_pipeline (&limits, pipeline);
+  m3ret_limits_init (&limits, &m3ret_pipeline_get_settings (pipeline)->data);
   if (!m3ret_file_check_readable (path, error) || !m3ret_limits_check_file (&limits, path, error))
     return NULL;
   M3retManifest *manifest = m3ret_manifest_load (path, error);

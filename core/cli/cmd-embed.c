@@ -66,7 +66,7 @@ cmd_embed (gint argc, gchar **argv)
       !check_files (argv[1], pipeline, checkpoint, manifest_path, manifest, out, &error) ||
       (embedder = m3ret_embedder_new (registry, pipeline, checkpoint, &error)) == NULL)
     goto fail;
-  skips = m3ret_skips_new_for_pipeline (pipeline);
+  skips = m3ret_skips_new_for (m3ret_pipeline_get_settings (pipeline)->data.on_error);
   m3ret_embedder_set_skips (embedder, skips);
   if (!cli_resolve_manifest (embedder, manifest, modality, &error))
     goto fail;

@@ -213,7 +213,7 @@ cmd_eval (gint argc, gchar **argv)
                                       "manifests, not embeddings, for --query and --database");
     goto out;
   }
-  skips = m3ret_skips_new_for_pipeline (pipeline);
+  skips = m3ret_skips_new_for (m3ret_pipeline_get_settings (pipeline)->data.on_error);
   if ((embedder = m3ret_embedder_new (registry, pipeline, checkpoint, &error)) == NULL)
     goto fail;
   m3ret_embedder_set_skips (embedder, skips);

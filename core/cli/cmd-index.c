@@ -26,7 +26,7 @@ build_index (M3retPipeline *pipeline, const gchar *pipeline_path, const gchar *n
   guint threads = (guint) m3ret_config_get_int (m3ret_pipeline_get_config (pipeline, "pipeline"),
                                                 "threads");
   M3retLimits limits;
-  m3ret_limits_from_pipeline (&limits, pipeline);
+  m3ret_limits_init (&limits, &m3ret_pipeline_get_settings (pipeline)->data);
   if (!m3ret_limits_check_file (&limits, npy_path, error))
     return FALSE;
   g_autoptr (M3retEmbeddings) e = m3ret_embeddings_load (npy_path, FALSE, error);

@@ -129,7 +129,7 @@ cmd_query (gint argc, gchar **argv)
     goto fail;
   guint threads = (guint) m3ret_config_get_int (m3ret_pipeline_get_config (pipeline, "pipeline"), "threads");
   M3retLimits limits;
-  m3ret_limits_from_pipeline (&limits, pipeline);
+  m3ret_limits_init (&limits, &m3ret_pipeline_get_settings (pipeline)->data);
   if (!check_files (argv[1], pipeline, checkpoint, index_path, argv + 2, argc - 2, montage,
                     &error) ||
       !m3ret_file_check_readable (index_path, &error) ||

@@ -20,6 +20,11 @@ void m3ret_config_set_line (M3retConfig *config, const gchar *key, guint line);
  * came from no file. */
 void m3ret_config_locate_error (const M3retConfig *config, const gchar *key, GError *error);
 
+/* Returns: (transfer full) "KEY=VALUE" for each key that has a value, in
+ * declaration order, the text as written or the default: the config
+ * written out whole (an index keeps its retriever's), never read by name. */
+gchar **m3ret_config_dump (const M3retConfig *config);
+
 G_END_DECLS
 
 #endif

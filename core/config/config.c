@@ -459,6 +459,20 @@ m3ret_config_get_weights (const M3retConfig *config, const gchar *key, const gdo
   return v ? (const gchar *const *) v->names : NULL;
 }
 
+gchar **
+m3ret_config_dump (const M3retConfig *config)
+{
+  g_return_val_if_fail (config != NULL, NULL);
+  GPtrArray *out = g_ptr_array_new ();
+  for (guint i = 0; i < config->values->len; i++) {
+    const Value *v = g_ptr_array_index (config->values, i);
+    if (v->set)
+      g_ptr_array_add (out, g_strdup_printf ("%s=%s", v->spec->name, v->text));
+  }
+  g_ptr_array_add (out, NULL);
+  return (gchar **) g_ptr_array_free (out, FALSE);
+}
+
 GPtrArray *
 m3ret_config_list_keys (const M3retConfig *config)
 {

@@ -44,7 +44,8 @@ typedef struct {
   const gchar *plugin;
 } M3retObjectiveSettings;
 
-typedef struct {
+/* Tagged so that m3ret-limits.h, an SDK header, can name it. */
+typedef struct _M3retDataSettings {
   const gchar *train;     /* as written, "" for none; resolve against the pipeline */
   M3retKeyWeights weights;
   gint64 loader_threads;

@@ -309,25 +309,11 @@ check_groups_known (M3retPipeline *p, GKeyFile *kf, const LineIndex *idx, GError
   return TRUE;
 }
 
-/* Checks that span keys: the tubelet must tile the grid; weights name modalities. */
+/* [data] weights names modalities: a relation to the registry, not between keys. */
 static gboolean
-check_cross_keys (M3retPipeline *p, M3retRegistry *registry, const LineIndex *idx, GError **error)
+check_weights (M3retPipeline *p, M3retRegistry *registry, const LineIndex *idx, GError **error)
 {
-  M3retConfig *input = m3ret_pipeline_get_config (p, "input");
-  const gint64 *tub = m3ret_config_get_ints (input, "tubelet", NULL);
-  gint64 size = m3ret_config_get_int (input, "size");
-  gint64 depth = m3ret_config_get_int (input, "depth");
-  if (depth % tub[0] != 0 || size % tub[1] != 0 || size % tub[2] != 0) {
-    guint line = key_line (idx, "input", "tubelet");
-    g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_OUT_OF_RANGE,
-                 "%s:%u: [input] tubelet=%s must divide depth,size,size = %" G_GINT64_FORMAT
-                 ",%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT, p->source,
-                 line ? line : group_line (idx, "input"), m3ret_config_get_text (input, "tubelet"),
-                 depth, size, size);
-    return FALSE;
-  }
-  M3retConfig *data = m3ret_pipeline_get_config (p, "data");
-  const gchar *const *names = m3ret_config_get_weights (data, "weights", NULL, NULL);
+  const gchar *const *names = p->settings.data.weights.names;
   for (; names && *names; names++) {
     GError *local = NULL;
     if (m3ret_registry_require (registry, M3RET_PLUGIN_MODALITY, *names, &local) == NULL) {
@@ -338,37 +324,7 @@ check_cross_keys (M3retPipeline *p, M3retRegistry *registry, const LineIndex *id
       return FALSE;
     }
   }
-  return m3ret_pipeline_check_run_length (p, 0, NULL, error);
-}
-
-gboolean
-m3ret_pipeline_check_run_length (const M3retPipeline *p, gint64 steps, const gchar *given_by,
-                                 GError **error)
-{
-  g_return_val_if_fail (p != NULL, FALSE);
-  M3retConfig *train = m3ret_pipeline_get_config (p, "train");
-  if (given_by == NULL)
-    steps = m3ret_config_get_int (train, "steps");
-  if (steps < 1) { /* [train] steps has 1 as its minimum: only an override gets here */
-    g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_OUT_OF_RANGE,
-                 "%s %" G_GINT64_FORMAT ": a run needs at least 1 step",
-                 given_by ? given_by : "[train] steps", steps);
-    return FALSE;
-  }
-  /* Warm-up longer than the run never reaches the peak learning rate. */
-  gint64 warmup = m3ret_config_get_int (train, "warmup");
-  if (warmup <= steps)
-    return TRUE;
-  g_autofree gchar *run = given_by ? g_strdup_printf ("%s %" G_GINT64_FORMAT, given_by, steps)
-                                   : g_strdup_printf ("steps=%" G_GINT64_FORMAT, steps);
-  g_autofree gchar *fix = given_by ? g_strdup_printf ("lower warmup or give %s %" G_GINT64_FORMAT
-                                                      " or more", given_by, warmup)
-                                   : g_strdup_printf ("make warmup at most %" G_GINT64_FORMAT,
-                                                      steps);
-  m3ret_config_key_error (train, error, M3RET_CONFIG_ERROR_OUT_OF_RANGE, "warmup",
-                          "longer than the run (%s): the learning rate would never reach its "
-                          "peak; %s", run, fix);
-  return FALSE;
+  return TRUE;
 }
 
 /* Reads every core group once into p->settings. */
@@ -424,7 +380,7 @@ m3ret_pipeline_load_data (M3retRegistry *registry, const gchar *text, gssize len
     goto fail;
   if (!fill_settings (p, error))
     goto fail;
-  if (!check_cross_keys (p, registry, &idx, error))
+  if (!check_weights (p, registry, &idx, error) || !m3ret_pipeline_check_relations (p, error))
     goto fail;
 
   if (p->defaulted->len > 0) {
@@ -520,6 +476,13 @@ m3ret_pipeline_get_defaulted (const M3retPipeline *p)
 {
   g_return_val_if_fail (p != NULL, NULL);
   return p->defaulted;
+}
+
+gchar *
+m3ret_pipeline_where (const M3retPipeline *p, const gchar *group, const gchar *key)
+{
+  guint line = m3ret_config_get_line (m3ret_pipeline_get_config (p, group), key);
+  return line > 0 ? g_strdup_printf ("%s:%u", p->source, line) : g_strdup (p->source);
 }
 
 const M3retSettings *

@@ -6,6 +6,7 @@
 #include "config-private.h"
 #include "m3ret.h"
 #include "m3ret-validate.h"
+#include "pipeline-private.h"
 
 void
 m3ret_validate_objective_setup (M3retObjectiveSetup *setup, const M3retPipeline *pipeline,
@@ -13,14 +14,12 @@ m3ret_validate_objective_setup (M3retObjectiveSetup *setup, const M3retPipeline 
 {
   g_return_if_fail (setup != NULL && pipeline != NULL && vit != NULL);
   memset (setup, 0, sizeof *setup);
-  M3retConfig *input = m3ret_pipeline_get_config (pipeline, "input");
-  const gint64 *tubelet = m3ret_config_get_ints (input, "tubelet", NULL);
-  setup->seed = (guint64) m3ret_config_get_int (m3ret_pipeline_get_config (pipeline, "pipeline"),
-                                                "seed");
+  const M3retSettings *s = m3ret_pipeline_get_settings (pipeline);
+  setup->seed = (guint64) s->pipeline.seed;
   setup->total_steps = total_steps;
-  setup->size = (guint) m3ret_config_get_int (input, "size");
-  setup->depth = (guint) m3ret_config_get_int (input, "depth");
-  setup->image_depth = (guint) tubelet[0];
+  setup->size = (guint) s->input.size;
+  setup->depth = (guint) s->input.depth;
+  setup->image_depth = (guint) s->input.tubelet[0];
   setup->encoder_config = vit;
 }
 
@@ -64,19 +63,17 @@ M3retManifest *
 m3ret_validate_load_train_manifest (const M3retPipeline *pipeline, GError **error)
 {
   g_return_val_if_fail (pipeline != NULL, NULL);
-  M3retConfig *data = m3ret_pipeline_get_config (pipeline, "data");
-  const gchar *train = m3ret_config_get_string (data, "train");
+  const M3retDataSettings *settings = &m3ret_pipeline_get_settings (pipeline)->data;
+  const gchar *train = settings->train;
   if (train == NULL || *train == '\0') {
-    const gchar *source = m3ret_pipeline_get_source (pipeline);
-    guint line = m3ret_config_get_line (data, "train");
-    g_autofree gchar *at = line > 0 ? g_strdup_printf ("%s:%u", source, line) : g_strdup (source);
+    g_autofree gchar *at = m3ret_pipeline_where (pipeline, "data", "train");
     g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_MISSING_KEY,
                  "%s: [data] train= is empty: name the training manifest CSV", at);
     return NULL;
   }
   g_autofree gchar *path = m3ret_pipeline_resolve_path (pipeline, train);
   M3retLimits limits;
-  m3ret_limits_from_pipeline (&limits, pipeline);
+  m3ret_limits_init (&limits, settings);
   GError *local = NULL;
   M3retManifest *manifest = NULL;
   if (m3ret_limits_check_file (&limits, path, &local))
@@ -86,7 +83,7 @@ m3ret_validate_load_train_manifest (const M3retPipeline *pipeline, GError **erro
   /* A row that does not parse names the manifest's own line; a file that
    * cannot be read is the pipeline's train= to fix. */
   if (!g_error_matches (local, M3RET_DATA_ERROR, M3RET_DATA_ERROR_MANIFEST))
-    m3ret_config_locate_error (data, "train", local);
+    m3ret_config_locate_error (m3ret_pipeline_get_config (pipeline, "data"), "train", local);
   g_propagate_error (error, local);
   return NULL;
 }
@@ -108,16 +105,13 @@ summary_lines (M3retSkips *skips)
 /* The weight the loader gives @modality: as listed, 0 when unlisted, 1 each
  * when [data] weights is empty. */
 static gdouble
-weight_of (const M3retConfig *data, const gchar *modality)
+weight_of (const M3retKeyWeights *weights, const gchar *modality)
 {
-  const gdouble *weights = NULL;
-  guint n = 0;
-  const gchar *const *names = m3ret_config_get_weights (data, "weights", &weights, &n);
-  if (n == 0)
+  if (weights->n == 0)
     return 1.0;
-  for (guint k = 0; k < n; k++)
-    if (strcmp (names[k], modality) == 0)
-      return weights[k];
+  for (guint k = 0; k < weights->n; k++)
+    if (strcmp (weights->names[k], modality) == 0)
+      return weights->values[k];
   return 0.0;
 }
 
@@ -127,6 +121,7 @@ check_sampling (const M3retPipeline *pipeline, const M3retManifest *manifest, GP
                 GError **error)
 {
   M3retConfig *data = m3ret_pipeline_get_config (pipeline, "data");
+  const M3retKeyWeights *weights = &m3ret_pipeline_get_settings (pipeline)->data.weights;
   const gchar *source = m3ret_manifest_get_source (manifest);
   guint n = m3ret_manifest_size (manifest);
   if (n == 0) {
@@ -144,7 +139,7 @@ check_sampling (const M3retPipeline *pipeline, const M3retManifest *manifest, GP
   g_autoptr (GString) text = g_string_new (NULL);
   gdouble sampled = 0;
   for (GList *l = names; l != NULL; l = l->next) {
-    gdouble w = weight_of (data, l->data);
+    gdouble w = weight_of (weights, l->data);
     sampled += w;
     g_string_append_printf (text, "%s%s %u%s", text->len ? ", " : "", (const gchar *) l->data,
                             GPOINTER_TO_UINT (g_hash_table_lookup (counts, l->data)),
@@ -158,7 +153,7 @@ check_sampling (const M3retPipeline *pipeline, const M3retManifest *manifest, GP
   }
   g_ptr_array_add (lines, g_strdup_printf ("%s: %u file%s: %s", source, n, n == 1 ? "" : "s",
                                            text->str));
-  const gchar *const *weighted = m3ret_config_get_weights (data, "weights", NULL, NULL);
+  const gchar *const *weighted = weights->names;
   for (; weighted && *weighted; weighted++)
     if (!g_hash_table_contains (counts, *weighted))
       g_ptr_array_add (lines, g_strdup_printf ("note: [data] weights names %s, which %s has no "
@@ -171,8 +166,8 @@ static gboolean
 check_train_data (const M3retPipeline *pipeline, const M3retModalities *set, GPtrArray *lines,
                   GError **error)
 {
-  M3retConfig *data = m3ret_pipeline_get_config (pipeline, "data");
-  if (*m3ret_config_get_string (data, "train") == '\0') {
+  const M3retDataSettings *data = &m3ret_pipeline_get_settings (pipeline)->data;
+  if (*data->train == '\0') {
     g_ptr_array_add (lines, g_strdup ("note: [data] train is empty: `m3ret train` needs a training "
                                       "manifest (embed, eval and query take theirs on the command "
                                       "line)"));
@@ -191,7 +186,7 @@ check_train_data (const M3retPipeline *pipeline, const M3retModalities *set, GPt
   for (guint i = 0; i < m3ret_manifest_n_notices (manifest); i++)
     g_ptr_array_add (lines, g_strdup_printf ("warning: %s", m3ret_manifest_get_notice (manifest, i)));
   guint bad = m3ret_skips_count (skips);
-  gboolean skip = strcmp (m3ret_config_get_string (data, "on_error"), "skip") == 0;
+  gboolean skip = data->on_error == M3RET_ON_ERROR_SKIP;
   g_auto (GStrv) reasons = bad > 0 ? summary_lines (skips) : NULL;
   if (bad > 0 && (!skip || !any)) {
     /* The error a run would stop at, then how many more there are. */
@@ -241,10 +236,10 @@ check_retriever (const M3retPipeline *pipeline, guint dim, GError **error)
 static gboolean
 check_init (const M3retPipeline *pipeline, GError **error)
 {
-  M3retConfig *encoder = m3ret_pipeline_get_config (pipeline, "encoder");
-  const gchar *init = m3ret_config_get_string (encoder, "init");
+  const gchar *init = m3ret_pipeline_get_settings (pipeline)->encoder.init;
   if (*init == '\0')
     return TRUE;
+  M3retConfig *encoder = m3ret_pipeline_get_config (pipeline, "encoder");
   g_autofree gchar *path = m3ret_pipeline_resolve_path (pipeline, init);
   GError *local = NULL;
   M3retSafetensors *file = m3ret_safetensors_open (path, &local);
@@ -265,7 +260,7 @@ m3ret_validate_pipeline (M3retRegistry *registry, const M3retPipeline *pipeline,
   M3retVitConfig vit;
   if (!m3ret_vit_config_from_pipeline (&vit, pipeline, error))
     return NULL;
-  gint64 steps = m3ret_config_get_int (m3ret_pipeline_get_config (pipeline, "train"), "steps");
+  gint64 steps = m3ret_pipeline_get_settings (pipeline)->train.steps;
   if (!m3ret_validate_objective (pipeline, &vit, steps, error))
     return NULL;
   const M3retPluginDesc *desc =

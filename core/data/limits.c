@@ -10,34 +10,32 @@
 #include "m3ret-limits.h"
 #include "m3ret-pipeline.h"
 #include "m3ret-sample.h"
+#include "m3ret-settings.h"
 
 void
-m3ret_limits_from_config (M3retLimits *limits, const M3retConfig *data)
+m3ret_limits_init (M3retLimits *limits, const M3retDataSettings *data)
 {
+  if (data == NULL) {
+    m3ret_limits_init_default (limits);
+    return;
+  }
   memset (limits, 0, sizeof *limits);
-  limits->max_file_size = (guint64) m3ret_config_get_int (data, "max_file_size");
-  limits->max_pixels = (guint64) m3ret_config_get_int (data, "max_pixels");
-  limits->max_voxels = (guint64) m3ret_config_get_int (data, "max_voxels");
-  limits->max_frames = (guint64) m3ret_config_get_int (data, "max_frames");
+  limits->max_file_size = (guint64) data->max_file_size;
+  limits->max_pixels = (guint64) data->max_pixels;
+  limits->max_voxels = (guint64) data->max_voxels;
+  limits->max_frames = (guint64) data->max_frames;
 }
 
 void
 m3ret_limits_init_default (M3retLimits *limits)
 {
   /* The one declaration of the keys holds the defaults. */
-  g_autoptr (M3retConfig) data =
-    m3ret_config_new_defaults ("data", m3ret_pipeline_core_keys ("data"), NULL);
-  g_assert (data != NULL);
-  m3ret_limits_from_config (limits, data);
-}
-
-void
-m3ret_limits_from_pipeline (M3retLimits *limits, const M3retPipeline *pipeline)
-{
-  if (pipeline != NULL)
-    m3ret_limits_from_config (limits, m3ret_pipeline_get_config (pipeline, "data"));
-  else
-    m3ret_limits_init_default (limits);
+  const M3retKeySpec *keys = m3ret_pipeline_core_keys ("data");
+  g_autoptr (M3retConfig) config = m3ret_config_new_defaults ("data", keys, NULL);
+  M3retDataSettings data;
+  gboolean filled = config != NULL && m3ret_config_fill (config, keys, &data, NULL);
+  g_assert (filled);
+  m3ret_limits_init (limits, &data);
 }
 
 gboolean

@@ -64,36 +64,27 @@ m3ret_loader_options_init (M3retLoaderOptions *o)
 }
 
 void
-m3ret_loader_options_from_pipeline (M3retLoaderOptions *o, const M3retPipeline *pipeline,
+m3ret_loader_options_init_settings (M3retLoaderOptions *o, const M3retSettings *settings,
                                     M3retLoaderMode mode)
 {
   m3ret_loader_options_init (o);
   o->mode = mode;
-  M3retConfig *input = m3ret_pipeline_get_config (pipeline, "input");
-  M3retConfig *data = m3ret_pipeline_get_config (pipeline, "data");
-  M3retConfig *train = m3ret_pipeline_get_config (pipeline, "train");
-  M3retConfig *top = m3ret_pipeline_get_config (pipeline, "pipeline");
-  guint n = 0;
-  const gint64 *tubelet = m3ret_config_get_ints (input, "tubelet", &n);
-  guint size = (guint) m3ret_config_get_int (input, "size");
-  guint depth = (guint) m3ret_config_get_int (input, "depth");
-  guint image_depth = n == 3 ? (guint) tubelet[0] : 1;
+  const M3retInputSettings *input = &settings->input;
+  const M3retDataSettings *data = &settings->data;
+  guint size = (guint) input->size;
+  guint depth = (guint) input->depth;
+  guint image_depth = (guint) input->tubelet[0];
   if (mode == M3RET_LOADER_TRAIN)
     m3ret_view_init_train (&o->views[0], size, depth, image_depth, 0.4, 1.0, NULL);
   else
     m3ret_view_init_eval (&o->views[0], size, depth, image_depth);
-  o->batch_size = (guint) m3ret_config_get_int (train, "batch");
-  o->seed = (guint64) m3ret_config_get_int (top, "seed");
-  const gdouble *weights = NULL;
-  const gchar *const *names = m3ret_config_get_weights (data, "weights", &weights, &n);
-  o->weight_names = names;
-  o->weights = weights;
-  o->n_weights = names != NULL ? n : 0;
-  /* Keys a later core may declare; used when present. */
-  if (m3ret_config_has_key (data, "loader_threads"))
-    o->threads = (guint) m3ret_config_get_int (data, "loader_threads");
-  if (m3ret_config_has_key (data, "loader_queue"))
-    o->queue_batches = (guint) m3ret_config_get_int (data, "loader_queue");
+  o->batch_size = (guint) settings->train.batch;
+  o->seed = (guint64) settings->pipeline.seed;
+  o->weight_names = data->weights.names;
+  o->weights = data->weights.values;
+  o->n_weights = data->weights.names != NULL ? data->weights.n : 0;
+  o->threads = (guint) data->loader_threads;
+  o->queue_batches = (guint) data->loader_queue;
 }
 
 void

@@ -38,12 +38,9 @@ typedef struct {
 /* Fills @limits with the defaults of the [data] keys. */
 void m3ret_limits_init_default (M3retLimits *limits);
 
-/* Fills @limits from a [data] group (a pipeline's, or its defaults). */
-void m3ret_limits_from_config (M3retLimits *limits, const M3retConfig *data);
-
-typedef struct _M3retPipeline M3retPipeline;
-/* Fills @limits from @pipeline's [data] group; NULL: the defaults. */
-void m3ret_limits_from_pipeline (M3retLimits *limits, const M3retPipeline *pipeline);
+struct _M3retDataSettings; /* m3ret-settings.h, the core's */
+/* Fills @limits from a pipeline's typed [data] settings; NULL: the defaults. */
+void m3ret_limits_init (M3retLimits *limits, const struct _M3retDataSettings *data);
 
 /* FALSE with M3RET_DATA_ERROR_IO when @path cannot be stat'ed (missing,
  * unreadable, not a regular file) or M3RET_DATA_ERROR_TOO_LARGE when it is

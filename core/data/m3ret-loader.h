@@ -23,6 +23,7 @@
 #include "m3ret-modalities.h"
 #include "m3ret-pipeline.h"
 #include "m3ret-sample.h"
+#include "m3ret-settings.h"
 #include "m3ret-skips.h"
 
 G_BEGIN_DECLS
@@ -65,12 +66,13 @@ typedef struct {
  * weights, one evaluation view of 64 × 16 frames, stills 2 frames. */
 void m3ret_loader_options_init (M3retLoaderOptions *options);
 
-/* Fills batch_size ([train] batch), seed ([pipeline] seed), weights ([data]
- * weights) and one view of [input] size, depth and the tubelet's depth:
- * a training view of scale 0.4-1 for TRAIN, an evaluation view otherwise.
- * The weights point into @pipeline, which must outlive the options. */
-void m3ret_loader_options_from_pipeline (M3retLoaderOptions *options,
-                                         const M3retPipeline *pipeline, M3retLoaderMode mode);
+/* Fills batch_size ([train] batch), seed ([pipeline] seed), weights, threads
+ * and queue_batches ([data] weights, loader_threads, loader_queue) and one
+ * view of [input] size, depth and the tubelet's depth: a training view of
+ * scale 0.4-1 for TRAIN, an evaluation view otherwise.  The weights point
+ * into the pipeline of @settings, which must outlive the options. */
+void m3ret_loader_options_init_settings (M3retLoaderOptions *options,
+                                         const M3retSettings *settings, M3retLoaderMode mode);
 
 typedef struct {
   guint channels, frames, height, width; /* of one sample */

@@ -11,6 +11,8 @@
 
 #include <glib.h>
 
+#include "m3ret-settings.h"
+
 G_BEGIN_DECLS
 
 typedef struct _M3retSkips M3retSkips;
@@ -18,10 +20,9 @@ typedef struct _M3retSkips M3retSkips;
 /* Returns: (transfer full) an empty record. */
 M3retSkips *m3ret_skips_new (void);
 
-typedef struct _M3retPipeline M3retPipeline;
-/* Returns: (transfer full) an empty record when @pipeline's [data]
- * on_error is skip; NULL (fail on the first bad entry) otherwise. */
-M3retSkips *m3ret_skips_new_for_pipeline (const M3retPipeline *pipeline);
+/* Returns: (transfer full) an empty record when [data] @on_error is skip;
+ * NULL (fail on the first bad entry) otherwise. */
+M3retSkips *m3ret_skips_new_for (M3retOnError on_error);
 void m3ret_skips_free (M3retSkips *skips);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (M3retSkips, m3ret_skips_free)
 

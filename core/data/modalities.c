@@ -10,6 +10,7 @@
 #include "config-private.h"
 #include "m3ret-fileio.h"
 #include "m3ret-modalities.h"
+#include "m3ret-settings.h"
 
 typedef struct {
   const M3retPluginDesc *desc;
@@ -41,7 +42,7 @@ m3ret_modalities_new (M3retRegistry *registry, const M3retPipeline *pipeline, GE
   g_return_val_if_fail (registry != NULL, NULL);
   M3retModalities *set = g_new0 (M3retModalities, 1);
   set->entries = g_array_new (FALSE, TRUE, sizeof (Entry));
-  m3ret_limits_from_pipeline (&set->limits, pipeline);
+  m3ret_limits_init (&set->limits, pipeline ? &m3ret_pipeline_get_settings (pipeline)->data : NULL);
   g_autoptr (GPtrArray) plugins = m3ret_registry_list (registry, M3RET_PLUGIN_MODALITY);
   for (guint i = 0; i < plugins->len; i++) {
     Entry e = { 0 };

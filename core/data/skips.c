@@ -69,12 +69,9 @@ m3ret_skips_new (void)
 }
 
 M3retSkips *
-m3ret_skips_new_for_pipeline (const M3retPipeline *pipeline)
+m3ret_skips_new_for (M3retOnError on_error)
 {
-  M3retConfig *data = m3ret_pipeline_get_config (pipeline, "data");
-  if (strcmp (m3ret_config_get_string (data, "on_error"), "skip") != 0)
-    return NULL;
-  return m3ret_skips_new ();
+  return on_error == M3RET_ON_ERROR_SKIP ? m3ret_skips_new () : NULL;
 }
 
 void

@@ -162,7 +162,8 @@ m3ret_embedder_embed_manifest (M3retEmbedder *e, M3retManifest *manifest, guint 
 {
   g_return_val_if_fail (e != NULL && manifest != NULL, NULL);
   M3retLoaderOptions o;
-  m3ret_loader_options_from_pipeline (&o, e->pipeline, M3RET_LOADER_SEQUENTIAL);
+  m3ret_loader_options_init_settings (&o, m3ret_pipeline_get_settings (e->pipeline),
+                                      M3RET_LOADER_SEQUENTIAL);
   o.batch_size = MAX (1, batch_size);
   o.threads = e->loader_threads;
   o.skips = e->skips;

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "config-private.h"
 #include "m3ret-fileio.h"
 #include "m3ret-index.h"
 #include "m3ret-plugin.h"
@@ -289,14 +290,12 @@ meta_text (const M3retIndex *index)
   GString *meta = g_string_new (NULL);
   if (index->provenance != NULL)
     g_string_append_printf (meta, "provenance=%s\n", index->provenance);
-  g_autoptr (GPtrArray) keys = m3ret_config_list_keys (index->config);
-  for (guint i = 0; i < keys->len; i++) {
-    const M3retKeySpec *spec = keys->pdata[i];
-    const gchar *value = m3ret_config_get_text (index->config, spec->name);
+  g_auto (GStrv) settings = m3ret_config_dump (index->config);
+  for (gchar **kv = settings; *kv != NULL; kv++) {
     /* "plugin" is the header's name; values never hold a newline (GKeyFile). */
-    if (strcmp (spec->name, "plugin") == 0 || value == NULL || strchr (value, '\n') != NULL)
+    if (g_str_has_prefix (*kv, "plugin=") || strchr (*kv, '\n') != NULL)
       continue;
-    g_string_append_printf (meta, "retriever.%s=%s\n", spec->name, value);
+    g_string_append_printf (meta, "retriever.%s\n", *kv);
   }
   return g_string_free (meta, FALSE);
 }
@@ -526,8 +525,10 @@ recorded_config (const M3retPlugin *plugin, const guint8 *bytes, gsize len, cons
       continue;
     g_auto (GStrv) kv = g_strsplit (*l + strlen ("retriever."), "=", 2);
     GError *local = NULL;
-    if (kv[1] == NULL || !m3ret_config_has_key (config, kv[0]) ||
-        !m3ret_config_set (config, kv[0], kv[1], &local)) {
+    if (kv[1] == NULL || !m3ret_config_set (config, kv[0], kv[1], &local)) {
+      /* A key the plugin lacks needs no more words than the line itself. */
+      if (g_error_matches (local, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_UNKNOWN_KEY))
+        g_clear_error (&local);
       g_autofree gchar *shown = g_strescape (*l, NULL);
       g_set_error (error, M3RET_FORMAT_ERROR, M3RET_FORMAT_ERROR_UNSUPPORTED,
                    "%s: records retriever setting '%s', which the %s plugin here does not take%s%s",

@@ -206,7 +206,8 @@ build_data (M3retTrainer *t, M3retRegistry *registry, GError **error)
   if (t->modalities == NULL)
     return FALSE;
   M3retLoaderOptions *o = &t->loader_options;
-  m3ret_loader_options_from_pipeline (o, t->pipeline, M3RET_LOADER_TRAIN);
+  m3ret_loader_options_init_settings (o, m3ret_pipeline_get_settings (t->pipeline),
+                                      M3RET_LOADER_TRAIN);
   o->n_views = t->objective_vt->views (t->objective, o->views, M3RET_LOADER_MAX_VIEWS);
   if (o->n_views == 0 || o->n_views > M3RET_LOADER_MAX_VIEWS) {
     g_set_error (error, M3RET_TRAIN_ERROR, M3RET_TRAIN_ERROR_CONFIG,
@@ -216,7 +217,7 @@ build_data (M3retTrainer *t, M3retRegistry *registry, GError **error)
   }
   /* One batch per optimiser step: resuming at step s starts at batch s. */
   o->first_batch = (guint64) t->step;
-  t->skips = m3ret_skips_new_for_pipeline (t->pipeline);
+  t->skips = m3ret_skips_new_for (m3ret_pipeline_get_settings (t->pipeline)->data.on_error);
   o->skips = t->skips;
   t->loader = m3ret_loader_new (t->manifest, t->modalities, o, error);
   return t->loader != NULL;
