@@ -14,6 +14,7 @@
 #include <m3ret-rng.h>
 #include <m3ret-params.h>
 #include <m3ret-vit.h>
+#include <m3ret-encoder-context.h>
 #include <m3ret-optim.h>
 #include <m3ret-safetensors.h>
 #include <m3ret-pretrained.h>

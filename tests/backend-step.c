@@ -48,7 +48,7 @@ backend_open_device (M3retRegistry *registry, const gchar *backend, gint threads
   }
   if (!m3ret_config_fill_defaults (config, NULL, error))
     return NULL;
-  return m3ret_device_new (plugin, config, error);
+  return m3ret_device_new (plugin, config, threads, error);
 }
 
 /* The [objective] group for plugin @name: core keys, the plugin's keys,
@@ -104,7 +104,9 @@ backend_step_new (M3retRegistry *registry, M3retDevice *device, const BackendSte
   if (config == NULL)
     return NULL;
   M3retVitConfig vit_config;
-  if (!m3ret_vit_config_init (&vit_config, spec->preset, spec->size, spec->tubelet[0],
+  M3retPreset preset;
+  if (!m3ret_vit_preset_from_name (spec->preset, &preset, error) ||
+      !m3ret_vit_config_init (&vit_config, preset, spec->size, spec->tubelet[0],
                               spec->tubelet, error))
     return NULL;
 

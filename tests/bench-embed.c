@@ -57,7 +57,7 @@ embed_rate (M3retDevice *device, const Input *in, gint steps, gdouble *flops)
 {
   const gint tubelet[3] = { 2, 8, 8 };
   M3retVitConfig cfg;
-  m3ret_vit_config_init (&cfg, "tiny", 64, 16, tubelet, NULL);
+  m3ret_vit_config_init (&cfg, M3RET_PRESET_TINY, 64, 16, tubelet, NULL);
   g_autoptr (M3retParams) params = m3ret_params_new (device);
   M3retRng rng;
   m3ret_rng_init (&rng, 0, M3RET_RNG_STREAM_INIT);

@@ -51,7 +51,7 @@ run (M3retRegistry *registry, const gchar *objective, gint threads, gint frames,
     return FALSE;
   }
   M3retVitConfig vc;
-  m3ret_vit_config_init (&vc, "tiny", size, depth, tubelet, NULL);
+  m3ret_vit_config_init (&vc, M3RET_PRESET_TINY, size, depth, tubelet, NULL);
   M3retParams *params = m3ret_params_new (device);
   M3retRng rng;
   m3ret_rng_init (&rng, 0, M3RET_RNG_STREAM_INIT);

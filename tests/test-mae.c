@@ -53,7 +53,9 @@ fixture_init (Fixture *f, const gchar *preset, gint size, gint depth, guint64 se
   ck_assert (m3ret_config_fill_defaults (f->config, NULL, NULL));
 
   M3retVitConfig vc;
-  ck_assert (m3ret_vit_config_init (&vc, preset, size, depth, tubelet, NULL));
+  M3retPreset p;
+  ck_assert (m3ret_vit_preset_from_name (preset, &p, NULL));
+  ck_assert (m3ret_vit_config_init (&vc, p, size, depth, tubelet, NULL));
   f->params = m3ret_params_new (f->device);
   M3retRng rng;
   m3ret_rng_init (&rng, seed, M3RET_RNG_STREAM_INIT);
@@ -359,7 +361,7 @@ START_TEST (test_check_refuses)
   };
   const gint tubelet[3] = { 2, 8, 8 };
   M3retVitConfig vc;
-  ck_assert (m3ret_vit_config_init (&vc, "micro", 16, 4, tubelet, NULL));
+  ck_assert (m3ret_vit_config_init (&vc, M3RET_PRESET_MICRO, 16, 4, tubelet, NULL));
   const M3retPlugin *plugin =
     m3ret_registry_require (registry, M3RET_PLUGIN_OBJECTIVE, "mae", NULL);
   const M3retObjectiveVTable *vt = m3ret_plugin_get_vtable (plugin);

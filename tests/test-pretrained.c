@@ -14,7 +14,7 @@ static M3retVit *
 micro (M3retDevice *device, M3retParams **params, guint64 seed)
 {
   M3retVitConfig cfg;
-  ck_assert (m3ret_vit_config_init (&cfg, "micro", 16, 2, tubelet, NULL));
+  ck_assert (m3ret_vit_config_init (&cfg, M3RET_PRESET_MICRO, 16, 2, tubelet, NULL));
   *params = m3ret_params_new (device);
   M3retRng rng;
   m3ret_rng_init (&rng, seed, M3RET_RNG_STREAM_INIT);
@@ -135,7 +135,7 @@ START_TEST (test_import)
   g_clear_error (&error);
   M3retParams *pt;
   M3retVitConfig tiny_cfg;
-  ck_assert (m3ret_vit_config_init (&tiny_cfg, "tiny", 16, 2, tubelet, NULL));
+  ck_assert (m3ret_vit_config_init (&tiny_cfg, M3RET_PRESET_TINY, 16, 2, tubelet, NULL));
   pt = m3ret_params_new (cpu);
   M3retVit *t = m3ret_vit_new (pt, "", &tiny_cfg, &rng, NULL);
   ck_assert (!m3ret_pretrained_load (pt, release, NULL, &error));

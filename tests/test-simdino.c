@@ -188,7 +188,7 @@ fixture_try (Fixture *f, gint size, gint depth, guint64 seed, const gchar *const
                                                           "simdino"));
   f->config = objective_config (kv);
   M3retVitConfig vc;
-  ck_assert (m3ret_vit_config_init (&vc, "micro", size, depth, tubelet, NULL));
+  ck_assert (m3ret_vit_config_init (&vc, M3RET_PRESET_MICRO, size, depth, tubelet, NULL));
   f->params = m3ret_params_new (f->device);
   M3retRng rng;
   m3ret_rng_init (&rng, seed, M3RET_RNG_STREAM_INIT);
@@ -347,7 +347,7 @@ START_TEST (test_check_refuses)
   };
   const gint tubelet[3] = { 2, 8, 8 };
   M3retVitConfig vc;
-  ck_assert (m3ret_vit_config_init (&vc, "micro", 16, 4, tubelet, NULL));
+  ck_assert (m3ret_vit_config_init (&vc, M3RET_PRESET_MICRO, 16, 4, tubelet, NULL));
   const M3retObjectiveVTable *vt =
     m3ret_plugin_get_vtable (m3ret_registry_lookup (registry, M3RET_PLUGIN_OBJECTIVE, "simdino"));
   ck_assert_ptr_nonnull (vt->check);

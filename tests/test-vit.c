@@ -24,7 +24,7 @@ micro_config (M3retVitConfig *c, gint size, gint frames)
 {
   const gint tubelet[3] = { 2, 8, 8 };
   g_autoptr (GError) error = NULL;
-  ck_assert_msg (m3ret_vit_config_init (c, "micro", size, frames, tubelet, &error), "%s",
+  ck_assert_msg (m3ret_vit_config_init (c, M3RET_PRESET_MICRO, size, frames, tubelet, &error), "%s",
                  error ? error->message : "");
 }
 
@@ -113,7 +113,10 @@ START_TEST (test_presets)
   };
   for (guint i = 0; i < G_N_ELEMENTS (want); i++) {
     M3retVitConfig c;
-    ck_assert (m3ret_vit_config_init (&c, want[i].name, 64, 16, tubelet, NULL));
+    M3retPreset p;
+    ck_assert (m3ret_vit_preset_from_name (want[i].name, &p, NULL));
+    ck_assert_str_eq (m3ret_vit_preset_name (p), want[i].name);
+    ck_assert (m3ret_vit_config_init (&c, p, 64, 16, tubelet, NULL));
     ck_assert_int_eq (c.dim, want[i].d);
     ck_assert_int_eq (c.depth, want[i].depth);
     ck_assert_int_eq (c.heads, want[i].heads);
@@ -123,11 +126,12 @@ START_TEST (test_presets)
   }
   M3retVitConfig c;
   g_autoptr (GError) error = NULL;
-  ck_assert (!m3ret_vit_config_init (&c, "huge", 64, 16, tubelet, &error));
+  M3retPreset p;
+  ck_assert (!m3ret_vit_preset_from_name ("huge", &p, &error));
   ck_assert_ptr_nonnull (strstr (error->message, "huge"));
   g_clear_error (&error);
   const gint bad[3] = { 3, 8, 8 };
-  ck_assert (!m3ret_vit_config_init (&c, "tiny", 64, 16, bad, &error));
+  ck_assert (!m3ret_vit_config_init (&c, M3RET_PRESET_TINY, 64, 16, bad, &error));
 }
 END_TEST
 

@@ -89,8 +89,7 @@ cli_add_pipeline_inputs (M3retRunFiles *files, const gchar *pipeline_path,
                          const M3retPipeline *pipeline)
 {
   m3ret_run_files_add_input (files, pipeline_path, "pipeline");
-  const gchar *init = m3ret_config_get_string (m3ret_pipeline_get_config (pipeline, "encoder"),
-                                               "init");
+  const gchar *init = m3ret_pipeline_get_settings (pipeline)->encoder.init;
   if (init != NULL && *init != '\0') {
     g_autofree gchar *path = m3ret_pipeline_resolve_path (pipeline, init);
     m3ret_run_files_add_input (files, path, "[encoder] init weights");

@@ -91,8 +91,7 @@ evaluate (const M3retPipeline *pipeline, M3retEmbedder *embedder, const Side *qu
   if (d == NULL)
     return NULL;
   M3retConfig *retriever = m3ret_pipeline_get_config (pipeline, "retriever");
-  guint threads = (guint) m3ret_config_get_int (m3ret_pipeline_get_config (pipeline, "pipeline"),
-                                                "threads");
+  guint threads = (guint) m3ret_pipeline_get_settings (pipeline)->pipeline.threads;
   return m3ret_metrics_evaluate (m3ret_pipeline_get_plugin (pipeline, M3RET_PLUGIN_RETRIEVER),
                                  retriever, threads, q, d, (const guint *) ks->data, ks->len, error);
 }

@@ -23,8 +23,7 @@ build_index (M3retPipeline *pipeline, const gchar *pipeline_path, const gchar *n
     return FALSE;
   const M3retPlugin *plugin = m3ret_pipeline_get_plugin (pipeline, M3RET_PLUGIN_RETRIEVER);
   M3retConfig *config = m3ret_pipeline_get_config (pipeline, "retriever");
-  guint threads = (guint) m3ret_config_get_int (m3ret_pipeline_get_config (pipeline, "pipeline"),
-                                                "threads");
+  guint threads = (guint) m3ret_pipeline_get_settings (pipeline)->pipeline.threads;
   M3retLimits limits;
   m3ret_limits_init (&limits, &m3ret_pipeline_get_settings (pipeline)->data);
   if (!m3ret_limits_check_file (&limits, npy_path, error))

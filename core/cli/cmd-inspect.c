@@ -14,18 +14,19 @@ typedef struct {
 static gboolean
 grid_from (const M3retPipeline *pipeline, Grid *grid, GError **error)
 {
-  g_autoptr (M3retConfig) defaults = NULL;
-  M3retConfig *input = NULL;
+  M3retInputSettings defaults;
+  const M3retInputSettings *input = &defaults;
   if (pipeline != NULL) {
-    input = m3ret_pipeline_get_config (pipeline, "input");
+    input = &m3ret_pipeline_get_settings (pipeline)->input;
   } else {
-    defaults = m3ret_config_new_defaults ("input", m3ret_pipeline_core_keys ("input"), error);
-    if (defaults == NULL)
+    /* no pipeline: the core's defaults, read as a pipeline would */
+    const M3retKeySpec *keys = m3ret_pipeline_core_keys ("input");
+    g_autoptr (M3retConfig) config = m3ret_config_new_defaults ("input", keys, error);
+    if (config == NULL || !m3ret_config_fill (config, keys, &defaults, error))
       return FALSE;
-    input = defaults;
   }
-  grid->size = (guint) m3ret_config_get_int (input, "size");
-  grid->depth = (guint) m3ret_config_get_int (input, "depth");
+  grid->size = (guint) input->size;
+  grid->depth = (guint) input->depth;
   return TRUE;
 }
 

@@ -127,7 +127,7 @@ cmd_query (gint argc, gchar **argv)
 
   if ((pipeline = m3ret_pipeline_load (registry, argv[1], &error)) == NULL)
     goto fail;
-  guint threads = (guint) m3ret_config_get_int (m3ret_pipeline_get_config (pipeline, "pipeline"), "threads");
+  guint threads = (guint) m3ret_pipeline_get_settings (pipeline)->pipeline.threads;
   M3retLimits limits;
   m3ret_limits_init (&limits, &m3ret_pipeline_get_settings (pipeline)->data);
   if (!check_files (argv[1], pipeline, checkpoint, index_path, argv + 2, argc - 2, montage,
@@ -194,11 +194,9 @@ cmd_query (gint argc, gchar **argv)
   }
   fflush (stdout);
   if (montage != NULL) {
-    M3retConfig *input = m3ret_pipeline_get_config (pipeline, "input");
-    const gint64 *tubelet = m3ret_config_get_ints (input, "tubelet", NULL);
+    const M3retInputSettings *input = &m3ret_pipeline_get_settings (pipeline)->input;
     if (!m3ret_montage_write (montage, m3ret_embedder_get_modalities (embedder),
-                              (guint) m3ret_config_get_int (input, "size"),
-                              (guint) m3ret_config_get_int (input, "depth"), (guint) tubelet[0],
+                              (guint) input->size, (guint) input->depth, (guint) input->tubelet[0],
                               cells, (guint) nq, (guint) k + 1, &error))
       goto fail;
     fprintf (stderr, "m3ret query: montage in %s\n", montage);

@@ -35,8 +35,7 @@ check_files (const gchar *pipeline_path, const M3retPipeline *pipeline, const gc
       m3ret_run_files_add_output (files, path, role, "--out");
   }
   m3ret_run_files_add_input (files, resume, "--resume checkpoint");
-  const gchar *train = m3ret_config_get_string (m3ret_pipeline_get_config (pipeline, "data"),
-                                                "train");
+  const gchar *train = m3ret_pipeline_get_settings (pipeline)->data.train;
   g_autoptr (M3retManifest) manifest = NULL;
   if (train != NULL && *train != '\0') {
     g_autofree gchar *path = m3ret_pipeline_resolve_path (pipeline, train);

@@ -1,8 +1,8 @@
 /* device.c — a backend plugin's table and context held together. */
 #include "config.h"
 
-#include "config-private.h"
 #include "m3ret-device.h"
+#include "m3ret-registry.h"
 
 struct _M3retDevice {
   const M3retBackendVTable *vt;
@@ -13,7 +13,7 @@ struct _M3retDevice {
 };
 
 M3retDevice *
-m3ret_device_new (const M3retPlugin *plugin, M3retConfig *config, GError **error)
+m3ret_device_new (const M3retPlugin *plugin, M3retConfig *config, gint threads, GError **error)
 {
   g_return_val_if_fail (plugin != NULL, NULL);
   const M3retPluginDesc *desc = m3ret_plugin_get_desc (plugin);
@@ -40,45 +40,8 @@ m3ret_device_new (const M3retPlugin *plugin, M3retConfig *config, GError **error
   device->ctx = ctx;
   device->name = g_strdup (desc->name);
   device->abi_minor = desc->abi_minor;
-  device->threads = 1;
-  if (config != NULL && m3ret_config_has_key (config, "threads"))
-    device->threads = (gint) m3ret_config_get_int (config, "threads");
+  device->threads = MAX (1, threads);
   return device;
-}
-
-M3retDevice *
-m3ret_device_new_for_pipeline (const M3retPipeline *pipeline, GError **error)
-{
-  const M3retPlugin *plugin = m3ret_pipeline_get_plugin (pipeline, M3RET_PLUGIN_BACKEND);
-  M3retConfig *config = m3ret_pipeline_get_config (pipeline, "pipeline");
-  GError *local = NULL;
-  M3retDevice *device = m3ret_device_new (plugin, config, &local);
-  if (device == NULL) {
-    m3ret_config_locate_error (config, "backend", local); /* the line choosing it */
-    g_propagate_error (error, local);
-  }
-  return device;
-}
-
-M3retDevice *
-m3ret_device_new_by_name (M3retRegistry *registry, const gchar *name, gint threads,
-                          GError **error)
-{
-  const M3retPlugin *plugin = m3ret_registry_require (registry, M3RET_PLUGIN_BACKEND, name, error);
-  if (plugin == NULL)
-    return NULL;
-  g_autoptr (M3retConfig) config = m3ret_config_new ("pipeline");
-  if (!m3ret_config_add_keys (config, m3ret_pipeline_core_keys ("pipeline"), error))
-    return NULL;
-  const M3retKeySpec *keys = m3ret_plugin_get_desc (plugin)->keys;
-  if (keys != NULL && !m3ret_config_add_keys (config, keys, error))
-    return NULL;
-  g_autofree gchar *threads_text = g_strdup_printf ("%d", threads);
-  if (!m3ret_config_set (config, "backend", name, error)
-      || !m3ret_config_set (config, "threads", threads_text, error)
-      || !m3ret_config_fill_defaults (config, NULL, error))
-    return NULL;
-  return m3ret_device_new (plugin, config, error);
 }
 
 void

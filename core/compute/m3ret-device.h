@@ -9,27 +9,24 @@
 #include <glib.h>
 
 #include "m3ret-plugin.h"
-#include "m3ret-registry.h"
-#include "m3ret-pipeline.h"
 
 G_BEGIN_DECLS
 
+/* m3ret-registry.h's; the device needs no more of the registry. */
+typedef struct _M3retPlugin M3retPlugin;
+
 typedef struct _M3retDevice M3retDevice;
 
-/* Creates a context of backend @plugin for @config (the [pipeline] group,
- * with the plugin's keys).  A backend whose score says "not usable here"
- * gives M3RET_PLUGIN_ERROR_DECLINED.
+/* Creates a context of backend @plugin for @config (the group holding the
+ * plugin's keys, [pipeline] in a run) that computes on @threads threads
+ * (the value the ops read back; @config says the same to the backend).  A
+ * backend whose score says "not usable here" gives
+ * M3RET_PLUGIN_ERROR_DECLINED.  A pipeline's device comes from
+ * m3ret_encoder_device_new(), a test's from m3ret_device_new_by_name()
+ * (both m3ret-encoder-context.h).
  * Returns: (transfer full) the device, or NULL with @error set. */
-M3retDevice *m3ret_device_new (const M3retPlugin *plugin, M3retConfig *config, GError **error);
-
-/* The backend and [pipeline] config a validated pipeline chose.
- * Returns: (transfer full) */
-M3retDevice *m3ret_device_new_for_pipeline (const M3retPipeline *pipeline, GError **error);
-
-/* For tests and benchmarks: backend @name of @registry with `threads=@threads`
- * and every other [pipeline] key at its default.  Returns: (transfer full) */
-M3retDevice *m3ret_device_new_by_name (M3retRegistry *registry, const gchar *name, gint threads,
-                                       GError **error);
+M3retDevice *m3ret_device_new (const M3retPlugin *plugin, M3retConfig *config, gint threads,
+                               GError **error);
 
 /* Frees the context; accepts NULL.  Free every tensor, graph and optimiser
  * of the device first. */

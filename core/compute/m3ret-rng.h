@@ -17,8 +17,6 @@
 
 #include <glib.h>
 
-#include "m3ret-config.h"
-
 G_BEGIN_DECLS
 
 typedef struct _M3retRng {
@@ -34,10 +32,8 @@ enum {
   M3RET_RNG_STREAM_USER = 1000   /* first number free for plugins */
 };
 
+/* A run passes its settings' pipeline.seed as @seed. */
 void m3ret_rng_init (M3retRng *rng, guint64 seed, guint64 stream);
-/* The same with the seed of @pipeline_config (the [pipeline] group's `seed`). */
-void m3ret_rng_init_for_pipeline (M3retRng *rng, const M3retConfig *pipeline_config,
-                                  guint64 stream);
 guint64 m3ret_rng_next (M3retRng *rng);
 /* uniform in [0, 1) */
 gfloat m3ret_rng_uniform (M3retRng *rng);

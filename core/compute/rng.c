@@ -28,12 +28,6 @@ m3ret_rng_init (M3retRng *rng, guint64 seed, guint64 stream)
     rng->s[i] = splitmix64 (&x);
 }
 
-void
-m3ret_rng_init_for_pipeline (M3retRng *rng, const M3retConfig *pipeline_config, guint64 stream)
-{
-  m3ret_rng_init (rng, (guint64) m3ret_config_get_int (pipeline_config, "seed"), stream);
-}
-
 guint64
 m3ret_rng_next (M3retRng *rng)
 {

@@ -258,7 +258,7 @@ m3ret_validate_pipeline (M3retRegistry *registry, const M3retPipeline *pipeline,
   g_return_val_if_fail (registry != NULL && pipeline != NULL, NULL);
   g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
   M3retVitConfig vit;
-  if (!m3ret_vit_config_from_pipeline (&vit, pipeline, error))
+  if (!m3ret_encoder_vit_config (pipeline, &vit, error))
     return NULL;
   gint64 steps = m3ret_pipeline_get_settings (pipeline)->train.steps;
   if (!m3ret_validate_objective (pipeline, &vit, steps, error))
@@ -270,7 +270,7 @@ m3ret_validate_pipeline (M3retRegistry *registry, const M3retPipeline *pipeline,
                                              "minor %u): `m3ret train` checks its keys when it "
                                              "builds it", desc->name, desc->abi_minor));
   }
-  M3retDevice *device = m3ret_device_new_for_pipeline (pipeline, error);
+  M3retDevice *device = m3ret_encoder_device_new (pipeline, error);
   if (device == NULL)
     return NULL;
   m3ret_device_free (device);

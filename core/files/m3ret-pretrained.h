@@ -17,7 +17,6 @@
 #include <glib.h>
 
 #include "m3ret-params.h"
-#include "m3ret-pipeline.h"
 
 G_BEGIN_DECLS
 
@@ -28,11 +27,7 @@ G_BEGIN_DECLS
  * receives the number of tensors read. */
 gboolean m3ret_pretrained_load (M3retParams *params, const gchar *path, guint *n_loaded,
                                 GError **error);
-
-/* Applies the pipeline's `[encoder] init=` (nothing when empty), the path
- * taken relative to the pipeline file; @params as for m3ret_pretrained_load(). */
-gboolean m3ret_pretrained_load_for_pipeline (M3retParams *params, const M3retPipeline *pipeline,
-                                             GError **error);
+/* (A pipeline's `[encoder] init=` is applied by m3ret_encoder_context_new().) */
 
 G_END_DECLS
 

@@ -3,7 +3,6 @@
 
 #include <string.h>
 
-#include "config-private.h"
 #include "m3ret-fileio.h"
 #include "m3ret-pretrained.h"
 #include "m3ret-safetensors.h"
@@ -94,25 +93,5 @@ m3ret_pretrained_load (M3retParams *params, const gchar *path, guint *n_loaded, 
   }
   if (n_loaded)
     *n_loaded = n;
-  return TRUE;
-}
-
-gboolean
-m3ret_pretrained_load_for_pipeline (M3retParams *params, const M3retPipeline *pipeline,
-                                    GError **error)
-{
-  const gchar *init = m3ret_config_get_string (m3ret_pipeline_get_config (pipeline, "encoder"), "init");
-  if (init == NULL || *init == '\0')
-    return TRUE;
-  g_autofree gchar *path = m3ret_pipeline_resolve_path (pipeline, init);
-  guint n = 0;
-  GError *local = NULL;
-  if (!m3ret_pretrained_load (params, path, &n, &local)) {
-    /* the line of init= first: that is what to fix */
-    m3ret_config_locate_error (m3ret_pipeline_get_config (pipeline, "encoder"), "init", local);
-    g_propagate_error (error, local);
-    return FALSE;
-  }
-  g_info ("%s: %u encoder tensors loaded (pos_embed stays the fixed 3-D table)", path, n);
   return TRUE;
 }

@@ -5,20 +5,16 @@
 #include <string.h>
 
 #include "m3ret.h"
-#include "m3ret-checkpoint.h"
 #include "m3ret-embedder.h"
-#include "m3ret-pretrained.h"
-#include "m3ret-provenance.h"
+#include "m3ret-encoder-context.h"
 
 struct _M3retEmbedder {
   const M3retPipeline *pipeline;
-  M3retDevice *device;
-  M3retParams *params;
-  M3retVit *vit;
+  M3retEncoderContext *context; /* device, parameters, ViT, modalities */
+  M3retVit *vit;                /* the context's */
   M3retGraph *graph;
-  M3retModalities *modalities;
+  M3retModalities *modalities;  /* the context's */
   guint loader_threads;
-  gchar *provenance; /* of the weights as loaded */
   M3retSkips *skips; /* not owned; NULL: fail on a bad entry */
 };
 
@@ -27,31 +23,9 @@ m3ret_embedder_free (M3retEmbedder *e)
 {
   if (e == NULL)
     return;
-  m3ret_modalities_free (e->modalities);
-  g_free (e->provenance);
   m3ret_graph_free (e->graph);
-  m3ret_vit_free (e->vit);
-  m3ret_params_free (e->params);
-  m3ret_device_free (e->device);
+  m3ret_encoder_context_free (e->context);
   g_free (e);
-}
-
-static gboolean
-load_weights (M3retEmbedder *e, const gchar *path, GError **error)
-{
-  g_autoptr (M3retSafetensors) file = m3ret_safetensors_open (path, error);
-  if (file == NULL)
-    return FALSE;
-  const gchar *preset = m3ret_safetensors_get_metadata (file, M3RET_CHECKPOINT_META_PRESET);
-  const gchar *want =
-    m3ret_config_get_string (m3ret_pipeline_get_config (e->pipeline, "encoder"), "preset");
-  if (preset != NULL && strcmp (preset, want) != 0) {
-    g_set_error (error, M3RET_FORMAT_ERROR, M3RET_FORMAT_ERROR_MISMATCH,
-                 "%s: holds a %s encoder, the pipeline asks for [encoder] preset=%s", path, preset,
-                 want);
-    return FALSE;
-  }
-  return m3ret_checkpoint_load_params (file, path, e->params, "", error);
 }
 
 M3retEmbedder *
@@ -59,47 +33,29 @@ m3ret_embedder_new (M3retRegistry *registry, const M3retPipeline *pipeline,
                     const gchar *checkpoint, GError **error)
 {
   g_return_val_if_fail (registry != NULL && pipeline != NULL && checkpoint != NULL, NULL);
+  /* The random baseline is the initialisation itself. */
+  M3retEncoderContextOptions options = {
+    .checkpoint = strcmp (checkpoint, M3RET_CHECKPOINT_RANDOM) != 0 ? checkpoint : NULL,
+    .provenance = TRUE,
+  };
+  M3retEncoderContext *context = m3ret_encoder_context_new (registry, pipeline, &options, error);
+  if (context == NULL)
+    return NULL;
   M3retEmbedder *e = g_new0 (M3retEmbedder, 1);
   e->pipeline = pipeline;
-  M3retVitConfig config;
-  if (!m3ret_vit_config_from_pipeline (&config, pipeline, error))
-    goto fail;
-  e->device = m3ret_device_new_for_pipeline (pipeline, error);
-  if (e->device == NULL)
-    goto fail;
-  e->params = m3ret_params_new (e->device);
-  /* The random baseline is the very initialisation `m3ret train` starts from. */
-  M3retRng rng;
-  m3ret_rng_init (&rng, (guint64) m3ret_config_get_int (m3ret_pipeline_get_config (pipeline, "pipeline"), "seed"),
-                  M3RET_RNG_STREAM_INIT);
-  e->vit = m3ret_vit_new (e->params, "", &config, &rng, error);
-  if (e->vit == NULL || !m3ret_pretrained_load_for_pipeline (e->params, pipeline, error))
-    goto fail;
-  if (strcmp (checkpoint, M3RET_CHECKPOINT_RANDOM) != 0 && !load_weights (e, checkpoint, error))
-    goto fail;
-  M3retConfig *input = m3ret_pipeline_get_config (pipeline, "input");
-  M3retConfig *encoder = m3ret_pipeline_get_config (pipeline, "encoder");
-  e->provenance = m3ret_provenance_of_encoder (
-    e->params, m3ret_config_get_string (encoder, "preset"),
-    (guint) m3ret_config_get_int (input, "size"), (guint) m3ret_config_get_int (input, "depth"),
-    config.tubelet, m3ret_config_get_string (encoder, "pool"));
-  e->graph = m3ret_graph_new (e->device);
+  e->context = context;
+  e->vit = m3ret_encoder_context_get_vit (context);
+  e->modalities = m3ret_encoder_context_get_modalities (context);
+  e->graph = m3ret_graph_new (m3ret_encoder_context_get_device (context));
   m3ret_graph_set_grad_enabled (e->graph, FALSE);
-  e->modalities = m3ret_modalities_new (registry, pipeline, error);
-  if (e->modalities == NULL)
-    goto fail;
-  e->loader_threads =
-    (guint) m3ret_config_get_int (m3ret_pipeline_get_config (pipeline, "data"), "loader_threads");
+  e->loader_threads = (guint) m3ret_pipeline_get_settings (pipeline)->data.loader_threads;
   return e;
-fail:
-  m3ret_embedder_free (e);
-  return NULL;
 }
 
 const gchar *
 m3ret_embedder_get_provenance (const M3retEmbedder *e)
 {
-  return e->provenance;
+  return m3ret_encoder_context_get_provenance (e->context);
 }
 
 guint
@@ -173,7 +129,7 @@ m3ret_embedder_embed_manifest (M3retEmbedder *e, M3retManifest *manifest, guint 
   gsize n = m3ret_manifest_size (manifest);
   guint dim = m3ret_embedder_get_dim (e);
   g_autoptr (M3retEmbeddings) out = m3ret_embeddings_new (n, dim);
-  out->provenance = g_strdup (e->provenance);
+  out->provenance = g_strdup (m3ret_embedder_get_provenance (e));
   for (gsize i = 0; i < n; i++)
     m3ret_items_set (out->items, i, m3ret_manifest_get_path (manifest, i),
                      m3ret_manifest_get_modality (manifest, i), m3ret_manifest_get_label (manifest, i));

@@ -1,7 +1,8 @@
 /* m3ret-embedder.h — the frozen encoder turned into vectors.
  *
- * An embedder holds the encoder of a pipeline with the weights of a
- * checkpoint (or its random initialisation: the baseline) and turns
+ * An embedder holds the encoder of a pipeline (m3ret-encoder-context.h,
+ * built as the trainer builds it) with the weights of a checkpoint (or
+ * its random initialisation: the baseline) and turns
  * manifests or single files into L2-normalised embeddings, using the
  * deterministic evaluation view of every file (whole field of view,
  * uniformly spaced frames, the full volume resampled).

@@ -28,16 +28,16 @@
 
 #include "m3ret-graph.h"
 #include "m3ret-params.h"
-#include "m3ret-pipeline.h"
 
 G_BEGIN_DECLS
 
-/* The encoder sizes, in the order [encoder] preset= lists them. */
+/* The encoder sizes, in the order [encoder] preset= lists them; width,
+ * blocks and heads of each are in one table, vit.c's presets[]. */
 typedef enum {
-  M3RET_PRESET_MICRO, /* 64 wide, 2 blocks, 2 heads: tests and the demo */
-  M3RET_PRESET_TINY,  /* 192/12/3 */
-  M3RET_PRESET_SMALL, /* 384/12/6 */
-  M3RET_PRESET_BASE   /* 768/12/12 */
+  M3RET_PRESET_MICRO, /* tests and the demo */
+  M3RET_PRESET_TINY,  /* ViT-Ti */
+  M3RET_PRESET_SMALL, /* ViT-S */
+  M3RET_PRESET_BASE   /* ViT-B */
 } M3retPreset;
 
 typedef enum {
@@ -47,6 +47,10 @@ typedef enum {
 
 /* The name of @preset as [encoder] preset= writes it. */
 const gchar *m3ret_vit_preset_name (M3retPreset preset);
+/* The preset called @name; FALSE with @error naming it and the choices. */
+gboolean m3ret_vit_preset_from_name (const gchar *name, M3retPreset *preset, GError **error);
+/* The name of @pool as [encoder] pool= writes it. */
+const gchar *m3ret_vit_pool_name (M3retPool pool);
 
 typedef struct _M3retVitConfig {
   gint dim;         /* D */
@@ -60,15 +64,13 @@ typedef struct _M3retVitConfig {
   gfloat eps;       /* LayerNorm eps, 1e-6 */
 } M3retVitConfig;
 
-/* Fills @config for @preset (micro 64/2/2, tiny 192/12/3, small 384/12/6,
- * base 768/12/12) on inputs of @frames × @size × @size cut by @tubelet.
- * FALSE with @error for an unknown preset or a tubelet that does not
- * divide the grid. */
-gboolean m3ret_vit_config_init (M3retVitConfig *config, const gchar *preset, gint size,
+/* Fills @config for @preset (the sizes above) on inputs of
+ * @frames × @size × @size cut by @tubelet, pooling by CLS.  FALSE with
+ * @error for a preset out of range or a tubelet that does not divide the
+ * grid: the grid below is exact or the patch arithmetic is wrong (a
+ * pipeline reports the latter as a configuration error first). */
+gboolean m3ret_vit_config_init (M3retVitConfig *config, M3retPreset preset, gint size,
                                 gint frames, const gint tubelet[3], GError **error);
-/* The same from a pipeline's [encoder] and [input] groups. */
-gboolean m3ret_vit_config_from_pipeline (M3retVitConfig *config, const M3retPipeline *pipeline,
-                                         GError **error);
 
 /* Values per token: C·pt·ph·pw. */
 gint m3ret_vit_config_patch_values (const M3retVitConfig *config);

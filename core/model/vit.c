@@ -42,18 +42,35 @@ invalid (const gchar *format, ...)
 }
 
 gboolean
-m3ret_vit_config_init (M3retVitConfig *config, const gchar *preset, gint size, gint frames,
+m3ret_vit_preset_from_name (const gchar *name, M3retPreset *preset, GError **error)
+{
+  g_autoptr (GString) names = g_string_new (NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (presets); i++) {
+    if (g_strcmp0 (presets[i].name, name) == 0) {
+      *preset = (M3retPreset) i;
+      return TRUE;
+    }
+    g_string_append_printf (names, "%s%s", i ? ", " : "", presets[i].name);
+  }
+  g_propagate_error (error, invalid ("unknown encoder preset '%s' (%s)", name, names->str));
+  return FALSE;
+}
+
+const gchar *
+m3ret_vit_pool_name (M3retPool pool)
+{
+  return pool == M3RET_POOL_MEAN ? "mean" : "cls";
+}
+
+gboolean
+m3ret_vit_config_init (M3retVitConfig *config, M3retPreset preset, gint size, gint frames,
                        const gint tubelet[3], GError **error)
 {
-  const Preset *p = NULL;
-  for (guint i = 0; i < G_N_ELEMENTS (presets); i++)
-    if (g_strcmp0 (presets[i].name, preset) == 0)
-      p = &presets[i];
-  if (p == NULL) {
-    g_propagate_error (error, invalid ("unknown encoder preset '%s' (micro, tiny, small, base)",
-                                       preset));
+  if ((guint) preset >= G_N_ELEMENTS (presets)) {
+    g_propagate_error (error, invalid ("unknown encoder preset %d", (gint) preset));
     return FALSE;
   }
+  const Preset *p = &presets[preset];
   gint dims[3] = { frames, size, size };
   for (gint i = 0; i < 3; i++)
     if (tubelet[i] < 1 || dims[i] < tubelet[i] || dims[i] % tubelet[i] != 0) {
@@ -73,25 +90,6 @@ m3ret_vit_config_init (M3retVitConfig *config, const gchar *preset, gint size, g
   }
   config->pool = M3RET_POOL_CLS;
   config->eps = 1e-6f;
-  return TRUE;
-}
-
-gboolean
-m3ret_vit_config_from_pipeline (M3retVitConfig *config, const M3retPipeline *pipeline,
-                                GError **error)
-{
-  M3retConfig *enc = m3ret_pipeline_get_config (pipeline, "encoder");
-  M3retConfig *input = m3ret_pipeline_get_config (pipeline, "input");
-  guint n = 0;
-  const gint64 *tub = m3ret_config_get_ints (input, "tubelet", &n);
-  gint tubelet[3] = { n > 0 ? (gint) tub[0] : 1, n > 1 ? (gint) tub[1] : 1,
-                      n > 2 ? (gint) tub[2] : 1 };
-  if (!m3ret_vit_config_init (config, m3ret_config_get_string (enc, "preset"),
-                              (gint) m3ret_config_get_int (input, "size"),
-                              (gint) m3ret_config_get_int (input, "depth"), tubelet, error))
-    return FALSE;
-  config->pool = g_strcmp0 (m3ret_config_get_string (enc, "pool"), "mean") == 0 ? M3RET_POOL_MEAN
-                                                                                : M3RET_POOL_CLS;
   return TRUE;
 }
 

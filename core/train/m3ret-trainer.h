@@ -1,9 +1,11 @@
 /* m3ret-trainer.h — the self-supervised training loop of `m3ret train`.
  *
- * The trainer wires a validated pipeline together: backend device, the
- * encoder, the objective plugin, AdamW with warm-up + cosine learning rate
- * and the objective's weight-decay schedule, gradient clipping, the
- * weighted multi-modality loader, checkpoints and the step log.  It knows
+ * The trainer wires a validated pipeline together: the encoder context
+ * (m3ret-encoder-context.h: device, encoder, modalities), the objective
+ * plugin drawing its tensors from the same init stream, AdamW with
+ * warm-up + cosine learning rate and the objective's weight-decay
+ * schedule, gradient clipping, the weighted multi-modality loader,
+ * checkpoints and the step log.  It knows
  * no objective, modality or backend by name.
  *
  * Files in the output folder:

@@ -11,8 +11,8 @@
 #include "config-private.h"
 #include "m3ret.h"
 #include "m3ret-checkpoint.h"
+#include "m3ret-encoder-context.h"
 #include "m3ret-plot.h"
-#include "m3ret-pretrained.h"
 #include "m3ret-trainer.h"
 #include "m3ret-validate.h"
 
@@ -25,7 +25,8 @@ struct _M3retTrainer {
   gchar *checkpoint_path;
   gchar *log_path;
 
-  M3retDevice *device;
+  M3retEncoderContext *context; /* device, parameters, ViT, modalities */
+  M3retDevice *device;          /* the context's parts */
   M3retParams *params;
   M3retVit *vit;
   const M3retPluginDesc *objective_desc;
@@ -36,7 +37,7 @@ struct _M3retTrainer {
   M3retGraph *graph;
 
   M3retManifest *manifest;
-  M3retModalities *modalities;
+  M3retModalities *modalities; /* the context's */
   M3retLoader *loader;
   M3retLoaderOptions loader_options;
   M3retSkips *skips; /* [data] on_error=skip; NULL: fail */
@@ -63,15 +64,12 @@ m3ret_trainer_free (M3retTrainer *t)
     fclose (t->log);
   m3ret_loader_free (t->loader);
   m3ret_skips_free (t->skips);
-  m3ret_modalities_free (t->modalities);
   m3ret_manifest_free (t->manifest);
   m3ret_graph_free (t->graph);
   m3ret_adamw_free (t->optimizer);
   if (t->objective_vt != NULL)
     t->objective_vt->destroy (t->objective);
-  m3ret_vit_free (t->vit);
-  m3ret_params_free (t->params);
-  m3ret_device_free (t->device);
+  m3ret_encoder_context_free (t->context);
   g_free (t->out_dir);
   g_free (t->checkpoint_path);
   g_free (t->log_path);
@@ -197,13 +195,10 @@ resume (M3retTrainer *t, const gchar *path, GError **error)
 }
 
 static gboolean
-build_data (M3retTrainer *t, M3retRegistry *registry, GError **error)
+build_data (M3retTrainer *t, GError **error)
 {
   t->manifest = m3ret_validate_load_train_manifest (t->pipeline, error);
   if (t->manifest == NULL)
-    return FALSE;
-  t->modalities = m3ret_modalities_new (registry, t->pipeline, error);
-  if (t->modalities == NULL)
     return FALSE;
   M3retLoaderOptions *o = &t->loader_options;
   m3ret_loader_options_init_settings (o, m3ret_pipeline_get_settings (t->pipeline),
@@ -236,37 +231,34 @@ m3ret_trainer_new (M3retRegistry *registry, const M3retPipeline *pipeline,
   t->checkpoint_path = g_build_filename (t->out_dir, "checkpoint.safetensors", NULL);
   t->log_path = g_build_filename (t->out_dir, "train-log.csv", NULL);
 
-  M3retConfig *train = m3ret_pipeline_get_config (pipeline, "train");
-  M3retConfig *top = m3ret_pipeline_get_config (pipeline, "pipeline");
-  t->total = options->steps > 0 ? options->steps : m3ret_config_get_int (train, "steps");
+  const M3retSettings *settings = m3ret_pipeline_get_settings (pipeline);
+  const M3retTrainSettings *train = &settings->train;
+  t->total = options->steps > 0 ? options->steps : train->steps;
   /* The pipeline's own steps were checked when it loaded. */
   if (options->steps > 0 && !m3ret_pipeline_check_run_length (pipeline, t->total, "--steps", error))
     goto fail;
-  t->batch = (gint) m3ret_config_get_int (train, "batch");
-  t->warmup = m3ret_config_get_int (train, "warmup");
-  t->checkpoint_every = m3ret_config_get_int (train, "checkpoint_every");
-  t->peak_lr = m3ret_lr_for_batch (m3ret_config_get_double (train, "lr"), t->batch);
-  t->min_lr = m3ret_config_get_double (train, "min_lr");
-  t->clip = m3ret_config_get_double (train, "clip_grad");
-  guint64 seed = (guint64) m3ret_config_get_int (top, "seed");
+  t->batch = (gint) train->batch;
+  t->warmup = train->warmup;
+  t->checkpoint_every = train->checkpoint_every;
+  t->peak_lr = m3ret_lr_for_batch (train->lr, t->batch);
+  t->min_lr = train->min_lr;
+  t->clip = train->clip_grad;
 
   /* Model: the encoder first, then the objective's own tensors, all from
    * the one init stream in that order. */
   M3retVitConfig vit_config;
-  if (!m3ret_vit_config_from_pipeline (&vit_config, pipeline, error))
+  if (!m3ret_encoder_vit_config (pipeline, &vit_config, error))
     goto fail;
   /* The objective's own checks, before anything is allocated. */
   if (!m3ret_validate_objective (pipeline, &vit_config, t->total, error))
     goto fail;
-  t->device = m3ret_device_new_for_pipeline (pipeline, error);
-  if (t->device == NULL)
+  t->context = m3ret_encoder_context_new (registry, pipeline, NULL, error);
+  if (t->context == NULL)
     goto fail;
-  t->params = m3ret_params_new (t->device);
-  M3retRng init_rng;
-  m3ret_rng_init (&init_rng, seed, M3RET_RNG_STREAM_INIT);
-  t->vit = m3ret_vit_new (t->params, "", &vit_config, &init_rng, error);
-  if (t->vit == NULL || !m3ret_pretrained_load_for_pipeline (t->params, pipeline, error))
-    goto fail;
+  t->device = m3ret_encoder_context_get_device (t->context);
+  t->params = m3ret_encoder_context_get_params (t->context);
+  t->vit = m3ret_encoder_context_get_vit (t->context);
+  t->modalities = m3ret_encoder_context_get_modalities (t->context);
 
   const M3retPlugin *plugin = m3ret_pipeline_get_plugin (pipeline, M3RET_PLUGIN_OBJECTIVE);
   t->objective_desc = m3ret_plugin_get_desc (plugin);
@@ -275,7 +267,7 @@ m3ret_trainer_new (M3retRegistry *registry, const M3retPipeline *pipeline,
   m3ret_validate_objective_setup (&setup, pipeline, m3ret_vit_get_config (t->vit), t->total);
   setup.params = t->params;
   setup.encoder = t->vit;
-  setup.init_rng = &init_rng;
+  setup.init_rng = m3ret_encoder_context_get_init_rng (t->context);
   GError *local = NULL;
   M3retConfig *objective = m3ret_pipeline_get_config (pipeline, "objective");
   t->objective = vt->create (objective, &setup, &local);
@@ -299,7 +291,7 @@ m3ret_trainer_new (M3retRegistry *registry, const M3retPipeline *pipeline,
   if (options->resume != NULL && !resume (t, options->resume, error))
     goto fail;
   /* The output folder and log wait for the first batch: bad input writes nothing. */
-  if (!build_data (t, registry, error))
+  if (!build_data (t, error))
     goto fail;
   return t;
 
@@ -329,7 +321,7 @@ save (M3retTrainer *t, GError **error)
     .total_steps = t->total,
     .pipeline_text = m3ret_pipeline_get_text (t->pipeline),
     .objective = t->objective_desc->name,
-    .preset = m3ret_config_get_string (m3ret_pipeline_get_config (t->pipeline, "encoder"), "preset"),
+    .preset = m3ret_vit_preset_name (m3ret_pipeline_get_settings (t->pipeline)->encoder.preset),
   };
   if (!m3ret_checkpoint_save (t->checkpoint_path, &c, error))
     return FALSE;
@@ -360,7 +352,7 @@ plot_log (M3retTrainer *t, GError **error)
     return TRUE; /* nothing worth drawing */
   g_autofree gchar *png = g_build_filename (t->out_dir, "loss.png", NULL);
   g_autofree gchar *title = g_strdup_printf ("%s loss, %s ViT", t->objective_desc->name,
-    m3ret_config_get_string (m3ret_pipeline_get_config (t->pipeline, "encoder"), "preset"));
+    m3ret_vit_preset_name (m3ret_pipeline_get_settings (t->pipeline)->encoder.preset));
   return m3ret_plot_curve (png, title, "step", "loss", (gdouble *) xs->data, (gdouble *) ys->data,
                            xs->len, error);
 }
