@@ -29,10 +29,7 @@ m3ret_device_new (const M3retPlugin *plugin, M3retConfig *config, gint threads, 
       return NULL;
     }
   }
-  gpointer ctx = vt->create (config,
-                             config != NULL && m3ret_config_has_key (config, "threads")
-                               ? (guint) m3ret_config_get_int (config, "threads") : 1,
-                             error);
+  gpointer ctx = vt->create (config, (guint) MAX (1, threads), error);
   if (ctx == NULL)
     return NULL;
   M3retDevice *device = g_new0 (M3retDevice, 1);
