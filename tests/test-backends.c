@@ -1644,18 +1644,23 @@ backends_suite (void)
   return s;
 }
 
-int
-main (void)
+/* The targets, built and probed before the suite: a required target that
+ * declines, or one that fails to open, fails the run without it. */
+static gboolean
+backends_setup (void)
 {
-  /* One process for every case: a process that has loaded libtorch spends
-   * seconds in its static destructors at exit, which Check's fork per test
-   * would pay 30 times over.  CK_FORK=yes in the environment still wins. */
-  g_setenv ("CK_FORK", "no", FALSE);
-  m3ret_check_init ();
-  registry = m3ret_check_registry ();
   build_targets ();
-  int status = probe_targets () ? m3ret_check_run (backends_suite ()) : EXIT_FAILURE;
-  g_ptr_array_unref (targets);
-  m3ret_registry_free (registry);
-  return status;
+  return probe_targets ();
 }
+
+static void
+backends_teardown (void)
+{
+  g_ptr_array_unref (targets);
+}
+
+/* One process for every case: a process that has loaded libtorch spends
+ * seconds in its static destructors at exit, which Check's fork per test
+ * would pay 30 times over.  CK_FORK=yes in the environment still wins. */
+M3RET_CHECK_MAIN (.suite = backends_suite, .one_process = TRUE, .registry = &registry,
+                  .setup = backends_setup, .teardown = backends_teardown)

@@ -741,12 +741,4 @@ mae_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  m3ret_check_init ();
-  registry = m3ret_check_registry ();
-  int rc = m3ret_check_run (mae_suite ());
-  m3ret_registry_free (registry);
-  return rc;
-}
+M3RET_CHECK_MAIN (.suite = mae_suite, .registry = &registry)

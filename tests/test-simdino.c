@@ -791,12 +791,4 @@ simdino_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  m3ret_check_init ();
-  registry = m3ret_check_registry ();
-  int rc = m3ret_check_run (simdino_suite ());
-  m3ret_registry_free (registry);
-  return rc;
-}
+M3RET_CHECK_MAIN (.suite = simdino_suite, .registry = &registry)
