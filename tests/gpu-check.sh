@@ -71,7 +71,7 @@ grep -q '^#define HAVE_TORCH_CUDA 1' config.h \
 stamp "build (make -j$jobs)"
 timeout 420 make -j"$jobs" > make.log 2>&1 \
   || { tail -n 30 make.log >&2; die "build failed (log: $build/make.log)"; }
-timeout 120 make -j"$jobs" -C tests test-backends bench-torch > make-tests.log 2>&1 \
+{ timeout 120 make -j"$jobs" -C tests test-backends && timeout 60 make -j"$jobs" -C bench bench-torch; } > make-tests.log 2>&1 \
   || { tail -n 30 make-tests.log >&2; die "building the suite failed (log: $build/make-tests.log)"; }
 [ -f backends/.libs/libm3ret-torch-shim.so ] || die "the torch backend was not built"
 
@@ -90,7 +90,7 @@ fi
 
 # ---- 4. ViT-base MAE training steps ----
 stamp "ViT-base MAE step, 224² stills, batch 64, $dtype"
-timeout 300 tests/bench-torch --backend torch --device cuda --dtype "$dtype" --objective mae \
+timeout 300 bench/bench-torch --backend torch --device cuda --dtype "$dtype" --objective mae \
   --preset base --size 224 --tubelet 2,16,16 --batch 64 --warmup 3 --steps 10 --matmul 8192 \
   2>&1 | tee bench.log
 grep -q 'images/s' bench.log || die "the training benchmark did not finish (log: $build/bench.log)"

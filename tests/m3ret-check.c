@@ -84,6 +84,24 @@ m3ret_check_run (Suite *suite)
   return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+int
+m3ret_check_main (const M3retCheckMain *how)
+{
+  if (how->one_process)
+    g_setenv ("CK_FORK", "no", FALSE);
+  m3ret_check_init ();
+  if (how->registry != NULL)
+    *how->registry = m3ret_check_registry ();
+  int status = EXIT_FAILURE;
+  if (how->setup == NULL || how->setup ())
+    status = m3ret_check_run (how->suite ());
+  if (how->teardown != NULL)
+    how->teardown ();
+  if (how->registry != NULL)
+    g_clear_pointer (how->registry, m3ret_registry_free);
+  return status;
+}
+
 gchar *
 m3ret_check_tmpdir (void)
 {

@@ -26,6 +26,40 @@ M3retRegistry *m3ret_check_registry (void);
 /* Runs @suite and returns the process exit status. */
 int m3ret_check_run (Suite *suite);
 
+/* Every suite's main(), written by M3RET_CHECK_MAIN:
+ *   1. with @one_process, CK_FORK=no unless the environment sets CK_FORK
+ *      (a forked child's exit runs every loaded plugin's static
+ *      destructors; libtorch's take about a second);
+ *   2. m3ret_check_init(): an unexpected warning or critical fails the
+ *      test, plugins come from the build tree only;
+ *   3. with @registry, *@registry = m3ret_check_registry() (every
+ *      build-tree plugin must load);
+ *   4. @setup, if any: FALSE ends the run with a failure, the suite unrun;
+ *   5. m3ret_check_run (@suite ());
+ *   6. @teardown, if any (also after a failed @setup), then the registry
+ *      is freed.
+ * The fields are named at the use, e.g.
+ *   M3RET_CHECK_MAIN (.suite = ops_suite, .one_process = TRUE, .registry = &registry)
+ */
+typedef struct {
+  Suite *(*suite) (void);
+  gboolean one_process;
+  M3retRegistry **registry;
+  gboolean (*setup) (void);
+  void (*teardown) (void);
+} M3retCheckMain;
+
+/* Returns: the process exit status. */
+int m3ret_check_main (const M3retCheckMain *how);
+
+#define M3RET_CHECK_MAIN(...)                                                                  \
+  int main (void);                                                                             \
+  int main (void)                                                                              \
+  {                                                                                            \
+    static const M3retCheckMain m3ret_check_main_how = { __VA_ARGS__ };                        \
+    return m3ret_check_main (&m3ret_check_main_how);                                           \
+  }
+
 /* Returns: (transfer full) a fresh temporary folder; remove with m3ret_check_rmtree(). */
 gchar *m3ret_check_tmpdir (void);
 void m3ret_check_rmtree (const gchar *path);

@@ -56,14 +56,15 @@ START_TEST (test_enum_values)
 }
 END_TEST
 
-int
-main (void)
+static Suite *
+abi_suite (void)
 {
-  m3ret_check_init ();
   Suite *s = suite_create ("abi");
   TCase *tc = tcase_create ("abi");
   tcase_add_test (tc, test_sizes);
   tcase_add_test (tc, test_enum_values);
   suite_add_tcase (s, tc);
-  return m3ret_check_run (s);
+  return s;
 }
+
+M3RET_CHECK_MAIN (.suite = abi_suite)

@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "backend-step.h"
+#include "finite-diff.h"
 #include "m3ret-check.h"
 #include "m3ret-ops.h"
 #include "m3ret-rng.h"
@@ -1138,6 +1139,21 @@ weighted_loss (Placed *p, const OpCase *c, const Layout *l, float **host)
   return loss;
 }
 
+/* The loss the finite differences take: the forward from the perturbed start. */
+typedef struct {
+  Placed *p;
+  const OpCase *c;
+  const Layout *l;
+  float **start;
+} WeightedLoss;
+
+static gdouble
+weighted_loss_of (gpointer user_data)
+{
+  WeightedLoss *w = user_data;
+  return weighted_loss (w->p, w->c, w->l, w->start);
+}
+
 /* The target's backward entries against central differences of its own
  * forward entries, for every ROLE_DIFF buffer. */
 static void
@@ -1159,26 +1175,16 @@ check_gradients (const Target *t, M3retDevice *target, const OpCase *c, const Di
       continue;
     gint x = l->buf[g].grad_of;
     float *after = after_all[g];
-    float *keep = g_memdup2 (start[x], l->buf[x].count * sizeof (float));
-    gdouble num = 0, den_a = 0, den_n = 0;
-    for (gsize e = 0; e < l->buf[x].count; e++) {
-      const gfloat eps = 2e-3f;
-      gdouble analytic = (gdouble) after[e] - start[g][e];
-      start[x][e] = keep[e] + eps;
-      gdouble lp = weighted_loss (&p, c, l, start);
-      start[x][e] = keep[e] - eps;
-      gdouble lm = weighted_loss (&p, c, l, start);
-      start[x][e] = keep[e];
-      gdouble fd = (lp - lm) / (2.0 * eps);
-      num += (fd - analytic) * (fd - analytic);
-      den_a += analytic * analytic;
-      den_n += fd * fd;
-    }
-    gdouble rel = sqrt (num) / MAX (MAX (sqrt (den_a), sqrt (den_n)), 1e-6);
-    ck_assert_msg (rel <= 2e-3, "%s: %s: gradient buffer %d (of %d) relative error %g against "
-                   "finite differences", t->label, c->name, g, x, rel);
+    /* every entry; the gradient buffer accumulates onto its start */
+    g_autofree gchar *what = g_strdup_printf ("%s: %s", t->label, c->name);
+    g_autofree gchar *name = g_strdup_printf ("buffer %d (gradient buffer %d)", x, g);
+    WeightedLoss w = { &p, c, l, start };
+    const M3retCheckGrad spec = { .what = what, .loss = weighted_loss_of, .user_data = &w,
+                                  .step = 2e-3f, .rule = M3RET_CHECK_GRAD_NORM, .tol = 2e-3 };
+    const M3retCheckGradTensor buf = { .name = name, .values = start[x], .n = l->buf[x].count,
+                                       .grad = after, .grad_before = start[g] };
+    m3ret_check_gradient (&spec, &buf, 1);
     g_free (after);
-    g_free (keep);
   }
   unplace (&p);
 }
@@ -1638,18 +1644,23 @@ backends_suite (void)
   return s;
 }
 
-int
-main (void)
+/* The targets, built and probed before the suite: a required target that
+ * declines, or one that fails to open, fails the run without it. */
+static gboolean
+backends_setup (void)
 {
-  /* One process for every case: a process that has loaded libtorch spends
-   * seconds in its static destructors at exit, which Check's fork per test
-   * would pay 30 times over.  CK_FORK=yes in the environment still wins. */
-  g_setenv ("CK_FORK", "no", FALSE);
-  m3ret_check_init ();
-  registry = m3ret_check_registry ();
   build_targets ();
-  int status = probe_targets () ? m3ret_check_run (backends_suite ()) : EXIT_FAILURE;
-  g_ptr_array_unref (targets);
-  m3ret_registry_free (registry);
-  return status;
+  return probe_targets ();
 }
+
+static void
+backends_teardown (void)
+{
+  g_ptr_array_unref (targets);
+}
+
+/* One process for every case: a process that has loaded libtorch spends
+ * seconds in its static destructors at exit, which Check's fork per test
+ * would pay 30 times over.  CK_FORK=yes in the environment still wins. */
+M3RET_CHECK_MAIN (.suite = backends_suite, .one_process = TRUE, .registry = &registry,
+                  .setup = backends_setup, .teardown = backends_teardown)

@@ -127,10 +127,9 @@ START_TEST (test_usage)
 }
 END_TEST
 
-int
-main (void)
+static Suite *
+cli_suite (void)
 {
-  m3ret_check_init ();
   Suite *s = suite_create ("cli");
   TCase *tc = tcase_create ("cli");
   tcase_add_checked_fixture (tc, setup, teardown);
@@ -139,5 +138,7 @@ main (void)
   tcase_add_test (tc, test_validate);
   tcase_add_test (tc, test_usage);
   suite_add_tcase (s, tc);
-  return m3ret_check_run (s);
+  return s;
 }
+
+M3RET_CHECK_MAIN (.suite = cli_suite)

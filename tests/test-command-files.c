@@ -389,10 +389,9 @@ START_TEST (test_error_format)
 }
 END_TEST
 
-int
-main (void)
+static Suite *
+command_files_suite (void)
 {
-  m3ret_check_init ();
   Suite *s = suite_create ("command-files");
   TCase *tc = tcase_create ("command-files");
   tcase_set_timeout (tc, 300);
@@ -404,5 +403,7 @@ main (void)
   tcase_add_test (tc, test_modality_guess_and_flag);
   tcase_add_test (tc, test_error_format);
   suite_add_tcase (s, tc);
-  return m3ret_check_run (s);
+  return s;
 }
+
+M3RET_CHECK_MAIN (.suite = command_files_suite)

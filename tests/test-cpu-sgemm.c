@@ -206,10 +206,9 @@ START_TEST (test_choice)
 }
 END_TEST
 
-int
-main (void)
+static Suite *
+cpu_sgemm_suite (void)
 {
-  m3ret_check_init ();
   Suite *s = suite_create ("cpu-sgemm");
   TCase *tc = tcase_create ("kernels");
   tcase_add_test (tc, test_openblas);
@@ -217,5 +216,7 @@ main (void)
   tcase_add_test (tc, test_avx512_shared_packing);
   tcase_add_test (tc, test_choice);
   suite_add_tcase (s, tc);
-  return m3ret_check_run (s);
+  return s;
 }
+
+M3RET_CHECK_MAIN (.suite = cpu_sgemm_suite)

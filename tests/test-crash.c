@@ -413,10 +413,9 @@ START_TEST (test_pair_and_stale)
 }
 END_TEST
 
-int
-main (void)
+static Suite *
+crash_suite (void)
 {
-  m3ret_check_init ();
   Suite *s = suite_create ("crash");
   TCase *tc = tcase_create ("crash");
   tcase_set_timeout (tc, 300);
@@ -425,5 +424,7 @@ main (void)
   tcase_add_test (tc, test_index_killed);
   tcase_add_test (tc, test_pair_and_stale);
   suite_add_tcase (s, tc);
-  return m3ret_check_run (s);
+  return s;
 }
+
+M3RET_CHECK_MAIN (.suite = crash_suite)

@@ -101,10 +101,9 @@ START_TEST (test_simdino_checkpoint)
 }
 END_TEST
 
-int
-main (void)
+static Suite *
+determinism_suite (void)
 {
-  m3ret_check_init ();
   Suite *s = suite_create ("determinism");
   TCase *tc = tcase_create ("determinism");
   tcase_set_timeout (tc, 300);
@@ -112,5 +111,7 @@ main (void)
   tcase_add_test (tc, test_mae_checkpoint_and_embeddings);
   tcase_add_test (tc, test_simdino_checkpoint);
   suite_add_tcase (s, tc);
-  return m3ret_check_run (s);
+  return s;
 }
+
+M3RET_CHECK_MAIN (.suite = determinism_suite)

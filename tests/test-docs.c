@@ -231,7 +231,7 @@ START_TEST (test_links_resolve)
   static const gchar *const docs[] = {
     "README.md", "docs/PIPELINE.md", "docs/METRICS.md", "docs/GRID.md", "docs/PLATFORM-NOTES.md",
     "docs/PERFORMANCE.md", "modalities/README.md", "backends/README.md", "objectives/README.md",
-    "retrievers/README.md", NULL
+    "retrievers/README.md", "tests/README.md", NULL
   };
   g_autoptr (GString) broken = g_string_new (NULL);
   for (const gchar *const *d = docs; *d; d++) {
@@ -414,10 +414,9 @@ START_TEST (test_empty_plugin_folder)
 }
 END_TEST
 
-int
-main (void)
+static Suite *
+docs_suite (void)
 {
-  m3ret_check_init ();
   Suite *s = suite_create ("docs");
   TCase *tc = tcase_create ("docs");
   tcase_add_test (tc, test_pipeline_doc_is_current);
@@ -431,5 +430,7 @@ main (void)
   tcase_add_test (tc, test_cpu_describes_its_kernels);
   tcase_add_test (tc, test_empty_plugin_folder);
   suite_add_tcase (s, tc);
-  return m3ret_check_run (s);
+  return s;
 }
+
+M3RET_CHECK_MAIN (.suite = docs_suite)

@@ -169,10 +169,9 @@ START_TEST (test_init_unreadable)
 }
 END_TEST
 
-int
-main (void)
+static Suite *
+encoder_context_suite (void)
 {
-  m3ret_check_init ();
   Suite *s = suite_create ("encoder-context");
   TCase *tc = tcase_create ("encoder-context");
   tcase_add_checked_fixture (tc, setup, teardown);
@@ -181,5 +180,7 @@ main (void)
   tcase_add_test (tc, test_checkpoint);
   tcase_add_test (tc, test_init_unreadable);
   suite_add_tcase (s, tc);
-  return m3ret_check_run (s);
+  return s;
 }
+
+M3RET_CHECK_MAIN (.suite = encoder_context_suite)

@@ -810,9 +810,4 @@ loader_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  m3ret_check_init ();
-  return m3ret_check_run (loader_suite ());
-}
+M3RET_CHECK_MAIN (.suite = loader_suite)

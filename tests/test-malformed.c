@@ -320,10 +320,9 @@ START_TEST (test_skip_carries_on_and_reports)
 }
 END_TEST
 
-int
-main (void)
+static Suite *
+malformed_suite (void)
 {
-  m3ret_check_init ();
   Suite *s = suite_create ("malformed");
   TCase *tc = tcase_create ("malformed");
   tcase_add_checked_fixture (tc, setup, teardown);
@@ -331,5 +330,7 @@ main (void)
   tcase_add_test (tc, test_each_broken_file_is_refused);
   tcase_add_test (tc, test_skip_carries_on_and_reports);
   suite_add_tcase (s, tc);
-  return m3ret_check_run (s);
+  return s;
 }
+
+M3RET_CHECK_MAIN (.suite = malformed_suite)

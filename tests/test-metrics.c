@@ -316,9 +316,4 @@ metrics_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  m3ret_check_init ();
-  return m3ret_check_run (metrics_suite ());
-}
+M3RET_CHECK_MAIN (.suite = metrics_suite)

@@ -1212,9 +1212,4 @@ modality_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  m3ret_check_init ();
-  return m3ret_check_run (modality_suite ());
-}
+M3RET_CHECK_MAIN (.suite = modality_suite)

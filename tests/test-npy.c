@@ -227,9 +227,4 @@ npy_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  m3ret_check_init ();
-  return m3ret_check_run (npy_suite ());
-}
+M3RET_CHECK_MAIN (.suite = npy_suite)

@@ -236,17 +236,8 @@ optim_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  /* Every test builds its own device and frees it, so the suite runs in
-   * one process: a forked child's exit also runs the static destructors of
-   * every loaded plugin's libraries (libtorch's take about a second).
-   * CK_FORK=yes in the environment restores forking. */
-  g_setenv ("CK_FORK", "no", FALSE);
-  m3ret_check_init ();
-  registry = m3ret_check_registry ();
-  int rc = m3ret_check_run (optim_suite ());
-  m3ret_registry_free (registry);
-  return rc;
-}
+/* Every test builds its own device and frees it, so the suite runs in
+ * one process: a forked child's exit also runs the static destructors of
+ * every loaded plugin's libraries (libtorch's take about a second).
+ * CK_FORK=yes in the environment restores forking. */
+M3RET_CHECK_MAIN (.suite = optim_suite, .one_process = TRUE, .registry = &registry)

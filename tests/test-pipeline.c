@@ -445,9 +445,4 @@ pipeline_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  m3ret_check_init ();
-  return m3ret_check_run (pipeline_suite ());
-}
+M3RET_CHECK_MAIN (.suite = pipeline_suite)

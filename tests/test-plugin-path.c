@@ -190,10 +190,9 @@ START_TEST (test_pipeline_plugin_outside_path)
 }
 END_TEST
 
-int
-main (void)
+static Suite *
+plugin_path_suite (void)
 {
-  m3ret_check_init ();
   Suite *s = suite_create ("plugin-path");
   TCase *tc = tcase_create ("plugin-path");
   tcase_add_test (tc, test_search_path_entries);
@@ -202,5 +201,7 @@ main (void)
   tcase_add_test (tc, test_pipeline_plugin_inside_path);
   tcase_add_test (tc, test_pipeline_plugin_outside_path);
   suite_add_tcase (s, tc);
-  return m3ret_check_run (s);
+  return s;
 }
+
+M3RET_CHECK_MAIN (.suite = plugin_path_suite)

@@ -155,13 +155,14 @@ START_TEST (test_import)
 }
 END_TEST
 
-int
-main (void)
+static Suite *
+pretrained_suite (void)
 {
-  m3ret_check_init ();
   Suite *s = suite_create ("pretrained");
   TCase *tc = tcase_create ("pretrained");
   tcase_add_test (tc, test_import);
   suite_add_tcase (s, tc);
-  return m3ret_check_run (s);
+  return s;
 }
+
+M3RET_CHECK_MAIN (.suite = pretrained_suite)

@@ -215,9 +215,4 @@ registry_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  m3ret_check_init ();
-  return m3ret_check_run (registry_suite ());
-}
+M3RET_CHECK_MAIN (.suite = registry_suite)

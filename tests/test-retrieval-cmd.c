@@ -266,9 +266,4 @@ cmd_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  m3ret_check_init ();
-  return m3ret_check_run (cmd_suite ());
-}
+M3RET_CHECK_MAIN (.suite = cmd_suite)

@@ -232,9 +232,4 @@ files_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  m3ret_check_init ();
-  return m3ret_check_run (files_suite ());
-}
+M3RET_CHECK_MAIN (.suite = files_suite)

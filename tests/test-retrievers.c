@@ -412,9 +412,4 @@ retrievers_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  m3ret_check_init ();
-  return m3ret_check_run (retrievers_suite ());
-}
+M3RET_CHECK_MAIN (.suite = retrievers_suite)

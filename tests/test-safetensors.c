@@ -181,10 +181,9 @@ START_TEST (test_duplicate_name_leaves_nothing)
 }
 END_TEST
 
-int
-main (void)
+static Suite *
+safetensors_suite (void)
 {
-  m3ret_check_init ();
   Suite *s = suite_create ("safetensors");
   TCase *tc = tcase_create ("safetensors");
   tcase_add_checked_fixture (tc, setup, teardown);
@@ -193,5 +192,7 @@ main (void)
   tcase_add_test (tc, test_bad_files);
   tcase_add_test (tc, test_duplicate_name_leaves_nothing);
   suite_add_tcase (s, tc);
-  return m3ret_check_run (s);
+  return s;
 }
+
+M3RET_CHECK_MAIN (.suite = safetensors_suite)

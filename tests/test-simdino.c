@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "finite-diff.h"
 #include "m3ret-check.h"
 #include "simdino-maths.h"
 
@@ -584,6 +585,18 @@ END_TEST
 
 /* -------------------------------------------------------- gradients */
 
+typedef struct {
+  Fixture *f;
+  const M3retBatch *batch;
+} GradLoss;
+
+static gdouble
+grad_loss_of (gpointer user_data)
+{
+  GradLoss *l = user_data;
+  return loss_of (l->f, l->batch);
+}
+
 START_TEST (test_gradients)
 {
   const gchar *kv[] = { "head_hidden", "16", "head_out", "8", "local_crops", "1", NULL };
@@ -616,6 +629,10 @@ START_TEST (test_gradients)
   const gchar *names[] = { "head.mlp.4.weight", "head.mlp.4.bias", "head.mlp.2.weight",
                            "head.mlp.0.bias", "blocks.1.attn.qkv.weight", "norm.weight",
                            "patch_embed.proj.weight", "cls_token" };
+  GradLoss l = { &f, &batch };
+  const M3retCheckGrad spec = { .what = "simdino gradients", .loss = grad_loss_of, .user_data = &l,
+                                .step = 2e-3f, .rule = M3RET_CHECK_GRAD_EACH, .tol = 0.03,
+                                .atol = 3e-4 };
   for (guint ni = 0; ni < G_N_ELEMENTS (names); ni++) {
     M3retTensor *t = m3ret_params_lookup (f.params, names[ni]);
     float *v = m3ret_tensor_to_host (t), *gr = g_new (float, t->numel);
@@ -626,23 +643,9 @@ START_TEST (test_gradients)
         big = i;
     /* the largest gradient and two fixed entries */
     gsize pick[3] = { big, t->numel / 3, t->numel - 1 };
-    for (gint q = 0; q < 3; q++) {
-      gsize i = pick[q];
-      const gfloat h = 2e-3f;
-      float saved = v[i];
-      v[i] = saved + h;
-      m3ret_tensor_upload (t, v);
-      gdouble up = loss_of (&f, &batch);
-      v[i] = saved - h;
-      m3ret_tensor_upload (t, v);
-      gdouble down = loss_of (&f, &batch);
-      v[i] = saved;
-      m3ret_tensor_upload (t, v);
-      gdouble fd = (up - down) / (2.0 * h);
-      ck_assert_msg (fabs (fd - gr[i]) <= 0.03 * fabs (gr[i]) + 3e-4,
-                     "%s[%" G_GSIZE_FORMAT "]: analytic %g, differences %g", names[ni], i, gr[i],
-                     fd);
-    }
+    const M3retCheckGradTensor probe = { .name = names[ni], .values = v, .n = t->numel,
+                                         .upload_to = t, .grad = gr, .probe = pick, .n_probe = 3 };
+    m3ret_check_gradient (&spec, &probe, 1);
     g_free (v);
     g_free (gr);
   }
@@ -788,12 +791,4 @@ simdino_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  m3ret_check_init ();
-  registry = m3ret_check_registry ();
-  int rc = m3ret_check_run (simdino_suite ());
-  m3ret_registry_free (registry);
-  return rc;
-}
+M3RET_CHECK_MAIN (.suite = simdino_suite, .registry = &registry)

@@ -460,9 +460,4 @@ formats_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  m3ret_check_init ();
-  return m3ret_check_run (formats_suite ());
-}
+M3RET_CHECK_MAIN (.suite = formats_suite)

@@ -152,9 +152,4 @@ phantom_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  m3ret_check_init ();
-  return m3ret_check_run (phantom_suite ());
-}
+M3RET_CHECK_MAIN (.suite = phantom_suite)

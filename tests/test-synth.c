@@ -331,9 +331,4 @@ synth_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  m3ret_check_init ();
-  return m3ret_check_run (synth_suite ());
-}
+M3RET_CHECK_MAIN (.suite = synth_suite)

@@ -381,10 +381,9 @@ START_TEST (test_embed_index_query)
 }
 END_TEST
 
-int
-main (void)
+static Suite *
+train_suite (void)
 {
-  m3ret_check_init ();
   Suite *s = suite_create ("train");
   TCase *tc = tcase_create ("train");
   tcase_set_timeout (tc, 300);
@@ -398,5 +397,7 @@ main (void)
   tcase_add_test (tc, test_training_beats_random);
   tcase_add_test (tc, test_embed_index_query);
   suite_add_tcase (s, tc);
-  return m3ret_check_run (s);
+  return s;
 }
+
+M3RET_CHECK_MAIN (.suite = train_suite)

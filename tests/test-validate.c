@@ -293,10 +293,9 @@ START_TEST (test_resume_note)
 }
 END_TEST
 
-int
-main (void)
+static Suite *
+validate_suite (void)
 {
-  m3ret_check_init ();
   Suite *s = suite_create ("validate");
   TCase *tc = tcase_create ("validate");
   tcase_add_unchecked_fixture (tc, make_dataset, remove_dataset);
@@ -308,5 +307,7 @@ main (void)
   tcase_add_test (tc, test_train_steps_flag);
   tcase_add_test (tc, test_resume_note);
   suite_add_tcase (s, tc);
-  return m3ret_check_run (s);
+  return s;
 }
+
+M3RET_CHECK_MAIN (.suite = validate_suite)

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "finite-diff.h"
 #include "m3ret-check.h"
 
 static M3retRegistry *registry;
@@ -411,6 +412,19 @@ subset_loss (Model *m, const float *x, const gint32 *keep, const float *target, 
   return v;
 }
 
+typedef struct {
+  Model *m;
+  const float *x, *target;
+  const gint32 *keep;
+} SubsetLoss;
+
+static gdouble
+subset_loss_of (gpointer user_data)
+{
+  SubsetLoss *l = user_data;
+  return subset_loss (l->m, l->x, l->keep, l->target, FALSE);
+}
+
 START_TEST (test_encoder_gradient)
 {
   Model m;
@@ -428,32 +442,28 @@ START_TEST (test_encoder_gradient)
                            "blocks.0.attn.qkv.weight", "blocks.0.attn.proj.bias",
                            "blocks.1.norm1.weight", "blocks.1.mlp.fc1.weight",
                            "blocks.1.mlp.fc2.bias", "norm.bias" };
-  double num = 0, den = 0;
+  /* four random entries of each, judged together */
+  M3retCheckGradTensor probes[G_N_ELEMENTS (names)];
+  gsize picks[G_N_ELEMENTS (names)][4];
   for (guint p = 0; p < G_N_ELEMENTS (names); p++) {
     M3retTensor *t = m3ret_params_lookup (m.params, names[p]);
     float *data = m3ret_tensor_to_host (t), *grad = g_new (float, t->numel);
     m3ret_tensor_download_grad (t, grad);
-    for (gint k = 0; k < 4; k++) {
-      gsize e = m3ret_rng_below (&rng, t->numel);
-      const float eps = 1e-2f;
-      float keep_v = data[e];
-      data[e] = keep_v + eps;
-      m3ret_tensor_upload (t, data);
-      double lp = subset_loss (&m, x, keep, target, FALSE);
-      data[e] = keep_v - eps;
-      m3ret_tensor_upload (t, data);
-      double lm = subset_loss (&m, x, keep, target, FALSE);
-      data[e] = keep_v;
-      m3ret_tensor_upload (t, data);
-      double fd = (lp - lm) / (2 * eps);
-      num += (fd - grad[e]) * (fd - grad[e]);
-      den += fd * fd;
-    }
-    g_free (data);
-    g_free (grad);
+    for (gint k = 0; k < 4; k++)
+      picks[p][k] = m3ret_rng_below (&rng, t->numel);
+    probes[p] = (M3retCheckGradTensor) { .name = names[p], .values = data, .n = t->numel,
+                                         .upload_to = t, .grad = grad, .probe = picks[p],
+                                         .n_probe = 4 };
   }
-  ck_assert_msg (den > 1e-8, "the sampled gradients are all zero");
-  ck_assert_msg (sqrt (num / den) < 1e-2, "encoder gradient relative error %g", sqrt (num / den));
+  SubsetLoss l = { &m, x, target, keep };
+  const M3retCheckGrad spec = { .what = "encoder", .loss = subset_loss_of, .user_data = &l,
+                                .step = 1e-2f, .rule = M3RET_CHECK_GRAD_NORM_OF_DIFFERENCES,
+                                .tol = 1e-2 };
+  m3ret_check_gradient (&spec, probes, G_N_ELEMENTS (names));
+  for (guint p = 0; p < G_N_ELEMENTS (names); p++) {
+    g_free (probes[p].values);
+    g_free ((gpointer) probes[p].grad);
+  }
   g_free (x);
   model_clear (&m);
 }
@@ -478,17 +488,8 @@ vit_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  /* Every test builds its own device and frees it, so the suite runs in
-   * one process: a forked child's exit also runs the static destructors of
-   * every loaded plugin's libraries (libtorch's take about a second).
-   * CK_FORK=yes in the environment restores forking. */
-  g_setenv ("CK_FORK", "no", FALSE);
-  m3ret_check_init ();
-  registry = m3ret_check_registry ();
-  int rc = m3ret_check_run (vit_suite ());
-  m3ret_registry_free (registry);
-  return rc;
-}
+/* Every test builds its own device and frees it, so the suite runs in
+ * one process: a forked child's exit also runs the static destructors of
+ * every loaded plugin's libraries (libtorch's take about a second).
+ * CK_FORK=yes in the environment restores forking. */
+M3RET_CHECK_MAIN (.suite = vit_suite, .one_process = TRUE, .registry = &registry)
