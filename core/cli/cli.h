@@ -4,7 +4,7 @@
 
 #include "m3ret.h"
 #include "m3ret-embedder.h"
-#include "m3ret-run-files.h"
+#include "run-files.h"
 
 /* Exit statuses of every command. */
 enum { M3RET_EXIT_OK = 0, M3RET_EXIT_FAILURE = 1, M3RET_EXIT_USAGE = 2 };

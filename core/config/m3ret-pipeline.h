@@ -15,6 +15,7 @@
 
 #include "m3ret-config.h"
 #include "m3ret-registry.h"
+#include "m3ret-settings.h"
 
 G_BEGIN_DECLS
 
@@ -45,6 +46,9 @@ M3retConfig *m3ret_pipeline_get_modality_config (const M3retPipeline *pipeline,
 /* (transfer none) the plugin chosen for a kind that has one per pipeline
  * (backend, objective, retriever). */
 const M3retPlugin *m3ret_pipeline_get_plugin (const M3retPipeline *pipeline, M3retPluginKind kind);
+
+/* (transfer none) the typed core groups of @pipeline, valid while it is. */
+const M3retSettings *m3ret_pipeline_get_settings (const M3retPipeline *pipeline);
 
 /* The file's text as read, for checkpoint metadata. */
 const gchar *m3ret_pipeline_get_text (const M3retPipeline *pipeline);

@@ -4,9 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "m3ret.h"
 #include "m3ret-embedder.h"
 #include "m3ret-encoder-context.h"
+#include "m3ret-loader.h"
+#include "m3ret-ops.h"
 
 struct _M3retEmbedder {
   const M3retPipeline *pipeline;

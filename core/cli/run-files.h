@@ -1,4 +1,4 @@
-/* m3ret-run-files.h — what one command reads and writes, kept apart.
+/* run-files.h — what one command reads and writes, kept apart.
  *
  * No m3ret command writes over a file it reads in the same run.  A command
  * lists every input (pipeline, manifests and the files they name,
@@ -11,8 +11,8 @@
  * The same check refuses, before any work, an output that cannot be
  * written: a folder, or in a folder that is missing or read-only.
  */
-#ifndef M3RET_RUN_FILES_H
-#define M3RET_RUN_FILES_H
+#ifndef M3RET_CLI_RUN_FILES_H
+#define M3RET_CLI_RUN_FILES_H
 
 #include <glib.h>
 
@@ -55,4 +55,4 @@ gboolean m3ret_run_files_check (const M3retRunFiles *files, GError **error);
 
 G_END_DECLS
 
-#endif /* M3RET_RUN_FILES_H */
+#endif /* M3RET_CLI_RUN_FILES_H */

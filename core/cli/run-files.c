@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "m3ret-run-files.h"
+#include "run-files.h"
 
 typedef struct {
   gchar *path;
