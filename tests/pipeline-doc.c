@@ -56,6 +56,19 @@ append_table (GString *out, const M3retKeySpec *keys)
   }
 }
 
+/* The ViT presets, from the one table vit.c holds. */
+static void
+append_presets (GString *out)
+{
+  g_string_append (out, "| preset | width D | blocks | heads | MLP width |\n|---|---|---|---|---|\n");
+  for (gint p = 0; p < M3RET_N_PRESETS; p++) {
+    gint dim, depth, heads;
+    m3ret_vit_preset_shape ((M3retPreset) p, &dim, &depth, &heads);
+    g_string_append_printf (out, "| `%s` | %d | %d | %d | %d |\n", m3ret_vit_preset_name (p), dim,
+                            depth, heads, 4 * dim);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -88,7 +101,9 @@ main (int argc, char **argv)
     g_string_append_len (out, p, name_end + strlen (" -->\n") - p);
     const gchar *body = name_end + strlen (" -->\n");
     g_hash_table_add (seen, g_strdup (name));
-    if (g_str_has_prefix (name, "[") && g_str_has_suffix (name, "]")) {
+    if (strcmp (name, "presets") == 0) {
+      append_presets (out);
+    } else if (g_str_has_prefix (name, "[") && g_str_has_suffix (name, "]")) {
       g_autofree gchar *group = g_strndup (name + 1, strlen (name) - 2);
       const M3retKeySpec *keys = m3ret_pipeline_core_keys (group);
       if (keys == NULL) {

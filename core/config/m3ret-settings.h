@@ -25,6 +25,7 @@ typedef enum {
   M3RET_PRESET_SMALL, /* ViT-S */
   M3RET_PRESET_BASE   /* ViT-B */
 } M3retPreset;
+#define M3RET_N_PRESETS (M3RET_PRESET_BASE + 1)
 
 typedef enum {
   M3RET_POOL_CLS,  /* the final CLS token */

@@ -30,7 +30,7 @@ static const M3retKeySpec input_keys[] = {
 
 static const M3retKeySpec encoder_keys[] = {
   M3RET_KEY_ENUM_FIELD (M3retEncoderSettings, preset, "preset", "tiny", "micro|tiny|small|base",
-                       "ViT size: micro 64/2/2, tiny 192/12/3, small 384/12/6, base 768/12/12"),
+                       "ViT size; the width, blocks and heads of each are in docs/PIPELINE.md"),
   M3RET_KEY_ENUM_FIELD (M3retEncoderSettings, pool, "pool", "cls", "cls|mean", "retrieval embedding: final CLS or mean of patch tokens"),
   M3RET_KEY_STRING_FIELD (M3retEncoderSettings, init, "init", "", "start from released ViT weights (.safetensors, timm/MAE/DINO layout); relative to this file"),
   M3RET_KEY_END

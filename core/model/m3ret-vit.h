@@ -34,6 +34,8 @@ G_BEGIN_DECLS
 
 /* The name of @preset as [encoder] preset= writes it. */
 const gchar *m3ret_vit_preset_name (M3retPreset preset);
+/* The width D, blocks and heads of @preset (the MLP is 4·D wide). */
+void m3ret_vit_preset_shape (M3retPreset preset, gint *dim, gint *depth, gint *heads);
 /* The preset called @name; FALSE with @error naming it and the choices. */
 gboolean m3ret_vit_preset_from_name (const gchar *name, M3retPreset *preset, GError **error);
 /* The name of @pool as [encoder] pool= writes it. */

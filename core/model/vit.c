@@ -28,6 +28,15 @@ m3ret_vit_preset_name (M3retPreset preset)
   return presets[preset].name;
 }
 
+void
+m3ret_vit_preset_shape (M3retPreset preset, gint *dim, gint *depth, gint *heads)
+{
+  g_return_if_fail ((guint) preset < G_N_ELEMENTS (presets));
+  *dim = presets[preset].dim;
+  *depth = presets[preset].depth;
+  *heads = presets[preset].heads;
+}
+
 static GError *
 invalid (const gchar *format, ...) G_GNUC_PRINTF (1, 2);
 
