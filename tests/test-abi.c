@@ -36,6 +36,18 @@ START_TEST (test_sizes)
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retObjectiveSetup, encoder_config), 56); /* minor 4 */
   ck_assert_uint_eq (sizeof (M3retView), 72);
   ck_assert_uint_eq (sizeof (M3retInspectInfo), 168);
+  /* Core structs plugins read or fill by value: objectives read tensors,
+   * batches and the encoder's configuration; modalities fill render
+   * options.  M3retSettings is not here: no plugin sees it. */
+  ck_assert_uint_eq (sizeof (M3retTensor), 152);
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retTensor, device), 120);
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retTensor, node), 128);
+  ck_assert_uint_eq (sizeof (M3retBatch), 40);
+  ck_assert_uint_eq (sizeof (M3retBatchView), 24);
+  ck_assert_uint_eq (sizeof (M3retVitConfig), 52);
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retVitConfig, pool), 44);
+  ck_assert_uint_eq (sizeof (M3retRenderOptions), 64);
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retRenderOptions, std), 40);
 }
 END_TEST
 
