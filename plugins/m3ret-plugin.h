@@ -84,6 +84,22 @@ struct _M3retPluginDesc {
 const gchar *m3ret_plugin_kind_to_string (M3retPluginKind kind);
 gboolean m3ret_plugin_kind_from_string (const gchar *str, M3retPluginKind *kind);
 
+/* Errors of m3ret's own file formats (npy, sidecar CSV, index files); the
+ * message always names the file and the reason.  I/O failures themselves
+ * are G_FILE_ERROR. */
+#define M3RET_FORMAT_ERROR (m3ret_format_error_quark ())
+GQuark m3ret_format_error_quark (void);
+
+typedef enum {
+  M3RET_FORMAT_ERROR_FOREIGN,    /* not a file of the expected kind (magic, plugin) */
+  M3RET_FORMAT_ERROR_VERSION,    /* a version this build does not read */
+  M3RET_FORMAT_ERROR_TRUNCATED,  /* shorter than its header says */
+  M3RET_FORMAT_ERROR_CORRUPT,    /* checksum mismatch, inconsistent sizes, bad ids */
+  M3RET_FORMAT_ERROR_UNSUPPORTED,/* well-formed but not what we accept (dtype, order, rank) */
+  M3RET_FORMAT_ERROR_MISMATCH,   /* two files that belong together disagree (rows, dim) */
+  M3RET_FORMAT_ERROR_INVALID     /* values we refuse (NaN, empty, bad field) */
+} M3retFormatError;
+
 G_END_DECLS
 
 #include "m3ret-modality.h"

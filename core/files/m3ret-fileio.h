@@ -1,4 +1,4 @@
-/* m3ret-fileio.h — writing files crash-safely, and the errors of our formats.
+/* m3ret-fileio.h — writing files crash-safely.
  *
  * Every file m3ret produces (embeddings, indexes, checkpoints, reports) is
  * written to a temporary in the destination folder, flushed to disk with
@@ -11,23 +11,12 @@
 
 #include <glib.h>
 
+#include "m3ret-plugin.h"
+
 G_BEGIN_DECLS
 
-/* Errors of m3ret's own file formats (npy, sidecar CSV, index files); the
- * message always names the file and the reason.  I/O failures themselves
- * are G_FILE_ERROR. */
-#define M3RET_FORMAT_ERROR (m3ret_format_error_quark ())
-GQuark m3ret_format_error_quark (void);
-
-typedef enum {
-  M3RET_FORMAT_ERROR_FOREIGN,    /* not a file of the expected kind (magic, plugin) */
-  M3RET_FORMAT_ERROR_VERSION,    /* a version this build does not read */
-  M3RET_FORMAT_ERROR_TRUNCATED,  /* shorter than its header says */
-  M3RET_FORMAT_ERROR_CORRUPT,    /* checksum mismatch, inconsistent sizes, bad ids */
-  M3RET_FORMAT_ERROR_UNSUPPORTED,/* well-formed but not what we accept (dtype, order, rank) */
-  M3RET_FORMAT_ERROR_MISMATCH,   /* two files that belong together disagree (rows, dim) */
-  M3RET_FORMAT_ERROR_INVALID     /* values we refuse (NaN, empty, bad field) */
-} M3retFormatError;
+/* M3RET_FORMAT_ERROR and its codes are in the plugin SDK (m3ret-plugin.h):
+ * retrievers report corrupt payloads with them too. */
 
 /* Sets @error to "@file: REASON" in %M3RET_FORMAT_ERROR with @code, and
  * returns FALSE, so that a reader can `return m3ret_format_fail (...)`. */

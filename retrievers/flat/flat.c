@@ -17,7 +17,6 @@
 #include <emmintrin.h>
 #endif
 
-#include "m3ret-fileio.h"
 #include "m3ret-plugin.h"
 
 #define FLAT_PAYLOAD_VERSION 1
