@@ -1,8 +1,9 @@
 #!/bin/sh
 # test-out-of-tree.sh — the plugin SDK as an outside author meets it: install
-# m3ret into a scratch root, build examples/plugin-netpbm there with nothing
-# but `pkg-config m3ret-plugin`, and check that the installed m3ret lists
-# the plugin and reads a file with it.
+# m3ret into a scratch root, check that it installed the SDK's headers only,
+# each usable alone, build examples/plugin-netpbm there with nothing but
+# `pkg-config m3ret-plugin`, and check that the installed m3ret lists the
+# plugin and reads a file with it.
 set -eu
 
 tmp=$(mktemp -d)
@@ -16,8 +17,25 @@ if ! make -C "$M3RET_TOP_BUILDDIR" install DESTDIR="$root" >"$tmp/install.log" 2
 fi
 libdir="$root$M3RET_LIBDIR"
 # The .pc files name the configured prefix; relocate them into the scratch root.
-for pc in m3ret.pc m3ret-plugin.pc; do
-  sed -i "s|^prefix=.*|prefix=$root$M3RET_PREFIX|" "$libdir/pkgconfig/$pc"
+for pc in "$libdir"/pkgconfig/*.pc; do
+  sed -i "s|^prefix=.*|prefix=$root$M3RET_PREFIX|" "$pc"
+done
+
+# The installed headers are the SDK alone: none of the core's private ones,
+# and each compiles by itself against the installed folder only.
+incdir=$(PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --variable=includedir m3ret-plugin)/m3ret
+for private in m3ret.h m3ret-pipeline.h m3ret-settings.h m3ret-registry.h m3ret-manifest.h \
+  m3ret-loader.h m3ret-trainer.h m3ret-index.h m3ret-embedder.h m3ret-checkpoint.h; do
+  test ! -e "$incdir/$private" || { echo "FAIL: the private header $private is installed"; exit 1; }
+done
+test ! -e "$libdir/pkgconfig/m3ret.pc" || { echo "FAIL: m3ret.pc is installed"; exit 1; }
+cflags=$(PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --cflags m3ret-plugin)
+for header in "$incdir"/*.h; do
+  name=$(basename "$header")
+  printf '#include "%s"\n' "$name" >"$tmp/one.c"
+  # shellcheck disable=SC2086 # the flags are words
+  ${CC:-cc} -fsyntax-only $cflags "$tmp/one.c" 2>"$tmp/one.log" ||
+    { cat "$tmp/one.log"; echo "FAIL: the installed $name does not compile by itself"; exit 1; }
 done
 
 cp -R "$M3RET_TEST_SRCDIR/../examples/plugin-netpbm" "$tmp/example"

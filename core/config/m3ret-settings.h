@@ -3,10 +3,9 @@
  * The pipeline fills these once, when it loads, from the declarations in
  * pipeline-keys.c (each key names its member here).  Code that runs a
  * pipeline reads these members; no code outside the config module reads a
- * key by its name.  Enums follow the order of the key's choices.  This
- * header depends on nothing but the key declarations, so that the layers
- * below the pipeline (the ViT, the data) can take these values without
- * knowing pipelines; m3ret_pipeline_get_settings() is in m3ret-pipeline.h.
+ * key by its name.  Enums follow the order of the key's choices; the
+ * encoder's are the ViT's own (m3ret-vit.h), which knows nothing of
+ * pipelines.  m3ret_pipeline_get_settings() is in m3ret-pipeline.h.
  */
 #ifndef M3RET_SETTINGS_H
 #define M3RET_SETTINGS_H
@@ -14,24 +13,9 @@
 #include <glib.h>
 
 #include "m3ret-keys.h"
+#include "m3ret-vit.h" /* M3retPreset, M3retPool */
 
 G_BEGIN_DECLS
-
-/* The encoder sizes, in the order [encoder] preset= lists them; width,
- * blocks and heads of each are in one table, vit.c's presets[]. */
-typedef enum {
-  M3RET_PRESET_MICRO, /* tests and the demo */
-  M3RET_PRESET_TINY,  /* ViT-Ti */
-  M3RET_PRESET_SMALL, /* ViT-S */
-  M3RET_PRESET_BASE   /* ViT-B */
-} M3retPreset;
-#define M3RET_N_PRESETS (M3RET_PRESET_BASE + 1)
-
-typedef enum {
-  M3RET_POOL_CLS,  /* the final CLS token */
-  M3RET_POOL_MEAN  /* the mean of the final patch tokens */
-} M3retPool;
-
 
 /* [data] on_error= */
 typedef enum {

@@ -87,18 +87,6 @@ m3ret_loader_options_init_settings (M3retLoaderOptions *o, const M3retSettings *
   o->queue_batches = (guint) data->loader_queue;
 }
 
-void
-m3ret_batch_free (M3retBatch *batch)
-{
-  if (batch == NULL)
-    return;
-  for (guint v = 0; v < batch->n_views; v++)
-    g_free (batch->views[v].data);
-  g_free (batch->views);
-  g_free (batch->entries);
-  g_free (batch);
-}
-
 static void
 pending_free (Pending *p)
 {

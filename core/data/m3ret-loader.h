@@ -33,8 +33,6 @@ typedef enum {
   M3RET_LOADER_SEQUENTIAL
 } M3retLoaderMode;
 
-#define M3RET_LOADER_MAX_VIEWS 16
-
 typedef struct {
   M3retLoaderMode mode;
   guint batch_size;
@@ -74,22 +72,8 @@ void m3ret_loader_options_init (M3retLoaderOptions *options);
 void m3ret_loader_options_init_settings (M3retLoaderOptions *options,
                                          const M3retSettings *settings, M3retLoaderMode mode);
 
-typedef struct {
-  guint channels, frames, height, width; /* of one sample */
-  gfloat *data;                          /* n × C×T×H×W, sample-major */
-} M3retBatchView;
-
-typedef struct _M3retBatch {
-  guint64 number;       /* 0, 1, 2, ... in delivery order */
-  guint n;              /* samples */
-  M3retLayout layout;
-  guint n_views;
-  M3retBatchView *views;
-  guint *entries;       /* manifest index of each sample */
-} M3retBatch;
-
-void m3ret_batch_free (M3retBatch *batch);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (M3retBatch, m3ret_batch_free)
+/* M3retBatch, what the loader delivers, is in m3ret-sample.h: objectives
+ * read it. */
 
 typedef struct _M3retLoader M3retLoader;
 

@@ -96,6 +96,28 @@ m3ret_sample_n_values (const M3retSample *sample)
   return (gsize) sample->channels * sample->frames * sample->height * sample->width;
 }
 
+/* A batch of samples of one layout, as the loader delivers it and an
+ * objective's loss reads it: each sample rendered to the objective's views,
+ * at most M3RET_LOADER_MAX_VIEWS of them. */
+#define M3RET_LOADER_MAX_VIEWS 16
+
+typedef struct {
+  guint channels, frames, height, width; /* of one sample */
+  gfloat *data;                          /* n × C×T×H×W, sample-major */
+} M3retBatchView;
+
+typedef struct _M3retBatch {
+  guint64 number;       /* 0, 1, 2, ... in delivery order */
+  guint n;              /* samples */
+  M3retLayout layout;
+  guint n_views;
+  M3retBatchView *views;
+  guint *entries;       /* manifest index of each sample */
+} M3retBatch;
+
+void m3ret_batch_free (M3retBatch *batch);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (M3retBatch, m3ret_batch_free)
+
 G_END_DECLS
 
 #endif /* M3RET_SAMPLE_H */

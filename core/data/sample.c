@@ -69,3 +69,15 @@ m3ret_inspect_info_clear (M3retInspectInfo *info)
     g_ptr_array_unref (info->notes);
   memset (info, 0, sizeof *info);
 }
+
+void
+m3ret_batch_free (M3retBatch *batch)
+{
+  if (batch == NULL)
+    return;
+  for (guint v = 0; v < batch->n_views; v++)
+    g_free (batch->views[v].data);
+  g_free (batch->views);
+  g_free (batch->entries);
+  g_free (batch);
+}

@@ -12,7 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <m3ret.h>
+#include <m3ret-plugin.h>
+#include <m3ret-render.h>
 
 typedef struct {
   M3retRenderOptions options;

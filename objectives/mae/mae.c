@@ -13,7 +13,10 @@
 
 #include <string.h>
 
-#include "m3ret.h"
+#include "m3ret-plugin.h"
+#include "m3ret-ops.h"
+#include "m3ret-optim.h"
+#include "m3ret-vit.h"
 #include "mae-maths.h"
 
 /* The [objective] keys, filled once by m3ret_config_fill(). */

@@ -1,7 +1,10 @@
 /* simdino-maths.c — alignment, coding rate and momentum (see simdino-maths.h). */
 #include "config.h"
 
-#include "m3ret.h"
+#include "m3ret-plugin.h"
+#include "m3ret-ops.h"
+#include "m3ret-optim.h"
+#include "m3ret-vit.h"
 #include "simdino-maths.h"
 
 /* Σ_i cos(a_i, b_i) over the rows of two b×p tensors. */

@@ -21,7 +21,10 @@
 
 #include <string.h>
 
-#include "m3ret.h"
+#include "m3ret-plugin.h"
+#include "m3ret-ops.h"
+#include "m3ret-optim.h"
+#include "m3ret-vit.h"
 #include "simdino-maths.h"
 
 #define SIMDINO_MAX_VIEWS M3RET_LOADER_MAX_VIEWS

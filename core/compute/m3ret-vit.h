@@ -28,9 +28,23 @@
 
 #include "m3ret-graph.h"
 #include "m3ret-params.h"
-#include "m3ret-settings.h" /* M3retPreset, M3retPool: the choices of [encoder] */
 
 G_BEGIN_DECLS
+
+/* The encoder sizes, in the order [encoder] preset= lists them; width,
+ * blocks and heads of each are in one table, vit.c's presets[]. */
+typedef enum {
+  M3RET_PRESET_MICRO, /* tests and the demo */
+  M3RET_PRESET_TINY,  /* ViT-Ti */
+  M3RET_PRESET_SMALL, /* ViT-S */
+  M3RET_PRESET_BASE   /* ViT-B */
+} M3retPreset;
+#define M3RET_N_PRESETS (M3RET_PRESET_BASE + 1)
+
+typedef enum {
+  M3RET_POOL_CLS,  /* the final CLS token */
+  M3RET_POOL_MEAN  /* the mean of the final patch tokens */
+} M3retPool;
 
 /* The name of @preset as [encoder] preset= writes it. */
 const gchar *m3ret_vit_preset_name (M3retPreset preset);
