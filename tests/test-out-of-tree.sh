@@ -2,8 +2,8 @@
 # test-out-of-tree.sh — the plugin SDK as an outside author meets it: install
 # m3ret into a scratch root, check that it installed the SDK's headers only,
 # each usable alone, build examples/plugin-netpbm there with nothing but
-# `pkg-config m3ret-plugin`, and check that the installed m3ret lists the
-# plugin and reads a file with it.
+# `pkg-config m3ret-plugin m3ret-readers`, and check that the installed m3ret
+# lists the plugin and reads a file with it.
 set -eu
 
 tmp=$(mktemp -d)
@@ -29,7 +29,7 @@ for private in m3ret.h m3ret-pipeline.h m3ret-settings.h m3ret-registry.h m3ret-
   test ! -e "$incdir/$private" || { echo "FAIL: the private header $private is installed"; exit 1; }
 done
 test ! -e "$libdir/pkgconfig/m3ret.pc" || { echo "FAIL: m3ret.pc is installed"; exit 1; }
-cflags=$(PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --cflags m3ret-plugin)
+cflags=$(PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --cflags m3ret-plugin m3ret-readers)
 for header in "$incdir"/*.h; do
   name=$(basename "$header")
   printf '#include "%s"\n' "$name" >"$tmp/one.c"
@@ -57,14 +57,21 @@ grep -q "^modality *netpbm .*$tmp/example/m3ret-netpbm.so" "$tmp/plugins.txt" ||
   { cat "$tmp/plugins.txt"; echo "FAIL: the example plugin is not listed"; exit 1; }
 grep -q "^modality *xray .*$M3RET_PKGLIBDIR" "$tmp/plugins.txt" ||
   { cat "$tmp/plugins.txt"; echo "FAIL: the installed plugins are not listed"; exit 1; }
-"$m3ret" plugins netpbm | grep -q "max_pixels" ||
-  { echo "FAIL: the example's keys are not shown"; exit 1; }
+"$m3ret" plugins netpbm | grep -q "flips" ||
+  { echo "FAIL: the example's keys (the readers library's common keys) are not shown"; exit 1; }
 
 # A 4×3 grey image: the probe claims it and the plugin reads it.
 printf 'P5\n4 3\n255\n\000\020\040\060\100\120\140\160\200\220\240\377' >"$tmp/photo.pgm"
 "$m3ret" inspect "$tmp/photo.pgm" >"$tmp/inspect.txt" 2>&1 ||
   { cat "$tmp/inspect.txt"; echo "FAIL: inspect"; exit 1; }
 grep -q "netpbm" "$tmp/inspect.txt" || { cat "$tmp/inspect.txt"; echo "FAIL: not claimed by netpbm"; exit 1; }
+
+# The run's [data] limits reach it through the readers library's set_limits.
+printf '[data]\nmax_pixels=4\n' >"$tmp/small.ini"
+if "$m3ret" inspect -p "$tmp/small.ini" "$tmp/photo.pgm" >"$tmp/small.txt" 2>&1 ||
+  ! grep -q "max_pixels=4" "$tmp/small.txt"; then
+  cat "$tmp/small.txt"; echo "FAIL: [data] max_pixels did not reach the example"; exit 1
+fi
 
 # And through the installed pipeline machinery: embed it with a micro encoder.
 cat >"$tmp/p.ini" <<INI
@@ -79,4 +86,4 @@ printf 'path,modality,label\nphoto.pgm,netpbm,skin\n' >"$tmp/m.csv"
 "$m3ret" embed "$tmp/p.ini" --checkpoint random --manifest "$tmp/m.csv" --out "$tmp/e.npy" \
   >"$tmp/embed.txt" 2>&1 || { cat "$tmp/embed.txt"; echo "FAIL: embed"; exit 1; }
 test -s "$tmp/e.npy" || { echo "FAIL: no embeddings written"; exit 1; }
-echo "PASS: out-of-tree plugin built with pkg-config m3ret-plugin, listed and used"
+echo "PASS: out-of-tree plugin built with pkg-config m3ret-plugin m3ret-readers, listed and used"

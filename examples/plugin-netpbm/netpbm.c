@@ -1,43 +1,36 @@
 /* netpbm.c — an out-of-tree modality plugin: photographs as binary PGM/PPM.
  *
  * Built against an installed m3ret with nothing but `pkg-config
- * m3ret-plugin` (see Makefile), it shows the whole contract of a modality:
- * declare keys bound to a settings struct and read them with one
- * m3ret_config_fill(), probe by magic bytes, read a file into an
+ * m3ret-plugin m3ret-readers` (see Makefile), it shows the whole contract
+ * of a modality: declare keys bound to a settings struct and read them with
+ * one m3ret_config_fill(), probe by magic bytes, read a file into an
  * M3retVolume with intensities in [0,1], and let the core's m3ret_render()
  * produce every view (crops, flips, jitter, normalisation) exactly as for
- * the built-in modalities.  Think of it as a dermatology-photo modality.
+ * the built-in modalities.  What those share comes from libm3ret-readers:
+ * the common keys, the run's size limits (set_limits), rendering every
+ * view and the statistics `m3ret inspect` prints.  Think of it as a
+ * dermatology-photo modality.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <m3ret-plugin.h>
-#include <m3ret-render.h>
+#include <m3ret-readers.h>
 
 typedef struct {
-  M3retRenderOptions options;
-  gint64 max_pixels;
+  M3retReadersCommon common; /* first: m3ret_readers_set_limits() relies on it */
 } Netpbm;
 
 /* The keys, as m3ret_config_fill() writes them: each *_FIELD declaration
- * below names its member here. */
+ * (here those of M3RET_READERS_COMMON_KEYS) names its member. */
 typedef struct {
-  gdouble mean[3];
-  gdouble std[3];
-  gdouble jitter;
-  gint64 max_pixels;
+  M3retReadersCommonSettings common;
 } NetpbmSettings;
 
+/* mean, std, flips and jitter, as every built-in modality declares them. */
 static const M3retKeySpec netpbm_keys[] = {
-  M3RET_KEY_DOUBLE_LIST_FIELD (NetpbmSettings, mean, "mean", "0.5,0.5,0.5", 3, -10, 10,
-                               "per-channel mean after [0,1]"),
-  M3RET_KEY_DOUBLE_LIST_FIELD (NetpbmSettings, std, "std", "0.25,0.25,0.25", 3, 1e-6, 10,
-                               "per-channel std after [0,1]"),
-  M3RET_KEY_DOUBLE_FIELD (NetpbmSettings, jitter, "jitter", "0.1", 0, 1,
-                          "training views: contrast and brightness jitter"),
-  M3RET_KEY_INT_FIELD (NetpbmSettings, max_pixels, "max_pixels", "67108864", 1, 1e12,
-                       "refuse images with more pixels"),
+  M3RET_READERS_COMMON_KEYS (NetpbmSettings, "0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
   M3RET_KEY_END
 };
 
@@ -49,14 +42,10 @@ netpbm_create (const M3retConfig *config, GError **error)
   if (!m3ret_config_fill (config, netpbm_keys, &set, error))
     return NULL;
   Netpbm *self = g_new0 (Netpbm, 1);
-  for (guint c = 0; c < 3; c++) {
-    self->options.mean[c] = set.mean[c];
-    self->options.std[c] = set.std[c];
+  if (!m3ret_readers_read_common_keys (config, &set.common, FALSE, &self->common, error)) {
+    g_free (self);
+    return NULL;
   }
-  self->options.volumetric = FALSE;
-  self->options.flips = M3RET_FLIP_X;
-  self->options.jitter = set.jitter;
-  self->max_pixels = set.max_pixels;
   return self;
 }
 
@@ -122,12 +111,9 @@ netpbm_decode (Netpbm *self, const gchar *path, GError **error)
                  " is not a valid image", path, width, height, maxval);
     return NULL;
   }
-  if (width * height > (guint64) self->max_pixels) {
-    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_TOO_LARGE,
-                 "%s: %" G_GUINT64_FORMAT "×%" G_GUINT64_FORMAT " pixels exceed max_pixels=%" G_GINT64_FORMAT,
-                 path, width, height, self->max_pixels);
+  /* The run's [data] max_pixels, checked before anything is allocated. */
+  if (!m3ret_limits_check_frame (&self->common.limits, path, "PGM/PPM", width, height, error))
     return NULL;
-  }
   guint bytes = maxval > 255 ? 2 : 1;
   guint64 need = width * height * channels * bytes;
   if (len - pos < need) {
@@ -161,8 +147,7 @@ netpbm_read (gpointer self, const gchar *path, const M3retView *views, guint n_v
   if (volume == NULL)
     return FALSE;
   Netpbm *n = self;
-  for (guint i = 0; i < n_views; i++)
-    out[i] = m3ret_render (volume, &views[i], M3RET_LAYOUT_IMAGE, &n->options);
+  m3ret_readers_render_views (volume, M3RET_LAYOUT_IMAGE, &n->common.options, views, n_views, out);
   return TRUE;
 }
 
@@ -173,8 +158,6 @@ netpbm_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError
   g_autoptr (M3retVolume) volume = netpbm_decode (self, path, error);
   if (volume == NULL)
     return FALSE;
-  M3retVolumeStats stats;
-  m3ret_volume_stats (volume, &stats);
   info->format = g_strdup (volume->channels == 3 ? "PPM (binary)" : "PGM (binary)");
   info->datatype = g_strdup ("uint8/uint16 scaled by maxval");
   info->width = volume->width;
@@ -184,12 +167,7 @@ netpbm_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError
   info->frames = 1;
   for (guint i = 0; i < 3; i++)
     info->spacing[i] = 1.0;
-  info->min = stats.min;
-  info->max = stats.max;
-  info->mean = stats.mean;
-  info->p_low = stats.p_low;
-  info->p_median = stats.p_median;
-  info->p_high = stats.p_high;
+  m3ret_readers_fill_stats (info, volume);
   return TRUE;
 }
 
@@ -200,6 +178,7 @@ static const M3retModalityVTable netpbm_vtable = {
   .layout = netpbm_layout,
   .read = netpbm_read,
   .inspect = netpbm_inspect,
+  .set_limits = m3ret_readers_set_limits,
 };
 
 M3RET_PLUGIN_DEFINE (netpbm, M3RET_PLUGIN_MODALITY, "1.0.0",

@@ -12,29 +12,29 @@
 
 #include <glib/gstdio.h>
 
-#include "modcommon.h"
+#include "readers-private.h"
 
-struct _McCachedVolume {
+struct _ReadersCachedVolume {
   gint ref;               /* atomic */
   M3retVolume *volume;
   gchar *path;
   gint64 size, mtime;     /* of the file when it was decoded; mtime in ns */
   gsize bytes;
-  GList link;             /* in McVolumeCache.lru while kept */
+  GList link;             /* in M3retReadersVolumeCache.lru while kept */
 };
 
-struct _McVolumeCache {
+struct _M3retReadersVolumeCache {
   GMutex lock;
   guint64 max_bytes;
   guint64 bytes;
-  GHashTable *files;      /* path → McCachedVolume* (a reference) */
+  GHashTable *files;      /* path → ReadersCachedVolume* (a reference) */
   GQueue lru;             /* most recently used first */
 };
 
-McVolumeCache *
-mc_volume_cache_new (guint64 max_bytes)
+M3retReadersVolumeCache *
+m3ret_readers_volume_cache_new (guint64 max_bytes)
 {
-  McVolumeCache *cache = g_new0 (McVolumeCache, 1);
+  M3retReadersVolumeCache *cache = g_new0 (M3retReadersVolumeCache, 1);
   g_mutex_init (&cache->lock);
   cache->max_bytes = max_bytes;
   cache->files = g_hash_table_new (g_str_hash, g_str_equal);
@@ -43,7 +43,7 @@ mc_volume_cache_new (guint64 max_bytes)
 }
 
 void
-mc_cached_volume_unref (McCachedVolume *entry)
+readers_cached_volume_unref (ReadersCachedVolume *entry)
 {
   if (entry == NULL || !g_atomic_int_dec_and_test (&entry->ref))
     return;
@@ -53,29 +53,29 @@ mc_cached_volume_unref (McCachedVolume *entry)
 }
 
 gboolean
-mc_volume_cache_fits (const McVolumeCache *cache, guint64 bytes)
+readers_volume_cache_fits (const M3retReadersVolumeCache *cache, guint64 bytes)
 {
   return cache != NULL && bytes > 0 && bytes <= cache->max_bytes;
 }
 
 const M3retVolume *
-mc_cached_volume_get (const McCachedVolume *entry)
+readers_cached_volume_get (const ReadersCachedVolume *entry)
 {
   return entry->volume;
 }
 
 /* Under the lock: forgets @entry (readers holding it keep it alive). */
 static void
-drop (McVolumeCache *cache, McCachedVolume *entry)
+drop (M3retReadersVolumeCache *cache, ReadersCachedVolume *entry)
 {
   g_hash_table_remove (cache->files, entry->path);
   g_queue_unlink (&cache->lru, &entry->link);
   cache->bytes -= entry->bytes;
-  mc_cached_volume_unref (entry);
+  readers_cached_volume_unref (entry);
 }
 
 void
-mc_volume_cache_free (McVolumeCache *cache)
+m3ret_readers_volume_cache_free (M3retReadersVolumeCache *cache)
 {
   if (cache == NULL)
     return;
@@ -87,7 +87,7 @@ mc_volume_cache_free (McVolumeCache *cache)
 }
 
 gboolean
-mc_file_stamp (const gchar *path, gint64 *size, gint64 *mtime)
+readers_file_stamp (const gchar *path, gint64 *size, gint64 *mtime)
 {
   GStatBuf st;
   if (g_stat (path, &st) != 0)
@@ -103,14 +103,14 @@ mc_file_stamp (const gchar *path, gint64 *size, gint64 *mtime)
   return TRUE;
 }
 
-McCachedVolume *
-mc_volume_cache_lookup (McVolumeCache *cache, const gchar *path)
+ReadersCachedVolume *
+readers_volume_cache_lookup (M3retReadersVolumeCache *cache, const gchar *path)
 {
   gint64 size, mtime;
-  if (cache == NULL || cache->max_bytes == 0 || !mc_file_stamp (path, &size, &mtime))
+  if (cache == NULL || cache->max_bytes == 0 || !readers_file_stamp (path, &size, &mtime))
     return NULL;
   g_mutex_lock (&cache->lock);
-  McCachedVolume *hit = g_hash_table_lookup (cache->files, path);
+  ReadersCachedVolume *hit = g_hash_table_lookup (cache->files, path);
   if (hit != NULL && (hit->size != size || hit->mtime != mtime)) {
     drop (cache, hit); /* the file was rewritten: decode it again */
     hit = NULL;
@@ -124,10 +124,10 @@ mc_volume_cache_lookup (McVolumeCache *cache, const gchar *path)
   return hit;
 }
 
-McCachedVolume *
-mc_volume_cache_insert (McVolumeCache *cache, const gchar *path, M3retVolume *volume)
+ReadersCachedVolume *
+readers_volume_cache_insert (M3retReadersVolumeCache *cache, const gchar *path, M3retVolume *volume)
 {
-  McCachedVolume *entry = g_new0 (McCachedVolume, 1);
+  ReadersCachedVolume *entry = g_new0 (ReadersCachedVolume, 1);
   entry->ref = 1;
   entry->volume = volume;
   entry->path = g_strdup (path);
@@ -136,10 +136,10 @@ mc_volume_cache_insert (McVolumeCache *cache, const gchar *path, M3retVolume *vo
   /* Stamped after decoding: a file changed meanwhile is only caught at the
    * next change, as with any stat-based cache. */
   if (cache == NULL || entry->bytes > cache->max_bytes ||
-      !mc_file_stamp (path, &entry->size, &entry->mtime))
+      !readers_file_stamp (path, &entry->size, &entry->mtime))
     return entry;
   g_mutex_lock (&cache->lock);
-  McCachedVolume *old = g_hash_table_lookup (cache->files, path);
+  ReadersCachedVolume *old = g_hash_table_lookup (cache->files, path);
   if (old != NULL) /* another thread decoded it too */
     drop (cache, old);
   while (cache->bytes + entry->bytes > cache->max_bytes && cache->lru.tail != NULL)
@@ -153,18 +153,19 @@ mc_volume_cache_insert (McVolumeCache *cache, const gchar *path, M3retVolume *vo
 }
 
 gboolean
-mc_cached_read_views (McVolumeCache *cache, const gchar *path, McDecodeFunc decode,
-                      gpointer self, M3retLayout layout, const M3retRenderOptions *options,
-                      const M3retView *views, guint n_views, M3retSample **out, GError **error)
+m3ret_readers_cached_read_views (M3retReadersVolumeCache *cache, const gchar *path,
+                                 M3retReadersDecodeFunc decode, gpointer self, M3retLayout layout,
+                                 const M3retRenderOptions *options, const M3retView *views,
+                                 guint n_views, M3retSample **out, GError **error)
 {
-  McCachedVolume *entry = mc_volume_cache_lookup (cache, path);
+  ReadersCachedVolume *entry = readers_volume_cache_lookup (cache, path);
   if (entry == NULL) {
     M3retVolume *volume = decode (self, path, error);
     if (volume == NULL)
       return FALSE;
-    entry = mc_volume_cache_insert (cache, path, volume);
+    entry = readers_volume_cache_insert (cache, path, volume);
   }
-  mc_render_views (entry->volume, layout, options, views, n_views, out);
-  mc_cached_volume_unref (entry);
+  m3ret_readers_render_views (entry->volume, layout, options, views, n_views, out);
+  readers_cached_volume_unref (entry);
   return TRUE;
 }

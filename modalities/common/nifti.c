@@ -14,16 +14,16 @@
 #include <nifti1_io.h>
 #include <stdio.h>
 
-#include "modcommon.h"
+#include "readers-private.h"
 
 G_LOCK_DEFINE_STATIC (nifti_debug);
 
 gboolean
-mc_nifti_sniff (const gchar *path, const guint8 *head, gsize head_len)
+m3ret_readers_nifti_sniff (const gchar *path, const guint8 *head, gsize head_len)
 {
   static const gchar *const gz[] = { ".nii.gz", ".hdr.gz", NULL };
   if (head_len >= 2 && head[0] == 0x1f && head[1] == 0x8b)
-    return mc_has_suffix (path, gz);
+    return m3ret_readers_has_suffix (path, gz);
   if (head_len < 348)
     return FALSE;
   guint32 size_le = GUINT32_FROM_LE (*(const guint32 *) head);
@@ -197,10 +197,10 @@ check_header (const nifti_image *nim, const gchar *path, const M3retLimits *limi
 }
 
 M3retVolume *
-mc_nifti_read (const gchar *path, guint64 volume_index, const M3retLimits *limits,
-               McNiftiInfo *info, GError **error)
+m3ret_readers_nifti_read (const gchar *path, guint64 volume_index, const M3retLimits *limits,
+                          M3retReadersNiftiInfo *info, GError **error)
 {
-  McNiftiInfo local;
+  M3retReadersNiftiInfo local;
   if (info == NULL)
     info = &local;
   memset (info, 0, sizeof *info);
@@ -359,11 +359,11 @@ mc_nifti_read (const gchar *path, guint64 volume_index, const M3retLimits *limit
 }
 
 gboolean
-mc_nifti_inspect (const gchar *path, guint64 volume_index, const M3retLimits *limits,
-                  M3retInspectInfo *info, GError **error)
+m3ret_readers_nifti_inspect (const gchar *path, guint64 volume_index, const M3retLimits *limits,
+                             M3retInspectInfo *info, GError **error)
 {
-  McNiftiInfo ni;
-  g_autoptr (M3retVolume) vol = mc_nifti_read (path, volume_index, limits, &ni, error);
+  M3retReadersNiftiInfo ni;
+  g_autoptr (M3retVolume) vol = m3ret_readers_nifti_read (path, volume_index, limits, &ni, error);
   if (vol == NULL)
     return FALSE;
   info->format = g_strdup_printf ("NIfTI-1%s", ni.compressed ? " (gzip)" : "");
@@ -380,22 +380,23 @@ mc_nifti_inspect (const gchar *path, guint64 volume_index, const M3retLimits *li
   else
     info->orientation = g_strdup_printf ("%s (stored, from the %s), read as RAS", ni.orientation,
                                          ni.orientation_from);
-  mc_fill_stats (info, vol);
+  m3ret_readers_fill_stats (info, vol);
   if (ni.orientation_from == NULL)
-    mc_add_note (info, "orientation unknown: no qform or sform (both codes 0); the axes are read "
-                 "as stored, as if RAS, so slices may not be axial");
+    m3ret_readers_add_note (info, "orientation unknown: no qform or sform (both codes 0); "
+                            "the axes are read as stored, as if RAS, so slices may not be axial");
   else if (ni.orientation_degenerate)
-    mc_add_note (info, "orientation unknown: the %s does not map the axes to three distinct "
-                 "directions; the axes are read as stored, as if RAS", ni.orientation_from);
+    m3ret_readers_add_note (info, "orientation unknown: the %s does not map the axes to three "
+                            "distinct directions; the axes are read as stored, as if RAS",
+                            ni.orientation_from);
   for (gint a = 0; a < 3; a++) {
     gdouble raw = ni.pixdim_stored[a];
     if (ni.dims_stored[a] > 1 && !(raw > 0.0 && isfinite (raw)))
-      mc_add_note (info, "spacing corrected: pixdim[%d] = %g, read as %g", a + 1, raw,
-                   ni.pixdim_used[a]);
+      m3ret_readers_add_note (info, "spacing corrected: pixdim[%d] = %g, read as %g", a + 1, raw,
+                              ni.pixdim_used[a]);
   }
-  mc_add_note (info, "scl_slope %g, scl_inter %g (applied)", ni.slope, ni.inter);
+  m3ret_readers_add_note (info, "scl_slope %g, scl_inter %g (applied)", ni.slope, ni.inter);
   if (ni.n_volumes > 1)
-    mc_add_note (info, "volume %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " shown",
-                 volume_index, ni.n_volumes);
+    m3ret_readers_add_note (info, "volume %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " shown",
+                            volume_index, ni.n_volumes);
   return TRUE;
 }

@@ -15,12 +15,12 @@
 #include <glib/gstdio.h>
 
 #include "m3ret-fileio.h"
-#include "modcommon.h"
+#include "readers-private.h"
 
 static const guint8 png_signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
 
 gboolean
-mc_png_sniff (const guint8 *head, gsize head_len, McPngInfo *info)
+m3ret_readers_png_sniff (const guint8 *head, gsize head_len, M3retReadersPngInfo *info)
 {
   if (head_len < 33 || memcmp (head, png_signature, 8) != 0 || memcmp (head + 12, "IHDR", 4) != 0)
     return FALSE;
@@ -75,7 +75,7 @@ reading_clear (Reading *r)
  * (message in @sink), 2 on a refusal already in @error. */
 static int
 read_png (Reading *r, ErrorSink *sink, const M3retLimits *limits, const gchar *path,
-          McPngInfo *out, GError **error)
+          M3retReadersPngInfo *out, GError **error)
 {
   if (setjmp (png_jmpbuf (r->png)))
     return 1;
@@ -162,11 +162,12 @@ read_png (Reading *r, ErrorSink *sink, const M3retLimits *limits, const gchar *p
 }
 
 M3retVolume *
-mc_png_read (const gchar *path, const M3retLimits *limits, McPngInfo *info, GError **error)
+m3ret_readers_png_read (const gchar *path, const M3retLimits *limits, M3retReadersPngInfo *info,
+                        GError **error)
 {
   Reading r = { 0 };
   ErrorSink sink = { { 0 } };
-  McPngInfo local;
+  M3retReadersPngInfo local;
   if (info == NULL)
     info = &local;
   memset (info, 0, sizeof *info);
@@ -207,14 +208,14 @@ mc_png_read (const gchar *path, const M3retLimits *limits, McPngInfo *info, GErr
 }
 
 gboolean
-mc_png_read_views (const gchar *path, const M3retLimits *limits,
-                   const M3retRenderOptions *options, const M3retView *views, guint n_views,
-                   M3retSample **out, GError **error)
+m3ret_readers_png_read_views (const gchar *path, const M3retLimits *limits,
+                              const M3retRenderOptions *options, const M3retView *views,
+                              guint n_views, M3retSample **out, GError **error)
 {
-  g_autoptr (M3retVolume) volume = mc_png_read (path, limits, NULL, error);
+  g_autoptr (M3retVolume) volume = m3ret_readers_png_read (path, limits, NULL, error);
   if (volume == NULL)
     return FALSE;
-  mc_render_views (volume, M3RET_LAYOUT_IMAGE, options, views, n_views, out);
+  m3ret_readers_render_views (volume, M3RET_LAYOUT_IMAGE, options, views, n_views, out);
   return TRUE;
 }
 
@@ -232,11 +233,11 @@ color_name (guint color_type)
 }
 
 gboolean
-mc_png_inspect (const gchar *path, const M3retLimits *limits, M3retInspectInfo *info,
-                GError **error)
+m3ret_readers_png_inspect (const gchar *path, const M3retLimits *limits, M3retInspectInfo *info,
+                           GError **error)
 {
-  McPngInfo png;
-  g_autoptr (M3retVolume) volume = mc_png_read (path, limits, &png, error);
+  M3retReadersPngInfo png;
+  g_autoptr (M3retVolume) volume = m3ret_readers_png_read (path, limits, &png, error);
   if (volume == NULL)
     return FALSE;
   info->format = g_strdup_printf ("PNG %u-bit %s", png.bit_depth, color_name (png.color_type));
@@ -252,11 +253,11 @@ mc_png_inspect (const gchar *path, const M3retLimits *limits, M3retInspectInfo *
   /* Statistics in stored units (grey below 8 bits counts as 8: libpng
    * expands it), the decoded [0,1] values times the full scale. */
   gdouble full = png.bit_depth == 16 ? 65535.0 : 255.0;
-  mc_fill_stats (info, volume);
-  mc_scale_stats (info, full);
-  mc_add_note (info, "full scale: %g (maps to 1 before mean/std)", full);
+  m3ret_readers_fill_stats (info, volume);
+  readers_scale_stats (info, full);
+  m3ret_readers_add_note (info, "full scale: %g (maps to 1 before mean/std)", full);
   if (png.alpha_dropped)
-    mc_add_note (info, "alpha dropped: transparency is ignored, pixels read as %s",
-                 png.channels == 1 ? "grey" : "RGB");
+    m3ret_readers_add_note (info, "alpha dropped: transparency is ignored, pixels read as %s",
+                            png.channels == 1 ? "grey" : "RGB");
   return TRUE;
 }

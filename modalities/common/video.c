@@ -18,7 +18,7 @@
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
 
-#include "modcommon.h"
+#include "readers-private.h"
 
 /* Decoding: beyond this many packets a stream is treated as broken rather
  * than read on (counting stops at [data] max_frames). */
@@ -109,7 +109,7 @@ compare_i64 (gconstpointer a, gconstpointer b)
 
 /* The frame number of timestamp @ts: the first frame not before it. */
 static guint64
-frame_of (const McVideoInfo *info, gint64 ts)
+frame_of (const M3retReadersVideoInfo *info, gint64 ts)
 {
   guint64 lo = 0, hi = info->frames;
   while (lo < hi) {
@@ -123,7 +123,7 @@ frame_of (const McVideoInfo *info, gint64 ts)
 }
 
 void
-mc_video_info_clear (McVideoInfo *info)
+m3ret_readers_video_info_clear (M3retReadersVideoInfo *info)
 {
   if (info == NULL)
     return;
@@ -135,8 +135,8 @@ mc_video_info_clear (McVideoInfo *info)
 }
 
 gboolean
-mc_video_probe_file (const gchar *path, const M3retLimits *limits, McVideoInfo *info,
-                     GError **error)
+m3ret_readers_video_probe_file (const gchar *path, const M3retLimits *limits,
+                                M3retReadersVideoInfo *info, GError **error)
 {
   memset (info, 0, sizeof *info);
   Video v;
@@ -155,12 +155,12 @@ mc_video_probe_file (const gchar *path, const M3retLimits *limits, McVideoInfo *
     video_close (&v);
     g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
                  "%s: the video stream declares no frame size", path);
-    mc_video_info_clear (info);
+    m3ret_readers_video_info_clear (info);
     return FALSE;
   }
   if (!m3ret_limits_check_frame (limits, path, "video frame", info->width, info->height, error)) {
     video_close (&v);
-    mc_video_info_clear (info);
+    m3ret_readers_video_info_clear (info);
     return FALSE;
   }
   guint64 packets = 0;
@@ -179,7 +179,7 @@ mc_video_probe_file (const gchar *path, const M3retLimits *limits, McVideoInfo *
   video_close (&v);
   info->frames = packets;
   if (!m3ret_limits_check_frames (limits, path, packets, error)) {
-    mc_video_info_clear (info);
+    m3ret_readers_video_info_clear (info);
     return FALSE;
   }
   if (timed && stamps->len == packets && packets > 0) {
@@ -192,7 +192,7 @@ mc_video_probe_file (const gchar *path, const M3retLimits *limits, McVideoInfo *
   if (packets == 0) {
     g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_BAD_VALUES,
                  "%s: the video has no frames", path);
-    mc_video_info_clear (info);
+    m3ret_readers_video_info_clear (info);
     return FALSE;
   }
   return TRUE;
@@ -203,27 +203,27 @@ mc_video_probe_file (const gchar *path, const M3retLimits *limits, McVideoInfo *
 /* Above this many files the cache starts over: a few KB each. */
 #define CACHE_MAX_FILES 4096
 
-struct _McVideoCache {
+struct _M3retReadersVideoCache {
   GMutex lock;
   GHashTable *files; /* path → Cached* */
 };
 
 typedef struct {
-  gint64 size, mtime; /* mc_file_stamp() when probed */
-  McVideoInfo info;
+  gint64 size, mtime; /* readers_file_stamp() when probed */
+  M3retReadersVideoInfo info;
 } Cached;
 
 static void
 cached_free (Cached *c)
 {
-  mc_video_info_clear (&c->info);
+  m3ret_readers_video_info_clear (&c->info);
   g_free (c);
 }
 
-McVideoCache *
-mc_video_cache_new (void)
+M3retReadersVideoCache *
+readers_video_cache_new (void)
 {
-  McVideoCache *cache = g_new0 (McVideoCache, 1);
+  M3retReadersVideoCache *cache = g_new0 (M3retReadersVideoCache, 1);
   g_mutex_init (&cache->lock);
   cache->files =
     g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) cached_free);
@@ -231,7 +231,7 @@ mc_video_cache_new (void)
 }
 
 void
-mc_video_cache_free (McVideoCache *cache)
+readers_video_cache_free (M3retReadersVideoCache *cache)
 {
   if (cache == NULL)
     return;
@@ -241,7 +241,7 @@ mc_video_cache_free (McVideoCache *cache)
 }
 
 static void
-info_copy (const McVideoInfo *from, McVideoInfo *to)
+info_copy (const M3retReadersVideoInfo *from, M3retReadersVideoInfo *to)
 {
   *to = *from;
   to->container = g_strdup (from->container);
@@ -251,12 +251,12 @@ info_copy (const McVideoInfo *from, McVideoInfo *to)
 }
 
 gboolean
-mc_video_probe_cached (McVideoCache *cache, const gchar *path, const M3retLimits *limits,
-                       McVideoInfo *info, GError **error)
+readers_video_probe_cached (M3retReadersVideoCache *cache, const gchar *path,
+                            const M3retLimits *limits, M3retReadersVideoInfo *info, GError **error)
 {
   gint64 size, mtime;
-  if (cache == NULL || !mc_file_stamp (path, &size, &mtime))
-    return mc_video_probe_file (path, limits, info, error);
+  if (cache == NULL || !readers_file_stamp (path, &size, &mtime))
+    return m3ret_readers_video_probe_file (path, limits, info, error);
   g_mutex_lock (&cache->lock);
   const Cached *hit = g_hash_table_lookup (cache->files, path);
   /* A file rewritten in place (new size or time) is probed again. */
@@ -266,7 +266,7 @@ mc_video_probe_cached (McVideoCache *cache, const gchar *path, const M3retLimits
   g_mutex_unlock (&cache->lock);
   if (fresh)
     return TRUE;
-  if (!mc_video_probe_file (path, limits, info, error))
+  if (!m3ret_readers_video_probe_file (path, limits, info, error))
     return FALSE;
   Cached *c = g_new0 (Cached, 1);
   c->size = size;
@@ -314,8 +314,8 @@ copy_slot (M3retVolume *vol, guint from, guint to)
 }
 
 M3retVolume *
-mc_video_read (const gchar *path, const McVideoInfo *info, const guint64 *index, guint n,
-               const M3retLimits *limits, GError **error)
+m3ret_readers_video_read (const gchar *path, const M3retReadersVideoInfo *info,
+                          const guint64 *index, guint n, const M3retLimits *limits, GError **error)
 {
   if (!m3ret_limits_check_frame (limits, path, "video frame", info->width, info->height, error))
     return NULL;
@@ -402,18 +402,19 @@ compare_u64 (gconstpointer a, gconstpointer b)
 }
 
 gboolean
-mc_video_read_views (const McVideoModality *m, const gchar *path, const M3retView *views,
-                     guint n_views, M3retSample **out, GError **error)
+m3ret_readers_video_read_views (const M3retReadersVideoModality *m, const gchar *path,
+                                const M3retView *views, guint n_views, M3retSample **out,
+                                GError **error)
 {
   const M3retLimits *limits = &m->common.limits;
-  McVideoInfo info;
-  if (!mc_video_probe_cached (m->cache, path, limits, &info, error))
+  M3retReadersVideoInfo info;
+  if (!readers_video_probe_cached (m->cache, path, limits, &info, error))
     return FALSE;
   /* A clip that fits the cache is decoded whole, once, and kept: later reads
    * cut their frames from memory.  Otherwise every view's frames, then their
    * union, are decoded once per read. */
   guint64 clip_bytes = (guint64) info.width * info.height * 3 * sizeof (gfloat) * info.frames;
-  gboolean whole = mc_volume_cache_fits (m->clips, clip_bytes);
+  gboolean whole = readers_volume_cache_fits (m->clips, clip_bytes);
   g_autoptr (GArray) all = g_array_new (FALSE, FALSE, sizeof (guint64));
   guint64 **picks = g_new0 (guint64 *, n_views);
   for (guint i = 0; i < n_views; i++) {
@@ -429,14 +430,14 @@ mc_video_read_views (const McVideoModality *m, const gchar *path, const M3retVie
   for (guint i = 0; i < all->len; i++)
     if (n_unique == 0 || g_array_index (all, guint64, i) != g_array_index (all, guint64, n_unique - 1))
       g_array_index (all, guint64, n_unique++) = g_array_index (all, guint64, i);
-  McCachedVolume *kept = whole ? mc_volume_cache_lookup (m->clips, path) : NULL;
+  ReadersCachedVolume *kept = whole ? readers_volume_cache_lookup (m->clips, path) : NULL;
   if (kept == NULL) {
     M3retVolume *decoded =
-      mc_video_read (path, &info, (guint64 *) all->data, n_unique, limits, error);
+      m3ret_readers_video_read (path, &info, (guint64 *) all->data, n_unique, limits, error);
     if (decoded != NULL)
-      kept = mc_volume_cache_insert (whole ? m->clips : NULL, path, decoded);
+      kept = readers_volume_cache_insert (whole ? m->clips : NULL, path, decoded);
   }
-  const M3retVolume *clip = kept != NULL ? mc_cached_volume_get (kept) : NULL;
+  const M3retVolume *clip = kept != NULL ? readers_cached_volume_get (kept) : NULL;
   /* Each view is rendered straight from the decoded frames it picks: the
    * resampler reads only the part of each frame its crop needs. */
   for (guint i = 0; clip != NULL && i < n_views; i++) {
@@ -450,17 +451,17 @@ mc_video_read_views (const McVideoModality *m, const gchar *path, const M3retVie
   for (guint i = 0; i < n_views; i++)
     g_free (picks[i]);
   g_free (picks);
-  mc_cached_volume_unref (kept);
-  mc_video_info_clear (&info);
+  readers_cached_volume_unref (kept);
+  m3ret_readers_video_info_clear (&info);
   return clip != NULL;
 }
 
 gboolean
-mc_video_sniff (const gchar *path, const guint8 *head, gsize head_len)
+m3ret_readers_video_sniff (const gchar *path, const guint8 *head, gsize head_len)
 {
   static const gchar *const suffixes[] = { ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm",
                                            ".mpg", ".mpeg", ".ogv", ".wmv", ".flv", NULL };
-  if (mc_has_suffix (path, suffixes))
+  if (m3ret_readers_has_suffix (path, suffixes))
     return TRUE;
   if (head_len >= 12 && memcmp (head + 4, "ftyp", 4) == 0)
     return TRUE;
@@ -472,11 +473,11 @@ mc_video_sniff (const gchar *path, const guint8 *head, gsize head_len)
 }
 
 gboolean
-mc_video_inspect (McVideoCache *cache, const gchar *path, const M3retLimits *limits,
-                  M3retInspectInfo *info, GError **error)
+m3ret_readers_video_inspect (M3retReadersVideoCache *cache, const gchar *path,
+                             const M3retLimits *limits, M3retInspectInfo *info, GError **error)
 {
-  McVideoInfo v;
-  if (!mc_video_probe_cached (cache, path, limits, &v, error))
+  M3retReadersVideoInfo v;
+  if (!readers_video_probe_cached (cache, path, limits, &v, error))
     return FALSE;
   /* Statistics from up to 16 frames spread over the clip. */
   guint n = (guint) MIN (v.frames, 16);
@@ -484,9 +485,9 @@ mc_video_inspect (McVideoCache *cache, const gchar *path, const M3retLimits *lim
   m3ret_view_init_eval (&eval, 1, n, 1);
   g_autofree guint64 *index = g_new (guint64, n);
   m3ret_select_frames (v.frames, n, 1, &eval, index);
-  g_autoptr (M3retVolume) clip = mc_video_read (path, &v, index, n, limits, error);
+  g_autoptr (M3retVolume) clip = m3ret_readers_video_read (path, &v, index, n, limits, error);
   if (clip == NULL) {
-    mc_video_info_clear (&v);
+    m3ret_readers_video_info_clear (&v);
     return FALSE;
   }
   info->format = g_strdup_printf ("video: %s in %s", v.codec, v.container);
@@ -498,44 +499,45 @@ mc_video_inspect (McVideoCache *cache, const gchar *path, const M3retLimits *lim
   info->frames = v.frames;
   info->fps = v.fps;
   info->spacing[0] = info->spacing[1] = info->spacing[2] = 1.0;
-  mc_fill_stats (info, clip);
-  mc_scale_stats (info, 255.0);
-  mc_add_note (info, "statistics: RGB 0-255 over %u frames spread over the clip", n);
-  mc_video_info_clear (&v);
+  m3ret_readers_fill_stats (info, clip);
+  readers_scale_stats (info, 255.0);
+  m3ret_readers_add_note (info, "statistics: RGB 0-255 over %u frames spread over the clip", n);
+  m3ret_readers_video_info_clear (&v);
   return TRUE;
 }
 
 void
-mc_video_global_init (void)
+m3ret_readers_video_global_init (void)
 {
   /* Decoders print every damaged macroblock; errors reach the user as GError. */
   av_log_set_level (AV_LOG_QUIET);
 }
 
 gpointer
-mc_video_modality_create (const M3retConfig *config, const M3retKeySpec *keys, GError **error)
+m3ret_readers_video_modality_create (const M3retConfig *config, const M3retKeySpec *keys,
+                                     GError **error)
 {
-  McVideoSettings set;
+  M3retReadersVideoSettings set;
   if (!m3ret_config_fill (config, keys, &set, error))
     return NULL;
-  McVideoModality *self = g_new0 (McVideoModality, 1);
-  if (!mc_read_common_keys (config, &set.common, FALSE, &self->common, error)) {
+  M3retReadersVideoModality *self = g_new0 (M3retReadersVideoModality, 1);
+  if (!m3ret_readers_read_common_keys (config, &set.common, FALSE, &self->common, error)) {
     g_free (self);
     return NULL;
   }
   self->stride = (guint) set.stride;
-  self->cache = mc_video_cache_new ();
-  self->clips = mc_volume_cache_new ((guint64) set.cache_mb << 20);
+  self->cache = readers_video_cache_new ();
+  self->clips = m3ret_readers_volume_cache_new ((guint64) set.cache_mb << 20);
   return self;
 }
 
 void
-mc_video_modality_destroy (gpointer self)
+m3ret_readers_video_modality_destroy (gpointer self)
 {
-  McVideoModality *m = self;
+  M3retReadersVideoModality *m = self;
   if (m == NULL)
     return;
-  mc_video_cache_free (m->cache);
-  mc_volume_cache_free (m->clips);
+  readers_video_cache_free (m->cache);
+  m3ret_readers_volume_cache_free (m->clips);
   g_free (m);
 }

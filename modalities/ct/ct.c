@@ -6,12 +6,12 @@
  */
 #include "config.h"
 
-#include "modcommon.h"
+#include "m3ret-readers.h"
 
 typedef struct {
-  McCommon common; /* first: mc_set_limits() relies on it */
+  M3retReadersCommon common; /* first: m3ret_readers_set_limits() relies on it */
   guint64 volume;
-  McVolumeCache *cache;
+  M3retReadersVolumeCache *cache;
   gdouble low, high;
 } Ct;
 
@@ -20,15 +20,15 @@ typedef struct {
   gdouble window[2];
   gint64 volume;
   gint64 cache_mb;
-  McCommonSettings common;
+  M3retReadersCommonSettings common;
 } CtSettings;
 
 static const M3retKeySpec ct_keys[] = {
   M3RET_KEY_DOUBLE_LIST_FIELD (CtSettings, window, "window", "-1000,1000", 2, -1e5, 1e5,
                                "HU window low,high mapped to [0,1]"),
   M3RET_KEY_INT_FIELD (CtSettings, volume, "volume", "0", 0, 1e9, "4D files: which volume to read"),
-  MC_CACHE_KEY (CtSettings, "256"),
-  MC_COMMON_KEYS (CtSettings, "0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
+  M3RET_READERS_CACHE_KEY (CtSettings, "256"),
+  M3RET_READERS_COMMON_KEYS (CtSettings, "0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
   M3RET_KEY_END
 };
 
@@ -40,7 +40,7 @@ ct_create (const M3retConfig *config, GError **error)
     return NULL;
   Ct *self = g_new0 (Ct, 1);
   const gdouble *window = set.window;
-  if (!mc_read_common_keys (config, &set.common, TRUE, &self->common, error)) {
+  if (!m3ret_readers_read_common_keys (config, &set.common, TRUE, &self->common, error)) {
     g_free (self);
     return NULL;
   }
@@ -53,7 +53,7 @@ ct_create (const M3retConfig *config, GError **error)
   self->low = window[0];
   self->high = window[1];
   self->volume = (guint64) set.volume;
-  self->cache = mc_volume_cache_new ((guint64) set.cache_mb << 20);
+  self->cache = m3ret_readers_volume_cache_new ((guint64) set.cache_mb << 20);
   return self;
 }
 
@@ -63,7 +63,7 @@ ct_destroy (gpointer self)
   Ct *ct = self;
   if (ct == NULL)
     return;
-  mc_volume_cache_free (ct->cache);
+  m3ret_readers_volume_cache_free (ct->cache);
   g_free (ct);
 }
 
@@ -72,7 +72,7 @@ ct_probe (const gchar *path, const guint8 *head, gsize head_len)
 {
   /* MRI reads the same format: 40 there (a close call: inspect and the
    * commands say so), or 90 when the path says MRI. */
-  return mc_nifti_sniff (path, head, head_len) ? 60 : 0;
+  return m3ret_readers_nifti_sniff (path, head, head_len) ? 60 : 0;
 }
 
 static M3retLayout
@@ -86,7 +86,7 @@ static M3retVolume *
 ct_decode (gpointer self, const gchar *path, GError **error)
 {
   Ct *ct = self;
-  M3retVolume *vol = mc_nifti_read (path, ct->volume, &ct->common.limits, NULL, error);
+  M3retVolume *vol = m3ret_readers_nifti_read (path, ct->volume, &ct->common.limits, NULL, error);
   if (vol != NULL)
     m3ret_volume_window (vol, ct->low, ct->high);
   return vol;
@@ -97,17 +97,17 @@ ct_read (gpointer self, const gchar *path, const M3retView *views, guint n_views
          M3retSample **out, GError **error)
 {
   Ct *ct = self;
-  return mc_cached_read_views (ct->cache, path, ct_decode, ct, M3RET_LAYOUT_SEQUENCE,
-                               &ct->common.options, views, n_views, out, error);
+  return m3ret_readers_cached_read_views (ct->cache, path, ct_decode, ct, M3RET_LAYOUT_SEQUENCE,
+                                          &ct->common.options, views, n_views, out, error);
 }
 
 static gboolean
 ct_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
 {
   Ct *ct = self;
-  if (!mc_nifti_inspect (path, ct->volume, &ct->common.limits, info, error))
+  if (!m3ret_readers_nifti_inspect (path, ct->volume, &ct->common.limits, info, error))
     return FALSE;
-  mc_add_note (info, "window [%g, %g] HU maps to [0,1]", ct->low, ct->high);
+  m3ret_readers_add_note (info, "window [%g, %g] HU maps to [0,1]", ct->low, ct->high);
   return TRUE;
 }
 
@@ -118,7 +118,7 @@ static const M3retModalityVTable ct_vtable = {
   .layout = ct_layout,
   .read = ct_read,
   .inspect = ct_inspect,
-  .set_limits = mc_set_limits,
+  .set_limits = m3ret_readers_set_limits,
 };
 
 M3RET_PLUGIN_DEFINE (ct, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,

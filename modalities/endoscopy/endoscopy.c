@@ -6,33 +6,34 @@
  */
 #include "config.h"
 
-#include "modcommon.h"
+#include "m3ret-readers.h"
 
 static const M3retKeySpec endoscopy_keys[] = {
-  M3RET_KEY_INT_FIELD (McVideoSettings, stride, "stride", "2", 1, 1000,
+  M3RET_KEY_INT_FIELD (M3retReadersVideoSettings, stride, "stride", "2", 1, 1000,
                        "frames between the frames of a training clip"),
-  MC_CACHE_KEY (McVideoSettings, "256"),
-  MC_COMMON_KEYS (McVideoSettings, "0.485,0.456,0.406", "0.229,0.224,0.225", "xy", "0.1"),
+  M3RET_READERS_CACHE_KEY (M3retReadersVideoSettings, "256"),
+  M3RET_READERS_COMMON_KEYS (M3retReadersVideoSettings, "0.485,0.456,0.406", "0.229,0.224,0.225",
+                             "xy", "0.1"),
   M3RET_KEY_END
 };
 
 static gpointer
 endoscopy_create (const M3retConfig *config, GError **error)
 {
-  return mc_video_modality_create (config, endoscopy_keys, error);
+  return m3ret_readers_video_modality_create (config, endoscopy_keys, error);
 }
 
 static gboolean
 endoscopy_init (GError **error)
 {
-  mc_video_global_init ();
+  m3ret_readers_video_global_init ();
   return TRUE;
 }
 
 static guint
 endoscopy_probe (const gchar *path, const guint8 *head, gsize head_len)
 {
-  return mc_video_sniff (path, head, head_len) ? 60 : 0;
+  return m3ret_readers_video_sniff (path, head, head_len) ? 60 : 0;
 }
 
 static M3retLayout
@@ -45,25 +46,25 @@ static gboolean
 endoscopy_read (gpointer self, const gchar *path, const M3retView *views, guint n_views,
                 M3retSample **out, GError **error)
 {
-  McVideoModality *e = self;
-  return mc_video_read_views (e, path, views, n_views, out, error);
+  M3retReadersVideoModality *e = self;
+  return m3ret_readers_video_read_views (e, path, views, n_views, out, error);
 }
 
 static gboolean
 endoscopy_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
 {
-  McVideoModality *e = self;
-  return mc_video_inspect (e->cache, path, &e->common.limits, info, error);
+  M3retReadersVideoModality *e = self;
+  return m3ret_readers_video_inspect (e->cache, path, &e->common.limits, info, error);
 }
 
 static const M3retModalityVTable endoscopy_vtable = {
   .create = endoscopy_create,
-  .destroy = mc_video_modality_destroy,
+  .destroy = m3ret_readers_video_modality_destroy,
   .probe = endoscopy_probe,
   .layout = endoscopy_layout,
   .read = endoscopy_read,
   .inspect = endoscopy_inspect,
-  .set_limits = mc_set_limits,
+  .set_limits = m3ret_readers_set_limits,
 };
 
 M3RET_PLUGIN_DEFINE (endoscopy, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,

@@ -8,12 +8,12 @@
  */
 #include "config.h"
 
-#include "modcommon.h"
+#include "m3ret-readers.h"
 
 typedef struct {
-  McCommon common; /* first: mc_set_limits() relies on it */
+  M3retReadersCommon common; /* first: m3ret_readers_set_limits() relies on it */
   guint64 volume;
-  McVolumeCache *cache;
+  M3retReadersVolumeCache *cache;
   gdouble p_low, p_high;
 } Mri;
 
@@ -22,7 +22,7 @@ typedef struct {
   gdouble percentiles[2];
   gint64 volume;
   gint64 cache_mb;
-  McCommonSettings common;
+  M3retReadersCommonSettings common;
 } MriSettings;
 
 static const M3retKeySpec mri_keys[] = {
@@ -30,8 +30,8 @@ static const M3retKeySpec mri_keys[] = {
                                "percentiles of the volume mapped to 0 and 1"),
   M3RET_KEY_INT_FIELD (MriSettings, volume, "volume", "0", 0, 1e9,
                        "4D files: which volume to read"),
-  MC_CACHE_KEY (MriSettings, "256"),
-  MC_COMMON_KEYS (MriSettings, "0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
+  M3RET_READERS_CACHE_KEY (MriSettings, "256"),
+  M3RET_READERS_COMMON_KEYS (MriSettings, "0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
   M3RET_KEY_END
 };
 
@@ -43,7 +43,7 @@ mri_create (const M3retConfig *config, GError **error)
     return NULL;
   Mri *self = g_new0 (Mri, 1);
   const gdouble *p = set.percentiles;
-  if (!mc_read_common_keys (config, &set.common, TRUE, &self->common, error)) {
+  if (!m3ret_readers_read_common_keys (config, &set.common, TRUE, &self->common, error)) {
     g_free (self);
     return NULL;
   }
@@ -56,7 +56,7 @@ mri_create (const M3retConfig *config, GError **error)
   self->p_low = p[0];
   self->p_high = p[1];
   self->volume = (guint64) set.volume;
-  self->cache = mc_volume_cache_new ((guint64) set.cache_mb << 20);
+  self->cache = m3ret_readers_volume_cache_new ((guint64) set.cache_mb << 20);
   return self;
 }
 
@@ -66,7 +66,7 @@ mri_destroy (gpointer self)
   Mri *mri = self;
   if (mri == NULL)
     return;
-  mc_volume_cache_free (mri->cache);
+  m3ret_readers_volume_cache_free (mri->cache);
   g_free (mri);
 }
 
@@ -74,11 +74,11 @@ static guint
 mri_probe (const gchar *path, const guint8 *head, gsize head_len)
 {
   static const gchar *const words[] = { "mri", "t1w", "t2w", "flair", NULL };
-  if (!mc_nifti_sniff (path, head, head_len))
+  if (!m3ret_readers_nifti_sniff (path, head, head_len))
     return 0;
   /* A word in the path is meant to decide (90 clears ct's 60 by more than
    * M3RET_PROBE_CLOSE_MARGIN); without one a NIfTI file is a guess. */
-  return mc_path_mentions (path, words) ? 90 : 40;
+  return m3ret_readers_path_mentions (path, words) ? 90 : 40;
 }
 
 static M3retLayout
@@ -98,7 +98,7 @@ static M3retVolume *
 mri_decode (gpointer self, const gchar *path, GError **error)
 {
   Mri *mri = self;
-  M3retVolume *vol = mc_nifti_read (path, mri->volume, &mri->common.limits, NULL, error);
+  M3retVolume *vol = m3ret_readers_nifti_read (path, mri->volume, &mri->common.limits, NULL, error);
   if (vol == NULL)
     return NULL;
   gdouble low, high;
@@ -112,15 +112,15 @@ mri_read (gpointer self, const gchar *path, const M3retView *views, guint n_view
           M3retSample **out, GError **error)
 {
   Mri *mri = self;
-  return mc_cached_read_views (mri->cache, path, mri_decode, mri, M3RET_LAYOUT_SEQUENCE,
-                               &mri->common.options, views, n_views, out, error);
+  return m3ret_readers_cached_read_views (mri->cache, path, mri_decode, mri, M3RET_LAYOUT_SEQUENCE,
+                                          &mri->common.options, views, n_views, out, error);
 }
 
 static gboolean
 mri_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
 {
   Mri *mri = self;
-  return mc_nifti_inspect (path, mri->volume, &mri->common.limits, info, error);
+  return m3ret_readers_nifti_inspect (path, mri->volume, &mri->common.limits, info, error);
 }
 
 static const M3retModalityVTable mri_vtable = {
@@ -130,7 +130,7 @@ static const M3retModalityVTable mri_vtable = {
   .layout = mri_layout,
   .read = mri_read,
   .inspect = mri_inspect,
-  .set_limits = mc_set_limits,
+  .set_limits = m3ret_readers_set_limits,
 };
 
 M3RET_PLUGIN_DEFINE (mri, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,

@@ -12,50 +12,51 @@
 
 #include <png.h>
 
-#include "modcommon.h"
+#include "m3ret-readers.h"
 
 static const M3retKeySpec ultrasound_keys[] = {
-  M3RET_KEY_INT_FIELD (McVideoSettings, stride, "stride", "2", 1, 1000,
+  M3RET_KEY_INT_FIELD (M3retReadersVideoSettings, stride, "stride", "2", 1, 1000,
                        "cine loops: frames between the frames of a training clip"),
-  MC_CACHE_KEY (McVideoSettings, "256"),
-  MC_COMMON_KEYS (McVideoSettings, "0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
+  M3RET_READERS_CACHE_KEY (M3retReadersVideoSettings, "256"),
+  M3RET_READERS_COMMON_KEYS (M3retReadersVideoSettings, "0.5,0.5,0.5", "0.25,0.25,0.25", "x",
+                             "0.1"),
   M3RET_KEY_END
 };
 
 static gpointer
 ultrasound_create (const M3retConfig *config, GError **error)
 {
-  return mc_video_modality_create (config, ultrasound_keys, error);
+  return m3ret_readers_video_modality_create (config, ultrasound_keys, error);
 }
 
 static gboolean
 ultrasound_init (GError **error)
 {
-  mc_video_global_init ();
+  m3ret_readers_video_global_init ();
   return TRUE;
 }
 
 static guint
 ultrasound_probe (const gchar *path, const guint8 *head, gsize head_len)
 {
-  McPngInfo png;
-  if (mc_png_sniff (head, head_len, &png)) {
+  M3retReadersPngInfo png;
+  if (m3ret_readers_png_sniff (head, head_len, &png)) {
     if (png.color_type == PNG_COLOR_TYPE_GRAY || png.color_type == PNG_COLOR_TYPE_GRAY_ALPHA)
       return png.bit_depth == 16 ? 20 : 60;
     return 50;
   }
   static const gchar *const words[] = { "ultrasound", "cine", "sonograph", NULL };
-  if (!mc_video_sniff (path, head, head_len))
+  if (!m3ret_readers_video_sniff (path, head, head_len))
     return 0;
   /* A word in the path decides over endoscopy's 60 (by more than the margin). */
-  return mc_path_mentions (path, words) ? 90 : 20;
+  return m3ret_readers_path_mentions (path, words) ? 90 : 20;
 }
 
 static gboolean
 is_still (const gchar *path)
 {
   static const gchar *const suffixes[] = { ".png", NULL };
-  return mc_has_suffix (path, suffixes);
+  return m3ret_readers_has_suffix (path, suffixes);
 }
 
 static M3retLayout
@@ -68,30 +69,30 @@ static gboolean
 ultrasound_read (gpointer self, const gchar *path, const M3retView *views, guint n_views,
                  M3retSample **out, GError **error)
 {
-  McVideoModality *u = self;
+  M3retReadersVideoModality *u = self;
   if (is_still (path))
-    return mc_png_read_views (path, &u->common.limits, &u->common.options, views, n_views, out,
-                              error);
-  return mc_video_read_views (u, path, views, n_views, out, error);
+    return m3ret_readers_png_read_views (path, &u->common.limits, &u->common.options, views,
+                                         n_views, out, error);
+  return m3ret_readers_video_read_views (u, path, views, n_views, out, error);
 }
 
 static gboolean
 ultrasound_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
 {
-  McVideoModality *u = self;
+  M3retReadersVideoModality *u = self;
   if (is_still (path))
-    return mc_png_inspect (path, &u->common.limits, info, error);
-  return mc_video_inspect (u->cache, path, &u->common.limits, info, error);
+    return m3ret_readers_png_inspect (path, &u->common.limits, info, error);
+  return m3ret_readers_video_inspect (u->cache, path, &u->common.limits, info, error);
 }
 
 static const M3retModalityVTable ultrasound_vtable = {
   .create = ultrasound_create,
-  .destroy = mc_video_modality_destroy,
+  .destroy = m3ret_readers_video_modality_destroy,
   .probe = ultrasound_probe,
   .layout = ultrasound_layout,
   .read = ultrasound_read,
   .inspect = ultrasound_inspect,
-  .set_limits = mc_set_limits,
+  .set_limits = m3ret_readers_set_limits,
 };
 
 M3RET_PLUGIN_DEFINE (ultrasound, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,

@@ -9,19 +9,19 @@
 
 #include <png.h>
 
-#include "modcommon.h"
+#include "m3ret-readers.h"
 
 typedef struct {
-  McCommon common; /* first: mc_set_limits() relies on it */
+  M3retReadersCommon common; /* first: m3ret_readers_set_limits() relies on it */
 } Xray;
 
 /* xray_keys as m3ret_config_fill() writes them. */
 typedef struct {
-  McCommonSettings common;
+  M3retReadersCommonSettings common;
 } XraySettings;
 
 static const M3retKeySpec xray_keys[] = {
-  MC_COMMON_KEYS (XraySettings, "0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
+  M3RET_READERS_COMMON_KEYS (XraySettings, "0.5,0.5,0.5", "0.25,0.25,0.25", "x", "0.1"),
   M3RET_KEY_END
 };
 
@@ -32,7 +32,7 @@ xray_create (const M3retConfig *config, GError **error)
   if (!m3ret_config_fill (config, xray_keys, &set, error))
     return NULL;
   Xray *self = g_new0 (Xray, 1);
-  if (!mc_read_common_keys (config, &set.common, FALSE, &self->common, error)) {
+  if (!m3ret_readers_read_common_keys (config, &set.common, FALSE, &self->common, error)) {
     g_free (self);
     return NULL;
   }
@@ -42,8 +42,8 @@ xray_create (const M3retConfig *config, GError **error)
 static guint
 xray_probe (const gchar *path, const guint8 *head, gsize head_len)
 {
-  McPngInfo png;
-  if (!mc_png_sniff (head, head_len, &png))
+  M3retReadersPngInfo png;
+  if (!m3ret_readers_png_sniff (head, head_len, &png))
     return 0;
   if (png.color_type == PNG_COLOR_TYPE_GRAY || png.color_type == PNG_COLOR_TYPE_GRAY_ALPHA)
     return png.bit_depth == 16 ? 80 : 40;
@@ -61,15 +61,15 @@ xray_read (gpointer self, const gchar *path, const M3retView *views, guint n_vie
            M3retSample **out, GError **error)
 {
   Xray *x = self;
-  return mc_png_read_views (path, &x->common.limits, &x->common.options, views, n_views, out,
-                            error);
+  return m3ret_readers_png_read_views (path, &x->common.limits, &x->common.options, views,
+                                       n_views, out, error);
 }
 
 static gboolean
 xray_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
 {
   Xray *x = self;
-  return mc_png_inspect (path, &x->common.limits, info, error);
+  return m3ret_readers_png_inspect (path, &x->common.limits, info, error);
 }
 
 static const M3retModalityVTable xray_vtable = {
@@ -79,7 +79,7 @@ static const M3retModalityVTable xray_vtable = {
   .layout = xray_layout,
   .read = xray_read,
   .inspect = xray_inspect,
-  .set_limits = mc_set_limits,
+  .set_limits = m3ret_readers_set_limits,
 };
 
 M3RET_PLUGIN_DEFINE (xray, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,

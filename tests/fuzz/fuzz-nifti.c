@@ -2,7 +2,7 @@
 #include "config.h"
 
 #include "fuzz-common.h"
-#include "modcommon.h"
+#include "m3ret-readers.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -13,8 +13,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   GError *error = NULL;
   /* The second volume too when there is one: the offset arithmetic differs. */
   for (guint64 v = 0; v < 2; v++) {
-    McNiftiInfo info;
-    M3retVolume *volume = mc_nifti_read (path, v, fuzz_limits (), &info, &error);
+    M3retReadersNiftiInfo info;
+    M3retVolume *volume = m3ret_readers_nifti_read (path, v, fuzz_limits (), &info, &error);
     fuzz_check_result (volume != NULL, error, path);
     error = NULL;
     gboolean more = volume != NULL && info.n_volumes > v + 1;

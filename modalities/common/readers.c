@@ -1,14 +1,15 @@
-/* modcommon.c — keys and rendering glue shared by the modality plugins. */
+/* readers.c — keys and rendering glue shared by the modality plugins. */
 #include "config.h"
 
 #include <stdarg.h>
 #include <string.h>
 
-#include "modcommon.h"
+#include "readers-private.h"
 
 gboolean
-mc_read_common_keys (const M3retConfig *config, const McCommonSettings *settings,
-                     gboolean volumetric, McCommon *common, GError **error)
+m3ret_readers_read_common_keys (const M3retConfig *config,
+                                const M3retReadersCommonSettings *settings, gboolean volumetric,
+                                M3retReadersCommon *common, GError **error)
 {
   M3retRenderOptions *options = &common->options;
   memset (options, 0, sizeof *options);
@@ -28,22 +29,23 @@ mc_read_common_keys (const M3retConfig *config, const McCommonSettings *settings
 }
 
 void
-mc_set_limits (gpointer self, const M3retLimits *limits)
+m3ret_readers_set_limits (gpointer self, const M3retLimits *limits)
 {
-  McCommon *common = self;
+  M3retReadersCommon *common = self;
   common->limits = *limits;
 }
 
 void
-mc_render_views (const M3retVolume *volume, M3retLayout layout, const M3retRenderOptions *options,
-                 const M3retView *views, guint n_views, M3retSample **out)
+m3ret_readers_render_views (const M3retVolume *volume, M3retLayout layout,
+                            const M3retRenderOptions *options, const M3retView *views,
+                            guint n_views, M3retSample **out)
 {
   for (guint i = 0; i < n_views; i++)
     out[i] = m3ret_render (volume, &views[i], layout, options);
 }
 
 void
-mc_fill_stats (M3retInspectInfo *info, const M3retVolume *volume)
+m3ret_readers_fill_stats (M3retInspectInfo *info, const M3retVolume *volume)
 {
   M3retVolumeStats stats;
   m3ret_volume_stats (volume, &stats);
@@ -56,7 +58,7 @@ mc_fill_stats (M3retInspectInfo *info, const M3retVolume *volume)
 }
 
 void
-mc_scale_stats (M3retInspectInfo *info, gdouble factor)
+readers_scale_stats (M3retInspectInfo *info, gdouble factor)
 {
   info->min *= factor;
   info->max *= factor;
@@ -67,7 +69,7 @@ mc_scale_stats (M3retInspectInfo *info, gdouble factor)
 }
 
 void
-mc_add_note (M3retInspectInfo *info, const gchar *format, ...)
+m3ret_readers_add_note (M3retInspectInfo *info, const gchar *format, ...)
 {
   if (info->notes == NULL)
     info->notes = g_ptr_array_new_with_free_func (g_free);
@@ -78,7 +80,7 @@ mc_add_note (M3retInspectInfo *info, const gchar *format, ...)
 }
 
 gboolean
-mc_has_suffix (const gchar *path, const gchar *const *suffixes)
+m3ret_readers_has_suffix (const gchar *path, const gchar *const *suffixes)
 {
   g_autofree gchar *lower = g_ascii_strdown (path, -1);
   for (const gchar *const *s = suffixes; *s; s++)
@@ -88,7 +90,7 @@ mc_has_suffix (const gchar *path, const gchar *const *suffixes)
 }
 
 gboolean
-mc_path_mentions (const gchar *path, const gchar *const *words)
+m3ret_readers_path_mentions (const gchar *path, const gchar *const *words)
 {
   g_autofree gchar *lower = g_ascii_strdown (path, -1);
   for (const gchar *const *w = words; *w; w++)
