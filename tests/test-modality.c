@@ -677,30 +677,6 @@ START_TEST (test_video_seek_lands_on_the_frame)
 }
 END_TEST
 
-START_TEST (test_video_training_views)
-{
-  g_autofree gchar *path = path_in_tmp ("long.mkv");
-  ck_assert (fx_write_video (path, "ffv1", 16, 16, 20, 0));
-  M3retView views[2];
-  GRand *r1 = g_rand_new_with_seed (5), *r2 = g_rand_new_with_seed (5);
-  M3retSample *a[2], *b[2];
-  m3ret_view_init_train (&views[0], 8, 4, 2, 0.4, 1.0, r1);
-  m3ret_view_init_train (&views[1], 4, 2, 2, 0.05, 0.4, r1);
-  ck_assert (m3ret_modalities_read (set, "endoscopy", path, views, 2, a, NULL));
-  views[0].rand = views[1].rand = r2;
-  ck_assert (m3ret_modalities_read (set, "endoscopy", path, views, 2, b, NULL));
-  ck_assert_uint_eq (a[1]->frames, 2);
-  ck_assert_uint_eq (a[1]->width, 4);
-  for (guint v = 0; v < 2; v++) {
-    ck_assert_mem_eq (a[v]->data, b[v]->data, m3ret_sample_n_values (a[v]) * sizeof (gfloat));
-    m3ret_sample_free (a[v]);
-    m3ret_sample_free (b[v]);
-  }
-  g_rand_free (r1);
-  g_rand_free (r2);
-}
-END_TEST
-
 START_TEST (test_video_bad_input)
 {
   g_autofree gchar *empty = path_in_tmp ("empty.mkv");
@@ -1200,7 +1176,6 @@ modality_suite (void)
   tcase_add_test (video, test_video_ffv1_frames_exact);
   tcase_add_test (video, test_video_lossy_codecs);
   tcase_add_test (video, test_video_seek_lands_on_the_frame);
-  tcase_add_test (video, test_video_training_views);
   tcase_add_test (video, test_video_bad_input);
   suite_add_tcase (s, video);
   TCase *robust = tcase_create ("robustness");

@@ -2,8 +2,9 @@
 # test-out-of-tree.sh — the plugin SDK as an outside author meets it: install
 # m3ret into a scratch root, check that it installed the SDK's headers only,
 # each usable alone, build examples/plugin-netpbm there with nothing but
-# `pkg-config m3ret-plugin m3ret-readers`, and check that the installed m3ret
-# lists the plugin and reads a file with it.
+# `pkg-config m3ret-plugin m3ret-readers`, run the modality conformance suite
+# on it, and check that the installed m3ret lists the plugin and reads a file
+# with it.
 set -eu
 
 tmp=$(mktemp -d)
@@ -46,6 +47,21 @@ if ! PKG_CONFIG_PATH="$libdir/pkgconfig" make -C "$tmp/example" >"$tmp/build.log
   echo "FAIL: building the example against the installed SDK"
   exit 1
 fi
+
+# The modality conformance suite of the build tree finds the example on
+# its plugin path as it finds the in-tree modalities, and runs the same
+# checks on it (before LD_LIBRARY_PATH names the scratch root: the suite
+# and the plugin share the build tree's libm3ret).
+if ! env -u M3RET_TEST_PLUGIN_PATH \
+    M3RET_PLUGIN_PATH="$M3RET_TOP_BUILDDIR/modalities/.libs:$tmp/example" \
+    "$M3RET_TEST_BUILDDIR/conform-modality" >"$tmp/conform.txt" 2>&1; then
+  cat "$tmp/conform.txt"
+  echo "FAIL: conform-modality with the example plugin"
+  exit 1
+fi
+grep -q "^conform-modality: netpbm: own file fixture-grey.pgm" "$tmp/conform.txt" ||
+  { cat "$tmp/conform.txt"; echo "FAIL: conform-modality did not check the example plugin"; exit 1; }
+grep "^conform-modality: netpbm: " "$tmp/conform.txt"
 
 export LD_LIBRARY_PATH="$libdir"
 export M3RET_PLUGIN_SYSTEM_PATH="$root$M3RET_PKGLIBDIR"
