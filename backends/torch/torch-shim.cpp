@@ -757,6 +757,62 @@ torch_shim_adamw (TorchShim *s, size_t n, float *param, const float *grad, float
   });
 }
 
+/* ------------------------------------------ general ops (shim version 2) */
+
+void
+torch_shim_exp_fwd (TorchShim *s, size_t n, const float *x, float *out)
+{
+  if (n == 0)
+    return;
+  guarded (s, "exp_fwd", [&] {
+    at::Tensor O = vec (s, out, (int64_t) n);
+    at::exp_out (O, vec (s, x, (int64_t) n));
+  });
+}
+
+void
+torch_shim_log_fwd (TorchShim *s, size_t n, const float *x, float *out)
+{
+  if (n == 0)
+    return;
+  guarded (s, "log_fwd", [&] {
+    at::Tensor O = vec (s, out, (int64_t) n);
+    at::log_out (O, vec (s, x, (int64_t) n));
+  });
+}
+
+void
+torch_shim_log_bwd (TorchShim *s, size_t n, const float *x, const float *dout, float *dx)
+{
+  if (n == 0)
+    return;
+  guarded (s, "log_bwd", [&] {
+    vec (s, dx, (int64_t) n).add_ (vec (s, dout, (int64_t) n) / vec (s, x, (int64_t) n));
+  });
+}
+
+void
+torch_shim_logsumexp_fwd (TorchShim *s, int rows, int cols, const float *x, float *out)
+{
+  if (rows <= 0)
+    return;
+  guarded (s, "logsumexp_fwd", [&] {
+    vec (s, out, rows).copy_ (at::logsumexp (mat (s, x, rows, cols), {1}, false));
+  });
+}
+
+void
+torch_shim_logsumexp_bwd (TorchShim *s, int rows, int cols, const float *x, const float *out,
+                          const float *dout, float *dx)
+{
+  if (rows <= 0)
+    return;
+  guarded (s, "logsumexp_bwd", [&] {
+    at::Tensor O = mat (s, out, rows, 1), D = mat (s, dout, rows, 1);
+    mat (s, dx, rows, cols).add_ ((mat (s, x, rows, cols) - O).exp_ ().mul_ (D));
+  });
+}
+
 }  // namespace
 
 extern "C" const TorchShimApi *
@@ -803,6 +859,11 @@ torch_shim_api (void)
     torch_shim_logdet_bwd,
     torch_shim_sum_fwd,
     torch_shim_adamw,
+    torch_shim_exp_fwd,
+    torch_shim_log_fwd,
+    torch_shim_log_bwd,
+    torch_shim_logsumexp_fwd,
+    torch_shim_logsumexp_bwd,
   };
   return &api;
 }

@@ -454,6 +454,42 @@ torch_adamw (gpointer self, gsize n, float *param, const float *grad, float *m, 
   torch->api->adamw (torch->shim, n, param, grad, m, v, lr, beta1, beta2, eps, weight_decay, t);
 }
 
+static void
+torch_exp_fwd (gpointer self, gsize n, const float *x, float *out)
+{
+  Torch *t = self;
+  t->api->exp_fwd (t->shim, n, x, out);
+}
+
+static void
+torch_log_fwd (gpointer self, gsize n, const float *x, float *out)
+{
+  Torch *t = self;
+  t->api->log_fwd (t->shim, n, x, out);
+}
+
+static void
+torch_log_bwd (gpointer self, gsize n, const float *x, const float *dout, float *dx)
+{
+  Torch *t = self;
+  t->api->log_bwd (t->shim, n, x, dout, dx);
+}
+
+static void
+torch_logsumexp_fwd (gpointer self, gint rows, gint cols, const float *x, float *out)
+{
+  Torch *t = self;
+  t->api->logsumexp_fwd (t->shim, rows, cols, x, out);
+}
+
+static void
+torch_logsumexp_bwd (gpointer self, gint rows, gint cols, const float *x, const float *out,
+                     const float *dout, float *dx)
+{
+  Torch *t = self;
+  t->api->logsumexp_bwd (t->shim, rows, cols, x, out, dout, dx);
+}
+
 static const M3retBackendVTable torch_vtable = {
   .score = torch_score,
   .create = torch_create,
@@ -492,6 +528,11 @@ static const M3retBackendVTable torch_vtable = {
   .logdet_bwd = torch_logdet_bwd,
   .sum_fwd = torch_sum_fwd,
   .adamw = torch_adamw,
+  .exp_fwd = torch_exp_fwd,
+  .log_fwd = torch_log_fwd,
+  .log_bwd = torch_log_bwd,
+  .logsumexp_fwd = torch_logsumexp_fwd,
+  .logsumexp_bwd = torch_logsumexp_bwd,
 };
 
 M3RET_PLUGIN_DEFINE (torch, M3RET_PLUGIN_BACKEND, "0.1.0",
