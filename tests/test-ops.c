@@ -955,6 +955,55 @@ START_TEST (test_arena_flat)
 }
 END_TEST
 
+/* A backend built against minor 4 (the cpu table without the minor 5
+ * entries): the general ops fail the step with an error naming the
+ * backend, the op and the entry; nothing crashes, older ops still run. */
+START_TEST (test_missing_entry)
+{
+  g_autoptr (GError) error = NULL;
+  const M3retPlugin *cpu = m3ret_registry_lookup (registry, M3RET_PLUGIN_BACKEND, "cpu");
+  ck_assert_ptr_nonnull (cpu);
+  static M3retBackendVTable old_vt;
+  static M3retPluginDesc old_desc;
+  if (m3ret_registry_lookup (registry, M3RET_PLUGIN_BACKEND, "cpu_minor4") == NULL) {
+    old_vt = *(const M3retBackendVTable *) m3ret_plugin_get_vtable (cpu);
+    old_vt.exp_fwd = NULL;
+    old_vt.log_fwd = NULL;
+    old_vt.log_bwd = NULL;
+    old_vt.logsumexp_fwd = NULL;
+    old_vt.logsumexp_bwd = NULL;
+    old_desc = *m3ret_plugin_get_desc (cpu);
+    old_desc.name = "cpu_minor4";
+    old_desc.abi_minor = 4;
+    old_desc.init = NULL;
+    old_desc.vtable = &old_vt;
+    ck_assert_ptr_nonnull (m3ret_registry_add_static (registry, &old_desc, &error));
+  }
+  M3retDevice *device = m3ret_device_new_by_name (registry, "cpu_minor4", 1, &error);
+  ck_assert_msg (device != NULL, "%s", error ? error->message : "?");
+  M3retGraph *g = m3ret_graph_new (device);
+  gint64 shape[2] = { 2, 3 };
+  float x[6] = { 1, -2, 3, 0.5f, 7, 0 };
+  M3retTensor *t = m3ret_graph_from_host (g, 2, shape, x, FALSE);
+  /* an op of the old table still runs */
+  ck_assert_ptr_nonnull (m3ret_op_softmax_t (g, t, 0.5f));
+  ck_assert_ptr_null (m3ret_op_cross_entropy (g, t, t, 1.0f));
+  ck_assert (!m3ret_graph_check (g, &error));
+  ck_assert (g_error_matches (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED));
+  ck_assert_msg (strstr (error->message, "cpu_minor4") != NULL, "%s", error->message);
+  ck_assert_msg (strstr (error->message, "logsumexp") != NULL, "%s", error->message);
+  /* later ops return NULL quietly; a reset clears the error */
+  ck_assert_ptr_null (m3ret_op_exp (g, t));
+  g_clear_error (&error);
+  m3ret_graph_reset (g);
+  ck_assert_ptr_null (m3ret_op_exp (g, m3ret_graph_from_host (g, 2, shape, x, FALSE)));
+  ck_assert (!m3ret_graph_check (g, &error));
+  ck_assert_msg (strstr (error->message, "'exp_fwd'") != NULL, "%s", error->message);
+  m3ret_graph_free (g);
+  m3ret_device_free (device);
+}
+END_TEST
+
 static Suite *
 ops_suite (void)
 {
@@ -969,6 +1018,7 @@ ops_suite (void)
   tcase_add_test (tc, test_threads_agree);
   tcase_add_test (tc, test_arena_flat);
   tcase_add_test (tc, test_detach);
+  tcase_add_test (tc, test_missing_entry);
   suite_add_tcase (s, tc);
   return s;
 }
