@@ -927,10 +927,10 @@ l_unary_positive (const Dims *d, Layout *l)
 }
 
 /* exp's backward is the core's mul by the output */
-static void f_exp (Run *r) { r->vt->exp_fwd (r->self, r->d->len, F (0), F (1)); }
+static void f_exp (Run *r) { ck_assert (r->vt->exp_fwd (r->self, r->d->len, F (0), F (1), NULL)); }
 static void b_exp (Run *r) { r->vt->mul (r->self, r->d->len, F (2), F (1), 1.0f, F (3)); }
-static void f_log (Run *r) { r->vt->log_fwd (r->self, r->d->len, F (0), F (1)); }
-static void b_log (Run *r) { r->vt->log_bwd (r->self, r->d->len, F (0), F (2), F (3)); }
+static void f_log (Run *r) { ck_assert (r->vt->log_fwd (r->self, r->d->len, F (0), F (1), NULL)); }
+static void b_log (Run *r) { ck_assert (r->vt->log_bwd (r->self, r->d->len, F (0), F (2), F (3), NULL)); }
 
 /* out[r] = log Σ_c exp x[r,c] (rows values) */
 static void
@@ -945,13 +945,14 @@ l_logsumexp (const Dims *d, Layout *l)
 static void
 f_logsumexp (Run *r)
 {
-  r->vt->logsumexp_fwd (r->self, r->d->rows, r->d->cols, F (0), F (1));
+  ck_assert (r->vt->logsumexp_fwd (r->self, r->d->rows, r->d->cols, F (0), F (1), NULL));
 }
 
 static void
 b_logsumexp (Run *r)
 {
-  r->vt->logsumexp_bwd (r->self, r->d->rows, r->d->cols, F (0), F (1), F (2), F (3));
+  ck_assert (
+      r->vt->logsumexp_bwd (r->self, r->d->rows, r->d->cols, F (0), F (1), F (2), F (3), NULL));
 }
 
 /* ---- optimiser ---- */

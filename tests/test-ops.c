@@ -1004,6 +1004,47 @@ START_TEST (test_missing_entry)
 }
 END_TEST
 
+static gboolean
+failing_logsumexp_fwd (gpointer self, gint rows, gint cols, const float *x, float *out,
+                       GError **error)
+{
+  g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED, "injected: device lost");
+  return FALSE;
+}
+
+/* A minor 5 entry that fails: its GError becomes the step's error. */
+START_TEST (test_entry_failure)
+{
+  g_autoptr (GError) error = NULL;
+  const M3retPlugin *cpu = m3ret_registry_lookup (registry, M3RET_PLUGIN_BACKEND, "cpu");
+  ck_assert_ptr_nonnull (cpu);
+  static M3retBackendVTable vt;
+  static M3retPluginDesc desc;
+  if (m3ret_registry_lookup (registry, M3RET_PLUGIN_BACKEND, "cpu_failing") == NULL) {
+    vt = *(const M3retBackendVTable *) m3ret_plugin_get_vtable (cpu);
+    vt.logsumexp_fwd = failing_logsumexp_fwd;
+    desc = *m3ret_plugin_get_desc (cpu);
+    desc.name = "cpu_failing";
+    desc.init = NULL;
+    desc.vtable = &vt;
+    ck_assert_ptr_nonnull (m3ret_registry_add_static (registry, &desc, &error));
+  }
+  M3retDevice *device = m3ret_device_new_by_name (registry, "cpu_failing", 1, &error);
+  ck_assert_msg (device != NULL, "%s", error ? error->message : "?");
+  M3retGraph *g = m3ret_graph_new (device);
+  gint64 shape[2] = { 2, 3 };
+  float x[6] = { 1, -2, 3, 0.5f, 7, 0 };
+  M3retTensor *t = m3ret_graph_from_host (g, 2, shape, x, FALSE);
+  ck_assert_ptr_nonnull (m3ret_op_exp (g, t));
+  ck_assert_ptr_null (m3ret_op_logsumexp (g, t));
+  ck_assert (!m3ret_graph_check (g, &error));
+  ck_assert (g_error_matches (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED));
+  ck_assert_str_eq (error->message, "injected: device lost");
+  m3ret_graph_free (g);
+  m3ret_device_free (device);
+}
+END_TEST
+
 static Suite *
 ops_suite (void)
 {
@@ -1019,6 +1060,7 @@ ops_suite (void)
   tcase_add_test (tc, test_arena_flat);
   tcase_add_test (tc, test_detach);
   tcase_add_test (tc, test_missing_entry);
+  tcase_add_test (tc, test_entry_failure);
   suite_add_tcase (s, tc);
   return s;
 }

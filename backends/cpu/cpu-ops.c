@@ -999,29 +999,33 @@ cpu_sum_fwd (gpointer self, gsize n, const float *x, gfloat beta, float *out)
 
 /* ------------------------------------ general ops (ABI minor 5): plain loops */
 
-static void
-cpu_exp_fwd (gpointer self, gsize n, const float *x, float *out)
+static gboolean
+cpu_exp_fwd (gpointer self, gsize n, const float *x, float *out, GError **error)
 {
   for (gsize i = 0; i < n; i++)
     out[i] = expf (x[i]);
+  return TRUE;
 }
 
-static void
-cpu_log_fwd (gpointer self, gsize n, const float *x, float *out)
+static gboolean
+cpu_log_fwd (gpointer self, gsize n, const float *x, float *out, GError **error)
 {
   for (gsize i = 0; i < n; i++)
     out[i] = logf (x[i]);
+  return TRUE;
 }
 
-static void
-cpu_log_bwd (gpointer self, gsize n, const float *x, const float *dout, float *dx)
+static gboolean
+cpu_log_bwd (gpointer self, gsize n, const float *x, const float *dout, float *dx, GError **error)
 {
   for (gsize i = 0; i < n; i++)
     dx[i] += dout[i] / x[i];
+  return TRUE;
 }
 
-static void
-cpu_logsumexp_fwd (gpointer self, gint rows, gint cols, const float *x, float *out)
+static gboolean
+cpu_logsumexp_fwd (gpointer self, gint rows, gint cols, const float *x, float *out,
+                   GError **error)
 {
   for (gint r = 0; r < rows; r++) {
     const float *xr = x + (gsize) r * cols;
@@ -1033,11 +1037,12 @@ cpu_logsumexp_fwd (gpointer self, gint rows, gint cols, const float *x, float *o
       s += exp ((double) xr[c] - mx);
     out[r] = cols > 0 ? mx + (float) log (s) : -INFINITY;
   }
+  return TRUE;
 }
 
-static void
+static gboolean
 cpu_logsumexp_bwd (gpointer self, gint rows, gint cols, const float *x, const float *out,
-                   const float *dout, float *dx)
+                   const float *dout, float *dx, GError **error)
 {
   for (gint r = 0; r < rows; r++) {
     const float *xr = x + (gsize) r * cols;
@@ -1045,6 +1050,7 @@ cpu_logsumexp_bwd (gpointer self, gint rows, gint cols, const float *x, const fl
     for (gint c = 0; c < cols; c++)
       dr[c] += dout[r] * expf (xr[c] - out[r]);
   }
+  return TRUE;
 }
 
 /* ------------------------------------------------------------- optimiser */

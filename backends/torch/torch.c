@@ -454,40 +454,59 @@ torch_adamw (gpointer self, gsize n, float *param, const float *grad, float *m, 
   torch->api->adamw (torch->shim, n, param, grad, m, v, lr, beta1, beta2, eps, weight_decay, t);
 }
 
-static void
-torch_exp_fwd (gpointer self, gsize n, const float *x, float *out)
+/* The minor 5 entries: a libtorch exception becomes @error. */
+static gboolean
+shim_result (int rc, const char *err, GError **error)
 {
-  Torch *t = self;
-  t->api->exp_fwd (t->shim, n, x, out);
+  if (rc == 0)
+    return TRUE;
+  g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED, "torch backend: %s", err);
+  return FALSE;
 }
 
-static void
-torch_log_fwd (gpointer self, gsize n, const float *x, float *out)
+static gboolean
+torch_exp_fwd (gpointer self, gsize n, const float *x, float *out, GError **error)
 {
   Torch *t = self;
-  t->api->log_fwd (t->shim, n, x, out);
+  char err[512] = "";
+  return shim_result (t->api->exp_fwd (t->shim, n, x, out, err, sizeof err), err, error);
 }
 
-static void
-torch_log_bwd (gpointer self, gsize n, const float *x, const float *dout, float *dx)
+static gboolean
+torch_log_fwd (gpointer self, gsize n, const float *x, float *out, GError **error)
 {
   Torch *t = self;
-  t->api->log_bwd (t->shim, n, x, dout, dx);
+  char err[512] = "";
+  return shim_result (t->api->log_fwd (t->shim, n, x, out, err, sizeof err), err, error);
 }
 
-static void
-torch_logsumexp_fwd (gpointer self, gint rows, gint cols, const float *x, float *out)
+static gboolean
+torch_log_bwd (gpointer self, gsize n, const float *x, const float *dout, float *dx,
+               GError **error)
 {
   Torch *t = self;
-  t->api->logsumexp_fwd (t->shim, rows, cols, x, out);
+  char err[512] = "";
+  return shim_result (t->api->log_bwd (t->shim, n, x, dout, dx, err, sizeof err), err, error);
 }
 
-static void
+static gboolean
+torch_logsumexp_fwd (gpointer self, gint rows, gint cols, const float *x, float *out,
+                     GError **error)
+{
+  Torch *t = self;
+  char err[512] = "";
+  return shim_result (t->api->logsumexp_fwd (t->shim, rows, cols, x, out, err, sizeof err), err,
+                      error);
+}
+
+static gboolean
 torch_logsumexp_bwd (gpointer self, gint rows, gint cols, const float *x, const float *out,
-                     const float *dout, float *dx)
+                     const float *dout, float *dx, GError **error)
 {
   Torch *t = self;
-  t->api->logsumexp_bwd (t->shim, rows, cols, x, out, dout, dx);
+  char err[512] = "";
+  return shim_result (
+      t->api->logsumexp_bwd (t->shim, rows, cols, x, out, dout, dx, err, sizeof err), err, error);
 }
 
 static const M3retBackendVTable torch_vtable = {

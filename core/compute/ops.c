@@ -805,6 +805,20 @@ m3ret_op_cosine_matrix (M3retGraph *g, M3retTensor *a, M3retTensor *b)
 
 void graph_take_error (M3retGraph *g, GError *error); /* graph.c */
 
+/* Records a failed entry's error (FALSE from it) as the step's. */
+static gboolean
+ran (M3retGraph *g, gboolean ok, GError **error)
+{
+  if (!ok)
+    graph_take_error (g, *error != NULL ? *error
+                                        : g_error_new_literal (M3RET_BACKEND_ERROR,
+                                                               M3RET_BACKEND_ERROR_FAILED,
+                                                               "a backend entry failed"));
+  else
+    g_clear_error (error);
+  return ok;
+}
+
 /* TRUE when the backend has the optional entry @fn (named @entry); else
  * the step fails with an error naming the backend, the entry and @op. */
 static gboolean
@@ -837,7 +851,9 @@ m3ret_op_exp (M3retGraph *g, M3retTensor *x)
   M3retTensor *out = new_like (g, x);
   if (out == NULL)
     return NULL;
-  VT->exp_fwd (CTX, x->numel, x->data, out->data);
+  GError *error = NULL;
+  if (!ran (g, VT->exp_fwd (CTX, x->numel, x->data, out->data, &error), &error))
+    return NULL;
   graph_record (g, exp_bwd, out, x, NULL, NULL);
   return out;
 }
@@ -846,8 +862,9 @@ static void
 log_bwd (M3retGraph *g, GraphNode *n)
 {
   float *dx = graph_grad (g, n->in[0]);
+  GError *error = NULL;
   if (dx != NULL)
-    VT->log_bwd (CTX, n->out->numel, n->in[0]->data, n->out->grad, dx);
+    ran (g, VT->log_bwd (CTX, n->out->numel, n->in[0]->data, n->out->grad, dx, &error), &error);
 }
 
 M3retTensor *
@@ -860,7 +877,9 @@ m3ret_op_log (M3retGraph *g, M3retTensor *x)
   M3retTensor *out = new_like (g, x);
   if (out == NULL)
     return NULL;
-  VT->log_fwd (CTX, x->numel, x->data, out->data);
+  GError *error = NULL;
+  if (!ran (g, VT->log_fwd (CTX, x->numel, x->data, out->data, &error), &error))
+    return NULL;
   graph_record (g, log_bwd, out, x, NULL, NULL);
   return out;
 }
@@ -870,9 +889,12 @@ logsumexp_bwd (M3retGraph *g, GraphNode *n)
 {
   M3retTensor *x = n->in[0];
   float *dx = graph_grad (g, x);
+  GError *error = NULL;
   if (dx != NULL)
-    VT->logsumexp_bwd (CTX, (gint) m3ret_tensor_rows (x), (gint) m3ret_tensor_cols (x), x->data,
-                       n->out->data, n->out->grad, dx);
+    ran (g,
+         VT->logsumexp_bwd (CTX, (gint) m3ret_tensor_rows (x), (gint) m3ret_tensor_cols (x),
+                            x->data, n->out->data, n->out->grad, dx, &error),
+         &error);
 }
 
 M3retTensor *
@@ -887,8 +909,12 @@ m3ret_op_logsumexp (M3retGraph *g, M3retTensor *x)
   M3retTensor *out = new_with_last (g, x, 1);
   if (out == NULL)
     return NULL;
-  VT->logsumexp_fwd (CTX, (gint) m3ret_tensor_rows (x), (gint) m3ret_tensor_cols (x), x->data,
-                     out->data);
+  GError *error = NULL;
+  if (!ran (g,
+            VT->logsumexp_fwd (CTX, (gint) m3ret_tensor_rows (x), (gint) m3ret_tensor_cols (x),
+                               x->data, out->data, &error),
+            &error))
+    return NULL;
   graph_record (g, logsumexp_bwd, out, x, NULL, NULL);
   return out;
 }
