@@ -19,8 +19,12 @@
  * Scalars.  Losses and their incoming gradients are one-element device
  * buffers, so a device backend never has to synchronise inside a step.
  *
- * Errors.  Only @alloc can fail (out of memory: NULL and @error set); op
- * entries have no failure mode other than programming errors.
+ * Errors.  Of the entries before ABI minor 5 only @alloc can fail (out of
+ * memory: NULL and @error set); those op entries have no failure mode
+ * other than programming errors.  The minor 5 entries return FALSE with
+ * @error set when the backend fails to run them.  An optional
+ * entry left NULL is not a failure of the backend: the core falls back or,
+ * for the minor 5 entries, fails the op that needs it with an error.
  */
 #ifndef M3RET_BACKEND_H
 #define M3RET_BACKEND_H
@@ -192,6 +196,30 @@ struct _M3retBackendVTable {
    * separate pass that first fills the output with the bias */
   void (*linear_fwd) (gpointer self, gint rows, gint n, gint k, const float *x, const float *w,
                       const float *bias, float *out);
+
+  /* ---- since ABI minor 5 (optional, for the general ops objectives
+   * compose: exp, log, logsumexp and the ops built on them).  A backend
+   * without them leaves them NULL: the op that needs one then fails the
+   * step with an M3RET_BACKEND_ERROR naming the backend and the entry,
+   * nothing crashes.  The core reads them only from plugins built against
+   * minor 5 or later.  They sit where minor 4's reserved slots were. ---- */
+  /* These entries may fail (a device or library error): FALSE with
+   * @error set, which the core records as the step's error. */
+  /* out = exp(x) (n elements; @out may be @x) */
+  gboolean (*exp_fwd) (gpointer self, gsize n, const float *x, float *out, GError **error);
+  /* out = log(x) (n elements; @out may be @x) */
+  gboolean (*log_fwd) (gpointer self, gsize n, const float *x, float *out, GError **error);
+  /* dx += dout / x */
+  gboolean (*log_bwd) (gpointer self, gsize n, const float *x, const float *dout, float *dx,
+                       GError **error);
+  /* out[r] = log Σ_c exp(x[r,c]) row by row (rows values), computed as
+   * max + log Σ exp(x − max) */
+  gboolean (*logsumexp_fwd) (gpointer self, gint rows, gint cols, const float *x, float *out,
+                             GError **error);
+  /* dx[r,c] += dout[r]·exp(x[r,c] − out[r]) (softmax(x)·dout[r]); @out is
+   * what @logsumexp_fwd wrote */
+  gboolean (*logsumexp_bwd) (gpointer self, gint rows, gint cols, const float *x,
+                             const float *out, const float *dout, float *dx, GError **error);
 
   /*< private >*/
   gpointer _m3ret_reserved[5];

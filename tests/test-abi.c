@@ -27,10 +27,16 @@ START_TEST (test_sizes)
   ck_assert_uint_eq (sizeof (M3retLimits), 64);
   ck_assert_uint_eq (sizeof (M3retObjectiveVTable), 120);
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retObjectiveVTable, check), 56); /* minor 4 */
-  ck_assert_uint_eq (sizeof (M3retBackendVTable), 360);
+  ck_assert_uint_eq (sizeof (M3retBackendVTable), 400);
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retBackendVTable, add_layernorm_fwd), 296); /* minor 2 */
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retBackendVTable, bias_gelu_bwd), 304);
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retBackendVTable, linear_fwd), 312); /* minor 3 */
+  /* minor 5: where minor 4's reserved slots were */
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retBackendVTable, exp_fwd), 320);
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retBackendVTable, log_fwd), 328);
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retBackendVTable, log_bwd), 336);
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retBackendVTable, logsumexp_fwd), 344);
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retBackendVTable, logsumexp_bwd), 352);
   ck_assert_uint_eq (sizeof (M3retRetrieverVTable), 120);
   ck_assert_uint_eq (sizeof (M3retObjectiveSetup), 88);
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retObjectiveSetup, encoder_config), 56); /* minor 4 */

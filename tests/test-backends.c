@@ -915,6 +915,46 @@ b_logdet (Run *r)
   r->vt->logdet_bwd (r->self, r->d->rows, r->d->p, LOGDET_C, F (0), F (2), F (3), F (4));
 }
 
+/* ---- general ops (ABI minor 5, optional entries) ---- */
+
+static void
+l_unary_positive (const Dims *d, Layout *l)
+{
+  add (l, d->len, ROLE_DIFF, FILL_POSITIVE);
+  l->loss = add (l, d->len, ROLE_OUT, FILL_UNIFORM);
+  l->dout = add (l, d->len, ROLE_IN, FILL_UNIFORM);
+  add_grad (l, 0);
+}
+
+/* exp's backward is the core's mul by the output */
+static void f_exp (Run *r) { ck_assert (r->vt->exp_fwd (r->self, r->d->len, F (0), F (1), NULL)); }
+static void b_exp (Run *r) { r->vt->mul (r->self, r->d->len, F (2), F (1), 1.0f, F (3)); }
+static void f_log (Run *r) { ck_assert (r->vt->log_fwd (r->self, r->d->len, F (0), F (1), NULL)); }
+static void b_log (Run *r) { ck_assert (r->vt->log_bwd (r->self, r->d->len, F (0), F (2), F (3), NULL)); }
+
+/* out[r] = log Σ_c exp x[r,c] (rows values) */
+static void
+l_logsumexp (const Dims *d, Layout *l)
+{
+  add (l, (gsize) d->rows * d->cols, ROLE_DIFF, FILL_UNIFORM);
+  l->loss = add (l, (gsize) d->rows, ROLE_OUT, FILL_UNIFORM);
+  l->dout = add (l, (gsize) d->rows, ROLE_IN, FILL_UNIFORM);
+  add_grad (l, 0);
+}
+
+static void
+f_logsumexp (Run *r)
+{
+  ck_assert (r->vt->logsumexp_fwd (r->self, r->d->rows, r->d->cols, F (0), F (1), NULL));
+}
+
+static void
+b_logsumexp (Run *r)
+{
+  ck_assert (
+      r->vt->logsumexp_bwd (r->self, r->d->rows, r->d->cols, F (0), F (1), F (2), F (3), NULL));
+}
+
 /* ---- optimiser ---- */
 
 static void
@@ -968,6 +1008,10 @@ static const OpCase op_cases[] = {
   { "add_layernorm (fused)", l_add_layernorm, f_add_layernorm, b_add_layernorm, NMSE },
   { "bias_gelu_bwd (fused)", l_bias_gelu, f_bias_gelu, b_bias_gelu, NMSE },
   { "linear_fwd (fused)", l_linear, f_linear, NULL, NMSE },
+  /* ABI minor 5 */
+  { "exp_fwd", l_unary, f_exp, b_exp, NMSE },
+  { "log_fwd/log_bwd", l_unary_positive, f_log, b_log, NMSE },
+  { "logsumexp_fwd/logsumexp_bwd", l_logsumexp, f_logsumexp, b_logsumexp, NMSE },
 };
 
 /* --------------------------------------------------------------- harness */

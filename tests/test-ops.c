@@ -114,6 +114,14 @@ b_gather_rows (M3retGraph *g, Inputs *in)
   return m3ret_op_gather_rows (g, in->in[0], rows, m);
 }
 
+static M3retTensor *b_exp (M3retGraph *g, Inputs *in) { return m3ret_op_exp (g, in->in[0]); }
+static M3retTensor *b_log (M3retGraph *g, Inputs *in) { return m3ret_op_log (g, in->in[0]); }
+static M3retTensor *b_logsumexp (M3retGraph *g, Inputs *in) { return m3ret_op_logsumexp (g, in->in[0]); }
+static M3retTensor *b_softmax_t (M3retGraph *g, Inputs *in) { return m3ret_op_softmax_t (g, in->in[0], 0.3f); }
+static M3retTensor *b_sum_rows (M3retGraph *g, Inputs *in) { return m3ret_op_sum_rows (g, in->in[0]); }
+static M3retTensor *b_mean_rows (M3retGraph *g, Inputs *in) { return m3ret_op_mean_rows (g, in->in[0]); }
+static M3retTensor *b_cross_entropy (M3retGraph *g, Inputs *in) { return m3ret_op_cross_entropy (g, in->in[0], in->in[1], 0.4f); }
+
 static M3retTensor *b_linear_gelu (M3retGraph *g, Inputs *in) { return m3ret_op_linear_gelu (g, in->in[0], in->in[1], in->in[2]); }
 
 /* both outputs of the fused op in one: LayerNorm(a + b) + 0.5·(a + b) */
@@ -480,6 +488,83 @@ r_cosine (Inputs *in, double *out)
 }
 
 static void
+r_exp (Inputs *in, double *out)
+{
+  for (gsize i = 0; i < in->in[0]->numel; i++)
+    out[i] = exp ((double) in->host[0][i]);
+}
+
+static void
+r_log (Inputs *in, double *out)
+{
+  for (gsize i = 0; i < in->in[0]->numel; i++)
+    out[i] = log ((double) in->host[0][i]);
+}
+
+static void
+r_logsumexp (Inputs *in, double *out)
+{
+  gint rows = rows_of (in, 0), c = cols_of (in, 0);
+  for (gint r = 0; r < rows; r++) {
+    double s = 0; /* inputs in [−1, 1): no shift needed in double */
+    for (gint j = 0; j < c; j++)
+      s += exp ((double) in->host[0][r * c + j]);
+    out[r] = log (s);
+  }
+}
+
+static void
+r_softmax_t (Inputs *in, double *out)
+{
+  gint rows = rows_of (in, 0), c = cols_of (in, 0);
+  double *x = g_new (double, c);
+  for (gint r = 0; r < rows; r++) {
+    for (gint j = 0; j < c; j++)
+      x[j] = (double) in->host[0][r * c + j] / (double) 0.3f;
+    softmax_ref (x, out + r * c, c);
+  }
+  g_free (x);
+}
+
+static void
+r_sum_rows (Inputs *in, double *out)
+{
+  gint rows = rows_of (in, 0), c = cols_of (in, 0);
+  for (gint r = 0; r < rows; r++) {
+    out[r] = 0;
+    for (gint j = 0; j < c; j++)
+      out[r] += in->host[0][r * c + j];
+  }
+}
+
+static void
+r_mean_rows (Inputs *in, double *out)
+{
+  gint rows = rows_of (in, 0), c = cols_of (in, 0);
+  r_sum_rows (in, out);
+  for (gint r = 0; r < rows; r++)
+    out[r] /= c;
+}
+
+/* mean over rows of −Σ_c p·log softmax(x/T), in the plain form */
+static void
+r_cross_entropy (Inputs *in, double *out)
+{
+  gint rows = rows_of (in, 0), c = cols_of (in, 0);
+  double *x = g_new (double, c), *q = g_new (double, c), loss = 0;
+  for (gint r = 0; r < rows; r++) {
+    for (gint j = 0; j < c; j++)
+      x[j] = (double) in->host[0][r * c + j] / (double) 0.4f;
+    softmax_ref (x, q, c);
+    for (gint j = 0; j < c; j++)
+      loss -= (double) in->host[1][r * c + j] * log (q[j]);
+  }
+  out[0] = loss / rows;
+  g_free (x);
+  g_free (q);
+}
+
+static void
 r_reshape_chain (Inputs *in, double *out)
 {
   for (gsize i = 0; i < in->in[0]->numel; i++)
@@ -513,6 +598,14 @@ static const OpCase cases[] = {
   { "logdet_gram", { "KP" }, b_logdet, r_logdet, FALSE, FALSE },
   { "cosine_matrix", { "KD", "ND" }, b_cosine, r_cosine, FALSE, FALSE },
   { "reshape", { "BND" }, b_reshape_chain, r_reshape_chain, FALSE, FALSE },
+  /* general ops (backend ABI minor 5) */
+  { "exp", { "BND" }, b_exp, r_exp, FALSE, FALSE },
+  { "log", { "BND" }, b_log, r_log, TRUE, FALSE },
+  { "logsumexp", { "BND" }, b_logsumexp, r_logsumexp, FALSE, FALSE },
+  { "softmax_t", { "BND" }, b_softmax_t, r_softmax_t, FALSE, FALSE },
+  { "sum_rows", { "BND" }, b_sum_rows, r_sum_rows, FALSE, FALSE },
+  { "mean_rows", { "BND" }, b_mean_rows, r_mean_rows, FALSE, FALSE },
+  { "cross_entropy", { "BND", "BND" }, b_cross_entropy, r_cross_entropy, FALSE, TRUE },
   /* the fused ops (cpu backend entries) */
   { "linear_gelu", { "BND", "KD", "K" }, b_linear_gelu, r_linear_gelu, FALSE, FALSE },
   { "add_layernorm", { "BND", "BND", "D", "D" }, b_add_layernorm, r_add_layernorm, FALSE, FALSE },
@@ -862,6 +955,96 @@ START_TEST (test_arena_flat)
 }
 END_TEST
 
+/* A backend built against minor 4 (the cpu table without the minor 5
+ * entries): the general ops fail the step with an error naming the
+ * backend, the op and the entry; nothing crashes, older ops still run. */
+START_TEST (test_missing_entry)
+{
+  g_autoptr (GError) error = NULL;
+  const M3retPlugin *cpu = m3ret_registry_lookup (registry, M3RET_PLUGIN_BACKEND, "cpu");
+  ck_assert_ptr_nonnull (cpu);
+  static M3retBackendVTable old_vt;
+  static M3retPluginDesc old_desc;
+  if (m3ret_registry_lookup (registry, M3RET_PLUGIN_BACKEND, "cpu_minor4") == NULL) {
+    old_vt = *(const M3retBackendVTable *) m3ret_plugin_get_vtable (cpu);
+    old_vt.exp_fwd = NULL;
+    old_vt.log_fwd = NULL;
+    old_vt.log_bwd = NULL;
+    old_vt.logsumexp_fwd = NULL;
+    old_vt.logsumexp_bwd = NULL;
+    old_desc = *m3ret_plugin_get_desc (cpu);
+    old_desc.name = "cpu_minor4";
+    old_desc.abi_minor = 4;
+    old_desc.init = NULL;
+    old_desc.vtable = &old_vt;
+    ck_assert_ptr_nonnull (m3ret_registry_add_static (registry, &old_desc, &error));
+  }
+  M3retDevice *device = m3ret_device_new_by_name (registry, "cpu_minor4", 1, &error);
+  ck_assert_msg (device != NULL, "%s", error ? error->message : "?");
+  M3retGraph *g = m3ret_graph_new (device);
+  gint64 shape[2] = { 2, 3 };
+  float x[6] = { 1, -2, 3, 0.5f, 7, 0 };
+  M3retTensor *t = m3ret_graph_from_host (g, 2, shape, x, FALSE);
+  /* an op of the old table still runs */
+  ck_assert_ptr_nonnull (m3ret_op_softmax_t (g, t, 0.5f));
+  ck_assert_ptr_null (m3ret_op_cross_entropy (g, t, t, 1.0f));
+  ck_assert (!m3ret_graph_check (g, &error));
+  ck_assert (g_error_matches (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED));
+  ck_assert_msg (strstr (error->message, "cpu_minor4") != NULL, "%s", error->message);
+  ck_assert_msg (strstr (error->message, "logsumexp") != NULL, "%s", error->message);
+  /* later ops return NULL quietly; a reset clears the error */
+  ck_assert_ptr_null (m3ret_op_exp (g, t));
+  g_clear_error (&error);
+  m3ret_graph_reset (g);
+  ck_assert_ptr_null (m3ret_op_exp (g, m3ret_graph_from_host (g, 2, shape, x, FALSE)));
+  ck_assert (!m3ret_graph_check (g, &error));
+  ck_assert_msg (strstr (error->message, "'exp_fwd'") != NULL, "%s", error->message);
+  m3ret_graph_free (g);
+  m3ret_device_free (device);
+}
+END_TEST
+
+static gboolean
+failing_logsumexp_fwd (gpointer self, gint rows, gint cols, const float *x, float *out,
+                       GError **error)
+{
+  g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED, "injected: device lost");
+  return FALSE;
+}
+
+/* A minor 5 entry that fails: its GError becomes the step's error. */
+START_TEST (test_entry_failure)
+{
+  g_autoptr (GError) error = NULL;
+  const M3retPlugin *cpu = m3ret_registry_lookup (registry, M3RET_PLUGIN_BACKEND, "cpu");
+  ck_assert_ptr_nonnull (cpu);
+  static M3retBackendVTable vt;
+  static M3retPluginDesc desc;
+  if (m3ret_registry_lookup (registry, M3RET_PLUGIN_BACKEND, "cpu_failing") == NULL) {
+    vt = *(const M3retBackendVTable *) m3ret_plugin_get_vtable (cpu);
+    vt.logsumexp_fwd = failing_logsumexp_fwd;
+    desc = *m3ret_plugin_get_desc (cpu);
+    desc.name = "cpu_failing";
+    desc.init = NULL;
+    desc.vtable = &vt;
+    ck_assert_ptr_nonnull (m3ret_registry_add_static (registry, &desc, &error));
+  }
+  M3retDevice *device = m3ret_device_new_by_name (registry, "cpu_failing", 1, &error);
+  ck_assert_msg (device != NULL, "%s", error ? error->message : "?");
+  M3retGraph *g = m3ret_graph_new (device);
+  gint64 shape[2] = { 2, 3 };
+  float x[6] = { 1, -2, 3, 0.5f, 7, 0 };
+  M3retTensor *t = m3ret_graph_from_host (g, 2, shape, x, FALSE);
+  ck_assert_ptr_nonnull (m3ret_op_exp (g, t));
+  ck_assert_ptr_null (m3ret_op_logsumexp (g, t));
+  ck_assert (!m3ret_graph_check (g, &error));
+  ck_assert (g_error_matches (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED));
+  ck_assert_str_eq (error->message, "injected: device lost");
+  m3ret_graph_free (g);
+  m3ret_device_free (device);
+}
+END_TEST
+
 static Suite *
 ops_suite (void)
 {
@@ -876,6 +1059,8 @@ ops_suite (void)
   tcase_add_test (tc, test_threads_agree);
   tcase_add_test (tc, test_arena_flat);
   tcase_add_test (tc, test_detach);
+  tcase_add_test (tc, test_missing_entry);
+  tcase_add_test (tc, test_entry_failure);
   suite_add_tcase (s, tc);
   return s;
 }

@@ -997,6 +997,62 @@ cpu_sum_fwd (gpointer self, gsize n, const float *x, gfloat beta, float *out)
   out[0] = (float) acc + (beta != 0.0f ? beta * out[0] : 0.0f);
 }
 
+/* ------------------------------------ general ops (ABI minor 5): plain loops */
+
+static gboolean
+cpu_exp_fwd (gpointer self, gsize n, const float *x, float *out, GError **error)
+{
+  for (gsize i = 0; i < n; i++)
+    out[i] = expf (x[i]);
+  return TRUE;
+}
+
+static gboolean
+cpu_log_fwd (gpointer self, gsize n, const float *x, float *out, GError **error)
+{
+  for (gsize i = 0; i < n; i++)
+    out[i] = logf (x[i]);
+  return TRUE;
+}
+
+static gboolean
+cpu_log_bwd (gpointer self, gsize n, const float *x, const float *dout, float *dx, GError **error)
+{
+  for (gsize i = 0; i < n; i++)
+    dx[i] += dout[i] / x[i];
+  return TRUE;
+}
+
+static gboolean
+cpu_logsumexp_fwd (gpointer self, gint rows, gint cols, const float *x, float *out,
+                   GError **error)
+{
+  for (gint r = 0; r < rows; r++) {
+    const float *xr = x + (gsize) r * cols;
+    float mx = -INFINITY;
+    for (gint c = 0; c < cols; c++)
+      mx = MAX (mx, xr[c]);
+    double s = 0;
+    for (gint c = 0; c < cols; c++)
+      s += exp ((double) xr[c] - mx);
+    out[r] = cols > 0 ? mx + (float) log (s) : -INFINITY;
+  }
+  return TRUE;
+}
+
+static gboolean
+cpu_logsumexp_bwd (gpointer self, gint rows, gint cols, const float *x, const float *out,
+                   const float *dout, float *dx, GError **error)
+{
+  for (gint r = 0; r < rows; r++) {
+    const float *xr = x + (gsize) r * cols;
+    float *dr = dx + (gsize) r * cols;
+    for (gint c = 0; c < cols; c++)
+      dr[c] += dout[r] * expf (xr[c] - out[r]);
+  }
+  return TRUE;
+}
+
 /* ------------------------------------------------------------- optimiser */
 
 typedef struct {
@@ -1062,4 +1118,9 @@ const M3retBackendVTable cpu_vtable = {
   .add_layernorm_fwd = cpu_add_layernorm_fwd,
   .bias_gelu_bwd = cpu_bias_gelu_bwd,
   .linear_fwd = cpu_linear_fwd,
+  .exp_fwd = cpu_exp_fwd,
+  .log_fwd = cpu_log_fwd,
+  .log_bwd = cpu_log_bwd,
+  .logsumexp_fwd = cpu_logsumexp_fwd,
+  .logsumexp_bwd = cpu_logsumexp_bwd,
 };

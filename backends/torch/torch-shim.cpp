@@ -757,6 +757,79 @@ torch_shim_adamw (TorchShim *s, size_t n, float *param, const float *grad, float
   });
 }
 
+/* ------------------------------------------ general ops (shim version 2) */
+
+// Runs one op: no exception leaves; a failure is -1 with its message in @err.
+template <typename F>
+int
+checked (const char *op, char *err, size_t len, F &&body)
+{
+  try {
+    c10::InferenceMode no_autograd;
+    body ();
+    return 0;
+  } catch (const std::exception &e) {
+    write_error (err, len, std::string (op) + ": " + message_of (e));
+    return -1;
+  }
+}
+
+int
+torch_shim_exp_fwd (TorchShim *s, size_t n, const float *x, float *out, char *err, size_t len)
+{
+  if (n == 0)
+    return 0;
+  return checked ("exp_fwd", err, len, [&] {
+    at::Tensor O = vec (s, out, (int64_t) n);
+    at::exp_out (O, vec (s, x, (int64_t) n));
+  });
+}
+
+int
+torch_shim_log_fwd (TorchShim *s, size_t n, const float *x, float *out, char *err, size_t len)
+{
+  if (n == 0)
+    return 0;
+  return checked ("log_fwd", err, len, [&] {
+    at::Tensor O = vec (s, out, (int64_t) n);
+    at::log_out (O, vec (s, x, (int64_t) n));
+  });
+}
+
+int
+torch_shim_log_bwd (TorchShim *s, size_t n, const float *x, const float *dout, float *dx,
+                    char *err, size_t len)
+{
+  if (n == 0)
+    return 0;
+  return checked ("log_bwd", err, len, [&] {
+    vec (s, dx, (int64_t) n).add_ (vec (s, dout, (int64_t) n) / vec (s, x, (int64_t) n));
+  });
+}
+
+int
+torch_shim_logsumexp_fwd (TorchShim *s, int rows, int cols, const float *x, float *out,
+                          char *err, size_t len)
+{
+  if (rows <= 0)
+    return 0;
+  return checked ("logsumexp_fwd", err, len, [&] {
+    vec (s, out, rows).copy_ (at::logsumexp (mat (s, x, rows, cols), {1}, false));
+  });
+}
+
+int
+torch_shim_logsumexp_bwd (TorchShim *s, int rows, int cols, const float *x, const float *out,
+                          const float *dout, float *dx, char *err, size_t len)
+{
+  if (rows <= 0)
+    return 0;
+  return checked ("logsumexp_bwd", err, len, [&] {
+    at::Tensor O = mat (s, out, rows, 1), D = mat (s, dout, rows, 1);
+    mat (s, dx, rows, cols).add_ ((mat (s, x, rows, cols) - O).exp_ ().mul_ (D));
+  });
+}
+
 }  // namespace
 
 extern "C" const TorchShimApi *
@@ -803,6 +876,11 @@ torch_shim_api (void)
     torch_shim_logdet_bwd,
     torch_shim_sum_fwd,
     torch_shim_adamw,
+    torch_shim_exp_fwd,
+    torch_shim_log_fwd,
+    torch_shim_log_bwd,
+    torch_shim_logsumexp_fwd,
+    torch_shim_logsumexp_bwd,
   };
   return &api;
 }

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever TorchShimApi changes: the plugin refuses another. */
-#define TORCH_SHIM_API_VERSION 1
+#define TORCH_SHIM_API_VERSION 2
 /* The shim library's file name, looked for next to the plugin. */
 #define TORCH_SHIM_LIBRARY "libm3ret-torch-shim.so"
 #define TORCH_SHIM_API_SYMBOL "torch_shim_api"
@@ -124,6 +124,17 @@ typedef struct {
 
   void (*adamw) (TorchShim *s, size_t n, float *param, const float *grad, float *m, float *v,
                  float lr, float beta1, float beta2, float eps, float weight_decay, int t);
+
+  /* since version 2: the backend's ABI minor 5 entries; 0 on success,
+   * else -1 with libtorch's message in @err (@len bytes) */
+  int (*exp_fwd) (TorchShim *s, size_t n, const float *x, float *out, char *err, size_t len);
+  int (*log_fwd) (TorchShim *s, size_t n, const float *x, float *out, char *err, size_t len);
+  int (*log_bwd) (TorchShim *s, size_t n, const float *x, const float *dout, float *dx,
+                  char *err, size_t len);
+  int (*logsumexp_fwd) (TorchShim *s, int rows, int cols, const float *x, float *out, char *err,
+                        size_t len);
+  int (*logsumexp_bwd) (TorchShim *s, int rows, int cols, const float *x, const float *out,
+                        const float *dout, float *dx, char *err, size_t len);
 } TorchShimApi;
 
 typedef const TorchShimApi *(*TorchShimApiFunc) (void);

@@ -454,6 +454,61 @@ torch_adamw (gpointer self, gsize n, float *param, const float *grad, float *m, 
   torch->api->adamw (torch->shim, n, param, grad, m, v, lr, beta1, beta2, eps, weight_decay, t);
 }
 
+/* The minor 5 entries: a libtorch exception becomes @error. */
+static gboolean
+shim_result (int rc, const char *err, GError **error)
+{
+  if (rc == 0)
+    return TRUE;
+  g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED, "torch backend: %s", err);
+  return FALSE;
+}
+
+static gboolean
+torch_exp_fwd (gpointer self, gsize n, const float *x, float *out, GError **error)
+{
+  Torch *t = self;
+  char err[512] = "";
+  return shim_result (t->api->exp_fwd (t->shim, n, x, out, err, sizeof err), err, error);
+}
+
+static gboolean
+torch_log_fwd (gpointer self, gsize n, const float *x, float *out, GError **error)
+{
+  Torch *t = self;
+  char err[512] = "";
+  return shim_result (t->api->log_fwd (t->shim, n, x, out, err, sizeof err), err, error);
+}
+
+static gboolean
+torch_log_bwd (gpointer self, gsize n, const float *x, const float *dout, float *dx,
+               GError **error)
+{
+  Torch *t = self;
+  char err[512] = "";
+  return shim_result (t->api->log_bwd (t->shim, n, x, dout, dx, err, sizeof err), err, error);
+}
+
+static gboolean
+torch_logsumexp_fwd (gpointer self, gint rows, gint cols, const float *x, float *out,
+                     GError **error)
+{
+  Torch *t = self;
+  char err[512] = "";
+  return shim_result (t->api->logsumexp_fwd (t->shim, rows, cols, x, out, err, sizeof err), err,
+                      error);
+}
+
+static gboolean
+torch_logsumexp_bwd (gpointer self, gint rows, gint cols, const float *x, const float *out,
+                     const float *dout, float *dx, GError **error)
+{
+  Torch *t = self;
+  char err[512] = "";
+  return shim_result (
+      t->api->logsumexp_bwd (t->shim, rows, cols, x, out, dout, dx, err, sizeof err), err, error);
+}
+
 static const M3retBackendVTable torch_vtable = {
   .score = torch_score,
   .create = torch_create,
@@ -492,6 +547,11 @@ static const M3retBackendVTable torch_vtable = {
   .logdet_bwd = torch_logdet_bwd,
   .sum_fwd = torch_sum_fwd,
   .adamw = torch_adamw,
+  .exp_fwd = torch_exp_fwd,
+  .log_fwd = torch_log_fwd,
+  .log_bwd = torch_log_bwd,
+  .logsumexp_fwd = torch_logsumexp_fwd,
+  .logsumexp_bwd = torch_logsumexp_bwd,
 };
 
 M3RET_PLUGIN_DEFINE (torch, M3RET_PLUGIN_BACKEND, "0.1.0",

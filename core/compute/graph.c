@@ -119,6 +119,20 @@ graph_failed (const M3retGraph *g)
   return g->error != NULL;
 }
 
+/* Records @error (transfer full) as the step's failure unless one is
+ * already recorded: for ops that find the backend lacks an optional entry
+ * (declared in ops.c, its only user). */
+void graph_take_error (M3retGraph *g, GError *error);
+
+void
+graph_take_error (M3retGraph *g, GError *error)
+{
+  if (g->error == NULL)
+    g->error = error;
+  else
+    g_error_free (error);
+}
+
 gboolean
 m3ret_graph_check (const M3retGraph *g, GError **error)
 {

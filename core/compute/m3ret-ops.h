@@ -99,6 +99,29 @@ M3retTensor *m3ret_op_logdet_gram (M3retGraph *g, M3retTensor *z, gfloat c);
 /* cosine similarities of the rows: a (n×d), b (m×d) → n×m */
 M3retTensor *m3ret_op_cosine_matrix (M3retGraph *g, M3retTensor *a, M3retTensor *b);
 
+/* ---- general ops objectives compose (backend entries of ABI minor 5;
+ * on a backend without them the op fails: NULL, and the graph's error,
+ * see m3ret_graph_check(), names the backend and the missing entry) ---- */
+/* exp(x) elementwise */
+M3retTensor *m3ret_op_exp (M3retGraph *g, M3retTensor *x);
+/* log(x) elementwise (x > 0) */
+M3retTensor *m3ret_op_log (M3retGraph *g, M3retTensor *x);
+/* log Σ_c exp(x[r,c]) over the last dimension: …×cols → …×1 */
+M3retTensor *m3ret_op_logsumexp (M3retGraph *g, M3retTensor *x);
+/* softmax(x / @temperature) over the last dimension (@temperature > 0):
+ * m3ret_op_softmax() of m3ret_op_scale(), no entry of its own */
+M3retTensor *m3ret_op_softmax_t (M3retGraph *g, M3retTensor *x, gfloat temperature);
+/* Σ_c x[r,c] and mean_c x[r,c] over the last dimension: …×cols → …×1
+ * (existing entries, any backend) */
+M3retTensor *m3ret_op_sum_rows (M3retGraph *g, M3retTensor *x);
+M3retTensor *m3ret_op_mean_rows (M3retGraph *g, M3retTensor *x);
+/* Soft-target cross-entropy, the DINO/iBOT loss shape: one element,
+ * (1/rows)·Σ_r −Σ_c p[r,c]·log softmax(x[r,:]/T)[c], with p = @target
+ * (same shape as x; a constant: no gradient flows to it) and T =
+ * @temperature > 0.  Needs logsumexp. */
+M3retTensor *m3ret_op_cross_entropy (M3retGraph *g, M3retTensor *x, M3retTensor *target,
+                                     gfloat temperature);
+
 G_END_DECLS
 
 #endif /* M3RET_OPS_H */

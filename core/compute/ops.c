@@ -800,3 +800,194 @@ m3ret_op_cosine_matrix (M3retGraph *g, M3retTensor *a, M3retTensor *b)
   return m3ret_op_matmul (g, m3ret_op_l2normalize (g, a, 1e-12f), m3ret_op_l2normalize (g, b, 1e-12f),
                           TRUE);
 }
+
+/* ------------------------------------- general ops (backend ABI minor 5) */
+
+void graph_take_error (M3retGraph *g, GError *error); /* graph.c */
+
+/* Records a failed entry's error (FALSE from it) as the step's. */
+static gboolean
+ran (M3retGraph *g, gboolean ok, GError **error)
+{
+  if (!ok)
+    graph_take_error (g, *error != NULL ? *error
+                                        : g_error_new_literal (M3RET_BACKEND_ERROR,
+                                                               M3RET_BACKEND_ERROR_FAILED,
+                                                               "a backend entry failed"));
+  else
+    g_clear_error (error);
+  return ok;
+}
+
+/* TRUE when the backend has the optional entry @fn (named @entry); else
+ * the step fails with an error naming the backend, the entry and @op. */
+static gboolean
+has_entry (M3retGraph *g, gconstpointer fn, const gchar *entry, const gchar *op)
+{
+  M3retDevice *device = graph_device (g);
+  if (fn != NULL && m3ret_device_get_abi_minor (device) >= 5)
+    return TRUE;
+  graph_take_error (g, g_error_new (M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED,
+                                    "op '%s': backend '%s' has no entry '%s' (optional, ABI "
+                                    "minor 5; the plugin is built against minor %u)",
+                                    op, m3ret_device_get_name (device), entry,
+                                    m3ret_device_get_abi_minor (device)));
+  return FALSE;
+}
+
+static void
+exp_bwd (M3retGraph *g, GraphNode *n)
+{
+  float *dx = graph_grad (g, n->in[0]);
+  if (dx != NULL)
+    VT->mul (CTX, n->out->numel, n->out->grad, n->out->data, 1.0f, dx);
+}
+
+M3retTensor *
+m3ret_op_exp (M3retGraph *g, M3retTensor *x)
+{
+  if (x == NULL || graph_failed (g) || !has_entry (g, VT->exp_fwd, "exp_fwd", "exp"))
+    return NULL;
+  M3retTensor *out = new_like (g, x);
+  if (out == NULL)
+    return NULL;
+  GError *error = NULL;
+  if (!ran (g, VT->exp_fwd (CTX, x->numel, x->data, out->data, &error), &error))
+    return NULL;
+  graph_record (g, exp_bwd, out, x, NULL, NULL);
+  return out;
+}
+
+static void
+log_bwd (M3retGraph *g, GraphNode *n)
+{
+  float *dx = graph_grad (g, n->in[0]);
+  GError *error = NULL;
+  if (dx != NULL)
+    ran (g, VT->log_bwd (CTX, n->out->numel, n->in[0]->data, n->out->grad, dx, &error), &error);
+}
+
+M3retTensor *
+m3ret_op_log (M3retGraph *g, M3retTensor *x)
+{
+  if (x == NULL || graph_failed (g) || !has_entry (g, VT->log_fwd, "log_fwd", "log"))
+    return NULL;
+  if (graph_will_record (g, x, NULL, NULL) && !has_entry (g, VT->log_bwd, "log_bwd", "log"))
+    return NULL;
+  M3retTensor *out = new_like (g, x);
+  if (out == NULL)
+    return NULL;
+  GError *error = NULL;
+  if (!ran (g, VT->log_fwd (CTX, x->numel, x->data, out->data, &error), &error))
+    return NULL;
+  graph_record (g, log_bwd, out, x, NULL, NULL);
+  return out;
+}
+
+static void
+logsumexp_bwd (M3retGraph *g, GraphNode *n)
+{
+  M3retTensor *x = n->in[0];
+  float *dx = graph_grad (g, x);
+  GError *error = NULL;
+  if (dx != NULL)
+    ran (g,
+         VT->logsumexp_bwd (CTX, (gint) m3ret_tensor_rows (x), (gint) m3ret_tensor_cols (x),
+                            x->data, n->out->data, n->out->grad, dx, &error),
+         &error);
+}
+
+M3retTensor *
+m3ret_op_logsumexp (M3retGraph *g, M3retTensor *x)
+{
+  if (x == NULL || graph_failed (g)
+      || !has_entry (g, VT->logsumexp_fwd, "logsumexp_fwd", "logsumexp"))
+    return NULL;
+  if (graph_will_record (g, x, NULL, NULL)
+      && !has_entry (g, VT->logsumexp_bwd, "logsumexp_bwd", "logsumexp"))
+    return NULL;
+  M3retTensor *out = new_with_last (g, x, 1);
+  if (out == NULL)
+    return NULL;
+  GError *error = NULL;
+  if (!ran (g,
+            VT->logsumexp_fwd (CTX, (gint) m3ret_tensor_rows (x), (gint) m3ret_tensor_cols (x),
+                               x->data, out->data, &error),
+            &error))
+    return NULL;
+  graph_record (g, logsumexp_bwd, out, x, NULL, NULL);
+  return out;
+}
+
+M3retTensor *
+m3ret_op_softmax_t (M3retGraph *g, M3retTensor *x, gfloat temperature)
+{
+  if (x == NULL || graph_failed (g))
+    return NULL;
+  if (!(temperature > 0.0f)) {
+    g_critical ("softmax_t: temperature %g is not positive", (double) temperature);
+    return NULL;
+  }
+  return m3ret_op_softmax (g, m3ret_op_scale (g, x, 1.0f / temperature));
+}
+
+static void
+sum_rows_bwd (M3retGraph *g, GraphNode *n)
+{
+  M3retTensor *x = n->in[0];
+  float *dx = graph_grad (g, x);
+  if (dx != NULL)
+    VT->expand_mid (CTX, (gint) m3ret_tensor_rows (x), (gint) m3ret_tensor_cols (x), 1, n->f[0],
+                    n->out->grad, dx);
+}
+
+static M3retTensor *
+sum_rows_scaled (M3retGraph *g, M3retTensor *x, gboolean mean)
+{
+  if (x == NULL || graph_failed (g))
+    return NULL;
+  M3retTensor *out = new_with_last (g, x, 1);
+  if (out == NULL)
+    return NULL;
+  gint cols = (gint) m3ret_tensor_cols (x);
+  gfloat scale = mean ? 1.0f / (gfloat) cols : 1.0f;
+  /* x as rows × cols × 1: reduce_mid sums the middle (cols) dimension */
+  VT->reduce_mid (CTX, (gint) m3ret_tensor_rows (x), cols, 1, scale, x->data, 0.0f, out->data);
+  GraphNode *n = graph_record (g, sum_rows_bwd, out, x, NULL, NULL);
+  if (n != NULL)
+    n->f[0] = scale;
+  return out;
+}
+
+M3retTensor *
+m3ret_op_sum_rows (M3retGraph *g, M3retTensor *x)
+{
+  return sum_rows_scaled (g, x, FALSE);
+}
+
+M3retTensor *
+m3ret_op_mean_rows (M3retGraph *g, M3retTensor *x)
+{
+  return sum_rows_scaled (g, x, TRUE);
+}
+
+M3retTensor *
+m3ret_op_cross_entropy (M3retGraph *g, M3retTensor *x, M3retTensor *target, gfloat temperature)
+{
+  if (x == NULL || target == NULL || graph_failed (g) || !check_same (x, target, "cross_entropy"))
+    return NULL;
+  if (!(temperature > 0.0f)) {
+    g_critical ("cross_entropy: temperature %g is not positive", (double) temperature);
+    return NULL;
+  }
+  /* −Σ_c p·log softmax(z) = lse(z)·Σ_c p − Σ_c p·z, z = x/T, row by row;
+   * the targets are constants. */
+  M3retTensor *p = m3ret_op_detach (g, target);
+  M3retTensor *z = m3ret_op_scale (g, x, 1.0f / temperature);
+  M3retTensor *lse = m3ret_op_logsumexp (g, z);
+  M3retTensor *mass = m3ret_op_sum_rows (g, p);
+  M3retTensor *a = m3ret_op_sum (g, m3ret_op_mul (g, lse, mass));
+  M3retTensor *b = m3ret_op_sum (g, m3ret_op_mul (g, p, z));
+  M3retTensor *loss = m3ret_op_sub (g, a, b);
+  return m3ret_op_scale (g, loss, 1.0f / (gfloat) m3ret_tensor_rows (x));
+}
