@@ -62,7 +62,7 @@ static gdouble
 step_rate (M3retRegistry *registry, const gchar *backend, const gchar *objective, gint threads,
            gint steps, gdouble *flops, GError **error)
 {
-  g_autoptr (M3retDevice) device = backend_open_device (registry, backend, threads, NULL, error);
+  g_autoptr (M3retDevice) device = m3ret_device_new_by_name (registry, backend, threads, NULL, error);
   if (device == NULL)
     return 0;
   BackendStepSpec spec = base_spec;
@@ -94,7 +94,7 @@ rss_child (const gchar *backend, gint threads)
 {
   M3retRegistry *registry = m3ret_check_registry ();
   g_autoptr (GError) error = NULL;
-  g_autoptr (M3retDevice) device = backend_open_device (registry, backend, threads, NULL, &error);
+  g_autoptr (M3retDevice) device = m3ret_device_new_by_name (registry, backend, threads, NULL, &error);
   if (device == NULL)
     return EXIT_UNUSABLE;
   BackendStep *step = backend_step_new (registry, device, &base_spec, &error);
@@ -156,7 +156,7 @@ main (int argc, char **argv)
       rate[o][b] = g_new0 (gdouble, rounds);
   for (gint r = 0; r < rounds; r++) {
     sgemm[r] = bench_sgemm_rate (2048, threads);
-    M3retDevice *cpu = m3ret_device_new_by_name (registry, "cpu", threads, NULL);
+    M3retDevice *cpu = m3ret_device_new_by_name (registry, "cpu", threads, NULL, NULL);
     own[r] = cpu != NULL ? bench_backend_sgemm_rate (cpu, 2048) : 0;
     m3ret_device_free (cpu);
     for (guint o = 0; o < N_OBJECTIVES; o++)

@@ -129,7 +129,7 @@ static gdouble
 training_rate (M3retRegistry *registry)
 {
   GError *error = NULL;
-  g_autoptr (M3retDevice) device = backend_open_device (registry, "cpu", 2, NULL, &error);
+  g_autoptr (M3retDevice) device = m3ret_device_new_by_name (registry, "cpu", 2, NULL, &error);
   BackendStepSpec spec = { "mae", "tiny", 64, { 2, 8, 8 }, 32, 1 };
   BackendStep *step = device != NULL ? backend_step_new (registry, device, &spec, &error) : NULL;
   gfloat loss;

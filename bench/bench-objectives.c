@@ -45,7 +45,7 @@ run (M3retRegistry *registry, const gchar *objective, gint threads, gint frames,
   const M3retObjectiveVTable *vt = m3ret_plugin_get_vtable (plugin);
   g_autoptr (M3retConfig) config = m3ret_config_new_defaults (
       "objective", m3ret_plugin_get_desc (plugin)->keys, error);
-  M3retDevice *device = m3ret_device_new_by_name (registry, "cpu", threads, error);
+  M3retDevice *device = m3ret_device_new_by_name (registry, "cpu", threads, NULL, error);
   if (config == NULL || device == NULL) {
     m3ret_device_free (device);
     return FALSE;

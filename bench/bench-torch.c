@@ -88,7 +88,7 @@ run (M3retRegistry *registry, GError **error)
   const gchar *torch_settings[] = { device_kv, dtype_kv, NULL };
   gboolean is_torch = strcmp (backend, "torch") == 0;
   g_autoptr (M3retDevice) device =
-    backend_open_device (registry, backend, threads, is_torch ? torch_settings : NULL, error);
+    m3ret_device_new_by_name (registry, backend, threads, is_torch ? torch_settings : NULL, error);
   if (device == NULL) {
     if (g_error_matches (*error, M3RET_PLUGIN_ERROR, M3RET_PLUGIN_ERROR_DECLINED)) {
       /* `make bench` on a machine without the device: a table row, not a failure */

@@ -18,39 +18,6 @@ struct _BackendStep {
   gint tokens, kept; /* tokens of a view; those the encoder sees (MAE keeps fewer) */
 };
 
-M3retDevice *
-backend_open_device (M3retRegistry *registry, const gchar *backend, gint threads,
-                     const gchar *const *settings, GError **error)
-{
-  const M3retPlugin *plugin =
-    m3ret_registry_require (registry, M3RET_PLUGIN_BACKEND, backend, error);
-  if (plugin == NULL)
-    return NULL;
-  g_autoptr (M3retConfig) config = m3ret_config_new ("pipeline");
-  if (!m3ret_config_add_keys (config, m3ret_pipeline_core_keys ("pipeline"), error))
-    return NULL;
-  const M3retKeySpec *keys = m3ret_plugin_get_desc (plugin)->keys;
-  if (keys != NULL && !m3ret_config_add_keys (config, keys, error))
-    return NULL;
-  g_autofree gchar *threads_text = g_strdup_printf ("%d", threads);
-  if (!m3ret_config_set (config, "backend", backend, error)
-      || !m3ret_config_set (config, "threads", threads_text, error))
-    return NULL;
-  for (guint i = 0; settings != NULL && settings[i] != NULL; i++) {
-    g_auto (GStrv) kv = g_strsplit (settings[i], "=", 2);
-    if (kv[0] == NULL || kv[1] == NULL) {
-      g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_PARSE,
-                   "'%s' is not key=value", settings[i]);
-      return NULL;
-    }
-    if (!m3ret_config_set (config, kv[0], kv[1], error))
-      return NULL;
-  }
-  if (!m3ret_config_fill_defaults (config, NULL, error))
-    return NULL;
-  return m3ret_device_new (plugin, config, threads, error);
-}
-
 /* The [objective] group for plugin @name: core keys, the plugin's keys,
  * every default.  (transfer full) */
 static M3retConfig *

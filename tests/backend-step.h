@@ -21,14 +21,6 @@ typedef struct {
   guint64 seed;
 } BackendStepSpec;
 
-/* A device of backend @backend with `threads=@threads`, @settings
- * ("key=value" [pipeline] keys of the plugin, NULL-terminated, may be
- * NULL) and every other key at its default.  NULL with @error —
- * M3RET_PLUGIN_ERROR_DECLINED when the backend's score says no.
- * Returns: (transfer full) */
-M3retDevice *backend_open_device (M3retRegistry *registry, const gchar *backend, gint threads,
-                                  const gchar *const *settings, GError **error);
-
 typedef struct _BackendStep BackendStep;
 
 /* Builds the model, the objective, AdamW and one batch of random stills.

@@ -74,7 +74,7 @@ fixture_init (Fixture *f, const M3retPlugin *plugin, guint64 seed, guint64 init_
   const gchar *name = name_of (plugin);
   memset (f, 0, sizeof *f);
   f->plugin = plugin;
-  f->device = m3ret_device_new_by_name (registry, "cpu", 2, &error);
+  f->device = m3ret_device_new_by_name (registry, "cpu", 2, NULL, &error);
   ck_assert_msg (f->device != NULL, "%s", error ? error->message : "");
   f->vt = m3ret_plugin_get_vtable (plugin);
   f->config = m3ret_config_new ("objective");

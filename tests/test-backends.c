@@ -64,7 +64,7 @@ static GPtrArray *targets; /* Target*, built once from the registry */
 static M3retDevice *
 open_device (const Target *t, GError **error)
 {
-  return backend_open_device (registry, t->backend, t->threads, t->settings, error);
+  return m3ret_device_new_by_name (registry, t->backend, t->threads, t->settings, error);
 }
 
 static gboolean

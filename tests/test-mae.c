@@ -39,7 +39,7 @@ fixture_init (Fixture *f, const gchar *preset, gint size, gint depth, guint64 se
   f->depth = depth;
   f->tubelet_t = tubelet[0];
   f->seed = seed;
-  f->device = m3ret_device_new_by_name (registry, "cpu", 2, &error);
+  f->device = m3ret_device_new_by_name (registry, "cpu", 2, NULL, &error);
   ck_assert_msg (f->device != NULL, "%s", error ? error->message : "");
   const M3retPlugin *plugin = m3ret_registry_require (registry, M3RET_PLUGIN_OBJECTIVE, "mae",
                                                       &error);
@@ -357,7 +357,7 @@ START_TEST (test_check_refuses)
     m3ret_registry_require (registry, M3RET_PLUGIN_OBJECTIVE, "mae", NULL);
   const M3retObjectiveVTable *vt = m3ret_plugin_get_vtable (plugin);
   ck_assert_ptr_nonnull (vt->check);
-  g_autoptr (M3retDevice) device = m3ret_device_new_by_name (registry, "cpu", 1, NULL);
+  g_autoptr (M3retDevice) device = m3ret_device_new_by_name (registry, "cpu", 1, NULL, NULL);
   for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
     g_autoptr (M3retConfig) config = m3ret_config_new ("objective");
     ck_assert (m3ret_config_add_keys (config, m3ret_plugin_get_desc (plugin)->keys, NULL));

@@ -666,7 +666,7 @@ run_case (const OpCase *c, guint seed, gint threads)
 {
   Harness h = { 0 };
   g_autoptr (GError) error = NULL;
-  h.device = m3ret_device_new_by_name (registry, "cpu", threads, &error);
+  h.device = m3ret_device_new_by_name (registry, "cpu", threads, NULL, &error);
   ck_assert_msg (h.device != NULL, "%s", error ? error->message : "");
   h.graph = m3ret_graph_new (h.device);
   M3retRng rng;
@@ -758,7 +758,7 @@ static M3retDevice *
 new_device (gint threads)
 {
   g_autoptr (GError) error = NULL;
-  M3retDevice *device = m3ret_device_new_by_name (registry, "cpu", threads, &error);
+  M3retDevice *device = m3ret_device_new_by_name (registry, "cpu", threads, NULL, &error);
   ck_assert_msg (device != NULL, "%s", error ? error->message : "");
   return device;
 }
@@ -979,7 +979,7 @@ START_TEST (test_missing_entry)
     old_desc.vtable = &old_vt;
     ck_assert_ptr_nonnull (m3ret_registry_add_static (registry, &old_desc, &error));
   }
-  M3retDevice *device = m3ret_device_new_by_name (registry, "cpu_minor4", 1, &error);
+  M3retDevice *device = m3ret_device_new_by_name (registry, "cpu_minor4", 1, NULL, &error);
   ck_assert_msg (device != NULL, "%s", error ? error->message : "?");
   M3retGraph *g = m3ret_graph_new (device);
   gint64 shape[2] = { 2, 3 };
@@ -1029,7 +1029,7 @@ START_TEST (test_entry_failure)
     desc.vtable = &vt;
     ck_assert_ptr_nonnull (m3ret_registry_add_static (registry, &desc, &error));
   }
-  M3retDevice *device = m3ret_device_new_by_name (registry, "cpu_failing", 1, &error);
+  M3retDevice *device = m3ret_device_new_by_name (registry, "cpu_failing", 1, NULL, &error);
   ck_assert_msg (device != NULL, "%s", error ? error->message : "?");
   M3retGraph *g = m3ret_graph_new (device);
   gint64 shape[2] = { 2, 3 };

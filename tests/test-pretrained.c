@@ -66,7 +66,7 @@ START_TEST (test_import)
 {
   g_autofree gchar *dir = m3ret_check_tmpdir ();
   M3retRegistry *registry = m3ret_check_registry ();
-  M3retDevice *cpu = m3ret_device_new_by_name (registry, "cpu", 1, NULL);
+  M3retDevice *cpu = m3ret_device_new_by_name (registry, "cpu", 1, NULL, NULL);
   ck_assert (cpu != NULL);
   M3retParams *pa, *pb;
   M3retVit *a = micro (cpu, &pa, 1), *b = micro (cpu, &pb, 2);
@@ -108,7 +108,7 @@ START_TEST (test_import)
 
   /* The torch backend running the same release file gives the same tokens. */
   GError *torch_error = NULL;
-  M3retDevice *torch = m3ret_device_new_by_name (registry, "torch", 1, &torch_error);
+  M3retDevice *torch = m3ret_device_new_by_name (registry, "torch", 1, NULL, &torch_error);
   if (torch == NULL) {
     g_print ("SKIP torch comparison: %s\n", torch_error->message);
     g_clear_error (&torch_error);

@@ -19,7 +19,7 @@ static M3retDevice *
 new_device (void)
 {
   g_autoptr (GError) error = NULL;
-  M3retDevice *device = m3ret_device_new_by_name (registry, "cpu", 2, &error);
+  M3retDevice *device = m3ret_device_new_by_name (registry, "cpu", 2, NULL, &error);
   ck_assert_msg (device != NULL, "%s", error ? error->message : "");
   return device;
 }

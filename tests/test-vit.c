@@ -15,7 +15,7 @@ static M3retDevice *
 new_device (gint threads)
 {
   g_autoptr (GError) error = NULL;
-  M3retDevice *device = m3ret_device_new_by_name (registry, "cpu", threads, &error);
+  M3retDevice *device = m3ret_device_new_by_name (registry, "cpu", threads, NULL, &error);
   ck_assert_msg (device != NULL, "%s", error ? error->message : "");
   return device;
 }

@@ -63,7 +63,7 @@ m3ret_encoder_device_new (const M3retPipeline *pipeline, GError **error)
 
 M3retDevice *
 m3ret_device_new_by_name (M3retRegistry *registry, const gchar *name, gint threads,
-                          GError **error)
+                          const gchar *const *settings, GError **error)
 {
   const M3retPlugin *plugin = m3ret_registry_require (registry, M3RET_PLUGIN_BACKEND, name, error);
   if (plugin == NULL)
@@ -76,8 +76,19 @@ m3ret_device_new_by_name (M3retRegistry *registry, const gchar *name, gint threa
     return NULL;
   g_autofree gchar *threads_text = g_strdup_printf ("%d", threads);
   if (!m3ret_config_set (config, "backend", name, error)
-      || !m3ret_config_set (config, "threads", threads_text, error)
-      || !m3ret_config_fill_defaults (config, NULL, error))
+      || !m3ret_config_set (config, "threads", threads_text, error))
+    return NULL;
+  for (guint i = 0; settings != NULL && settings[i] != NULL; i++) {
+    g_auto (GStrv) kv = g_strsplit (settings[i], "=", 2);
+    if (kv[0] == NULL || kv[1] == NULL) {
+      g_set_error (error, M3RET_CONFIG_ERROR, M3RET_CONFIG_ERROR_PARSE, "'%s' is not key=value",
+                   settings[i]);
+      return NULL;
+    }
+    if (!m3ret_config_set (config, kv[0], kv[1], error))
+      return NULL;
+  }
+  if (!m3ret_config_fill_defaults (config, NULL, error))
     return NULL;
   return m3ret_device_new (plugin, config, threads, error);
 }

@@ -65,10 +65,13 @@ gboolean m3ret_encoder_vit_config (const M3retPipeline *pipeline, M3retVitConfig
  * line of `backend=`.  Returns: (transfer full) */
 M3retDevice *m3ret_encoder_device_new (const M3retPipeline *pipeline, GError **error);
 
-/* For tests and benchmarks: backend @name of @registry with `threads=@threads`
- * and every other [pipeline] key at its default.  Returns: (transfer full) */
+/* For tests and benchmarks: backend @name of @registry with
+ * `threads=@threads`, @settings ("key=value" keys of the plugin,
+ * NULL-terminated, may be NULL) and every other [pipeline] key at its
+ * default.  NULL with @error — M3RET_PLUGIN_ERROR_DECLINED when the
+ * backend's score says no.  Returns: (transfer full) */
 M3retDevice *m3ret_device_new_by_name (M3retRegistry *registry, const gchar *name, gint threads,
-                                       GError **error);
+                                       const gchar *const *settings, GError **error);
 
 G_END_DECLS
 
