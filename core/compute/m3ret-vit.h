@@ -82,6 +82,9 @@ gint m3ret_vit_config_n_tokens (const M3retVitConfig *config, gint frames);
 
 /* Fills @out ((gt·gh·gw) × @dim) with the table described above. */
 void m3ret_sincos_pos_embed_3d (gint dim, gint gt, gint gh, gint gw, float *out);
+/* Uploads into @pos ((1 + gt·gh·gw) × @dim) a zero row for the CLS token,
+ * then the table for @grid (gt, gh, gw). */
+void m3ret_pos_embed_upload (M3retTensor *pos, gint dim, const gint grid[3]);
 
 /* Cuts @x (B×C×T×H×W, host) into tubelets: @out is B×L×P (host). */
 void m3ret_patchify (const float *x, gint batch, gint chans, gint frames, gint height, gint width,

@@ -37,6 +37,16 @@ m3ret_vit_preset_shape (M3retPreset preset, gint *dim, gint *depth, gint *heads)
   *heads = presets[preset].heads;
 }
 
+void
+m3ret_pos_embed_upload (M3retTensor *pos, gint dim, const gint grid[3])
+{
+  gsize tokens = (gsize) grid[0] * grid[1] * grid[2];
+  float *table = g_new0 (float, (1 + tokens) * dim);
+  m3ret_sincos_pos_embed_3d (dim, grid[0], grid[1], grid[2], table + dim);
+  m3ret_tensor_upload (pos, table);
+  g_free (table);
+}
+
 static GError *
 invalid (const gchar *format, ...) G_GNUC_PRINTF (1, 2);
 
@@ -379,10 +389,7 @@ m3ret_vit_new (M3retParams *params, const gchar *prefix, const M3retVitConfig *c
 
   m3ret_params_init_xavier_uniform (vit->patch_w, rng);
   m3ret_params_init_normal (vit->cls_token, rng, 0.02f);
-  float *pos = g_new0 (float, (gsize) (1 + l) * d);
-  m3ret_sincos_pos_embed_3d (d, c->grid[0], c->grid[1], c->grid[2], pos + d);
-  m3ret_tensor_upload (vit->pos_embed, pos);
-  g_free (pos);
+  m3ret_pos_embed_upload (vit->pos_embed, d, c->grid);
   return vit;
 
 fail:

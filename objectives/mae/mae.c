@@ -200,10 +200,7 @@ mae_create (const M3retConfig *config, const M3retObjectiveSetup *setup, GError 
   m3ret_params_init_constant (mae->norm_w, 1.0f);
   m3ret_params_init_normal (mae->mask_token, rng, 0.02f);
 
-  float *pos = g_new0 (float, (gsize) (1 + l) * dd);
-  m3ret_sincos_pos_embed_3d (dd, v->grid[0], v->grid[1], v->grid[2], pos + dd);
-  m3ret_tensor_upload (mae->pos_embed, pos);
-  g_free (pos);
+  m3ret_pos_embed_upload (mae->pos_embed, dd, v->grid);
   return mae;
 
 fail:
