@@ -19,12 +19,15 @@
  * Scalars.  Losses and their incoming gradients are one-element device
  * buffers, so a device backend never has to synchronise inside a step.
  *
- * Errors.  Of the entries before ABI minor 5 only @alloc can fail (out of
- * memory: NULL and @error set); those op entries have no failure mode
- * other than programming errors.  The minor 5 entries return FALSE with
- * @error set when the backend fails to run them.  An optional
- * entry left NULL is not a failure of the backend: the core falls back or,
- * for the minor 5 entries, fails the op that needs it with an error.
+ * Errors.  @alloc fails with NULL and @error set.  The entries of minor 5
+ * and later return FALSE with @error set when the backend fails to run
+ * them.  The older op entries return void: a backend whose library can
+ * fail inside them (libtorch throws) keeps the first failure and hands it
+ * over in @take_error (minor 6), which the core asks before every op, so
+ * the step stops there with the backend's message.  An optional entry
+ * left NULL is not a failure of the backend: the core falls back to a
+ * composition of other entries or fails the op that needs it with an
+ * error naming the backend and the entry.
  */
 #ifndef M3RET_BACKEND_H
 #define M3RET_BACKEND_H
@@ -150,7 +153,11 @@ struct _M3retBackendVTable {
   void (*attention_bwd) (gpointer self, const M3retAttentionShape *shape, const float *qkv,
                          const float *probs, const float *dout, float *dqkv);
 
-  /* ---- losses (one-element device outputs) ---- */
+  /* ---- losses (one-element device outputs).  Fused entries, optional
+   * since ABI minor 6: m3ret_op_mse() and m3ret_op_logdet_gram() dispatch
+   * to them when present and run as compositions of general ops (sub,
+   * mul, row means, sum, log, exp; gram, add_diagonal, logdet) when NULL.
+   * sum_fwd stays mandatory. ---- */
   /* out[0] = Σ_r w_r·mean_c (x−y)² / Σ_r w_r, w = mask (rows) or all ones */
   void (*mse_fwd) (gpointer self, gint rows, gint cols, const float *x, const float *y,
                    const float *mask, float *out);
@@ -221,8 +228,22 @@ struct _M3retBackendVTable {
   gboolean (*logsumexp_bwd) (gpointer self, gint rows, gint cols, const float *x,
                              const float *out, const float *dout, float *dx, GError **error);
 
+  /* ---- since ABI minor 6 (optional; read only from plugins built
+   * against minor 6 or later) ---- */
+  /* out[0] = logdet S and inv = S⁻¹ (n × n) for S = (A + Aᵀ)/2, by
+   * Cholesky: the general op m3ret_op_logdet().  FALSE with @error when S
+   * is not positive definite or the backend fails. */
+  gboolean (*cholesky_logdet_fwd) (gpointer self, gint n, const float *a, float *out, float *inv,
+                                   GError **error);
+  /* The first failure of an entry that cannot return one (the entries
+   * before minor 5 return void) since the last call: FALSE with @error set
+   * and the record cleared, TRUE when there was none.  The core asks
+   * before every op and at the end of a step, so a failing library call
+   * stops the step with its message instead of going on with garbage. */
+  gboolean (*take_error) (gpointer self, GError **error);
+
   /*< private >*/
-  gpointer _m3ret_reserved[5];
+  gpointer _m3ret_reserved[3];
 };
 
 G_END_DECLS

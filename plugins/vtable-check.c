@@ -67,14 +67,12 @@ static const Entry backend_entries[] = {
   ENTRY (M3retBackendVTable, expand_mid),
   ENTRY (M3retBackendVTable, attention_fwd),
   ENTRY (M3retBackendVTable, attention_bwd),
-  ENTRY (M3retBackendVTable, mse_fwd),
-  ENTRY (M3retBackendVTable, mse_bwd),
-  ENTRY (M3retBackendVTable, logdet_fwd),
-  ENTRY (M3retBackendVTable, logdet_bwd),
   ENTRY (M3retBackendVTable, sum_fwd),
   ENTRY (M3retBackendVTable, adamw),
-  /* since = 5 and optional (checked by the op that needs them): exp_fwd,
-   * log_fwd, log_bwd, logsumexp_fwd, logsumexp_bwd are not listed here */
+  /* optional, so not listed: the fused losses mse_fwd/bwd and
+   * logdet_fwd/bwd (since minor 6: the ops compose general entries when
+   * they are NULL), and the entries of minor 5 and 6, which the op that
+   * needs one checks */
   { 0, NULL, 0 }
 };
 

@@ -37,6 +37,9 @@ START_TEST (test_sizes)
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retBackendVTable, log_bwd), 336);
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retBackendVTable, logsumexp_fwd), 344);
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retBackendVTable, logsumexp_bwd), 352);
+  /* minor 6 */
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retBackendVTable, cholesky_logdet_fwd), 360);
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retBackendVTable, take_error), 368);
   ck_assert_uint_eq (sizeof (M3retRetrieverVTable), 120);
   ck_assert_uint_eq (sizeof (M3retObjectiveSetup), 88);
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retObjectiveSetup, encoder_config), 56); /* minor 4 */

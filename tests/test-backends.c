@@ -239,6 +239,7 @@ typedef enum {
   FILL_UNIFORM, /* [−1, 1) */
   FILL_POSITIVE,/* [0.05, 1) */
   FILL_MASK,    /* 0 or 1, first row 1 */
+  FILL_SPD,     /* range×range, diagonally dominant: positive definite, not symmetric */
   FILL_INDEX    /* gint32 in [0, range) */
 } Fill;
 
@@ -955,6 +956,34 @@ b_logsumexp (Run *r)
       r->vt->logsumexp_bwd (r->self, r->d->rows, r->d->cols, F (0), F (1), F (2), F (3), NULL));
 }
 
+/* ---- general linear algebra (ABI minor 6, optional) ---- */
+
+/* logdet of (A + Aᵀ)/2; the backward is the core's scale_by of the inverse */
+static void
+l_cholesky_logdet (const Dims *d, Layout *l)
+{
+  gint a = add (l, (gsize) d->p * d->p, ROLE_DIFF, FILL_SPD); /* 0 A */
+  l->buf[a].range = d->p;
+  l->loss = add (l, 1, ROLE_OUT, FILL_UNIFORM);               /* 1 */
+  add (l, (gsize) d->p * d->p, ROLE_OUT, FILL_UNIFORM);       /* 2 inv */
+  l->dout = add (l, 1, ROLE_IN, FILL_UNIFORM);                /* 3 */
+  add_grad (l, 0);                                            /* 4 */
+}
+
+static void
+f_cholesky_logdet (Run *r)
+{
+  g_autoptr (GError) error = NULL;
+  ck_assert_msg (r->vt->cholesky_logdet_fwd (r->self, r->d->p, F (0), F (1), F (2), &error), "%s",
+                 error ? error->message : "");
+}
+
+static void
+b_cholesky_logdet (Run *r)
+{
+  r->vt->scale_by (r->self, (gsize) r->d->p * r->d->p, F (2), F (3), 1.0f, F (4));
+}
+
 /* ---- optimiser ---- */
 
 static void
@@ -1012,6 +1041,8 @@ static const OpCase op_cases[] = {
   { "exp_fwd", l_unary, f_exp, b_exp, NMSE },
   { "log_fwd/log_bwd", l_unary_positive, f_log, b_log, NMSE },
   { "logsumexp_fwd/logsumexp_bwd", l_logsumexp, f_logsumexp, b_logsumexp, NMSE },
+  /* general linear algebra (ABI minor 6) */
+  { "cholesky_logdet_fwd", l_cholesky_logdet, f_cholesky_logdet, b_cholesky_logdet, NMSE },
 };
 
 /* --------------------------------------------------------------- harness */
@@ -1079,6 +1110,11 @@ draw_start (const Layout *l, M3retRng *rng)
       break;
     case FILL_POSITIVE:
       m3ret_rng_fill_uniform (rng, host[i], b->count, 0.05f, 1.0f);
+      break;
+    case FILL_SPD:
+      m3ret_rng_fill_uniform (rng, host[i], b->count, -0.5f, 0.5f);
+      for (gint e = 0; e < b->range; e++)
+        host[i][(gsize) e * b->range + e] += (gfloat) b->range;
       break;
     case FILL_UNIFORM:
       m3ret_rng_fill_uniform (rng, host[i], b->count, -1.0f, 1.0f);
@@ -1671,6 +1707,55 @@ START_TEST (test_cuda_probe)
 }
 END_TEST
 
+/* ------------------------------------------------------ failures as errors */
+
+/* A libtorch exception inside an entry that returns void (gemm with a
+ * negative inner dimension: libtorch refuses the shape) is kept
+ * by the backend and stops the graph's next op with libtorch's message;
+ * the backend goes on working.  A matrix that is not positive definite
+ * fails m3ret_op_logdet on every backend with an error. */
+START_TEST (test_failures_reach_the_graph)
+{
+  for (guint t = 0; t < targets->len; t++) {
+    const Target *target = targets->pdata[t];
+    g_autoptr (GError) error = NULL;
+    M3retDevice *device = open_device (target, &error);
+    if (device == NULL)
+      continue; /* declined: reported by the probe */
+    M3retGraph *g = m3ret_graph_new (device);
+    gint64 shape[2] = { 2, 2 };
+    float indefinite[4] = { 1, 2, 2, 1 };
+    M3retTensor *a = m3ret_graph_from_host (g, 2, shape, indefinite, FALSE);
+    ck_assert_ptr_null (m3ret_op_logdet (g, a));
+    ck_assert (!m3ret_graph_check (g, &error));
+    ck_assert_msg (strstr (error->message, "positive definite") != NULL, "%s on %s",
+                   error->message, target->label);
+    g_clear_error (&error);
+    m3ret_graph_reset (g);
+    if (g_strcmp0 (target->backend, "torch") == 0) {
+      const M3retBackendVTable *vt = m3ret_device_get_vtable (device);
+      M3retTensor *x = m3ret_graph_from_host (g, 2, shape, indefinite, FALSE);
+      M3retTensor *y = m3ret_graph_new_tensor (g, 2, shape);
+      vt->gemm (m3ret_device_get_context (device), FALSE, FALSE, 2, 2, -3, 1.0f, x->data, 2,
+                x->data, 2, 0.0f, y->data, 2);
+      ck_assert_ptr_null (m3ret_op_exp (g, x));
+      ck_assert (!m3ret_graph_check (g, &error));
+      ck_assert_msg (strstr (error->message, "torch backend: gemm failed") != NULL, "%s",
+                     error->message);
+      g_print ("%s: a void entry's failure: %s\n", target->label, error->message);
+      g_clear_error (&error);
+      m3ret_graph_reset (g);
+      /* the record was taken: the next step runs */
+      ck_assert_ptr_nonnull (m3ret_op_exp (g, m3ret_graph_from_host (g, 2, shape, indefinite,
+                                                                     FALSE)));
+      ck_assert (m3ret_graph_check (g, NULL));
+    }
+    m3ret_graph_free (g);
+    m3ret_device_free (device);
+  }
+}
+END_TEST
+
 static Suite *
 backends_suite (void)
 {
@@ -1684,6 +1769,7 @@ backends_suite (void)
   tcase_add_test (tc, test_mae_step);
   tcase_add_test (tc, test_simdino_step);
   tcase_add_test (tc, test_cuda_probe);
+  tcase_add_test (tc, test_failures_reach_the_graph);
   suite_add_tcase (s, tc);
   return s;
 }

@@ -122,6 +122,33 @@ static M3retTensor *b_sum_rows (M3retGraph *g, Inputs *in) { return m3ret_op_sum
 static M3retTensor *b_mean_rows (M3retGraph *g, Inputs *in) { return m3ret_op_mean_rows (g, in->in[0]); }
 static M3retTensor *b_cross_entropy (M3retGraph *g, Inputs *in) { return m3ret_op_cross_entropy (g, in->in[0], in->in[1], 0.4f); }
 
+static M3retTensor *b_gram (M3retGraph *g, Inputs *in) { return m3ret_op_gram (g, in->in[0]); }
+static M3retTensor *b_add_diagonal (M3retGraph *g, Inputs *in) { return m3ret_op_add_diagonal (g, in->in[0], 1.5f); }
+
+/* logdet of 0.2·A + (P·0.2 + 1)·I, positive definite for entries in [−1, 1) */
+static M3retTensor *
+b_logdet_spd (M3retGraph *g, Inputs *in)
+{
+  gfloat shift = 0.2f * (gfloat) in->dims->p + 1.0f;
+  return m3ret_op_logdet (g, m3ret_op_add_diagonal (g, m3ret_op_scale (g, in->in[0], 0.2f), shift));
+}
+
+/* rows of the B·N×D input sent to N output rows, repeats adding up */
+static void
+scatter_targets (const Dims *d, gint32 *rows)
+{
+  for (gint i = 0; i < d->b * d->n; i++)
+    rows[i] = (gint32) ((i * 5 + 1) % d->n);
+}
+
+static M3retTensor *
+b_scatter_rows (M3retGraph *g, Inputs *in)
+{
+  gint32 rows[64];
+  scatter_targets (in->dims, rows);
+  return m3ret_op_scatter_rows (g, in->in[0], rows, in->dims->n);
+}
+
 static M3retTensor *b_linear_gelu (M3retGraph *g, Inputs *in) { return m3ret_op_linear_gelu (g, in->in[0], in->in[1], in->in[2]); }
 
 /* both outputs of the fused op in one: LayerNorm(a + b) + 0.5·(a + b) */
@@ -443,7 +470,24 @@ r_mse (Inputs *in, double *out)
   out[0] = num / den;
 }
 
-/* logdet(I + c·ZᵀZ) by plain Gaussian elimination in double */
+/* logdet of the symmetric p×p matrix @m (overwritten) by Gaussian
+ * elimination in double */
+static double
+logdet_by_elimination (double *m, gint p)
+{
+  double ld = 0;
+  for (gint c = 0; c < p; c++) {
+    ld += log (m[c * p + c]);
+    for (gint r = c + 1; r < p; r++) {
+      double f = m[r * p + c] / m[c * p + c];
+      for (gint j = c; j < p; j++)
+        m[r * p + j] -= f * m[c * p + j];
+    }
+  }
+  return ld;
+}
+
+/* logdet(I + c·ZᵀZ) */
 static void
 r_logdet (Inputs *in, double *out)
 {
@@ -456,16 +500,7 @@ r_logdet (Inputs *in, double *out)
         s += (double) in->host[0][r * p + i] * in->host[0][r * p + j];
       m[i * p + j] = (i == j) + 0.7 * s;
     }
-  double ld = 0;
-  for (gint c = 0; c < p; c++) {
-    ld += log (m[c * p + c]);
-    for (gint r = c + 1; r < p; r++) {
-      double f = m[r * p + c] / m[c * p + c];
-      for (gint j = c; j < p; j++)
-        m[r * p + j] -= f * m[c * p + j];
-    }
-  }
-  out[0] = ld;
+  out[0] = logdet_by_elimination (m, p);
   g_free (m);
 }
 
@@ -571,6 +606,53 @@ r_reshape_chain (Inputs *in, double *out)
     out[i] = 4.0 * in->host[0][i];
 }
 
+static void
+r_gram (Inputs *in, double *out)
+{
+  gint b = (gint) in->in[0]->shape[0], p = (gint) in->in[0]->shape[1];
+  for (gint i = 0; i < p; i++)
+    for (gint j = 0; j < p; j++) {
+      double s = 0;
+      for (gint r = 0; r < b; r++)
+        s += (double) in->host[0][r * p + i] * in->host[0][r * p + j];
+      out[i * p + j] = s;
+    }
+}
+
+static void
+r_add_diagonal (Inputs *in, double *out)
+{
+  gint p = (gint) in->in[0]->shape[0];
+  for (gint i = 0; i < p * p; i++)
+    out[i] = in->host[0][i] + (i % (p + 1) == 0 ? 1.5 : 0.0);
+}
+
+static void
+r_logdet_spd (Inputs *in, double *out)
+{
+  gint p = (gint) in->in[0]->shape[0];
+  double shift = 0.2 * (double) (gfloat) p + 1.0;
+  double *m = g_new (double, p * p);
+  for (gint i = 0; i < p; i++)
+    for (gint j = 0; j < p; j++)
+      m[i * p + j] = 0.1 * ((double) in->host[0][i * p + j] + in->host[0][j * p + i])
+                     + (i == j ? shift : 0.0);
+  out[0] = logdet_by_elimination (m, p);
+  g_free (m);
+}
+
+static void
+r_scatter_rows (Inputs *in, double *out)
+{
+  const Dims *d = in->dims;
+  gint32 rows[64];
+  scatter_targets (d, rows);
+  memset (out, 0, sizeof (double) * (gsize) d->n * d->d);
+  for (gint i = 0; i < d->b * d->n; i++)
+    for (gint c = 0; c < d->d; c++)
+      out[rows[i] * d->d + c] += in->host[0][i * d->d + c];
+}
+
 static const OpCase cases[] = {
   { "matmul", { "BNK", "KD" }, b_matmul, r_matmul, FALSE, FALSE },
   { "matmul_transposed", { "BNK", "DK" }, b_matmul_t, r_matmul_t, FALSE, FALSE },
@@ -606,6 +688,11 @@ static const OpCase cases[] = {
   { "sum_rows", { "BND" }, b_sum_rows, r_sum_rows, FALSE, FALSE },
   { "mean_rows", { "BND" }, b_mean_rows, r_mean_rows, FALSE, FALSE },
   { "cross_entropy", { "BND", "BND" }, b_cross_entropy, r_cross_entropy, FALSE, TRUE },
+  /* general linear algebra (backend ABI minor 6) */
+  { "gram", { "KP" }, b_gram, r_gram, FALSE, FALSE },
+  { "add_diagonal", { "PP" }, b_add_diagonal, r_add_diagonal, FALSE, FALSE },
+  { "logdet", { "PP" }, b_logdet_spd, r_logdet_spd, FALSE, FALSE },
+  { "scatter_rows", { "BND" }, b_scatter_rows, r_scatter_rows, FALSE, FALSE },
   /* the fused ops (cpu backend entries) */
   { "linear_gelu", { "BND", "KD", "K" }, b_linear_gelu, r_linear_gelu, FALSE, FALSE },
   { "add_layernorm", { "BND", "BND", "D", "D" }, b_add_layernorm, r_add_layernorm, FALSE, FALSE },
@@ -662,11 +749,11 @@ loss_of_inputs (gpointer user_data)
 }
 
 static void
-run_case (const OpCase *c, guint seed, gint threads)
+run_case (const OpCase *c, guint seed, gint threads, const gchar *backend)
 {
   Harness h = { 0 };
   g_autoptr (GError) error = NULL;
-  h.device = m3ret_device_new_by_name (registry, "cpu", threads, NULL, &error);
+  h.device = m3ret_device_new_by_name (registry, backend, threads, NULL, &error);
   ck_assert_msg (h.device != NULL, "%s", error ? error->message : "");
   h.graph = m3ret_graph_new (h.device);
   M3retRng rng;
@@ -747,8 +834,222 @@ run_case (const OpCase *c, guint seed, gint threads)
 START_TEST (test_op)
 {
   /* two shape draws per op; the second one with two threads */
-  run_case (&cases[_i], 1000 + (guint) _i, 1);
-  run_case (&cases[_i], 2000 + (guint) _i, 2);
+  run_case (&cases[_i], 1000 + (guint) _i, 1, "cpu");
+  run_case (&cases[_i], 2000 + (guint) _i, 2, "cpu");
+}
+END_TEST
+
+/* The cpu table under another name with some entries removed: how a
+ * backend without them (an older or a smaller one) meets the core. */
+static const gchar *
+register_variant (const gchar *name, guint abi_minor, void (*edit) (M3retBackendVTable *vt))
+{
+  g_autoptr (GError) error = NULL;
+  if (m3ret_registry_lookup (registry, M3RET_PLUGIN_BACKEND, name) != NULL)
+    return name;
+  const M3retPlugin *cpu = m3ret_registry_lookup (registry, M3RET_PLUGIN_BACKEND, "cpu");
+  ck_assert_ptr_nonnull (cpu);
+  M3retBackendVTable *vt = g_new (M3retBackendVTable, 1); /* lives as long as the registry */
+  *vt = *(const M3retBackendVTable *) m3ret_plugin_get_vtable (cpu);
+  edit (vt);
+  M3retPluginDesc *desc = g_new (M3retPluginDesc, 1);
+  *desc = *m3ret_plugin_get_desc (cpu);
+  desc->name = name;
+  desc->abi_minor = abi_minor;
+  desc->init = NULL;
+  desc->vtable = vt;
+  ck_assert_ptr_nonnull (m3ret_registry_add_static (registry, desc, &error));
+  return name;
+}
+
+static void
+drop_fused_losses (M3retBackendVTable *vt)
+{
+  vt->mse_fwd = NULL;
+  vt->mse_bwd = NULL;
+  vt->logdet_fwd = NULL;
+  vt->logdet_bwd = NULL;
+}
+
+/* Without the fused loss entries (optional since minor 6), MAE's masked
+ * MSE and SimDINO's coding rate run as compositions of general ops, and
+ * give the same values and gradients. */
+static const gchar *const composed_cases[] = { "mse_masked", "logdet_gram" };
+
+START_TEST (test_op_composed)
+{
+  const gchar *backend = register_variant ("cpu_unfused", M3RET_ABI_MINOR, drop_fused_losses);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    if (g_strcmp0 (cases[i].name, composed_cases[_i]) == 0) {
+      run_case (&cases[i], 3000 + i, 1, backend);
+      run_case (&cases[i], 4000 + i, 2, backend);
+      return;
+    }
+  ck_abort_msg ("no case %s", composed_cases[_i]);
+}
+END_TEST
+
+/* ---------------------------------------------------- ops of your own */
+
+static M3retDevice *new_device (gint threads);
+
+/* out = x ⊙ x, written with the backend's entries as a plugin would */
+static void
+square_bwd (M3retGraph *g, M3retTensor *out, M3retTensor *const *inputs, guint n_inputs,
+            gpointer user_data)
+{
+  ck_assert_uint_eq (n_inputs, 1);
+  ck_assert_ptr_eq (user_data, (gpointer) square_bwd);
+  float *dx = m3ret_graph_get_grad (g, inputs[0]);
+  if (dx == NULL)
+    return;
+  M3retDevice *device = m3ret_graph_get_device (g);
+  const M3retBackendVTable *vt = m3ret_device_get_vtable (device);
+  gpointer ctx = m3ret_device_get_context (device);
+  /* dx += 2·x·dout, as two accumulations of x·dout */
+  vt->mul (ctx, out->numel, inputs[0]->data, out->grad, 1.0f, dx);
+  vt->mul (ctx, out->numel, inputs[0]->data, out->grad, 1.0f, dx);
+}
+
+static M3retTensor *
+square (M3retGraph *g, M3retTensor *x)
+{
+  M3retTensor *out = m3ret_graph_new_tensor (g, x->ndim, x->shape);
+  M3retDevice *device = m3ret_graph_get_device (g);
+  m3ret_device_get_vtable (device)->mul (m3ret_device_get_context (device), x->numel, x->data,
+                                         x->data, 0.0f, out->data);
+  m3ret_graph_record_op (g, out, &x, 1, square_bwd, (gpointer) square_bwd);
+  return out;
+}
+
+/* A recorded op of a plugin's own: d/dx Σ w·(x²)·3 = 6·w·x, through the
+ * core's ops around it; nothing is recorded while gradients are off. */
+START_TEST (test_custom_op)
+{
+  M3retDevice *device = new_device (1);
+  M3retGraph *g = m3ret_graph_new (device);
+  gint64 shape[2] = { 3, 5 };
+  float x[15], w[15];
+  for (gint i = 0; i < 15; i++) {
+    x[i] = 0.25f * (gfloat) (i - 7);
+    w[i] = 1.0f + 0.1f * (gfloat) i;
+  }
+  M3retTensor *t = m3ret_graph_from_host (g, 2, shape, x, TRUE);
+  M3retTensor *wt = m3ret_graph_from_host (g, 2, shape, w, FALSE);
+  M3retTensor *loss = m3ret_op_sum (g, m3ret_op_mul (g, m3ret_op_scale (g, square (g, t), 3.0f), wt));
+  double want = 0;
+  for (gint i = 0; i < 15; i++)
+    want += 3.0 * w[i] * x[i] * x[i];
+  ck_assert_double_eq_tol (m3ret_tensor_item (loss), want, 1e-4 * want);
+  ck_assert (m3ret_graph_backward (g, loss, NULL));
+  float grad[15];
+  m3ret_tensor_download_grad (t, grad);
+  for (gint i = 0; i < 15; i++)
+    ck_assert_double_eq_tol (grad[i], 6.0 * w[i] * x[i], 1e-5);
+  m3ret_graph_reset (g);
+  m3ret_graph_set_grad_enabled (g, FALSE);
+  t = m3ret_graph_from_host (g, 2, shape, x, TRUE);
+  guint before = m3ret_graph_get_n_nodes (g);
+  M3retTensor *out = m3ret_graph_new_tensor (g, 2, shape);
+  ck_assert (!m3ret_graph_record_op (g, out, &t, 1, square_bwd, NULL));
+  ck_assert_uint_eq (m3ret_graph_get_n_nodes (g), before);
+  ck_assert (!out->requires_grad);
+  m3ret_graph_free (g);
+  m3ret_device_free (device);
+}
+END_TEST
+
+/* ------------------------------------------- failures of void entries */
+
+static gboolean inject_failure;
+
+static gboolean
+injected_take_error (gpointer self, GError **error)
+{
+  if (!inject_failure)
+    return TRUE;
+  inject_failure = FALSE;
+  g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED, "injected: kernel fault");
+  return FALSE;
+}
+
+static void
+use_injected_take_error (M3retBackendVTable *vt)
+{
+  vt->take_error = injected_take_error;
+}
+
+static void
+drop_minor6 (M3retBackendVTable *vt)
+{
+  vt->take_error = injected_take_error; /* there, but not read: the plugin says minor 5 */
+  vt->cholesky_logdet_fwd = NULL;
+}
+
+/* A failure a backend records in a void entry stops the step at the next
+ * op, in the forward or in the backward, with the backend's message; a
+ * backend built against minor 5 is not asked. */
+START_TEST (test_take_error)
+{
+  g_autoptr (GError) error = NULL;
+  const gchar *name = register_variant ("cpu_sticky", M3RET_ABI_MINOR, use_injected_take_error);
+  M3retDevice *device = m3ret_device_new_by_name (registry, name, 1, NULL, &error);
+  ck_assert_msg (device != NULL, "%s", error ? error->message : "");
+  M3retGraph *g = m3ret_graph_new (device);
+  gint64 shape[2] = { 2, 3 };
+  float x[6] = { 1, -2, 3, 0.5f, 7, 0 };
+  M3retTensor *t = m3ret_graph_from_host (g, 2, shape, x, TRUE);
+  M3retTensor *y = m3ret_op_gelu (g, t);
+  ck_assert_ptr_nonnull (y);
+  inject_failure = TRUE; /* as if gelu's kernel had failed */
+  ck_assert_ptr_null (m3ret_op_sum (g, y));
+  ck_assert (!m3ret_graph_check (g, &error));
+  ck_assert_str_eq (error->message, "injected: kernel fault");
+  g_clear_error (&error);
+  /* in the backward */
+  m3ret_graph_reset (g);
+  t = m3ret_graph_from_host (g, 2, shape, x, TRUE);
+  M3retTensor *loss = m3ret_op_sum (g, m3ret_op_gelu (g, m3ret_op_gelu (g, t)));
+  ck_assert_ptr_nonnull (loss);
+  inject_failure = TRUE;
+  ck_assert (!m3ret_graph_backward (g, loss, &error));
+  ck_assert_str_eq (error->message, "injected: kernel fault");
+  g_clear_error (&error);
+  m3ret_graph_free (g);
+  m3ret_device_free (device);
+
+  /* minor 5: take_error is not read, and logdet names the missing entry */
+  name = register_variant ("cpu_minor5", 5, drop_minor6);
+  device = m3ret_device_new_by_name (registry, name, 1, NULL, &error);
+  ck_assert_msg (device != NULL, "%s", error ? error->message : "");
+  g = m3ret_graph_new (device);
+  inject_failure = TRUE;
+  ck_assert_ptr_nonnull (m3ret_op_sum (g, m3ret_graph_from_host (g, 2, shape, x, FALSE)));
+  ck_assert (m3ret_graph_check (g, NULL));
+  inject_failure = FALSE;
+  gint64 sq[2] = { 2, 2 };
+  ck_assert_ptr_null (m3ret_op_logdet (g, m3ret_graph_from_host (g, 2, sq, x, FALSE)));
+  ck_assert (!m3ret_graph_check (g, &error));
+  ck_assert_msg (strstr (error->message, "'cholesky_logdet_fwd'") != NULL, "%s", error->message);
+  m3ret_graph_free (g);
+  m3ret_device_free (device);
+}
+END_TEST
+
+/* A matrix that is not positive definite: the op fails with the backend's
+ * error, nothing crashes. */
+START_TEST (test_logdet_indefinite)
+{
+  g_autoptr (GError) error = NULL;
+  M3retDevice *device = new_device (1);
+  M3retGraph *g = m3ret_graph_new (device);
+  gint64 shape[2] = { 2, 2 };
+  float a[4] = { 1, 2, 2, 1 }; /* eigenvalues 3 and −1 */
+  ck_assert_ptr_null (m3ret_op_logdet (g, m3ret_graph_from_host (g, 2, shape, a, TRUE)));
+  ck_assert (!m3ret_graph_check (g, &error));
+  ck_assert_msg (strstr (error->message, "not positive definite") != NULL, "%s", error->message);
+  m3ret_graph_free (g);
+  m3ret_device_free (device);
 }
 END_TEST
 
@@ -1051,16 +1352,20 @@ ops_suite (void)
   Suite *s = suite_create ("ops");
   TCase *tc = tcase_create ("gradients");
   tcase_add_loop_test (tc, test_op, 0, G_N_ELEMENTS (cases));
+  tcase_add_loop_test (tc, test_op_composed, 0, G_N_ELEMENTS (composed_cases));
+  tcase_add_test (tc, test_custom_op);
   suite_add_tcase (s, tc);
   tc = tcase_create ("closed-forms");
   tcase_add_test (tc, test_softmax_rows_sum_to_one);
   tcase_add_test (tc, test_layernorm_moments);
   tcase_add_test (tc, test_logdet_known);
+  tcase_add_test (tc, test_logdet_indefinite);
   tcase_add_test (tc, test_threads_agree);
   tcase_add_test (tc, test_arena_flat);
   tcase_add_test (tc, test_detach);
   tcase_add_test (tc, test_missing_entry);
   tcase_add_test (tc, test_entry_failure);
+  tcase_add_test (tc, test_take_error);
   suite_add_tcase (s, tc);
   return s;
 }

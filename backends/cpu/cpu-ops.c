@@ -940,12 +940,57 @@ cpu_mse_bwd (gpointer self, gint rows, gint cols, const float *x, const float *y
                 mse_bwd_chunk, &j);
 }
 
+/* For take_error: keeps the first failure of a void entry. */
+static void
+cpu_fail (Cpu *cpu, const gchar *entry, const gchar *what)
+{
+  if (cpu->failure == NULL)
+    cpu->failure = g_error_new (M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_NO_MEMORY,
+                                "cpu backend: %s: %s", entry, what);
+}
+
+static gboolean
+cpu_take_error (gpointer self, GError **error)
+{
+  Cpu *cpu = self;
+  if (cpu->failure == NULL)
+    return TRUE;
+  g_propagate_error (error, cpu->failure);
+  cpu->failure = NULL;
+  return FALSE;
+}
+
+/* logdet and inverse of the symmetric p×p matrix @m (double, row-major,
+ * overwritten) by Cholesky: FALSE when it is not positive definite. */
+static gboolean
+spd_logdet_inverse (double *m, gint p, float *out, float *inv)
+{
+  int n = p, info = 0;
+  dpotrf_ ("L", &n, m, &n, &info);
+  if (info != 0)
+    return FALSE;
+  double ld = 0;
+  for (gint i = 0; i < p; i++)
+    ld += 2.0 * log (m[(gsize) i * p + i]);
+  out[0] = (float) ld;
+  dpotri_ ("L", &n, m, &n, &info);
+  /* Fortran "L" is the row-major upper triangle: mirror it into both */
+  for (gint i = 0; i < p; i++)
+    for (gint k = i; k < p; k++) {
+      float v = (float) m[(gsize) i * p + k];
+      inv[(gsize) i * p + k] = v;
+      inv[(gsize) k * p + i] = v;
+    }
+  return TRUE;
+}
+
 static void
 cpu_logdet_fwd (gpointer self, gint rows, gint p, gfloat c, const float *z, float *out, float *inv)
 {
   Cpu *cpu = self;
   double *zd = cpu_scratch (cpu, 0, sizeof (double) * ((gsize) rows * p + (gsize) p * p));
   if (zd == NULL) {
+    cpu_fail (cpu, "logdet_fwd", "out of memory for its scratch");
     out[0] = NAN;
     return;
   }
@@ -961,24 +1006,29 @@ cpu_logdet_fwd (gpointer self, gint rows, gint p, gfloat c, const float *z, floa
   for (gint i = 0; i < p; i++)
     for (gint k = 0; k < i; k++)
       m[(gsize) i * p + k] = m[(gsize) k * p + i];
-  int n = p, info = 0;
-  dpotrf_ ("L", &n, m, &n, &info);
-  if (info != 0) {
-    out[0] = NAN;
-    return;
+  if (!spd_logdet_inverse (m, p, out, inv))
+    out[0] = NAN; /* cannot happen for c ≥ 0 */
+}
+
+static gboolean
+cpu_cholesky_logdet_fwd (gpointer self, gint n, const float *a, float *out, float *inv,
+                         GError **error)
+{
+  double *m = cpu_scratch (self, 0, sizeof (double) * (gsize) n * n);
+  if (m == NULL) {
+    g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_NO_MEMORY,
+                 "cpu backend: cholesky_logdet_fwd: out of memory for a %d×%d matrix", n, n);
+    return FALSE;
   }
-  double ld = 0;
-  for (gint i = 0; i < p; i++)
-    ld += 2.0 * log (m[(gsize) i * p + i]);
-  out[0] = (float) ld;
-  dpotri_ ("L", &n, m, &n, &info);
-  /* Fortran "L" is the row-major upper triangle: mirror it into both */
-  for (gint i = 0; i < p; i++)
-    for (gint k = i; k < p; k++) {
-      float v = (float) m[(gsize) i * p + k];
-      inv[(gsize) i * p + k] = v;
-      inv[(gsize) k * p + i] = v;
-    }
+  for (gint i = 0; i < n; i++)
+    for (gint k = 0; k < n; k++)
+      m[(gsize) i * n + k] = 0.5 * ((double) a[(gsize) i * n + k] + a[(gsize) k * n + i]);
+  if (!spd_logdet_inverse (m, n, out, inv)) {
+    g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_INVALID,
+                 "cpu backend: logdet of a %d×%d matrix that is not positive definite", n, n);
+    return FALSE;
+  }
+  return TRUE;
 }
 
 static void
@@ -1123,4 +1173,6 @@ const M3retBackendVTable cpu_vtable = {
   .log_bwd = cpu_log_bwd,
   .logsumexp_fwd = cpu_logsumexp_fwd,
   .logsumexp_bwd = cpu_logsumexp_bwd,
+  .cholesky_logdet_fwd = cpu_cholesky_logdet_fwd,
+  .take_error = cpu_take_error,
 };

@@ -38,6 +38,8 @@ typedef struct {
    * the calling thread */
   float *packed;
   gsize packed_floats;
+  /* the first failure of a void entry, for take_error (calling thread) */
+  GError *failure;
 } Cpu;
 
 /* (transfer none) at least @nbytes of scratch owned by thread @tid; NULL

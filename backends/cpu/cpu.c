@@ -86,6 +86,7 @@ cpu_destroy (gpointer self)
   g_free (cpu->scratch_size);
   g_free (cpu->ones);
   free (cpu->packed);
+  g_clear_error (&cpu->failure);
   g_free (cpu);
 }
 

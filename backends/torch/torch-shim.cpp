@@ -23,6 +23,7 @@
 #include <torch/version.h>
 #include <ATen/Parallel.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -48,7 +49,10 @@ struct TorchShim {
   at::TensorOptions f32;
   at::TensorOptions i32;
   bool bf16 = false;
-  TorchShimReport report = nullptr;
+  // the first failure of a void op, for take_error
+  std::atomic<bool> failed{false};
+  std::mutex failure_lock;
+  std::string failure;
   std::mutex lock;
   std::map<uintptr_t, Block> blocks;
 };
@@ -69,7 +73,8 @@ message_of (const std::exception &e)
   return c10_error != nullptr ? c10_error->what_without_backtrace () : e.what ();
 }
 
-// Runs one op: no exception leaves, failures go to the report function.
+// Runs one op: no exception leaves; the first failure is kept for
+// torch_shim_take_error.
 template <typename F>
 void
 guarded (TorchShim *s, const char *op, F &&body)
@@ -78,8 +83,11 @@ guarded (TorchShim *s, const char *op, F &&body)
     c10::InferenceMode no_autograd;
     body ();
   } catch (const std::exception &e) {
-    if (s->report != nullptr)
-      s->report (op, message_of (e).c_str ());
+    std::lock_guard<std::mutex> hold (s->failure_lock);
+    if (!s->failed.load ()) {
+      s->failure = std::string ("torch backend: ") + op + " failed: " + message_of (e);
+      s->failed.store (true);
+    }
   }
 }
 
@@ -194,8 +202,7 @@ torch_shim_cuda_problem (void)
 }
 
 TorchShim *
-torch_shim_create (int cuda, int index, int bf16, int threads, TorchShimReport report, char *err,
-                size_t err_len)
+torch_shim_create (int cuda, int index, int bf16, int threads, char *err, size_t err_len)
 {
   try {
     if (cuda) {
@@ -212,7 +219,6 @@ torch_shim_create (int cuda, int index, int bf16, int threads, TorchShimReport r
     s->f32 = at::TensorOptions ().dtype (at::kFloat).device (s->device);
     s->i32 = at::TensorOptions ().dtype (at::kInt).device (s->device);
     s->bf16 = bf16 != 0;
-    s->report = report;
     at::set_num_threads (threads > 0 ? threads : 1);
     // Inter-op threads can be set once per process, before any parallel
     // work; the step runs ops one after the other, so one is enough.
@@ -830,6 +836,38 @@ torch_shim_logsumexp_bwd (TorchShim *s, int rows, int cols, const float *x, cons
   });
 }
 
+/* ------------------------------------------------ shim version 3 */
+
+int
+torch_shim_cholesky_logdet_fwd (TorchShim *s, int n, const float *a, float *out, float *inv,
+                                char *err, size_t len)
+{
+  return checked ("cholesky_logdet_fwd", err, len, [&] {
+    at::Tensor A = mat (s, a, n, n).to (at::kDouble);
+    at::Tensor S = (A + A.t ()).mul_ (0.5);
+    auto [L, info] = at::linalg_cholesky_ex (S);
+    // the general op reports a matrix that is not positive definite, so it
+    // reads info back (one sync; the fused coding-rate entry does not)
+    if (info.item<int> () != 0)
+      throw std::runtime_error ("the " + std::to_string (n) + "×" + std::to_string (n)
+                                + " matrix is not positive definite");
+    vec (s, out, 1).copy_ ((L.diagonal ().log ().sum () * 2.0).reshape ({1}));
+    mat (s, inv, n, n).copy_ (at::cholesky_inverse (L));
+  });
+}
+
+int
+torch_shim_take_error (TorchShim *s, char *err, size_t len)
+{
+  if (!s->failed.load ())
+    return 0;
+  std::lock_guard<std::mutex> hold (s->failure_lock);
+  write_error (err, len, s->failure);
+  s->failure.clear ();
+  s->failed.store (false);
+  return 1;
+}
+
 }  // namespace
 
 extern "C" const TorchShimApi *
@@ -881,6 +919,8 @@ torch_shim_api (void)
     torch_shim_log_bwd,
     torch_shim_logsumexp_fwd,
     torch_shim_logsumexp_bwd,
+    torch_shim_cholesky_logdet_fwd,
+    torch_shim_take_error,
   };
   return &api;
 }

@@ -27,15 +27,12 @@ extern "C" {
 #endif
 
 /* Bumped whenever TorchShimApi changes: the plugin refuses another. */
-#define TORCH_SHIM_API_VERSION 2
+#define TORCH_SHIM_API_VERSION 3
 /* The shim library's file name, looked for next to the plugin. */
 #define TORCH_SHIM_LIBRARY "libm3ret-torch-shim.so"
 #define TORCH_SHIM_API_SYMBOL "torch_shim_api"
 
 typedef struct TorchShim TorchShim;
-
-/* Called with the failing op's name and libtorch's message. */
-typedef void (*TorchShimReport) (const char *op, const char *message);
 
 typedef struct {
   int api_version; /* TORCH_SHIM_API_VERSION */
@@ -52,9 +49,9 @@ typedef struct {
    * matrix products (gemm, attention) on bfloat16 copies of their
    * operands, results and everything else staying float32.  @threads sets
    * libtorch's intra-op threads.  NULL with a message in @err on failure.
+   * The ops that return void keep their first failure for @take_error.
    * (transfer full) free with @destroy */
-  TorchShim *(*create) (int cuda, int index, int bf16, int threads, TorchShimReport report,
-                        char *err, size_t err_len);
+  TorchShim *(*create) (int cuda, int index, int bf16, int threads, char *err, size_t err_len);
   /* Frees the context and every block it still holds; accepts NULL. */
   void (*destroy) (TorchShim *s);
 
@@ -135,6 +132,15 @@ typedef struct {
                         size_t len);
   int (*logsumexp_bwd) (TorchShim *s, int rows, int cols, const float *x, const float *out,
                         const float *dout, float *dx, char *err, size_t len);
+
+  /* since version 3: the backend's ABI minor 6 entries */
+  /* logdet and inverse of (A + Aᵀ)/2 by Cholesky, in double; -1 with the
+   * message in @err when it is not positive definite or libtorch fails */
+  int (*cholesky_logdet_fwd) (TorchShim *s, int n, const float *a, float *out, float *inv,
+                              char *err, size_t len);
+  /* 1 with the first failure of a void op since the last call in @err (the
+   * record cleared), 0 when there was none */
+  int (*take_error) (TorchShim *s, char *err, size_t len);
 } TorchShimApi;
 
 typedef const TorchShimApi *(*TorchShimApiFunc) (void);

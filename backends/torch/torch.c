@@ -147,12 +147,6 @@ torch_score (const M3retConfig *config, GError **error)
   return 10;
 }
 
-static void
-report_op_failure (const char *op, const char *message)
-{
-  g_critical ("torch backend: %s failed: %s", op, message);
-}
-
 static gpointer
 torch_create (const M3retConfig *config, guint n_threads, GError **error)
 {
@@ -167,8 +161,7 @@ torch_create (const M3retConfig *config, guint n_threads, GError **error)
   gboolean cuda = set.device == TORCH_DEVICE_CUDA;
   gboolean bf16 = set.dtype == TORCH_DTYPE_BFLOAT16;
   openblas_set_num_threads (cuda ? 1 : (gint) CLAMP (n_threads, 1, 256));
-  TorchShim *shim = api->create (cuda, (gint) set.device_index, bf16, 1, report_op_failure, err,
-                                 sizeof err);
+  TorchShim *shim = api->create (cuda, (gint) set.device_index, bf16, 1, err, sizeof err);
   if (shim == NULL) {
     g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED,
                  "torch backend: cannot start on %s: %s", cuda ? "cuda" : "cpu", err);
@@ -509,6 +502,28 @@ torch_logsumexp_bwd (gpointer self, gint rows, gint cols, const float *x, const 
       t->api->logsumexp_bwd (t->shim, rows, cols, x, out, dout, dx, err, sizeof err), err, error);
 }
 
+static gboolean
+torch_cholesky_logdet_fwd (gpointer self, gint n, const float *a, float *out, float *inv,
+                           GError **error)
+{
+  Torch *t = self;
+  char err[512] = "";
+  return shim_result (t->api->cholesky_logdet_fwd (t->shim, n, a, out, inv, err, sizeof err), err,
+                      error);
+}
+
+/* libtorch's exceptions in the void entries, kept by the shim */
+static gboolean
+torch_take_error (gpointer self, GError **error)
+{
+  Torch *t = self;
+  char err[512] = "";
+  if (t->api->take_error (t->shim, err, sizeof err) == 0)
+    return TRUE;
+  g_set_error_literal (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED, err);
+  return FALSE;
+}
+
 static const M3retBackendVTable torch_vtable = {
   .score = torch_score,
   .create = torch_create,
@@ -552,6 +567,8 @@ static const M3retBackendVTable torch_vtable = {
   .log_bwd = torch_log_bwd,
   .logsumexp_fwd = torch_logsumexp_fwd,
   .logsumexp_bwd = torch_logsumexp_bwd,
+  .cholesky_logdet_fwd = torch_cholesky_logdet_fwd,
+  .take_error = torch_take_error,
 };
 
 M3RET_PLUGIN_DEFINE (torch, M3RET_PLUGIN_BACKEND, "0.1.0",

@@ -12,7 +12,7 @@ typedef struct _GraphNode GraphNode;
 /* Adds into the gradients of the node's inputs, given out->grad. */
 typedef void (*GraphBackward) (M3retGraph *graph, GraphNode *node);
 
-#define GRAPH_NODE_MAX_IN 3
+#define GRAPH_NODE_MAX_IN M3RET_GRAPH_MAX_INPUTS
 
 struct _GraphNode {
   GraphBackward backward;
@@ -22,14 +22,22 @@ struct _GraphNode {
   gint64 i[6];
   gfloat f[4];
   M3retAttentionShape attn;
+  /* an op recorded with m3ret_graph_record_op() */
+  M3retBackwardFunc custom;
+  gpointer custom_data;
 };
 
 /* The backend, for ops to call. */
 const M3retBackendVTable *graph_vt (const M3retGraph *graph);
 gpointer graph_ctx (const M3retGraph *graph);
 
-/* TRUE when an earlier op failed (ops then return NULL). */
-gboolean graph_failed (const M3retGraph *graph);
+/* TRUE when an earlier op failed (ops then return NULL); first takes the
+ * backend's record of a failure in a void entry (take_error, minor 6). */
+gboolean graph_failed (M3retGraph *graph);
+
+/* Records @error (transfer full) as the step's failure unless one is
+ * already recorded. */
+void graph_take_error (M3retGraph *graph, GError *error);
 
 /* Records that @out = op(@in...) when gradients are enabled and an input
  * requires one; sets @out->requires_grad and @out->node.  Returns:
@@ -41,6 +49,20 @@ GraphNode *graph_record (M3retGraph *graph, GraphBackward backward, M3retTensor 
  * then does an op need to save what its backward reads. */
 gboolean graph_will_record (const M3retGraph *graph, const M3retTensor *in0,
                             const M3retTensor *in1, const M3retTensor *in2);
+/* For entries that return gboolean (minor 5 on): FALSE from one records
+ * its error (or a generic one) as the step's; returns @ok. */
+gboolean graph_ran (M3retGraph *graph, gboolean ok, GError **error);
+
+/* TRUE when the backend has the optional entry @fn (named @entry, added in
+ * ABI minor @since); else the step fails with an error naming the
+ * backend, the entry and @op. */
+gboolean graph_has_entry (M3retGraph *graph, gconstpointer fn, guint since, const gchar *entry,
+                          const gchar *op);
+
+/* TRUE when the backend has the optional entry @fn of minor @since, for
+ * ops that fall back to a composition when it does not. */
+gboolean graph_has_optional (const M3retGraph *graph, gconstpointer fn, guint since);
+
 /* The device the graph runs on. */
 M3retDevice *graph_device (const M3retGraph *graph);
 

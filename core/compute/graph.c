@@ -18,6 +18,8 @@ struct _M3retGraph {
   guint n_tensors;      /* in use this step */
   gboolean grad_enabled;
   GError *error;        /* first failure of this step */
+  /* the backend's record of failures in its void entries (minor 6) */
+  gboolean (*take_error) (gpointer self, GError **error);
   gpointer host_scratch;
   gsize host_scratch_size;
   GArray *spare;        /* SpareGrad: gradients of finished nodes, for reuse */
@@ -45,6 +47,8 @@ m3ret_graph_new (M3retDevice *device)
   g->tblocks = g_ptr_array_new_with_free_func (g_free);
   g->grad_enabled = TRUE;
   g->spare = g_array_new (FALSE, FALSE, sizeof (SpareGrad));
+  if (m3ret_device_get_abi_minor (device) >= 6)
+    g->take_error = g->vt->take_error;
   return g;
 }
 
@@ -113,17 +117,6 @@ graph_host_scratch (M3retGraph *g, gsize nbytes)
   return g->host_scratch;
 }
 
-gboolean
-graph_failed (const M3retGraph *g)
-{
-  return g->error != NULL;
-}
-
-/* Records @error (transfer full) as the step's failure unless one is
- * already recorded: for ops that find the backend lacks an optional entry
- * (declared in ops.c, its only user). */
-void graph_take_error (M3retGraph *g, GError *error);
-
 void
 graph_take_error (M3retGraph *g, GError *error)
 {
@@ -133,10 +126,66 @@ graph_take_error (M3retGraph *g, GError *error)
     g_error_free (error);
 }
 
-gboolean
-m3ret_graph_check (const M3retGraph *g, GError **error)
+void
+m3ret_graph_fail (M3retGraph *g, GError *error)
 {
-  if (g->error != NULL) {
+  g_return_if_fail (g != NULL && error != NULL);
+  graph_take_error (g, error);
+}
+
+gboolean
+graph_failed (M3retGraph *g)
+{
+  if (g->error == NULL && g->take_error != NULL) {
+    GError *error = NULL;
+    if (!g->take_error (g->ctx, &error))
+      g->error = error != NULL ? error
+                               : g_error_new (M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED,
+                                              "backend '%s' reported a failure without a message",
+                                              m3ret_device_get_name (g->device));
+    else
+      g_clear_error (&error);
+  }
+  return g->error != NULL;
+}
+
+gboolean
+graph_ran (M3retGraph *g, gboolean ok, GError **error)
+{
+  if (!ok)
+    graph_take_error (g, *error != NULL ? *error
+                                        : g_error_new_literal (M3RET_BACKEND_ERROR,
+                                                               M3RET_BACKEND_ERROR_FAILED,
+                                                               "a backend entry failed"));
+  else
+    g_clear_error (error);
+  *error = NULL;
+  return ok;
+}
+
+gboolean
+graph_has_optional (const M3retGraph *g, gconstpointer fn, guint since)
+{
+  return fn != NULL && m3ret_device_get_abi_minor (g->device) >= since;
+}
+
+gboolean
+graph_has_entry (M3retGraph *g, gconstpointer fn, guint since, const gchar *entry, const gchar *op)
+{
+  if (graph_has_optional (g, fn, since))
+    return TRUE;
+  graph_take_error (g, g_error_new (M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED,
+                                    "op '%s': backend '%s' has no entry '%s' (optional, ABI "
+                                    "minor %u; the plugin is built against minor %u)",
+                                    op, m3ret_device_get_name (g->device), entry, since,
+                                    m3ret_device_get_abi_minor (g->device)));
+  return FALSE;
+}
+
+gboolean
+m3ret_graph_check (M3retGraph *g, GError **error)
+{
+  if (graph_failed (g)) {
     g_propagate_error (error, g_error_copy (g->error));
     return FALSE;
   }
@@ -288,6 +337,40 @@ graph_grad_uninit (M3retGraph *g, M3retTensor *t, gboolean *fresh)
   return t->grad;
 }
 
+static void
+custom_bwd (M3retGraph *g, GraphNode *n)
+{
+  guint n_in = (guint) n->i[0];
+  n->custom (g, n->out, n->in, n_in, n->custom_data);
+}
+
+gboolean
+m3ret_graph_record_op (M3retGraph *g, M3retTensor *out, M3retTensor *const *inputs,
+                       guint n_inputs, M3retBackwardFunc backward, gpointer user_data)
+{
+  g_return_val_if_fail (g != NULL && out != NULL && backward != NULL, FALSE);
+  g_return_val_if_fail (n_inputs <= M3RET_GRAPH_MAX_INPUTS && (inputs != NULL || n_inputs == 0),
+                        FALSE);
+  g_return_val_if_fail (!out->persistent && out->node < 0, FALSE);
+  M3retTensor *in[GRAPH_NODE_MAX_IN] = { NULL };
+  for (guint i = 0; i < n_inputs; i++)
+    in[i] = inputs[i];
+  GraphNode *n = graph_record (g, custom_bwd, out, in[0], in[1], in[2]);
+  if (n == NULL)
+    return FALSE;
+  n->i[0] = n_inputs;
+  n->custom = backward;
+  n->custom_data = user_data;
+  return TRUE;
+}
+
+float *
+m3ret_graph_get_grad (M3retGraph *g, M3retTensor *t)
+{
+  g_return_val_if_fail (g != NULL, NULL);
+  return graph_grad (g, t);
+}
+
 float *
 graph_grad (M3retGraph *g, M3retTensor *t)
 {
@@ -329,7 +412,7 @@ m3ret_graph_backward (M3retGraph *g, M3retTensor *loss, GError **error)
     if (n->out->grad == NULL)
       continue; /* not on a path to the loss */
     n->backward (g, n);
-    if (g->error != NULL)
+    if (graph_failed (g))
       break;
     /* every reader of out->grad came later on the tape: it is dead now,
      * unless the backward passed it on to an input (graph_pass_grad) */

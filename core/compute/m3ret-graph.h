@@ -12,9 +12,18 @@
  * Parameters are persistent tensors (m3ret-tensor.h): their gradients
  * accumulate across backward calls until zeroed (m3ret-params.h).
  *
- * Errors: an op can only fail when the device is out of memory.  It then
+ * Errors: an op fails when the device is out of memory, when the backend
+ * lacks an optional entry the op needs, or when the backend reports a
+ * failure (an entry's GError, or its take_error record).  The op then
  * returns NULL, later ops given NULL return NULL quietly, and the error
  * comes out of m3ret_graph_backward() or m3ret_graph_check().
+ *
+ * Ops of your own: a plugin that needs an op the core lacks computes its
+ * forward with the device's entries (m3ret_device_get_vtable()) or with
+ * other ops while gradients are disabled, then records it with
+ * m3ret_graph_record_op() and a backward that adds into its inputs'
+ * gradients (m3ret_graph_get_grad()).  Nothing in the core, the backends
+ * or the ABI changes for it.
  */
 #ifndef M3RET_GRAPH_H
 #define M3RET_GRAPH_H
@@ -54,8 +63,38 @@ gboolean m3ret_graph_get_grad_enabled (const M3retGraph *graph);
  * failed earlier or memory ran out. */
 gboolean m3ret_graph_backward (M3retGraph *graph, M3retTensor *loss, GError **error);
 
-/* FALSE with @error (a copy) if an op of this step failed. */
-gboolean m3ret_graph_check (const M3retGraph *graph, GError **error);
+/* FALSE with @error (a copy) if an op of this step failed (the backend's
+ * record included). */
+gboolean m3ret_graph_check (M3retGraph *graph, GError **error);
+
+/* ---- ops of your own ---- */
+#define M3RET_GRAPH_MAX_INPUTS 3
+
+/* The backward of a recorded op: reads @out->grad (d loss / d out, device
+ * memory, out's shape) and ADDS each input's contribution into
+ * m3ret_graph_get_grad (@graph, @inputs[i]) when that is not NULL.  A
+ * failure goes to m3ret_graph_fail(). */
+typedef void (*M3retBackwardFunc) (M3retGraph *graph, M3retTensor *out,
+                                   M3retTensor *const *inputs, guint n_inputs,
+                                   gpointer user_data);
+
+/* Records that @out (a step tensor made this step, e.g. by
+ * m3ret_graph_new_tensor(), and not an op's output yet) was computed from
+ * @inputs (at most M3RET_GRAPH_MAX_INPUTS; NULL entries allowed).  When
+ * gradients are enabled and an input requires one, @out then requires one
+ * and @backward runs during m3ret_graph_backward() with @user_data (not
+ * owned: keep it alive until the backward or the reset).  Returns TRUE
+ * when a node was recorded, FALSE when none was needed. */
+gboolean m3ret_graph_record_op (M3retGraph *graph, M3retTensor *out, M3retTensor *const *inputs,
+                                guint n_inputs, M3retBackwardFunc backward, gpointer user_data);
+
+/* (transfer none) the gradient buffer of @t to add into (device memory,
+ * zeroed when made), or NULL when @t needs no gradient. */
+float *m3ret_graph_get_grad (M3retGraph *graph, M3retTensor *t);
+
+/* Records @error (transfer full) as the step's failure (the first one is
+ * kept): for a recorded op whose forward or backward fails. */
+void m3ret_graph_fail (M3retGraph *graph, GError *error);
 
 /* Step tensors.  Returns: (transfer none) valid until the next reset, or
  * NULL on out of memory. */

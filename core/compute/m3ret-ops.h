@@ -92,9 +92,12 @@ M3retTensor *m3ret_op_sum (M3retGraph *g, M3retTensor *x);
 M3retTensor *m3ret_op_mean (M3retGraph *g, M3retTensor *x);
 /* Σ_r w_r·mean_c (x−y)² / Σ_r w_r over rows of the last dimension;
  * @mask (rows elements, no gradient) may be NULL for all ones.  Gradients
- * flow to y too unless it is detached. */
+ * flow to y too unless it is detached.  One fused pass when the backend
+ * has mse_fwd/bwd; sub, mul, mean_rows, sum, log and exp otherwise. */
 M3retTensor *m3ret_op_mse (M3retGraph *g, M3retTensor *x, M3retTensor *y, M3retTensor *mask);
-/* logdet(I_p + c·ZᵀZ) of z (b×p), by Cholesky (SimDINO's coding rate) */
+/* logdet(I_p + c·ZᵀZ) of z (b×p), by Cholesky (SimDINO's coding rate):
+ * the fused logdet_fwd/bwd entries when the backend has them, else
+ * logdet(add_diagonal(c·gram(z), 1)) */
 M3retTensor *m3ret_op_logdet_gram (M3retGraph *g, M3retTensor *z, gfloat c);
 /* cosine similarities of the rows: a (n×d), b (m×d) → n×m */
 M3retTensor *m3ret_op_cosine_matrix (M3retGraph *g, M3retTensor *a, M3retTensor *b);
@@ -121,6 +124,20 @@ M3retTensor *m3ret_op_mean_rows (M3retGraph *g, M3retTensor *x);
  * @temperature > 0.  Needs logsumexp. */
 M3retTensor *m3ret_op_cross_entropy (M3retGraph *g, M3retTensor *x, M3retTensor *target,
                                      gfloat temperature);
+
+/* ---- general linear algebra (ABI minor 6) ---- */
+/* zᵀz of z (b×p) → p×p */
+M3retTensor *m3ret_op_gram (M3retGraph *g, M3retTensor *z);
+/* a + s·I for a square 2-D a */
+M3retTensor *m3ret_op_add_diagonal (M3retGraph *g, M3retTensor *a, gfloat s);
+/* logdet S of S = (a + aᵀ)/2, a square (n×n), by Cholesky → one element;
+ * d/da = S⁻¹.  Needs the backend entry cholesky_logdet_fwd; a matrix that
+ * is not positive definite fails the step with the backend's error. */
+M3retTensor *m3ret_op_logdet (M3retGraph *g, M3retTensor *a);
+/* The adjoint of m3ret_op_gather_rows(): x's rows (m = rows of x) added
+ * into an n_out×D matrix of zeros at @rows (host indices in [0, n_out),
+ * repeats add up) */
+M3retTensor *m3ret_op_scatter_rows (M3retGraph *g, M3retTensor *x, const gint32 *rows, gint n_out);
 
 G_END_DECLS
 

@@ -737,6 +737,24 @@ mse_bwd (M3retGraph *g, GraphNode *n)
                mask ? mask->data : NULL, n->out->grad, graph_grad (g, x), graph_grad (g, y));
 }
 
+/* The fused entry's definition in general ops: Σ_r w_r·mean_c (x−y)²
+ * times 1/Σ_r w_r (as exp(−log Σ w): the sum stays on the device). */
+static M3retTensor *
+mse_composed (M3retGraph *g, M3retTensor *x, M3retTensor *y, M3retTensor *mask)
+{
+  M3retTensor *d = m3ret_op_sub (g, x, y);
+  M3retTensor *per_row = m3ret_op_mean_rows (g, m3ret_op_mul (g, d, d));
+  if (mask == NULL)
+    return m3ret_op_scale (g, m3ret_op_sum (g, per_row), 1.0f / (gfloat) m3ret_tensor_rows (x));
+  if (per_row == NULL)
+    return NULL;
+  M3retTensor *w = m3ret_op_reshape (g, mask, per_row->ndim, per_row->shape);
+  M3retTensor *num = m3ret_op_sum (g, m3ret_op_mul (g, per_row, w));
+  M3retTensor *inv_den = m3ret_op_exp (g, m3ret_op_scale (g, m3ret_op_log (g, m3ret_op_sum (g, w)),
+                                                          -1.0f));
+  return m3ret_op_mul (g, num, inv_den);
+}
+
 M3retTensor *
 m3ret_op_mse (M3retGraph *g, M3retTensor *x, M3retTensor *y, M3retTensor *mask)
 {
@@ -748,16 +766,18 @@ m3ret_op_mse (M3retGraph *g, M3retTensor *x, M3retTensor *y, M3retTensor *mask)
                 rows);
     return NULL;
   }
+  if (mask != NULL && mask->requires_grad) {
+    g_critical ("mse: the mask must not require a gradient");
+    return NULL;
+  }
+  if (!graph_has_optional (g, VT->mse_fwd, 0) || !graph_has_optional (g, VT->mse_bwd, 0))
+    return mse_composed (g, x, y, mask);
   M3retTensor *out = m3ret_graph_new_tensor (g, 1, scalar_shape);
   if (out == NULL)
     return NULL;
   VT->mse_fwd (CTX, (gint) rows, (gint) m3ret_tensor_cols (x), x->data, y->data,
                mask ? mask->data : NULL, out->data);
   /* the mask is a constant: recorded as an input only to be read back */
-  if (g != NULL && mask != NULL && mask->requires_grad) {
-    g_critical ("mse: the mask must not require a gradient");
-    return NULL;
-  }
   graph_record (g, mse_bwd, out, x, y, mask);
   return out;
 }
@@ -780,6 +800,9 @@ m3ret_op_logdet_gram (M3retGraph *g, M3retTensor *z, gfloat c)
     g_critical ("logdet_gram: expects a 2-D b×p matrix and c ≥ 0");
     return NULL;
   }
+  if (!graph_has_optional (g, VT->logdet_fwd, 0) || !graph_has_optional (g, VT->logdet_bwd, 0))
+    return m3ret_op_logdet (g, m3ret_op_add_diagonal (g, m3ret_op_scale (g, m3ret_op_gram (g, z), c),
+                                                       1.0f));
   gint64 p = z->shape[1];
   M3retTensor *out = m3ret_graph_new_tensor (g, 1, scalar_shape);
   float *inv = m3ret_graph_alloc (g, sizeof (float) * (gsize) (p * p));
@@ -803,38 +826,6 @@ m3ret_op_cosine_matrix (M3retGraph *g, M3retTensor *a, M3retTensor *b)
 
 /* ------------------------------------- general ops (backend ABI minor 5) */
 
-void graph_take_error (M3retGraph *g, GError *error); /* graph.c */
-
-/* Records a failed entry's error (FALSE from it) as the step's. */
-static gboolean
-ran (M3retGraph *g, gboolean ok, GError **error)
-{
-  if (!ok)
-    graph_take_error (g, *error != NULL ? *error
-                                        : g_error_new_literal (M3RET_BACKEND_ERROR,
-                                                               M3RET_BACKEND_ERROR_FAILED,
-                                                               "a backend entry failed"));
-  else
-    g_clear_error (error);
-  return ok;
-}
-
-/* TRUE when the backend has the optional entry @fn (named @entry); else
- * the step fails with an error naming the backend, the entry and @op. */
-static gboolean
-has_entry (M3retGraph *g, gconstpointer fn, const gchar *entry, const gchar *op)
-{
-  M3retDevice *device = graph_device (g);
-  if (fn != NULL && m3ret_device_get_abi_minor (device) >= 5)
-    return TRUE;
-  graph_take_error (g, g_error_new (M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED,
-                                    "op '%s': backend '%s' has no entry '%s' (optional, ABI "
-                                    "minor 5; the plugin is built against minor %u)",
-                                    op, m3ret_device_get_name (device), entry,
-                                    m3ret_device_get_abi_minor (device)));
-  return FALSE;
-}
-
 static void
 exp_bwd (M3retGraph *g, GraphNode *n)
 {
@@ -846,13 +837,13 @@ exp_bwd (M3retGraph *g, GraphNode *n)
 M3retTensor *
 m3ret_op_exp (M3retGraph *g, M3retTensor *x)
 {
-  if (x == NULL || graph_failed (g) || !has_entry (g, VT->exp_fwd, "exp_fwd", "exp"))
+  if (x == NULL || graph_failed (g) || !graph_has_entry (g, VT->exp_fwd, 5, "exp_fwd", "exp"))
     return NULL;
   M3retTensor *out = new_like (g, x);
   if (out == NULL)
     return NULL;
   GError *error = NULL;
-  if (!ran (g, VT->exp_fwd (CTX, x->numel, x->data, out->data, &error), &error))
+  if (!graph_ran (g, VT->exp_fwd (CTX, x->numel, x->data, out->data, &error), &error))
     return NULL;
   graph_record (g, exp_bwd, out, x, NULL, NULL);
   return out;
@@ -864,21 +855,21 @@ log_bwd (M3retGraph *g, GraphNode *n)
   float *dx = graph_grad (g, n->in[0]);
   GError *error = NULL;
   if (dx != NULL)
-    ran (g, VT->log_bwd (CTX, n->out->numel, n->in[0]->data, n->out->grad, dx, &error), &error);
+    graph_ran (g, VT->log_bwd (CTX, n->out->numel, n->in[0]->data, n->out->grad, dx, &error), &error);
 }
 
 M3retTensor *
 m3ret_op_log (M3retGraph *g, M3retTensor *x)
 {
-  if (x == NULL || graph_failed (g) || !has_entry (g, VT->log_fwd, "log_fwd", "log"))
+  if (x == NULL || graph_failed (g) || !graph_has_entry (g, VT->log_fwd, 5, "log_fwd", "log"))
     return NULL;
-  if (graph_will_record (g, x, NULL, NULL) && !has_entry (g, VT->log_bwd, "log_bwd", "log"))
+  if (graph_will_record (g, x, NULL, NULL) && !graph_has_entry (g, VT->log_bwd, 5, "log_bwd", "log"))
     return NULL;
   M3retTensor *out = new_like (g, x);
   if (out == NULL)
     return NULL;
   GError *error = NULL;
-  if (!ran (g, VT->log_fwd (CTX, x->numel, x->data, out->data, &error), &error))
+  if (!graph_ran (g, VT->log_fwd (CTX, x->numel, x->data, out->data, &error), &error))
     return NULL;
   graph_record (g, log_bwd, out, x, NULL, NULL);
   return out;
@@ -891,7 +882,7 @@ logsumexp_bwd (M3retGraph *g, GraphNode *n)
   float *dx = graph_grad (g, x);
   GError *error = NULL;
   if (dx != NULL)
-    ran (g,
+    graph_ran (g,
          VT->logsumexp_bwd (CTX, (gint) m3ret_tensor_rows (x), (gint) m3ret_tensor_cols (x),
                             x->data, n->out->data, n->out->grad, dx, &error),
          &error);
@@ -901,16 +892,16 @@ M3retTensor *
 m3ret_op_logsumexp (M3retGraph *g, M3retTensor *x)
 {
   if (x == NULL || graph_failed (g)
-      || !has_entry (g, VT->logsumexp_fwd, "logsumexp_fwd", "logsumexp"))
+      || !graph_has_entry (g, VT->logsumexp_fwd, 5, "logsumexp_fwd", "logsumexp"))
     return NULL;
   if (graph_will_record (g, x, NULL, NULL)
-      && !has_entry (g, VT->logsumexp_bwd, "logsumexp_bwd", "logsumexp"))
+      && !graph_has_entry (g, VT->logsumexp_bwd, 5, "logsumexp_bwd", "logsumexp"))
     return NULL;
   M3retTensor *out = new_with_last (g, x, 1);
   if (out == NULL)
     return NULL;
   GError *error = NULL;
-  if (!ran (g,
+  if (!graph_ran (g,
             VT->logsumexp_fwd (CTX, (gint) m3ret_tensor_rows (x), (gint) m3ret_tensor_cols (x),
                                x->data, out->data, &error),
             &error))
