@@ -112,3 +112,21 @@ m3ret_device_synchronize (M3retDevice *device)
   if (device->vt->synchronize != NULL)
     device->vt->synchronize (device->ctx);
 }
+
+gboolean
+m3ret_device_take_error (M3retDevice *device, GError **error)
+{
+  if (device->abi_minor < 6 || device->vt->take_error == NULL)
+    return TRUE;
+  GError *failure = NULL;
+  if (device->vt->take_error (device->ctx, &failure)) {
+    g_clear_error (&failure);
+    return TRUE;
+  }
+  if (failure == NULL)
+    failure = g_error_new (M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED,
+                           "backend '%s' reported a failure without a message",
+                           m3ret_device_get_name (device));
+  g_propagate_error (error, failure);
+  return FALSE;
+}

@@ -18,8 +18,6 @@ struct _M3retGraph {
   guint n_tensors;      /* in use this step */
   gboolean grad_enabled;
   GError *error;        /* first failure of this step */
-  /* the backend's record of failures in its void entries (minor 6) */
-  gboolean (*take_error) (gpointer self, GError **error);
   gpointer host_scratch;
   gsize host_scratch_size;
   GArray *spare;        /* SpareGrad: gradients of finished nodes, for reuse */
@@ -47,8 +45,6 @@ m3ret_graph_new (M3retDevice *device)
   g->tblocks = g_ptr_array_new_with_free_func (g_free);
   g->grad_enabled = TRUE;
   g->spare = g_array_new (FALSE, FALSE, sizeof (SpareGrad));
-  if (m3ret_device_get_abi_minor (device) >= 6)
-    g->take_error = g->vt->take_error;
   return g;
 }
 
@@ -136,16 +132,8 @@ m3ret_graph_fail (M3retGraph *g, GError *error)
 gboolean
 graph_failed (M3retGraph *g)
 {
-  if (g->error == NULL && g->take_error != NULL) {
-    GError *error = NULL;
-    if (!g->take_error (g->ctx, &error))
-      g->error = error != NULL ? error
-                               : g_error_new (M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED,
-                                              "backend '%s' reported a failure without a message",
-                                              m3ret_device_get_name (g->device));
-    else
-      g_clear_error (&error);
-  }
+  if (g->error == NULL)
+    m3ret_device_take_error (g->device, &g->error);
   return g->error != NULL;
 }
 

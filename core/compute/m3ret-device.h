@@ -51,6 +51,11 @@ void m3ret_device_upload (M3retDevice *device, gpointer dst, gconstpointer src, 
 void m3ret_device_download (M3retDevice *device, gpointer dst, gconstpointer src, gsize nbytes);
 /* Waits for queued work (no-op on synchronous backends). */
 void m3ret_device_synchronize (M3retDevice *device);
+/* FALSE with @error when one of the backend's void entries failed since
+ * the last call (its take_error entry, ABI minor 6; TRUE on backends
+ * without one).  Graphs ask before every op; callers that run entries
+ * outside a graph (the optimiser step) ask after them. */
+gboolean m3ret_device_take_error (M3retDevice *device, GError **error);
 
 G_END_DECLS
 

@@ -439,6 +439,11 @@ m3ret_trainer_run (M3retTrainer *t, const volatile gint *stop, GError **error)
     if (t->objective_vt->after_step != NULL)
       t->objective_vt->after_step (t->objective, t->step);
     m3ret_device_synchronize (t->device);
+    /* the optimiser and the EMA run outside the graph */
+    if (!m3ret_device_take_error (t->device, error)) {
+      g_prefix_error (error, "step %" G_GINT64_FORMAT ": ", t->step + 1);
+      return FALSE;
+    }
 
     gint64 t1 = g_get_monotonic_time ();
     gdouble images_per_s = batch->n / MAX (1e-9, (t1 - t0) / 1e6);
