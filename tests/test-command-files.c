@@ -334,7 +334,7 @@ START_TEST (test_error_format)
     const gchar *want;
     const gchar *args[12];
   } cases[] = {
-    { 2, "error: embed: --checkpoint CKPT|random is required (see m3ret embed --help)",
+    { 2, "error: embed: --checkpoint CKPT|random|raw is required (see m3ret embed --help)",
       { "embed", pipeline, "--manifest", database, "--out", out } },
     { 2, "error: embed: --out E.npy is required",
       { "embed", pipeline, "--checkpoint", "random", "--manifest", database } },

@@ -272,13 +272,24 @@ START_TEST (test_bad_input)
 }
 END_TEST
 
+/* mAP@10 overall of the report @json_path, or of its baseline @baseline
+ * when not NULL */
 static gdouble
-overall_map10 (const gchar *json_path)
+overall_map10_of (const gchar *json_path, const gchar *baseline)
 {
   g_autofree gchar *text = NULL;
   ck_assert (g_file_get_contents (json_path, &text, NULL, NULL));
+  const gchar *start = text;
+  if (baseline != NULL) {
+    /* "baselines": {"NAME": {"similarity": ..., "metrics": {...}}} */
+    g_autofree gchar *key = g_strdup_printf ("\"%s\": {\"similarity\"", baseline);
+    start = strstr (text, "\"baselines\"");
+    ck_assert_msg (start != NULL, "no baselines in %s", json_path);
+    start = strstr (start, key);
+    ck_assert_msg (start != NULL, "no baseline %s in %s", baseline, json_path);
+  }
   /* {"ks":[...], "overall":{... "map":{"1":v,"5":v,"10":v}} ...} */
-  const gchar *overall = strstr (text, "\"overall\"");
+  const gchar *overall = strstr (start, "\"overall\"");
   ck_assert (overall != NULL);
   const gchar *map = strstr (overall, "\"map\"");
   ck_assert (map != NULL);
@@ -287,8 +298,15 @@ overall_map10 (const gchar *json_path)
   return g_ascii_strtod (k10 + 5, NULL);
 }
 
+static gdouble
+overall_map10 (const gchar *json_path)
+{
+  return overall_map10_of (json_path, NULL);
+}
+
 /* A short MAE run on the synthetic set retrieves better than its own
- * random initialisation (issue 6). */
+ * random initialisation (issue 6); its report holds the raw-pixel and
+ * random-init baselines beside it. */
 START_TEST (test_training_beats_random)
 {
   g_autofree gchar *ini = write_pipeline ("eval.ini", "mae", "", 60, "4e-3");
@@ -309,9 +327,20 @@ START_TEST (test_training_beats_random)
                          "--json", j_trained, NULL);
   ck_assert_msg (r.status == 0, "%s", r.err);
   ck_assert (strstr (r.out, "cross-modal") != NULL);
+  ck_assert (strstr (r.out, "separation: AUC") != NULL);
+  ck_assert (strstr (r.out, "against the baselines") != NULL);
   m3ret_check_run_clear (&r);
   gdouble base = overall_map10 (j_random), trained = overall_map10 (j_trained);
   ck_assert_msg (trained > base, "mAP@10 %.3f after training, %.3f at random init", trained, base);
+  /* the trained report carries both baselines: random as scored on its own,
+   * raw pixels as the random report's own baseline scored it */
+  ck_assert_double_eq_tol (overall_map10_of (j_trained, "random"), base, 1e-9);
+  ck_assert_double_eq_tol (overall_map10_of (j_trained, "raw"), overall_map10_of (j_random, "raw"),
+                           1e-9);
+  g_autofree gchar *report = NULL;
+  ck_assert (g_file_get_contents (j_trained, &report, NULL, NULL));
+  ck_assert (strstr (report, "\"similarity\": {\"relevant\": {\"pairs\": ") != NULL);
+  ck_assert (strstr (report, "\"auc\": ") != NULL);
 }
 END_TEST
 

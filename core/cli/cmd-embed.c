@@ -15,7 +15,7 @@ check_files (const gchar *pipeline_path, const M3retPipeline *pipeline, const gc
 {
   g_autoptr (M3retRunFiles) files = m3ret_run_files_new ();
   cli_add_pipeline_inputs (files, pipeline_path, pipeline);
-  if (g_strcmp0 (checkpoint, M3RET_CHECKPOINT_RANDOM) != 0)
+  if (m3ret_checkpoint_is_file (checkpoint))
     m3ret_run_files_add_input (files, checkpoint, "--checkpoint");
   m3ret_run_files_add_input (files, manifest_path, "--manifest");
   m3ret_run_files_add_manifest_entries (files, manifest, "file listed in --manifest");
@@ -33,7 +33,7 @@ cmd_embed (gint argc, gchar **argv)
   g_autofree gchar *checkpoint = NULL, *manifest_path = NULL, *out = NULL, *modality = NULL;
   gint batch = 32;
   GOptionEntry entries[] = {
-    { "checkpoint", 'c', 0, G_OPTION_ARG_FILENAME, &checkpoint, "Weights (.safetensors), or 'random'", "CKPT" },
+    { "checkpoint", 'c', 0, G_OPTION_ARG_FILENAME, &checkpoint, "Weights (.safetensors), or 'random' or 'raw'", "CKPT" },
     { "manifest", 0, 0, G_OPTION_ARG_FILENAME, &manifest_path, "Files to embed (CSV path,modality,label)", "M.csv" },
     { "modality", 'm', 0, G_OPTION_ARG_STRING, &modality,
       "Read rows that name no modality with this plugin instead of probing them", "NAME" },
@@ -46,7 +46,7 @@ cmd_embed (gint argc, gchar **argv)
   cli_add_common_options (ctx, &common);
   if (!cli_parse (ctx, "embed", &argc, &argv) ||
       !cli_require_args ("embed", argc, argv, 1, 1, "one PIPELINE.ini") ||
-      !cli_require ("embed", checkpoint, "--checkpoint CKPT|random") ||
+      !cli_require ("embed", checkpoint, "--checkpoint CKPT|random|raw") ||
       !cli_require ("embed", manifest_path, "--manifest M.csv") ||
       !cli_require ("embed", out, "--out E.npy") ||
       (batch < 1 && cli_usage_error ("embed", "--batch must be at least 1, not %d", batch) != 0)) {

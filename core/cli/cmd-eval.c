@@ -1,6 +1,7 @@
 /* cmd-eval.c — `m3ret eval`: retrieval metrics of a query set against a database. */
 #include "config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include "cli.h"
 #include "m3ret-embedder.h"
 #include "m3ret-metrics.h"
+#include "m3ret-similarity.h"
 
 /* One side of the evaluation: a manifest to embed, or embeddings that
  * `m3ret embed` wrote earlier (a .npy with its sidecar). */
@@ -77,23 +79,41 @@ side_embed (const Side *s, M3retEmbedder *embedder, guint batch, gboolean allow_
   return *made;
 }
 
-/* Both sides through @embedder, scored with the pipeline's retriever. */
-static M3retMetricsTable *
-evaluate (const M3retPipeline *pipeline, M3retEmbedder *embedder, const Side *query,
-          const Side *database, guint batch, gboolean allow_mismatch, GArray *ks, GError **error)
+/* What one set of weights (or a baseline) scores. */
+typedef struct {
+  const gchar *name;
+  M3retEmbedder *embedder;
+  M3retMetricsTable *table;
+  M3retSimilarityStats similarity;
+} Scored;
+
+static void
+scored_clear (Scored *s)
+{
+  m3ret_metrics_table_free (s->table);
+  m3ret_embedder_free (s->embedder);
+}
+
+/* Both sides through @s's embedder, scored with the pipeline's retriever,
+ * and the spread of their similarities. */
+static gboolean
+evaluate (const M3retPipeline *pipeline, Scored *s, const Side *query, const Side *database,
+          guint batch, gboolean allow_mismatch, GArray *ks, GError **error)
 {
   g_autoptr (M3retEmbeddings) q_made = NULL;
   g_autoptr (M3retEmbeddings) d_made = NULL;
-  const M3retEmbeddings *q = side_embed (query, embedder, batch, allow_mismatch, &q_made, error);
-  const M3retEmbeddings *d = q ? side_embed (database, embedder, batch, allow_mismatch, &d_made,
+  const M3retEmbeddings *q = side_embed (query, s->embedder, batch, allow_mismatch, &q_made, error);
+  const M3retEmbeddings *d = q ? side_embed (database, s->embedder, batch, allow_mismatch, &d_made,
                                              error)
                                : NULL;
   if (d == NULL)
-    return NULL;
+    return FALSE;
   M3retConfig *retriever = m3ret_pipeline_get_config (pipeline, "retriever");
   guint threads = (guint) m3ret_pipeline_get_settings (pipeline)->pipeline.threads;
-  return m3ret_metrics_evaluate (m3ret_pipeline_get_plugin (pipeline, M3RET_PLUGIN_RETRIEVER),
-                                 retriever, threads, q, d, (const guint *) ks->data, ks->len, error);
+  s->table = m3ret_metrics_evaluate (m3ret_pipeline_get_plugin (pipeline, M3RET_PLUGIN_RETRIEVER),
+                                     retriever, threads, q, d, (const guint *) ks->data, ks->len,
+                                     error);
+  return s->table != NULL && m3ret_similarity_stats (q, d, &s->similarity, error);
 }
 
 /* "1,5,10" → sorted, unique cut-offs. */
@@ -123,27 +143,103 @@ compare_uint (gconstpointer a, gconstpointer b)
   return x < y ? -1 : x > y;
 }
 
-/* Overall and per-modality figures of two tables side by side. */
+/* Overall and per-modality figures of the baselines and the weights side
+ * by side: P@K and mAP@K at the largest K, and the similarity AUC. */
 static void
-print_comparison (M3retMetricsTable *base, const gchar *base_name, M3retMetricsTable *trained,
-                  const gchar *trained_name, GArray *ks)
+print_comparison (const Scored *scored, guint n, GArray *ks)
 {
   guint kmax = g_array_index (ks, guint, ks->len - 1), ki = ks->len - 1;
-  guint kmin = g_array_index (ks, guint, 0); /* sorted by the caller */
-  printf ("\n%s against %s (same queries and database)\n", trained_name, base_name);
-  g_autofree gchar *p_base = g_strdup_printf ("P@%u base", kmax), *p = g_strdup_printf ("P@%u", kmax);
-  g_autofree gchar *m_base = g_strdup_printf ("mAP@%u base", kmax), *m = g_strdup_printf ("mAP@%u", kmax);
-  g_autofree gchar *r_base = g_strdup_printf ("R@%u base", kmin), *r_at = g_strdup_printf ("R@%u", kmin);
-  printf ("%-14s %11s %11s %11s %11s %11s %11s\n", "queries", r_base, r_at, p_base, p, m_base, m);
-  g_autoptr (GPtrArray) rows = m3ret_metrics_table_rows (trained);
+  const Scored *trained = &scored[n - 1];
+  printf ("\nagainst the baselines (same queries and database; P@%u / mAP@%u)\n", kmax, kmax);
+  printf ("%-14s", "queries");
+  for (guint i = 0; i < n; i++)
+    printf (" %17s", scored[i].name);
+  printf ("\n");
+  g_autoptr (GPtrArray) rows = m3ret_metrics_table_rows (trained->table);
   for (guint r = 0; r < rows->len; r++) {
-    M3retMetricsCell b, t;
-    if (!m3ret_metrics_table_get (base, rows->pdata[r], M3RET_METRICS_ALL, &b) ||
-        !m3ret_metrics_table_get (trained, rows->pdata[r], M3RET_METRICS_ALL, &t))
-      continue;
-    printf ("%-14s %11.3f %11.3f %11.3f %11.3f %11.3f %11.3f\n", (gchar *) rows->pdata[r], b.recall[0],
-            t.recall[0], b.precision[ki], t.precision[ki], b.map[ki], t.map[ki]);
+    printf ("%-14s", (gchar *) rows->pdata[r]);
+    for (guint i = 0; i < n; i++) {
+      M3retMetricsCell c;
+      if (m3ret_metrics_table_get (scored[i].table, rows->pdata[r], M3RET_METRICS_ALL, &c))
+        printf ("     %5.3f / %5.3f", c.precision[ki], c.map[ki]);
+      else
+        printf (" %17s", "-");
+    }
+    printf ("\n");
   }
+  printf ("%-14s", "similarity AUC");
+  for (guint i = 0; i < n; i++)
+    printf (" %17.3f", scored[i].similarity.auc);
+  printf ("\n");
+}
+
+static void
+json_summary (GString *out, const M3retScoreSummary *s)
+{
+  g_string_append_printf (out, "{\"pairs\": %zu, \"mean\": %.6g, \"p5\": %.6g, \"p25\": %.6g, "
+                               "\"p50\": %.6g, \"p75\": %.6g, \"p95\": %.6g}",
+                          s->n, s->mean, s->q[0], s->q[1], s->q[2], s->q[3], s->q[4]);
+}
+
+static void
+json_similarity (GString *out, const M3retSimilarityStats *st)
+{
+  g_string_append (out, "{\"relevant\": ");
+  json_summary (out, &st->relevant);
+  g_string_append (out, ", \"irrelevant\": ");
+  json_summary (out, &st->irrelevant);
+  if (isnan (st->auc))
+    g_string_append (out, ", \"auc\": null}");
+  else
+    g_string_append_printf (out, ", \"auc\": %.6g}", st->auc);
+}
+
+/* The weights' table, their similarity spread and each baseline's table. */
+static gboolean
+write_json (const Scored *scored, guint n, const gchar *path, GError **error)
+{
+  const Scored *trained = &scored[n - 1];
+  g_autofree gchar *main = m3ret_metrics_table_to_json (trained->table);
+  GString *out = g_string_new (main);
+  /* reopen the object: drop its closing brace */
+  while (out->len > 0 && out->str[out->len - 1] != '}')
+    g_string_truncate (out, out->len - 1);
+  g_string_truncate (out, out->len - 1);
+  while (out->len > 0 && g_ascii_isspace (out->str[out->len - 1]))
+    g_string_truncate (out, out->len - 1);
+  g_string_append (out, ",\n  \"similarity\": ");
+  json_similarity (out, &trained->similarity);
+  g_string_append (out, ",\n  \"baselines\": {");
+  for (guint i = 0; i + 1 < n; i++) {
+    g_autofree gchar *table = m3ret_metrics_table_to_json (scored[i].table);
+    g_string_append_printf (out, "%s\n    \"%s\": {\"similarity\": ", i ? "," : "",
+                            scored[i].name);
+    json_similarity (out, &scored[i].similarity);
+    g_string_append (out, ", \"metrics\": ");
+    g_string_append (out, g_strchomp (table));
+    g_string_append (out, "}");
+  }
+  g_string_append (out, n > 1 ? "\n  }\n}\n" : "}\n}\n");
+  g_autofree gchar *text = g_string_free (out, FALSE);
+  return m3ret_file_write_atomic (path, text, -1, error);
+}
+
+/* The baselines to score beside @checkpoint: @text split at commas
+ * ("none": none), or by default raw pixels and random init, less the one
+ * @checkpoint is. */
+static GStrv
+baselines_for (const gchar *text, const gchar *checkpoint)
+{
+  if (text != NULL && strcmp (text, "none") == 0)
+    return g_new0 (gchar *, 1);
+  if (text != NULL)
+    return g_strsplit (text, ",", -1);
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  if (strcmp (checkpoint, M3RET_CHECKPOINT_RAW) != 0)
+    g_strv_builder_add (b, M3RET_CHECKPOINT_RAW);
+  if (m3ret_checkpoint_is_file (checkpoint))
+    g_strv_builder_add (b, M3RET_CHECKPOINT_RANDOM);
+  return g_strv_builder_end (b);
 }
 
 gint
@@ -155,14 +251,14 @@ cmd_eval (gint argc, gchar **argv)
   gint batch = 32;
   gboolean allow_mismatch = FALSE;
   GOptionEntry entries[] = {
-    { "checkpoint", 'c', 0, G_OPTION_ARG_FILENAME, &checkpoint, "Weights (.safetensors), or 'random'", "CKPT" },
+    { "checkpoint", 'c', 0, G_OPTION_ARG_FILENAME, &checkpoint, "Weights (.safetensors), or 'random' or 'raw'", "CKPT" },
     { "query", 'q', 0, G_OPTION_ARG_FILENAME, &query, "Query manifest, or embeddings .npy from m3ret embed", "Q.csv" },
     { "database", 'd', 0, G_OPTION_ARG_FILENAME, &database, "Database manifest, or embeddings .npy from m3ret embed", "D.csv" },
     { "k", 'k', 0, G_OPTION_ARG_STRING, &k_text, "Cut-offs (default 1,5,10)", "K,K,..." },
     { "json", 0, 0, G_OPTION_ARG_FILENAME, &json, "Also write the figures as JSON", "OUT" },
     { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Samples per forward pass (default 32)", "N" },
     { "baseline", 0, 0, G_OPTION_ARG_FILENAME, &baseline,
-      "Also score these weights (e.g. 'random') and print both side by side", "CKPT" },
+      "Also score these, comma-separated, side by side (default raw,random; 'none')", "CKPT,..." },
     { "allow-mismatch", 0, 0, G_OPTION_ARG_NONE, &allow_mismatch,
       "Use embeddings .npy made by another encoder than --checkpoint's", NULL },
     { "modality", 'm', 0, G_OPTION_ARG_STRING, &modality,
@@ -175,7 +271,7 @@ cmd_eval (gint argc, gchar **argv)
   g_autoptr (GArray) ks = g_array_new (FALSE, FALSE, sizeof (guint));
   if (!cli_parse (ctx, "eval", &argc, &argv) ||
       !cli_require_args ("eval", argc, argv, 1, 1, "one PIPELINE.ini") ||
-      !cli_require ("eval", checkpoint, "--checkpoint CKPT|random") ||
+      !cli_require ("eval", checkpoint, "--checkpoint CKPT|random|raw") ||
       !cli_require ("eval", query, "--query Q.csv") ||
       !cli_require ("eval", database, "--database D.csv") ||
       (batch < 1 && cli_usage_error ("eval", "--batch must be at least 1, not %d", batch) != 0) ||
@@ -191,52 +287,65 @@ cmd_eval (gint argc, gchar **argv)
   M3retRegistry *registry = cli_registry (&common);
   M3retPipeline *pipeline = NULL;
   M3retSkips *skips = NULL;
-  M3retEmbedder *embedder = NULL, *base_embedder = NULL;
-  M3retMetricsTable *table = NULL, *base_table = NULL;
+  g_auto (GStrv) baselines = baselines_for (baseline, checkpoint);
+  guint n_scored = g_strv_length (baselines) + 1;
+  g_autofree Scored *scored = g_new0 (Scored, n_scored);
+  for (guint i = 0; i + 1 < n_scored; i++)
+    scored[i].name = baselines[i];
+  Scored *trained = &scored[n_scored - 1];
+  gboolean dropped_baselines = FALSE;
+  trained->name = m3ret_checkpoint_is_file (checkpoint) ? "trained" : checkpoint;
   Side q = { query, "--query", "queries ", NULL, NULL };
   Side d = { database, "--database", "database", NULL, NULL };
   g_autoptr (M3retRunFiles) files = m3ret_run_files_new ();
   if ((pipeline = m3ret_pipeline_load (registry, argv[1], &error)) == NULL)
     goto fail;
   cli_add_pipeline_inputs (files, argv[1], pipeline);
-  if (g_strcmp0 (checkpoint, M3RET_CHECKPOINT_RANDOM) != 0)
+  if (m3ret_checkpoint_is_file (checkpoint))
     m3ret_run_files_add_input (files, checkpoint, "--checkpoint");
-  if (baseline != NULL && g_strcmp0 (baseline, M3RET_CHECKPOINT_RANDOM) != 0)
-    m3ret_run_files_add_input (files, baseline, "--baseline");
+  for (guint i = 0; i + 1 < n_scored; i++)
+    if (m3ret_checkpoint_is_file (baselines[i]))
+      m3ret_run_files_add_input (files, baselines[i], "--baseline");
   m3ret_run_files_add_output (files, json, "--json report", "--json");
   if (!side_load (&q, pipeline, files, &error) || !side_load (&d, pipeline, files, &error) ||
       !m3ret_run_files_check (files, &error))
     goto fail;
-  if (baseline != NULL && (q.embeddings != NULL || d.embeddings != NULL)) {
-    status = cli_usage_error ("eval", "--baseline embeds with other weights, so it needs "
-                                      "manifests, not embeddings, for --query and --database");
-    goto out;
+  if (n_scored > 1 && (q.embeddings != NULL || d.embeddings != NULL)) {
+    if (baseline != NULL) {
+      status = cli_usage_error ("eval", "--baseline embeds with other weights, so it needs "
+                                        "manifests, not embeddings, for --query and --database");
+      goto out;
+    }
+    dropped_baselines = TRUE;
+    n_scored = 1;
+    scored[0] = *trained;
+    trained = &scored[0];
   }
   skips = m3ret_skips_new_for (m3ret_pipeline_get_settings (pipeline)->data.on_error);
-  if ((embedder = m3ret_embedder_new (registry, pipeline, checkpoint, &error)) == NULL)
-    goto fail;
-  m3ret_embedder_set_skips (embedder, skips);
-  /* Once, before either encoder runs, so each notice is printed once. */
-  if ((q.manifest != NULL && !cli_resolve_manifest (embedder, q.manifest, modality, &error)) ||
-      (d.manifest != NULL && !cli_resolve_manifest (embedder, d.manifest, modality, &error)))
-    goto fail;
-  if (baseline != NULL) {
-    if ((base_embedder = m3ret_embedder_new (registry, pipeline, baseline, &error)) == NULL)
+  for (guint i = 0; i < n_scored; i++) {
+    const gchar *weights = &scored[i] == trained ? checkpoint : scored[i].name;
+    if ((scored[i].embedder = m3ret_embedder_new (registry, pipeline, weights, &error)) == NULL)
       goto fail;
-    m3ret_embedder_set_skips (base_embedder, skips);
-    base_table = evaluate (pipeline, base_embedder, &q, &d, (guint) batch, allow_mismatch, ks,
-                           &error);
-    if (base_table == NULL)
-      goto fail;
+    m3ret_embedder_set_skips (scored[i].embedder, skips);
   }
-  table = evaluate (pipeline, embedder, &q, &d, (guint) batch, allow_mismatch, ks, &error);
-  if (table == NULL)
+  /* Once, before any encoder runs, so each notice is printed once. */
+  if ((q.manifest != NULL && !cli_resolve_manifest (trained->embedder, q.manifest, modality, &error)) ||
+      (d.manifest != NULL && !cli_resolve_manifest (trained->embedder, d.manifest, modality, &error)))
     goto fail;
+  for (guint i = 0; i < n_scored; i++)
+    if (!evaluate (pipeline, &scored[i], &q, &d, (guint) batch, allow_mismatch, ks, &error))
+      goto fail;
   printf ("checkpoint: %s\n", checkpoint);
-  m3ret_metrics_table_print (table, stdout);
-  if (base_table != NULL)
-    print_comparison (base_table, baseline, table, checkpoint, ks);
-  if (json != NULL && !m3ret_metrics_table_write_json (table, json, &error))
+  m3ret_metrics_table_print (trained->table, stdout);
+  printf ("\n");
+  m3ret_similarity_stats_print (&trained->similarity, stdout);
+  if (n_scored > 1)
+    print_comparison (scored, n_scored, ks);
+  if (dropped_baselines)
+    printf ("\nno baselines: --query or --database holds embeddings, which only this "
+            "checkpoint's encoder made (give manifests to compare with raw pixels and random "
+            "init)\n");
+  if (json != NULL && !write_json (scored, n_scored, json, &error))
     goto fail;
   cli_report_skips ("eval", skips);
   goto out;
@@ -245,10 +354,8 @@ fail:
   status = cli_fail (error);
   g_clear_error (&error);
 out:
-  m3ret_metrics_table_free (table);
-  m3ret_metrics_table_free (base_table);
-  m3ret_embedder_free (base_embedder);
-  m3ret_embedder_free (embedder);
+  for (guint i = 0; i < n_scored; i++)
+    scored_clear (&scored[i]);
   side_clear (&q);
   side_clear (&d);
   m3ret_skips_free (skips);

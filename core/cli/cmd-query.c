@@ -70,7 +70,7 @@ check_files (const gchar *pipeline_path, const M3retPipeline *pipeline, const gc
 {
   g_autoptr (M3retRunFiles) files = m3ret_run_files_new ();
   cli_add_pipeline_inputs (files, pipeline_path, pipeline);
-  if (g_strcmp0 (checkpoint, M3RET_CHECKPOINT_RANDOM) != 0)
+  if (m3ret_checkpoint_is_file (checkpoint))
     m3ret_run_files_add_input (files, checkpoint, "--checkpoint");
   m3ret_run_files_add_input (files, index_path, "--index");
   for (gint i = 0; i < n_queries; i++)
@@ -87,7 +87,7 @@ cmd_query (gint argc, gchar **argv)
   gint k = 10;
   gboolean allow_mismatch = FALSE;
   GOptionEntry entries[] = {
-    { "checkpoint", 'c', 0, G_OPTION_ARG_FILENAME, &checkpoint, "Weights (.safetensors), or 'random'", "CKPT" },
+    { "checkpoint", 'c', 0, G_OPTION_ARG_FILENAME, &checkpoint, "Weights (.safetensors), or 'random' or 'raw'", "CKPT" },
     { "index", 'i', 0, G_OPTION_ARG_FILENAME, &index_path, "Index written by m3ret index", "INDEX" },
     { "k", 'k', 0, G_OPTION_ARG_INT, &k, "Neighbours per query (default 10)", "K" },
     { "montage", 0, 0, G_OPTION_ARG_FILENAME, &montage, "Draw queries and neighbours into a PNG", "OUT.png" },
@@ -102,7 +102,7 @@ cmd_query (gint argc, gchar **argv)
   cli_add_common_options (ctx, &common);
   if (!cli_parse (ctx, "query", &argc, &argv) ||
       !cli_require_args ("query", argc, argv, 2, -1, "PIPELINE.ini and at least one FILE") ||
-      !cli_require ("query", checkpoint, "--checkpoint CKPT|random") ||
+      !cli_require ("query", checkpoint, "--checkpoint CKPT|random|raw") ||
       !cli_require ("query", index_path, "--index INDEX") ||
       ((k < 1 || k > 10000) && cli_usage_error ("query", "-k must be between 1 and 10000, not %d",
                                                 k) != 0)) {

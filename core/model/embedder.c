@@ -8,6 +8,7 @@
 #include "m3ret-encoder-context.h"
 #include "m3ret-loader.h"
 #include "m3ret-ops.h"
+#include "m3ret-raw-features.h"
 
 struct _M3retEmbedder {
   const M3retPipeline *pipeline;
@@ -17,6 +18,9 @@ struct _M3retEmbedder {
   M3retModalities *modalities;  /* the context's */
   guint loader_threads;
   M3retSkips *skips; /* not owned; NULL: fail on a bad entry */
+  /* the raw-pixel baseline: features from the views, no encoder */
+  gboolean raw;
+  gchar *raw_provenance;
 };
 
 void
@@ -26,6 +30,7 @@ m3ret_embedder_free (M3retEmbedder *e)
     return;
   m3ret_graph_free (e->graph);
   m3ret_encoder_context_free (e->context);
+  g_free (e->raw_provenance);
   g_free (e);
 }
 
@@ -34,10 +39,12 @@ m3ret_embedder_new (M3retRegistry *registry, const M3retPipeline *pipeline,
                     const gchar *checkpoint, GError **error)
 {
   g_return_val_if_fail (registry != NULL && pipeline != NULL && checkpoint != NULL, NULL);
-  /* The random baseline is the initialisation itself. */
+  /* The random baseline is the initialisation itself; the raw one needs
+   * the context for its modalities only. */
+  gboolean raw = strcmp (checkpoint, M3RET_CHECKPOINT_RAW) == 0;
   M3retEncoderContextOptions options = {
-    .checkpoint = strcmp (checkpoint, M3RET_CHECKPOINT_RANDOM) != 0 ? checkpoint : NULL,
-    .provenance = TRUE,
+    .checkpoint = m3ret_checkpoint_is_file (checkpoint) ? checkpoint : NULL,
+    .provenance = !raw,
   };
   M3retEncoderContext *context = m3ret_encoder_context_new (registry, pipeline, &options, error);
   if (context == NULL)
@@ -49,20 +56,60 @@ m3ret_embedder_new (M3retRegistry *registry, const M3retPipeline *pipeline,
   e->modalities = m3ret_encoder_context_get_modalities (context);
   e->graph = m3ret_graph_new (m3ret_encoder_context_get_device (context));
   m3ret_graph_set_grad_enabled (e->graph, FALSE);
-  e->loader_threads = (guint) m3ret_pipeline_get_settings (pipeline)->data.loader_threads;
+  const M3retSettings *settings = m3ret_pipeline_get_settings (pipeline);
+  e->loader_threads = (guint) settings->data.loader_threads;
+  if (raw) {
+    gint tubelet[3] = { (gint) settings->input.tubelet[0], (gint) settings->input.tubelet[1],
+                        (gint) settings->input.tubelet[2] };
+    e->raw = TRUE;
+    e->raw_provenance = m3ret_raw_provenance ((guint) settings->input.size,
+                                              (guint) settings->input.depth, tubelet);
+  }
   return e;
+}
+
+gboolean
+m3ret_checkpoint_is_file (const gchar *checkpoint)
+{
+  return g_strcmp0 (checkpoint, M3RET_CHECKPOINT_RANDOM) != 0
+         && g_strcmp0 (checkpoint, M3RET_CHECKPOINT_RAW) != 0;
 }
 
 const gchar *
 m3ret_embedder_get_provenance (const M3retEmbedder *e)
 {
-  return m3ret_encoder_context_get_provenance (e->context);
+  return e->raw ? e->raw_provenance : m3ret_encoder_context_get_provenance (e->context);
 }
 
 guint
 m3ret_embedder_get_dim (const M3retEmbedder *e)
 {
+  if (e->raw)
+    return m3ret_raw_feature_dim ((guint) m3ret_vit_get_config (e->vit)->in_chans);
   return (guint) m3ret_vit_get_config (e->vit)->dim;
+}
+
+/* (transfer full) the batch's embeddings, batch->n × dim, on the host */
+static gfloat *
+embed_batch (M3retEmbedder *e, const M3retBatch *batch, GError **error)
+{
+  const M3retBatchView *v = &batch->views[0];
+  if (e->raw) {
+    guint dim = m3ret_embedder_get_dim (e);
+    gfloat *host = g_new (gfloat, (gsize) batch->n * dim);
+    for (guint j = 0; j < batch->n; j++)
+      m3ret_raw_feature (v, j, host + (gsize) j * dim);
+    return host;
+  }
+  m3ret_graph_reset (e->graph);
+  M3retTensor *patches = m3ret_vit_patchify (e->graph, e->vit, v->data, (gint) batch->n,
+                                             (gint) v->frames);
+  M3retTensor *emb = m3ret_vit_embed (e->graph, e->vit, patches);
+  if (emb == NULL) {
+    m3ret_graph_check (e->graph, error);
+    return NULL;
+  }
+  return m3ret_tensor_to_host (emb);
 }
 
 void
@@ -149,16 +196,9 @@ m3ret_embedder_embed_manifest (M3retEmbedder *e, M3retManifest *manifest, guint 
       }
       break;
     }
-    m3ret_graph_reset (e->graph);
-    const M3retBatchView *v = &batch->views[0];
-    M3retTensor *patches = m3ret_vit_patchify (e->graph, e->vit, v->data, (gint) batch->n,
-                                               (gint) v->frames);
-    M3retTensor *emb = m3ret_vit_embed (e->graph, e->vit, patches);
-    if (emb == NULL) {
-      m3ret_graph_check (e->graph, error);
+    g_autofree gfloat *host = embed_batch (e, batch, error);
+    if (host == NULL)
       return NULL;
-    }
-    g_autofree gfloat *host = m3ret_tensor_to_host (emb);
     for (guint j = 0; j < batch->n; j++) {
       memcpy (out->data + (gsize) batch->entries[j] * dim, host + (gsize) j * dim,
               dim * sizeof (gfloat));

@@ -16,19 +16,25 @@
 #include "m3ret-manifest.h"
 #include "m3ret-modalities.h"
 #include "m3ret-pipeline.h"
+#include "m3ret-raw-features.h"
 #include "m3ret-registry.h"
 
 G_BEGIN_DECLS
 
-/* The checkpoint argument that asks for the random-init baseline. */
+/* The checkpoint argument that asks for the random-init baseline;
+ * M3RET_CHECKPOINT_RAW (m3ret-raw-features.h) asks for raw pixels. */
 #define M3RET_CHECKPOINT_RANDOM "random"
+
+/* FALSE for the baselines' names ("random", "raw"), which name no file. */
+gboolean m3ret_checkpoint_is_file (const gchar *checkpoint);
 
 typedef struct _M3retEmbedder M3retEmbedder;
 
 /* Returns: (transfer full) the encoder of @pipeline on its backend with the
  * weights of @checkpoint (a .safetensors written by `m3ret train`, or any
  * file holding the encoder's tensors under the same names), or initialised
- * from [pipeline] seed when @checkpoint is "random".  @registry and
+ * from [pipeline] seed when @checkpoint is "random", or no encoder but the
+ * raw-pixel features of m3ret-raw-features.h when it is "raw".  @registry and
  * @pipeline must outlive it. */
 M3retEmbedder *m3ret_embedder_new (M3retRegistry *registry, const M3retPipeline *pipeline,
                                    const gchar *checkpoint, GError **error);
