@@ -346,7 +346,7 @@ START_TEST (test_bad_index_files)
   expect_load_refused ("flat", path, M3RET_FORMAT_ERROR_TRUNCATED, "truncated");
   FRESH ();
   tamper (path, bump_version, TRUE);
-  expect_load_refused ("flat", path, M3RET_FORMAT_ERROR_VERSION, "version 3");
+  expect_load_refused ("flat", path, M3RET_FORMAT_ERROR_VERSION, "version 4");
   FRESH ();
   tamper (path, bump_payload_version, TRUE);
   expect_load_refused ("flat", path, M3RET_FORMAT_ERROR_VERSION, "flat payload version 9");

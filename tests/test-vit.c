@@ -279,22 +279,38 @@ START_TEST (test_embedding_normalised)
   model_init (&m, 1, 5, 16, 2);
   gint b = 3;
   float *x = random_images (2, b, 2, 16);
-  for (gint pool = 0; pool < 2; pool++) {
-    m3ret_vit_set_pool (m.vit, pool ? M3RET_POOL_MEAN : M3RET_POOL_CLS);
+  float *halves[2] = { NULL, NULL }; /* the cls and mean embeddings, for cls+mean */
+  const M3retPool pools[3] = { M3RET_POOL_CLS, M3RET_POOL_MEAN, M3RET_POOL_CLS_MEAN };
+  for (gint p = 0; p < 3; p++) {
+    m3ret_vit_set_pool (m.vit, pools[p]);
+    gint width = m3ret_vit_pool_dim (pools[p], 64);
     M3retTensor *e = m3ret_vit_embed (m.graph, m.vit, m3ret_vit_patchify (m.graph, m.vit, x, b, 2));
     ck_assert_int_eq (e->ndim, 2);
     ck_assert_int_eq (e->shape[0], b);
-    ck_assert_int_eq (e->shape[1], 64);
+    ck_assert_int_eq (e->shape[1], width);
     float *h = m3ret_tensor_to_host (e);
     for (gint r = 0; r < b; r++) {
       double ss = 0;
-      for (gint c = 0; c < 64; c++)
-        ss += (double) h[r * 64 + c] * h[r * 64 + c];
+      for (gint c = 0; c < width; c++)
+        ss += (double) h[r * width + c] * h[r * width + c];
       ck_assert_double_eq_tol (ss, 1.0, 1e-5);
     }
-    g_free (h);
+    if (p < 2)
+      halves[p] = h;
+    else {
+      /* cls+mean: each half is the unit cls or mean embedding over √2 */
+      for (gint r = 0; r < b; r++)
+        for (gint c = 0; c < 64; c++) {
+          ck_assert_double_eq_tol (h[r * 128 + c], halves[0][r * 64 + c] / G_SQRT2, 1e-5);
+          ck_assert_double_eq_tol (h[r * 128 + 64 + c], halves[1][r * 64 + c] / G_SQRT2, 1e-5);
+        }
+      g_free (h);
+    }
     m3ret_graph_reset (m.graph);
   }
+  ck_assert_str_eq (m3ret_vit_pool_name (M3RET_POOL_CLS_MEAN), "cls+mean");
+  g_free (halves[0]);
+  g_free (halves[1]);
   g_free (x);
   model_clear (&m);
 }

@@ -10,6 +10,7 @@
 #include "m3ret-embedder.h"
 #include "m3ret-metrics.h"
 #include "m3ret-similarity.h"
+#include "m3ret-transform.h"
 
 /* One side of the evaluation: a manifest to embed, or embeddings that
  * `m3ret embed` wrote earlier (a .npy with its sidecar). */
@@ -94,6 +95,20 @@ scored_clear (Scored *s)
   m3ret_embedder_free (s->embedder);
 }
 
+/* (transfer full) @e's rows through @t, with its items and provenance */
+static M3retEmbeddings *
+transformed (const M3retTransform *t, const M3retEmbeddings *e, const gchar *what, GError **error)
+{
+  g_autoptr (M3retEmbeddings) out = m3ret_embeddings_new (e->n_rows, t->out_dim);
+  if (!m3ret_transform_apply (t, e->data, e->n_rows, out->data, what, error))
+    return NULL;
+  for (gsize i = 0; i < e->n_rows; i++)
+    m3ret_items_set (out->items, i, e->items->paths[i], e->items->modalities[i],
+                     e->items->labels[i]);
+  out->provenance = g_strdup (e->provenance);
+  return g_steal_pointer (&out);
+}
+
 /* Both sides through @s's embedder, scored with the pipeline's retriever,
  * and the spread of their similarities. */
 static gboolean
@@ -108,6 +123,26 @@ evaluate (const M3retPipeline *pipeline, Scored *s, const Side *query, const Sid
                                : NULL;
   if (d == NULL)
     return FALSE;
+  /* [retriever] whiten: learned from the database, applied to both sides */
+  const M3retRetrieverSettings *rs = &m3ret_pipeline_get_settings (pipeline)->retriever;
+  g_autoptr (M3retEmbeddings) q_post = NULL;
+  g_autoptr (M3retEmbeddings) d_post = NULL;
+  if (rs->whiten != M3RET_TRANSFORM_NONE) {
+    g_autoptr (M3retTransform) t = m3ret_transform_fit ((M3retTransformKind) rs->whiten,
+                                                        (guint) rs->whiten_dim, d->data,
+                                                        d->n_rows, d->dim, error);
+    if (t == NULL) {
+      g_prefix_error (error, "%s: [retriever] whiten=%s: ", database->path,
+                      m3ret_transform_kind_name ((M3retTransformKind) rs->whiten));
+      return FALSE;
+    }
+    q_post = transformed (t, q, "query embeddings", error);
+    d_post = q_post ? transformed (t, d, "database embeddings", error) : NULL;
+    if (d_post == NULL)
+      return FALSE;
+    q = q_post;
+    d = d_post;
+  }
   M3retConfig *retriever = m3ret_pipeline_get_config (pipeline, "retriever");
   guint threads = (guint) m3ret_pipeline_get_settings (pipeline)->pipeline.threads;
   s->table = m3ret_metrics_evaluate (m3ret_pipeline_get_plugin (pipeline, M3RET_PLUGIN_RETRIEVER),

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "m3ret-embeddings.h"
+#include "m3ret-transform.h"
 #include "m3ret-fileio.h"
 #include "m3ret-index.h"
 #include "m3ret-limits.h"
@@ -40,7 +41,18 @@ build_index (M3retPipeline *pipeline, const gchar *pipeline_path, const gchar *n
   if (!m3ret_vectors_normalize (e->data, e->n_rows, e->dim, npy_path, error))
     return FALSE;
   gint64 start = g_get_monotonic_time ();
-  g_autoptr (M3retIndex) index = m3ret_index_new (plugin, config, e->dim, threads, error);
+  /* [retriever] whiten: learned from these rows, kept in the index */
+  const M3retRetrieverSettings *rs = &m3ret_pipeline_get_settings (pipeline)->retriever;
+  M3retTransform *transform = m3ret_transform_fit ((M3retTransformKind) rs->whiten,
+                                                   (guint) rs->whiten_dim, e->data, e->n_rows,
+                                                   e->dim, error);
+  if (transform == NULL) {
+    g_prefix_error (error, "%s: [retriever] whiten=%s: ", npy_path,
+                    m3ret_transform_kind_name ((M3retTransformKind) rs->whiten));
+    return FALSE;
+  }
+  g_autoptr (M3retIndex) index = m3ret_index_new_transformed (plugin, config, e->dim, transform,
+                                                              threads, error);
   if (index == NULL || !m3ret_index_add (index, e->data, e->n_rows, error))
     return FALSE;
   gboolean bare = e->items == NULL;
@@ -56,8 +68,13 @@ build_index (M3retPipeline *pipeline, const gchar *pipeline_path, const gchar *n
   if (e->provenance == NULL)
     fprintf (stderr, "m3ret index: note: %s does not record which encoder made it, so query "
                      "cannot check its weights against the index\n", npy_path);
-  printf ("%s: %zu vectors of %u, retriever %s, built in %.1f s\n", out_path, e->n_rows, e->dim,
-          m3ret_index_plugin_name (index), (g_get_monotonic_time () - start) / 1e6);
+  const M3retTransform *t = m3ret_index_get_transform (index);
+  g_autofree gchar *post = t == NULL ? g_strdup ("")
+                           : t->kind == M3RET_TRANSFORM_PCA
+                             ? g_strdup_printf (", PCA-whitened to %u", t->out_dim)
+                             : g_strdup (", centred");
+  printf ("%s: %zu vectors of %u%s, retriever %s, built in %.1f s\n", out_path, e->n_rows, e->dim,
+          post, m3ret_index_plugin_name (index), (g_get_monotonic_time () - start) / 1e6);
   return TRUE;
 }
 

@@ -42,8 +42,9 @@ typedef enum {
 #define M3RET_N_PRESETS (M3RET_PRESET_BASE + 1)
 
 typedef enum {
-  M3RET_POOL_CLS,  /* the final CLS token */
-  M3RET_POOL_MEAN  /* the mean of the final patch tokens */
+  M3RET_POOL_CLS,      /* the final CLS token */
+  M3RET_POOL_MEAN,     /* the mean of the final patch tokens */
+  M3RET_POOL_CLS_MEAN  /* both, each L2-normalised, concatenated (2·D wide) */
 } M3retPool;
 
 /* The name of @preset as [encoder] preset= writes it. */
@@ -54,6 +55,8 @@ void m3ret_vit_preset_shape (M3retPreset preset, gint *dim, gint *depth, gint *h
 gboolean m3ret_vit_preset_from_name (const gchar *name, M3retPreset *preset, GError **error);
 /* The name of @pool as [encoder] pool= writes it. */
 const gchar *m3ret_vit_pool_name (M3retPool pool);
+/* Width of the embedding of @pool from a D-wide encoder. */
+gint m3ret_vit_pool_dim (M3retPool pool, gint dim);
 
 typedef struct _M3retVitConfig {
   gint dim;         /* D */
@@ -133,9 +136,11 @@ M3retTensor *m3ret_vit_embed_patches (M3retGraph *g, const M3retVit *vit, M3retT
  * Returns: (transfer none) B×(1+K)×D after the final norm, CLS first. */
 M3retTensor *m3ret_vit_forward (M3retGraph *g, const M3retVit *vit, M3retTensor *patches,
                                 const gint32 *keep, gint n_keep);
-/* Pooled (CLS or mean, per config) B×D, not normalised. */
+/* Pooled per config, not normalised: B×D (cls, mean), or B×2D for
+ * cls+mean (each half L2-normalised). */
 M3retTensor *m3ret_vit_pool (M3retGraph *g, const M3retVit *vit, M3retTensor *tokens);
-/* The retrieval embedding of patch rows: pooled and L2-normalised, B×D. */
+/* The retrieval embedding of patch rows: pooled and L2-normalised,
+ * B×m3ret_vit_pool_dim(). */
 M3retTensor *m3ret_vit_embed (M3retGraph *g, const M3retVit *vit, M3retTensor *patches);
 /* FLOPs of m3ret_vit_forward on @batch samples of @tokens tokens (K). */
 gdouble m3ret_vit_flops (const M3retVit *vit, gint batch, gint tokens);

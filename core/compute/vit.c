@@ -78,7 +78,18 @@ m3ret_vit_preset_from_name (const gchar *name, M3retPreset *preset, GError **err
 const gchar *
 m3ret_vit_pool_name (M3retPool pool)
 {
-  return pool == M3RET_POOL_MEAN ? "mean" : "cls";
+  switch (pool) {
+  case M3RET_POOL_MEAN: return "mean";
+  case M3RET_POOL_CLS_MEAN: return "cls+mean";
+  case M3RET_POOL_CLS: break;
+  }
+  return "cls";
+}
+
+gint
+m3ret_vit_pool_dim (M3retPool pool, gint dim)
+{
+  return pool == M3RET_POOL_CLS_MEAN ? 2 * dim : dim;
 }
 
 gboolean
@@ -486,10 +497,21 @@ m3ret_vit_pool (M3retGraph *g, const M3retVit *vit, M3retTensor *tokens)
   if (tokens == NULL)
     return NULL;
   gint64 b = tokens->shape[0], n = tokens->shape[1], d = tokens->shape[2];
-  if (vit->config.pool == M3RET_POOL_MEAN && n > 1)
-    return m3ret_op_mean_tokens (g, m3ret_op_slice_tokens (g, tokens, 1, (gint) (n - 1)));
   gint64 shape[2] = { b, d };
-  return m3ret_op_reshape (g, m3ret_op_slice_tokens (g, tokens, 0, 1), 2, shape);
+  M3retTensor *cls = m3ret_op_reshape (g, m3ret_op_slice_tokens (g, tokens, 0, 1), 2, shape);
+  if (vit->config.pool == M3RET_POOL_CLS)
+    return cls;
+  /* no patch token (cannot happen for a grid): their mean is the CLS */
+  M3retTensor *mean = n > 1 ? m3ret_op_mean_tokens (g, m3ret_op_slice_tokens (g, tokens, 1,
+                                                                              (gint) (n - 1)))
+                            : cls;
+  if (vit->config.pool == M3RET_POOL_MEAN)
+    return mean;
+  /* [cls/‖cls‖ | mean/‖mean‖] row by row: two one-token rows side by side */
+  gint64 row[3] = { b, 1, d }, both[2] = { b, 2 * d };
+  M3retTensor *a = m3ret_op_reshape (g, m3ret_op_l2normalize (g, cls, 1e-12f), 3, row);
+  M3retTensor *c = m3ret_op_reshape (g, m3ret_op_l2normalize (g, mean, 1e-12f), 3, row);
+  return m3ret_op_reshape (g, m3ret_op_concat_tokens (g, a, c), 2, both);
 }
 
 M3retTensor *

@@ -70,6 +70,8 @@ typedef struct {
 
 typedef struct {
   const gchar *plugin;
+  gint whiten;       /* none|center|pca: M3retTransformKind's order (m3ret-transform.h) */
+  gint64 whiten_dim; /* components pca keeps; 0 = as many as the database supports */
 } M3retRetrieverSettings;
 
 typedef struct {

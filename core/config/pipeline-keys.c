@@ -31,7 +31,7 @@ static const M3retKeySpec input_keys[] = {
 static const M3retKeySpec encoder_keys[] = {
   M3RET_KEY_ENUM_FIELD (M3retEncoderSettings, preset, "preset", "tiny", "micro|tiny|small|base",
                        "ViT size; the width, blocks and heads of each are in docs/PIPELINE.md"),
-  M3RET_KEY_ENUM_FIELD (M3retEncoderSettings, pool, "pool", "cls", "cls|mean", "retrieval embedding: final CLS or mean of patch tokens"),
+  M3RET_KEY_ENUM_FIELD (M3retEncoderSettings, pool, "pool", "cls", "cls|mean|cls+mean", "retrieval embedding: final CLS, mean of patch tokens, or both concatenated"),
   M3RET_KEY_STRING_FIELD (M3retEncoderSettings, init, "init", "", "start from released ViT weights (.safetensors, timm/MAE/DINO layout); relative to this file"),
   M3RET_KEY_END
 };
@@ -73,6 +73,8 @@ static const M3retKeySpec train_keys[] = {
 
 static const M3retKeySpec retriever_keys[] = {
   M3RET_KEY_PLUGIN_FIELD (M3retRetrieverSettings, plugin, "plugin", "flat", M3RET_PLUGIN_RETRIEVER, "nearest-neighbour index plugin"),
+  M3RET_KEY_ENUM_FIELD (M3retRetrieverSettings, whiten, "whiten", "none", "none|center|pca", "post-processing learned from the database: subtract its mean, or PCA-whiten"),
+  M3RET_KEY_INT_FIELD (M3retRetrieverSettings, whiten_dim, "whiten_dim", "0", 0, 65536, "components whiten=pca keeps; 0 = min(width, database rows - 1)"),
   M3RET_KEY_END
 };
 

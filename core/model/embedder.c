@@ -86,7 +86,8 @@ m3ret_embedder_get_dim (const M3retEmbedder *e)
 {
   if (e->raw)
     return m3ret_raw_feature_dim ((guint) m3ret_vit_get_config (e->vit)->in_chans);
-  return (guint) m3ret_vit_get_config (e->vit)->dim;
+  const M3retVitConfig *c = m3ret_vit_get_config (e->vit);
+  return (guint) m3ret_vit_pool_dim (c->pool, c->dim);
 }
 
 /* (transfer full) the batch's embeddings, batch->n × dim, on the host */

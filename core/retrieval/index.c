@@ -25,6 +25,7 @@ struct _M3retIndex {
   guint dim;
   M3retItems *items;
   gchar *provenance;
+  M3retTransform *transform; /* NULL: rows go to the retriever as they are */
 };
 
 struct _M3retIndexWriter {
@@ -70,14 +71,54 @@ M3retIndex *
 m3ret_index_new (const M3retPlugin *plugin, const M3retConfig *config, guint dim, guint n_threads,
                  GError **error)
 {
+  g_return_val_if_fail (dim > 0, NULL);
+  return m3ret_index_new_transformed (plugin, config, dim, NULL, n_threads, error);
+}
+
+M3retIndex *
+m3ret_index_new_transformed (const M3retPlugin *plugin, const M3retConfig *config, guint dim,
+                             M3retTransform *transform, guint n_threads, GError **error)
+{
+  g_autoptr (M3retTransform) owned = transform;
   g_return_val_if_fail (plugin != NULL && config != NULL && dim > 0, NULL);
+  g_return_val_if_fail (transform == NULL || transform->in_dim == dim, NULL);
   const M3retRetrieverVTable *vt = retriever_vtable (plugin, error);
   if (vt == NULL)
     return NULL;
-  gpointer handle = vt->create (config, dim, MAX (n_threads, 1), error);
+  if (owned != NULL && owned->kind == M3RET_TRANSFORM_NONE)
+    g_clear_pointer (&owned, m3ret_transform_free);
+  guint inner = owned != NULL ? owned->out_dim : dim;
+  gpointer handle = vt->create (config, inner, MAX (n_threads, 1), error);
   if (handle == NULL)
     return NULL;
-  return index_wrap (vt, m3ret_plugin_get_desc (plugin)->name, config, handle, dim);
+  M3retIndex *index = index_wrap (vt, m3ret_plugin_get_desc (plugin)->name, config, handle, dim);
+  index->transform = g_steal_pointer (&owned);
+  return index;
+}
+
+const M3retTransform *
+m3ret_index_get_transform (const M3retIndex *index)
+{
+  g_return_val_if_fail (index != NULL, NULL);
+  return index->transform;
+}
+
+/* (transfer full) @n rows through the index's transform, or NULL (no
+ * transform: use them as they are; or an error, with @error set) */
+static gfloat *
+transform_rows (const M3retIndex *index, const gfloat *rows, gsize n, const gchar *what,
+                gboolean *ok, GError **error)
+{
+  *ok = TRUE;
+  if (index->transform == NULL || n == 0)
+    return NULL;
+  gfloat *out = g_new (gfloat, n * index->transform->out_dim);
+  if (!m3ret_transform_apply (index->transform, rows, n, out, what, error)) {
+    g_free (out);
+    *ok = FALSE;
+    return NULL;
+  }
+  return out;
 }
 
 void
@@ -87,6 +128,7 @@ m3ret_index_free (M3retIndex *index)
     return;
   index->vt->destroy (index->handle);
   m3ret_items_free (index->items);
+  m3ret_transform_free (index->transform);
   m3ret_config_unref (index->config);
   g_free (index->plugin_name);
   g_free (index->provenance);
@@ -169,7 +211,11 @@ m3ret_index_add (M3retIndex *index, const gfloat *vectors, gsize n, GError **err
   g_return_val_if_fail (index != NULL && (vectors != NULL || n == 0), FALSE);
   if (!check_rows (vectors, n, index->dim, "database", error))
     return FALSE;
-  return n == 0 || index->vt->add (index->handle, vectors, n, error);
+  gboolean ok;
+  g_autofree gfloat *moved = transform_rows (index, vectors, n, "database", &ok, error);
+  if (!ok)
+    return FALSE;
+  return n == 0 || index->vt->add (index->handle, moved ? moved : vectors, n, error);
 }
 
 gboolean
@@ -222,6 +268,12 @@ m3ret_index_search_excluding (M3retIndex *index, const gfloat *queries, gsize n_
     return FALSE;
   if (n_queries == 0)
     return TRUE;
+  gboolean ok;
+  g_autofree gfloat *moved = transform_rows (index, queries, n_queries, "query", &ok, error);
+  if (!ok)
+    return FALSE;
+  if (moved != NULL)
+    queries = moved;
   gsize most = 0;
   for (gsize q = 0; exclude != NULL && q < n_queries; q++)
     most = MAX (most, exclude->offsets[q + 1] - exclude->offsets[q]);
@@ -290,10 +342,17 @@ meta_text (const M3retIndex *index)
   GString *meta = g_string_new (NULL);
   if (index->provenance != NULL)
     g_string_append_printf (meta, "provenance=%s\n", index->provenance);
+  if (index->transform != NULL) {
+    g_autofree gchar *t = m3ret_transform_to_text (index->transform);
+    g_string_append_printf (meta, "transform=%s\n", t);
+  }
   g_auto (GStrv) settings = m3ret_config_dump (index->config);
   for (gchar **kv = settings; *kv != NULL; kv++) {
-    /* "plugin" is the header's name; values never hold a newline (GKeyFile). */
-    if (g_str_has_prefix (*kv, "plugin=") || strchr (*kv, '\n') != NULL)
+    /* The core's [retriever] keys are not the plugin's: "plugin" is the
+     * header's name, the whiten keys became the transform line.  Values
+     * never hold a newline (GKeyFile). */
+    if (g_str_has_prefix (*kv, "plugin=") || g_str_has_prefix (*kv, "whiten=") ||
+        g_str_has_prefix (*kv, "whiten_dim=") || strchr (*kv, '\n') != NULL)
       continue;
     g_string_append_printf (meta, "retriever.%s\n", *kv);
   }
@@ -459,8 +518,18 @@ index_decode (const M3retPlugin *plugin, const M3retRetrieverVTable *vt, const M
       return NULL;
     }
   }
+  g_autoptr (M3retTransform) transform = NULL;
+  g_autofree gchar *transform_text = meta_value ((const gchar *) bytes + HEADER_SIZE, meta_len,
+                                                 "transform");
+  if (transform_text != NULL &&
+      (transform = m3ret_transform_from_text (transform_text, dim, error)) == NULL) {
+    m3ret_items_free (items);
+    g_prefix_error (error, "%s: ", path);
+    return NULL;
+  }
+  guint inner = transform != NULL ? transform->out_dim : dim;
   GError *local = NULL;
-  gpointer handle = vt->load (config, dim, count, bytes + HEADER_SIZE + meta_len + items_len,
+  gpointer handle = vt->load (config, inner, count, bytes + HEADER_SIZE + meta_len + items_len,
                               payload_len,
                               MAX (n_threads, 1), &local);
   if (handle == NULL) {
@@ -475,6 +544,7 @@ index_decode (const M3retPlugin *plugin, const M3retRetrieverVTable *vt, const M
   }
   M3retIndex *index = index_wrap (vt, name, config, handle, dim);
   index->items = items;
+  index->transform = g_steal_pointer (&transform);
   index->provenance = meta_value ((const gchar *) bytes + HEADER_SIZE, meta_len, "provenance");
   if (vt->count (handle) != count) {
     m3ret_index_free (index);

@@ -7,15 +7,18 @@
  *   offset 0   "M3RETIDX", u32 container version (2), u32 dim, u64 count,
  *              char[32] plugin name (NUL padded), u64 meta length
  *   64         meta: text lines "provenance=LINE" (the encoder that made the
- *              vectors, m3ret-provenance.h; absent when unknown) and
+ *              vectors, m3ret-provenance.h; absent when unknown),
+ *              "transform=TEXT" (version 3: the post-processing learned from
+ *              the database, m3ret-transform.h; absent when none) and
  *              "retriever.KEY=VALUE" (every key the retriever was built with)
  *   ...        the items as sidecar CSV text (m3ret-embeddings.h), may be empty
  *   ...        the plugin's payload
  *   end - 24   u64 items length, u64 payload length,
  *              u32 CRC-32 of every byte before it, "M3IX"
  *
- * Version 1 files (no meta section: bytes 56..63 were reserved zeros) are
- * still read.  All integers little-endian.  Loading refuses, with M3RET_FORMAT_ERROR and
+ * Version 1 files (no meta section: bytes 56..63 were reserved zeros) and
+ * version 2 files (no transform: older builds would ignore one, so files
+ * that may hold it are version 3) are still read.  All integers little-endian.  Loading refuses, with M3RET_FORMAT_ERROR and
  * a message naming the file and the reason: another kind of file, a newer
  * container version, a truncated or corrupt file, an index of another
  * retriever plugin, and a payload its plugin cannot use.
@@ -27,10 +30,11 @@
 
 #include "m3ret-embeddings.h"
 #include "m3ret-registry.h"
+#include "m3ret-transform.h"
 
 G_BEGIN_DECLS
 
-#define M3RET_INDEX_FILE_VERSION 2
+#define M3RET_INDEX_FILE_VERSION 3
 /* The oldest container version this build still reads. */
 #define M3RET_INDEX_FILE_VERSION_OLDEST 1
 
@@ -53,6 +57,15 @@ M3retIndex *m3ret_index_open (M3retRegistry *registry, const gchar *path, guint 
 M3retIndex *m3ret_index_load (const M3retPlugin *plugin, const M3retConfig *config,
                               const gchar *path, guint n_threads, GError **error);
 
+/* As m3ret_index_new(), with @transform (transfer full; NULL or kind none:
+ * none; its in_dim is @dim): rows added and queries searched are first
+ * sent through it, the retriever holds its out_dim-wide rows, and the
+ * file keeps it. */
+M3retIndex *m3ret_index_new_transformed (const M3retPlugin *plugin, const M3retConfig *config,
+                                         guint dim, M3retTransform *transform, guint n_threads,
+                                         GError **error);
+/* (transfer none) the index's transform, or NULL */
+const M3retTransform *m3ret_index_get_transform (const M3retIndex *index);
 void m3ret_index_free (M3retIndex *index);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (M3retIndex, m3ret_index_free)
 
