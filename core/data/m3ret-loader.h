@@ -41,6 +41,12 @@ typedef struct {
   /* TRAIN: the number of the first batch delivered (a resumed run starts
    * where it stopped; batch b is the same whatever came before) */
   guint64 first_batch;
+  /* TRAIN, data-parallel: deliver only samples shard_first …
+   * shard_first + shard_count − 1 of each batch of batch_size, drawn and
+   * rendered exactly as the whole batch would be (a rank's share of the
+   * global batch); shard_count 0: the whole batch */
+  guint shard_first;
+  guint shard_count;
   guint64 seed;
   /* TRAIN: sampling weight per modality name (any case); n_weights = 0
    * weighs every modality of the manifest equally, otherwise unlisted
