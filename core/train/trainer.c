@@ -61,6 +61,8 @@ struct _M3retTrainer {
   gint rank, n_ranks;
   gfloat *grads;          /* one flat host buffer of every trainable gradient */
   gsize n_grads;
+  gint64 comm_us;         /* spent averaging gradients (copies and all-reduce) */
+  gint64 steps_us;        /* spent in steps, this run */
 };
 
 void
@@ -507,7 +509,9 @@ m3ret_trainer_run (M3retTrainer *t, const volatile gint *stop, GError **error)
     /* The global loss is the ranks' mean, as the gradient is. */
     gdouble loss_value = m3ret_tensor_item (loss);
     if (t->n_ranks > 1) {
+      gint64 c0 = g_get_monotonic_time ();
       average_gradients (t);
+      t->comm_us += g_get_monotonic_time () - c0;
       m3ret_dist_allreduce_sum (t->dist, &loss_value, 1);
       loss_value /= t->n_ranks;
     }
@@ -534,6 +538,7 @@ m3ret_trainer_run (M3retTrainer *t, const volatile gint *stop, GError **error)
     }
 
     gint64 t1 = g_get_monotonic_time ();
+    t->steps_us += t1 - t0;
     gdouble images_per_s = (gdouble) batch->n * t->n_ranks / MAX (1e-9, (t1 - t0) / 1e6);
     gdouble elapsed = (t1 - start) / 1e6;
     t->step++;
@@ -550,6 +555,11 @@ m3ret_trainer_run (M3retTrainer *t, const volatile gint *stop, GError **error)
   }
   if (!t->started && !open_log (t, error))
     return FALSE;
+  if (t->n_ranks > 1 && t->rank == 0 && !t->options.quiet && t->steps_us > 0)
+    fprintf (stderr, "m3ret train: %d ranks: %.1f ms a step, %.1f%% of it averaging %.1f MB of "
+             "gradients (rank 0)\n", t->n_ranks,
+             t->steps_us / 1e3 / MAX (1, t->step - first), 100.0 * t->comm_us / t->steps_us,
+             t->n_grads * 4 / 1e6);
   if (t->step != t->saved_step && !save (t, error))
     return FALSE;
   return plot_log (t, error);
