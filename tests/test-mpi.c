@@ -388,6 +388,40 @@ START_TEST (test_sigterm_stops_every_rank)
 }
 END_TEST
 
+/* A rank that fails mid-run (a file it cannot read) ends every rank, with
+ * its own error, instead of leaving the others waiting in the all-reduce. */
+START_TEST (test_failing_rank_ends_job)
+{
+  g_autofree gchar *manifest = g_build_filename (dir, "data", "manifest.csv", NULL);
+  g_autofree gchar *bad = g_build_filename (dir, "data", "bad.csv", NULL);
+  g_autofree gchar *broken = g_build_filename (dir, "data", "broken.png", NULL);
+  g_autofree gchar *text = NULL;
+  ck_assert (g_file_get_contents (manifest, &text, NULL, NULL));
+  g_autofree gchar *with_bad = g_strconcat (text, "broken.png,xray,head,database\n", NULL);
+  ck_assert (g_file_set_contents (bad, with_bad, -1, NULL));
+  ck_assert (g_file_set_contents (broken, "\x89PNG\r\n\x1a\n truncated", -1, NULL));
+  g_autofree gchar *ini = write_pipeline ("bad.ini", "mae", MAE_KEYS, 6, 2000, 0);
+  g_autofree gchar *pipeline = NULL;
+  ck_assert (g_file_get_contents (ini, &pipeline, NULL, NULL));
+  const gchar *at = strstr (pipeline, "data/manifest.csv");
+  ck_assert (at != NULL);
+  g_autofree gchar *head = g_strndup (pipeline, at - pipeline);
+  g_autofree gchar *edited = g_strconcat (head, "data/bad.csv", at + strlen ("data/manifest.csv"),
+                                          NULL);
+  ck_assert (g_file_set_contents (ini, edited, -1, NULL));
+  g_autofree gchar *out = g_build_filename (dir, "failing", NULL);
+  const gchar *args[] = { "train", ini, "--out", out, "-q", NULL };
+  gint64 t0 = g_get_monotonic_time ();
+  M3retCheckRun r = run_ranks (2, args);
+  g_printerr ("a rank that fails: the job ended in %.1f s, status %d\n",
+              (g_get_monotonic_time () - t0) / 1e6, r.status);
+  ck_assert_int_ne (r.status, 0);
+  ck_assert_msg (strstr (r.err, "m3ret: error: rank ") && strstr (r.err, " of 2: ")
+                 && strstr (r.err, "broken.png"), "%s", r.err);
+  m3ret_check_run_clear (&r);
+}
+END_TEST
+
 START_TEST (test_batch_must_divide)
 {
   g_autofree gchar *ini = write_pipeline ("odd.ini", "mae", MAE_KEYS, 5, 2, 0);
@@ -416,6 +450,7 @@ mpi_suite (void)
   tcase_add_test (tc, test_resume_on_another_n);
   tcase_add_test (tc, test_killed_rank_ends_job);
   tcase_add_test (tc, test_sigterm_stops_every_rank);
+  tcase_add_test (tc, test_failing_rank_ends_job);
   tcase_add_test (tc, test_batch_must_divide);
   suite_add_tcase (s, tc);
   return s;
