@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "dist-private.h"
 #include "m3ret-provenance.h"
 
 void
@@ -181,6 +182,29 @@ cli_resolve_manifest (M3retEmbedder *embedder, M3retManifest *manifest, const gc
   gboolean ok = m3ret_embedder_resolve (embedder, manifest, error);
   cli_report_notices (manifest);
   return ok;
+}
+
+gboolean
+cli_ranks_ok (const M3retDist *dist, gboolean ok, gboolean *report)
+{
+  *report = !ok;
+  if (!m3ret_dist_is_parallel (dist))
+    return ok;
+  gint rank = m3ret_dist_get_rank (dist), size = m3ret_dist_get_size (dist);
+  gint64 failed = m3ret_dist_allreduce_max (dist, ok ? 0 : size - rank);
+  /* rank size − failed is the lowest that failed */
+  *report = failed > 0 && size - failed == rank;
+  return failed == 0;
+}
+
+void
+cli_rank_abort (const M3retDist *dist, const GError *error)
+{
+  if (!m3ret_dist_is_parallel (dist))
+    return;
+  fprintf (stderr, "m3ret: error: rank %d of %d: %s\n", m3ret_dist_get_rank (dist),
+           m3ret_dist_get_size (dist), error->message);
+  m3ret_dist_abort (dist, M3RET_EXIT_FAILURE);
 }
 
 gint

@@ -108,21 +108,16 @@ cmd_train (gint argc, gchar **argv)
   };
   if (pipeline != NULL && check_files (argv[1], pipeline, options.out_dir, resume, &error))
     trainer = m3ret_trainer_new (registry, pipeline, &options, &error);
-  if (parallel) {
-    /* The ranks fail together before the first step: the lowest failing
-     * rank alone prints its reason (they usually share it). */
-    gint rank = m3ret_dist_get_rank (dist), size = m3ret_dist_get_size (dist);
-    gint64 failed = m3ret_dist_allreduce_max (dist, trainer == NULL ? size - rank : 0);
-    if (failed > 0) { /* rank size − failed is the lowest that failed */
-      if (size - failed == rank)
-        goto fail;
-      g_clear_error (&error);
-      status = M3RET_EXIT_FAILURE;
-      goto out;
-    }
+  /* The ranks fail together before the first step, the lowest failing
+   * one printing its reason. */
+  gboolean report;
+  if (!cli_ranks_ok (dist, trainer != NULL, &report)) {
+    if (report)
+      goto fail;
+    g_clear_error (&error);
+    status = M3RET_EXIT_FAILURE;
+    goto out;
   }
-  if (trainer == NULL)
-    goto fail;
   gint64 was = m3ret_trainer_get_resumed_total (trainer), now = m3ret_trainer_get_total (trainer);
   if (was > 0 && was != now && lead)
     fprintf (stderr, "m3ret train: note: %s comes from a run of %" G_GINT64_FORMAT " steps, this "
@@ -139,13 +134,9 @@ cmd_train (gint argc, gchar **argv)
   sigaction (SIGINT, &sa, NULL);
   sigaction (SIGTERM, &sa, NULL);
   if (!m3ret_trainer_run (trainer, &stop_signal, &error)) {
-    if (parallel) {
-      /* The other ranks may wait for this one in a collective: the job
-       * ends here, with this rank's reason, rather than hanging. */
-      fprintf (stderr, "m3ret: error: rank %d of %d: %s\n", m3ret_dist_get_rank (dist),
-               m3ret_dist_get_size (dist), error->message);
-      m3ret_dist_abort (dist, M3RET_EXIT_FAILURE);
-    }
+    /* The other ranks may wait for this one in a collective: the job
+     * ends here, with this rank's reason, rather than hanging. */
+    cli_rank_abort (dist, error);
     goto fail;
   }
   /* Every rank stopped after the same step; they report the same signal. */

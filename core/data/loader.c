@@ -47,6 +47,7 @@ struct _M3retLoader {
   GQueue pending;             /* Pending*, in batch order */
   guint64 next_number;
   guint cursor;               /* SEQUENTIAL: next manifest entry */
+  guint end;                  /* SEQUENTIAL: one past the last entry */
   gboolean stop;
   GPtrArray *threads;
 };
@@ -132,7 +133,7 @@ plan_batch (M3retLoader *l)
   guint64 number = l->next_number;
   M3retBatch *b;
   if (l->opts.mode == M3RET_LOADER_SEQUENTIAL) {
-    guint total = m3ret_manifest_size (l->manifest);
+    guint total = l->end;
     if (l->cursor >= total)
       return NULL;
     M3retLayout layout = m3ret_manifest_get_layout (l->manifest, l->cursor);
@@ -443,6 +444,12 @@ m3ret_loader_new (M3retManifest *manifest, const M3retModalities *set,
   l->opts = *options;
   if (options->mode != M3RET_LOADER_TRAIN)
     l->opts.shard_first = l->opts.shard_count = 0;
+  l->end = m3ret_manifest_size (manifest);
+  if (options->mode == M3RET_LOADER_SEQUENTIAL) {
+    if (options->end_entry > 0)
+      l->end = MIN (l->end, options->end_entry);
+    l->cursor = MIN (options->first_entry, l->end);
+  }
   l->next_number = options->mode == M3RET_LOADER_TRAIN ? options->first_batch : 0;
   l->groups = g_array_new (FALSE, FALSE, sizeof (Group));
   g_mutex_init (&l->lock);
@@ -480,8 +487,7 @@ next_finished (M3retLoader *l)
       finish_slot (l, p, slot, e);
       continue;
     }
-    if (head == NULL && l->opts.mode == M3RET_LOADER_SEQUENTIAL &&
-        l->cursor >= m3ret_manifest_size (l->manifest))
+    if (head == NULL && l->opts.mode == M3RET_LOADER_SEQUENTIAL && l->cursor >= l->end)
       break;
     g_cond_broadcast (&l->cond);
     g_cond_wait (&l->cond, &l->lock);

@@ -47,6 +47,11 @@ typedef struct {
    * global batch); shard_count 0: the whole batch */
   guint shard_first;
   guint shard_count;
+  /* SEQUENTIAL: only entries first_entry … end_entry − 1 (end_entry 0:
+   * to the end), batched as a pass over the whole manifest batches them
+   * when first_entry starts one of its batches (a rank's share) */
+  guint first_entry;
+  guint end_entry;
   guint64 seed;
   /* TRAIN: sampling weight per modality name (any case); n_weights = 0
    * weighs every modality of the manifest equally, otherwise unlisted

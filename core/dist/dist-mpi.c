@@ -98,6 +98,16 @@ m3ret_dist_allreduce_sum_floats (const M3retDist *dist, gfloat *values, gsize n)
                    MPI_COMM_WORLD);
 }
 
+void
+m3ret_dist_gather_or (const M3retDist *dist, guint32 *values, gsize n)
+{
+  if (!m3ret_dist_is_parallel (dist))
+    return;
+  for (gsize at = 0; at < n; at += MAX_PIECE)
+    MPI_Reduce (dist->rank == 0 ? MPI_IN_PLACE : values + at, values + at,
+                (int) MIN (MAX_PIECE, n - at), MPI_UINT32_T, MPI_BOR, 0, MPI_COMM_WORLD);
+}
+
 gint64
 m3ret_dist_allreduce_max (const M3retDist *dist, gint64 value)
 {

@@ -40,6 +40,11 @@ gboolean m3ret_dist_is_parallel (const M3retDist *dist);
  * ranks, the same bits on every rank. */
 void m3ret_dist_allreduce_sum_floats (const M3retDist *dist, gfloat *values, gsize n);
 
+/* Collective: @values (@n 32-bit words, host) replaced on rank 0 by their
+ * bitwise OR over the ranks (other ranks' buffers are left as they are):
+ * rows each rank filled alone, zeros elsewhere, gathered bit for bit. */
+void m3ret_dist_gather_or (const M3retDist *dist, guint32 *values, gsize n);
+
 /* Collective: the largest of every rank's @value. */
 gint64 m3ret_dist_allreduce_max (const M3retDist *dist, gint64 value);
 

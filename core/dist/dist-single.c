@@ -57,6 +57,11 @@ m3ret_dist_allreduce_sum_floats (const M3retDist *dist, gfloat *values, gsize n)
 {
 }
 
+void
+m3ret_dist_gather_or (const M3retDist *dist, guint32 *values, gsize n)
+{
+}
+
 gint64
 m3ret_dist_allreduce_max (const M3retDist *dist, gint64 value)
 {
