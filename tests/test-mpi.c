@@ -4,8 +4,9 @@
  * bit for bit at a fixed N, a checkpoint resumes on another N, a rank
  * killed mid-run ends the job with a non-zero status and leaves the last
  * checkpoint whole, SIGTERM to one rank stops every rank after the same
- * step, and a global batch N does not divide is refused once, naming the
- * key.  Skipped (status 77) in a build without MPI or without mpirun, after
+ * step, a rank that fails ends the job with its error, a global batch N
+ * does not divide is refused once, naming the key, and `embed` and `eval`
+ * on several ranks give one process's files and figures.  Skipped (status 77) in a build without MPI or without mpirun, after
  * checking that such a build says how to enable MPI when launched as a rank. */
 #include "config.h"
 
@@ -422,6 +423,52 @@ START_TEST (test_failing_rank_ends_job)
 }
 END_TEST
 
+static gchar *
+file_text (const gchar *path)
+{
+  gchar *text = NULL;
+  gsize len = 0;
+  ck_assert_msg (g_file_get_contents (path, &text, &len, NULL), "%s missing", path);
+  return text;
+}
+
+/* `embed` on 2 ranks writes the one .npy and sidecar of 1 process, bit for
+ * bit, and `eval` on 3 ranks prints 1 process's figures. */
+START_TEST (test_embed_and_eval_across_ranks)
+{
+  g_autofree gchar *ini = write_pipeline ("embed.ini", "mae", MAE_KEYS, 6, 2, 0);
+  g_autofree gchar *manifest = g_build_filename (dir, "data", "manifest.csv", NULL);
+  gchar *npy[2], *csv[2];
+  for (gint i = 0; i < 2; i++) {
+    npy[i] = g_strdup_printf ("%s/embed-%d.npy", dir, i + 1);
+    csv[i] = g_strdup_printf ("%s/embed-%d.csv", dir, i + 1);
+    const gchar *args[] = { "embed", ini, "--checkpoint", "random", "--manifest", manifest,
+                            "--out", npy[i], "-b", "5", NULL };
+    M3retCheckRun r = run_ranks (i == 0 ? 0 : 2, args);
+    ck_assert_msg (r.status == 0, "%s", r.err);
+    m3ret_check_run_clear (&r);
+  }
+  g_autofree gchar *a = NULL, *b = NULL;
+  gsize la = 0, lb = 0;
+  ck_assert (g_file_get_contents (npy[0], &a, &la, NULL) && g_file_get_contents (npy[1], &b, &lb, NULL));
+  ck_assert (la == lb && la > 128 && memcmp (a, b, la) == 0);
+  g_autofree gchar *ca = file_text (csv[0]), *cb = file_text (csv[1]);
+  ck_assert_str_eq (ca, cb);
+  for (gint i = 0; i < 2; i++) {
+    g_free (npy[i]);
+    g_free (csv[i]);
+  }
+  const gchar *args[] = { "eval", ini, "--checkpoint", "random", "--query", manifest,
+                          "--database", manifest, "-b", "4", NULL };
+  M3retCheckRun one = run_ranks (0, args), three = run_ranks (3, args);
+  ck_assert_msg (one.status == 0 && three.status == 0, "%s / %s", one.err, three.err);
+  ck_assert (strstr (one.out, "R@1") != NULL);
+  ck_assert_str_eq (one.out, three.out);
+  m3ret_check_run_clear (&one);
+  m3ret_check_run_clear (&three);
+}
+END_TEST
+
 START_TEST (test_batch_must_divide)
 {
   g_autofree gchar *ini = write_pipeline ("odd.ini", "mae", MAE_KEYS, 5, 2, 0);
@@ -452,6 +499,7 @@ mpi_suite (void)
   tcase_add_test (tc, test_sigterm_stops_every_rank);
   tcase_add_test (tc, test_failing_rank_ends_job);
   tcase_add_test (tc, test_batch_must_divide);
+  tcase_add_test (tc, test_embed_and_eval_across_ranks);
   suite_add_tcase (s, tc);
   return s;
 }

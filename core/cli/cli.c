@@ -151,10 +151,19 @@ cli_fail (const GError *error)
   return M3RET_EXIT_FAILURE;
 }
 
+/* Data-parallel: ranks other than 0 leave notices and skips to rank 0. */
+static gboolean quiet_rank;
+
+void
+cli_set_quiet_rank (gboolean quiet)
+{
+  quiet_rank = quiet;
+}
+
 void
 cli_report_skips (const gchar *command, M3retSkips *skips)
 {
-  if (skips == NULL || m3ret_skips_count (skips) == 0)
+  if (quiet_rank || skips == NULL || m3ret_skips_count (skips) == 0)
     return;
   g_autofree gchar *summary = m3ret_skips_summary (skips);
   fprintf (stderr, "m3ret %s: %s", command, summary);
@@ -163,7 +172,7 @@ cli_report_skips (const gchar *command, M3retSkips *skips)
 void
 cli_report_notices (const M3retManifest *manifest)
 {
-  for (guint i = 0; manifest != NULL && i < m3ret_manifest_n_notices (manifest); i++)
+  for (guint i = 0; !quiet_rank && manifest != NULL && i < m3ret_manifest_n_notices (manifest); i++)
     fprintf (stderr, "m3ret: warning: %s\n", m3ret_manifest_get_notice (manifest, i));
 }
 

@@ -66,6 +66,9 @@ gint cli_fail (const GError *error);
  * whether this rank is the lowest that failed, the one that prints its
  * error (the ranks usually fail alike: the message comes once). */
 typedef struct _M3retDist M3retDist;
+/* With TRUE, cli_report_notices() and cli_report_skips() print nothing:
+ * for the ranks other than 0 of a data-parallel command. */
+void cli_set_quiet_rank (gboolean quiet);
 gboolean cli_ranks_ok (const M3retDist *dist, gboolean ok, gboolean *report);
 /* Data-parallel, after a rank failed where the others may wait for it in a
  * collective: prints "m3ret: error: rank R of N: MESSAGE" and ends the

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dist-private.h"
 #include "m3ret-embedder.h"
 #include "m3ret-metrics.h"
 
@@ -80,7 +81,8 @@ side_embed (const Side *s, M3retEmbedder *embedder, guint batch, gboolean allow_
 /* Both sides through @embedder, scored with the pipeline's retriever. */
 static M3retMetricsTable *
 evaluate (const M3retPipeline *pipeline, M3retEmbedder *embedder, const Side *query,
-          const Side *database, guint batch, gboolean allow_mismatch, GArray *ks, GError **error)
+          const Side *database, guint batch, gboolean allow_mismatch, GArray *ks,
+          const M3retDist *dist, GError **error)
 {
   g_autoptr (M3retEmbeddings) q_made = NULL;
   g_autoptr (M3retEmbeddings) d_made = NULL;
@@ -88,8 +90,12 @@ evaluate (const M3retPipeline *pipeline, M3retEmbedder *embedder, const Side *qu
   const M3retEmbeddings *d = q ? side_embed (database, embedder, batch, allow_mismatch, &d_made,
                                              error)
                                : NULL;
-  if (d == NULL)
+  if (d == NULL) {
+    cli_rank_abort (dist, *error); /* the other ranks may wait for this one */
     return NULL;
+  }
+  if (m3ret_dist_get_rank (dist) != 0) /* rank 0 alone has the rows, and scores them */
+    return m3ret_metrics_table_new ((const guint *) ks->data, ks->len);
   M3retConfig *retriever = m3ret_pipeline_get_config (pipeline, "retriever");
   guint threads = (guint) m3ret_pipeline_get_settings (pipeline)->pipeline.threads;
   return m3ret_metrics_evaluate (m3ret_pipeline_get_plugin (pipeline, M3RET_PLUGIN_RETRIEVER),
@@ -187,6 +193,16 @@ cmd_eval (gint argc, gchar **argv)
   g_array_sort (ks, compare_uint);
 
   GError *error = NULL;
+  /* Under mpirun or srun: each rank embeds a share, rank 0 scores. */
+  M3retDist *dist = m3ret_dist_get (&error);
+  if (dist == NULL) {
+    gint failed = cli_fail (error);
+    g_clear_error (&error);
+    g_strfreev (common.plugin_paths);
+    return failed;
+  }
+  gboolean lead = m3ret_dist_get_rank (dist) == 0, report;
+  cli_set_quiet_rank (!lead);
   gint status = M3RET_EXIT_OK;
   M3retRegistry *registry = cli_registry (&common);
   M3retPipeline *pipeline = NULL;
@@ -197,7 +213,7 @@ cmd_eval (gint argc, gchar **argv)
   Side d = { database, "--database", "database", NULL, NULL };
   g_autoptr (M3retRunFiles) files = m3ret_run_files_new ();
   if ((pipeline = m3ret_pipeline_load (registry, argv[1], &error)) == NULL)
-    goto fail;
+    goto agree;
   cli_add_pipeline_inputs (files, argv[1], pipeline);
   if (g_strcmp0 (checkpoint, M3RET_CHECKPOINT_RANDOM) != 0)
     m3ret_run_files_add_input (files, checkpoint, "--checkpoint");
@@ -206,7 +222,7 @@ cmd_eval (gint argc, gchar **argv)
   m3ret_run_files_add_output (files, json, "--json report", "--json");
   if (!side_load (&q, pipeline, files, &error) || !side_load (&d, pipeline, files, &error) ||
       !m3ret_run_files_check (files, &error))
-    goto fail;
+    goto agree;
   if (baseline != NULL && (q.embeddings != NULL || d.embeddings != NULL)) {
     status = cli_usage_error ("eval", "--baseline embeds with other weights, so it needs "
                                       "manifests, not embeddings, for --query and --database");
@@ -214,24 +230,40 @@ cmd_eval (gint argc, gchar **argv)
   }
   skips = m3ret_skips_new_for (m3ret_pipeline_get_settings (pipeline)->data.on_error);
   if ((embedder = m3ret_embedder_new (registry, pipeline, checkpoint, &error)) == NULL)
-    goto fail;
+    goto agree;
   m3ret_embedder_set_skips (embedder, skips);
+  m3ret_embedder_set_dist (embedder, dist);
   /* Once, before either encoder runs, so each notice is printed once. */
   if ((q.manifest != NULL && !cli_resolve_manifest (embedder, q.manifest, modality, &error)) ||
       (d.manifest != NULL && !cli_resolve_manifest (embedder, d.manifest, modality, &error)))
-    goto fail;
+    goto agree;
   if (baseline != NULL) {
     if ((base_embedder = m3ret_embedder_new (registry, pipeline, baseline, &error)) == NULL)
-      goto fail;
+      goto agree;
     m3ret_embedder_set_skips (base_embedder, skips);
+    m3ret_embedder_set_dist (base_embedder, dist);
+  }
+agree:
+  /* The ranks fail together before the heavy work, the lowest failing one
+   * printing its reason. */
+  if (!cli_ranks_ok (dist, error == NULL, &report)) {
+    if (report)
+      goto fail;
+    status = M3RET_EXIT_FAILURE;
+    g_clear_error (&error);
+    goto out;
+  }
+  if (baseline != NULL) {
     base_table = evaluate (pipeline, base_embedder, &q, &d, (guint) batch, allow_mismatch, ks,
-                           &error);
+                           dist, &error);
     if (base_table == NULL)
       goto fail;
   }
-  table = evaluate (pipeline, embedder, &q, &d, (guint) batch, allow_mismatch, ks, &error);
+  table = evaluate (pipeline, embedder, &q, &d, (guint) batch, allow_mismatch, ks, dist, &error);
   if (table == NULL)
     goto fail;
+  if (!lead)
+    goto out;
   printf ("checkpoint: %s\n", checkpoint);
   m3ret_metrics_table_print (table, stdout);
   if (base_table != NULL)
@@ -255,5 +287,6 @@ out:
   m3ret_pipeline_free (pipeline);
   m3ret_registry_free (registry);
   g_strfreev (common.plugin_paths);
+  m3ret_dist_finalize (dist);
   return status;
 }
