@@ -28,6 +28,21 @@ m3ret_dist_launcher_size (void)
   return 1;
 }
 
+gint
+m3ret_dist_launcher_local_size (void)
+{
+  static const gchar *const vars[] = { "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS",
+                                       "SLURM_NTASKS_PER_NODE" };
+  for (guint i = 0; i < G_N_ELEMENTS (vars); i++) {
+    const gchar *v = g_getenv (vars[i]);
+    gchar *end = NULL;
+    gint64 n = v != NULL ? g_ascii_strtoll (v, &end, 10) : 0;
+    if (v != NULL && end != v && *end == '\0' && n >= 1 && n <= G_MAXINT)
+      return (gint) n;
+  }
+  return 1;
+}
+
 static void
 allreduce_backward (M3retGraph *g, M3retTensor *out, M3retTensor *const *inputs, guint n_inputs,
                     gpointer user_data)

@@ -25,12 +25,12 @@ m3ret_dist_available (void)
 static gboolean
 launched (void)
 {
-  static const gchar *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMI_RANK", "PMIX_RANK",
-                                       "SLURM_STEP_NUM_TASKS" };
+  static const gchar *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMI_RANK", "PMIX_RANK" };
   for (guint i = 0; i < G_N_ELEMENTS (vars); i++)
     if (g_getenv (vars[i]) != NULL)
       return TRUE;
-  return FALSE;
+  /* a shell inside a one-task srun step is not a rank */
+  return m3ret_dist_launcher_size () > 1;
 }
 
 M3retDist *

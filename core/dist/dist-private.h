@@ -27,6 +27,10 @@ gboolean m3ret_dist_available (void);
  * environment; 1 when not launched by one. */
 gint m3ret_dist_launcher_size (void);
 
+/* How many of the job's ranks the launcher started on this machine; 1
+ * when not launched by one. */
+gint m3ret_dist_launcher_local_size (void);
+
 /* Returns: (transfer none) the run's ranks, set up on the first call
  * (MPI_Init when the process was launched by mpirun or srun; a single
  * process otherwise).  NULL with @error when this build has no MPI but the
