@@ -24,7 +24,7 @@ packages="build-essential autoconf automake libtool pkg-config
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
   libnifti2-dev zlib1g-dev libcairo2-dev libjson-glib-dev check libhnswlib-dev libtorch-dev
   valgrind clang libclang-rt-14-dev
-  python3-numpy"
+  python3-numpy libopenmpi-dev openmpi-bin"
 
 missing=""
 for p in $packages; do

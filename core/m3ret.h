@@ -32,5 +32,6 @@
 #include <m3ret-volume.h>
 #include <m3ret-sample.h>
 #include <m3ret-validate.h>
+#include <m3ret-dist.h>
 
 #endif /* M3RET_H */

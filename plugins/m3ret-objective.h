@@ -32,6 +32,7 @@ typedef struct _M3retVit M3retVit;
 typedef struct _M3retVitConfig M3retVitConfig;
 typedef struct _M3retRng M3retRng;
 typedef struct _M3retBatch M3retBatch;
+typedef struct _M3retDist M3retDist;
 
 /**
  * M3retObjectiveSetup:
@@ -48,6 +49,10 @@ typedef struct _M3retBatch M3retBatch;
  *   and volumes, frames of stills (the tubelet depth)
  * @encoder_config: (since ABI minor 4) the encoder's configuration, also
  *   given to check(), which has no @encoder
+ * @dist: (since ABI minor 7; transfer none) the ranks of a data-parallel
+ *   run (m3ret-dist.h): the batch loss() gets is this rank's share of the
+ *   global batch, and the trainer averages the ranks' gradients.  NULL or
+ *   one rank: a single process.  NULL in check().
  */
 typedef struct {
   M3retParams *params;
@@ -59,8 +64,9 @@ typedef struct {
   guint depth;
   guint image_depth;
   const M3retVitConfig *encoder_config;
+  const M3retDist *dist;
   /*< private >*/
-  gpointer _m3ret_reserved[3];
+  gpointer _m3ret_reserved[2];
 } M3retObjectiveSetup;
 
 /**

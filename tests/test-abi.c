@@ -43,6 +43,7 @@ START_TEST (test_sizes)
   ck_assert_uint_eq (sizeof (M3retRetrieverVTable), 120);
   ck_assert_uint_eq (sizeof (M3retObjectiveSetup), 88);
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retObjectiveSetup, encoder_config), 56); /* minor 4 */
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retObjectiveSetup, dist), 64); /* minor 7 */
   ck_assert_uint_eq (sizeof (M3retView), 72);
   ck_assert_uint_eq (sizeof (M3retInspectInfo), 168);
   /* Core structs plugins read or fill by value: objectives read tensors,

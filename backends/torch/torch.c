@@ -11,7 +11,8 @@
  *
  * Keys (they join [pipeline] when backend=torch):
  *   device=cpu|cuda   where tensors live and ops run
- *   device_index=N    which CUDA device
+ *   device_index=N    which CUDA device (left out under mpirun or srun: the
+ *                     local rank's, in turn over the devices)
  *   dtype=float32|bfloat16   precision of the matrix products; memory and
  *                     every other op stay float32
  * Threads: on device=cpu, libtorch's matmuls call OpenBLAS (Debian's
@@ -118,6 +119,28 @@ typedef struct {
   TorchShim *shim;
 } Torch;
 
+/* Data-parallel (mpirun, srun): with device_index left at its default,
+ * the ranks of one machine take its CUDA devices in turn, local rank r
+ * device r mod count. */
+static void
+pick_local_device (const M3retConfig *config, const TorchShimApi *api, TorchSettings *set)
+{
+  if (set->device != TORCH_DEVICE_CUDA ||
+      (config != NULL && !m3ret_config_is_default (config, "device_index")))
+    return;
+  static const gchar *const vars[] = { "OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID",
+                                       "SLURM_LOCALID" };
+  for (guint i = 0; i < G_N_ELEMENTS (vars); i++) {
+    const gchar *v = g_getenv (vars[i]);
+    gint64 rank = v != NULL ? g_ascii_strtoll (v, NULL, 10) : -1;
+    gint count = rank >= 0 ? api->cuda_device_count () : 0;
+    if (count > 0) {
+      set->device_index = rank % count;
+      return;
+    }
+  }
+}
+
 /* device=cpu is usable wherever the shim loads; device=cuda only with a
  * device libtorch sees. */
 static guint
@@ -131,6 +154,7 @@ torch_score (const M3retConfig *config, GError **error)
     return 0;
   if (set.device != TORCH_DEVICE_CUDA)
     return 1;
+  pick_local_device (config, api, &set);
   gint count = api->cuda_device_count ();
   if (count == 0) {
     g_set_error (error, M3RET_BACKEND_ERROR, M3RET_BACKEND_ERROR_FAILED,
@@ -156,6 +180,7 @@ torch_create (const M3retConfig *config, guint n_threads, GError **error)
   const TorchShimApi *api = shim_api (error);
   if (api == NULL)
     return NULL;
+  pick_local_device (config, api, &set);
   gchar err[512] = "";
   /* see the header comment; OpenBLAS's count is process-wide */
   gboolean cuda = set.device == TORCH_DEVICE_CUDA;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "dist-private.h"
 #include "m3ret-provenance.h"
 
 void
@@ -150,10 +151,19 @@ cli_fail (const GError *error)
   return M3RET_EXIT_FAILURE;
 }
 
+/* Data-parallel: ranks other than 0 leave notices and skips to rank 0. */
+static gboolean quiet_rank;
+
+void
+cli_set_quiet_rank (gboolean quiet)
+{
+  quiet_rank = quiet;
+}
+
 void
 cli_report_skips (const gchar *command, M3retSkips *skips)
 {
-  if (skips == NULL || m3ret_skips_count (skips) == 0)
+  if (quiet_rank || skips == NULL || m3ret_skips_count (skips) == 0)
     return;
   g_autofree gchar *summary = m3ret_skips_summary (skips);
   fprintf (stderr, "m3ret %s: %s", command, summary);
@@ -162,7 +172,7 @@ cli_report_skips (const gchar *command, M3retSkips *skips)
 void
 cli_report_notices (const M3retManifest *manifest)
 {
-  for (guint i = 0; manifest != NULL && i < m3ret_manifest_n_notices (manifest); i++)
+  for (guint i = 0; !quiet_rank && manifest != NULL && i < m3ret_manifest_n_notices (manifest); i++)
     fprintf (stderr, "m3ret: warning: %s\n", m3ret_manifest_get_notice (manifest, i));
 }
 
@@ -181,6 +191,29 @@ cli_resolve_manifest (M3retEmbedder *embedder, M3retManifest *manifest, const gc
   gboolean ok = m3ret_embedder_resolve (embedder, manifest, error);
   cli_report_notices (manifest);
   return ok;
+}
+
+gboolean
+cli_ranks_ok (const M3retDist *dist, gboolean ok, gboolean *report)
+{
+  *report = !ok;
+  if (!m3ret_dist_is_parallel (dist))
+    return ok;
+  gint rank = m3ret_dist_get_rank (dist), size = m3ret_dist_get_size (dist);
+  gint64 failed = m3ret_dist_allreduce_max (dist, ok ? 0 : size - rank);
+  /* rank size − failed is the lowest that failed */
+  *report = failed > 0 && size - failed == rank;
+  return failed == 0;
+}
+
+void
+cli_rank_abort (const M3retDist *dist, const GError *error)
+{
+  if (!m3ret_dist_is_parallel (dist))
+    return;
+  fprintf (stderr, "m3ret: error: rank %d of %d: %s\n", m3ret_dist_get_rank (dist),
+           m3ret_dist_get_size (dist), error->message);
+  m3ret_dist_abort (dist, M3RET_EXIT_FAILURE);
 }
 
 gint

@@ -60,6 +60,20 @@ gboolean cli_resolve_manifest (M3retEmbedder *embedder, M3retManifest *manifest,
 
 /* Prints "m3ret: error: MESSAGE" and returns M3RET_EXIT_FAILURE. */
 gint cli_fail (const GError *error);
+
+/* Data-parallel (collective; one process: @ok itself): whether every rank
+ * got through its set-up with @ok.  When one did not, *@report says
+ * whether this rank is the lowest that failed, the one that prints its
+ * error (the ranks usually fail alike: the message comes once). */
+typedef struct _M3retDist M3retDist;
+/* With TRUE, cli_report_notices() and cli_report_skips() print nothing:
+ * for the ranks other than 0 of a data-parallel command. */
+void cli_set_quiet_rank (gboolean quiet);
+gboolean cli_ranks_ok (const M3retDist *dist, gboolean ok, gboolean *report);
+/* Data-parallel, after a rank failed where the others may wait for it in a
+ * collective: prints "m3ret: error: rank R of N: MESSAGE" and ends the
+ * whole job (MPI_Abort).  Returns only with one rank. */
+void cli_rank_abort (const M3retDist *dist, const GError *error);
 gint cli_failf (const gchar *format, ...) G_GNUC_PRINTF (1, 2);
 
 /* Prints what on_error=skip left out ("m3ret COMMAND: skipped N files ..."

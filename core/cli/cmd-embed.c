@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dist-private.h"
 #include "m3ret-embedder.h"
 
 /* Refuses an --out or sidecar that is one of the run's inputs. */
@@ -54,6 +55,15 @@ cmd_embed (gint argc, gchar **argv)
     return M3RET_EXIT_USAGE;
   }
   GError *error = NULL;
+  /* Under mpirun or srun: each rank embeds a share, rank 0 writes. */
+  M3retDist *dist = m3ret_dist_get (&error);
+  if (dist == NULL) {
+    gint failed = cli_fail (error);
+    g_clear_error (&error);
+    g_strfreev (common.plugin_paths);
+    return failed;
+  }
+  gboolean lead = m3ret_dist_get_rank (dist) == 0, report;
   gint status = M3RET_EXIT_OK;
   M3retRegistry *registry = cli_registry (&common);
   M3retPipeline *pipeline = NULL;
@@ -65,13 +75,34 @@ cmd_embed (gint argc, gchar **argv)
       (manifest = cli_load_manifest (pipeline, manifest_path, &error)) == NULL ||
       !check_files (argv[1], pipeline, checkpoint, manifest_path, manifest, out, &error) ||
       (embedder = m3ret_embedder_new (registry, pipeline, checkpoint, &error)) == NULL)
-    goto fail;
-  skips = m3ret_skips_new_for (m3ret_pipeline_get_settings (pipeline)->data.on_error);
-  m3ret_embedder_set_skips (embedder, skips);
-  if (!cli_resolve_manifest (embedder, manifest, modality, &error))
-    goto fail;
+    ;
+  else {
+    skips = m3ret_skips_new_for (m3ret_pipeline_get_settings (pipeline)->data.on_error);
+    m3ret_embedder_set_skips (embedder, skips);
+    m3ret_embedder_set_dist (embedder, dist);
+    if (!lead) { /* rank 0 prints the manifest's notices */
+      if (modality == NULL ||
+          m3ret_manifest_set_default_modality (manifest, m3ret_embedder_get_modalities (embedder),
+                                               modality, &error))
+        m3ret_embedder_resolve (embedder, manifest, &error);
+    } else
+      cli_resolve_manifest (embedder, manifest, modality, &error);
+  }
+  if (!cli_ranks_ok (dist, error == NULL, &report)) {
+    if (report)
+      goto fail;
+    status = M3RET_EXIT_FAILURE;
+    g_clear_error (&error);
+    goto out;
+  }
   e = m3ret_embedder_embed_manifest (embedder, manifest, (guint) batch, "embed",
                                      isatty (STDERR_FILENO), &error);
+  if (e == NULL)
+    cli_rank_abort (dist, error);
+  if (!lead) {
+    m3ret_embeddings_free (g_steal_pointer (&e));
+    goto out;
+  }
   if (e == NULL || !m3ret_embeddings_save (e, out, &error))
     goto fail;
   fprintf (stderr, "m3ret embed: %zu × %u embeddings in %s\n", e->n_rows, e->dim, out);
@@ -89,5 +120,6 @@ out:
   m3ret_pipeline_free (pipeline);
   m3ret_registry_free (registry);
   g_strfreev (common.plugin_paths);
+  m3ret_dist_finalize (dist);
   return status;
 }

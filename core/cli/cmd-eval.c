@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dist-private.h"
 #include "m3ret-embedder.h"
 #include "m3ret-metrics.h"
 #include "m3ret-similarity.h"
@@ -113,7 +114,7 @@ transformed (const M3retTransform *t, const M3retEmbeddings *e, const gchar *wha
  * and the spread of their similarities. */
 static gboolean
 evaluate (const M3retPipeline *pipeline, Scored *s, const Side *query, const Side *database,
-          guint batch, gboolean allow_mismatch, GArray *ks, GError **error)
+          guint batch, gboolean allow_mismatch, GArray *ks, const M3retDist *dist, GError **error)
 {
   g_autoptr (M3retEmbeddings) q_made = NULL;
   g_autoptr (M3retEmbeddings) d_made = NULL;
@@ -121,8 +122,14 @@ evaluate (const M3retPipeline *pipeline, Scored *s, const Side *query, const Sid
   const M3retEmbeddings *d = q ? side_embed (database, s->embedder, batch, allow_mismatch, &d_made,
                                              error)
                                : NULL;
-  if (d == NULL)
+  if (d == NULL) {
+    cli_rank_abort (dist, *error); /* the other ranks may wait for this one */
     return FALSE;
+  }
+  if (m3ret_dist_get_rank (dist) != 0) { /* rank 0 alone has the rows, and scores them */
+    s->table = m3ret_metrics_table_new ((const guint *) ks->data, ks->len);
+    return TRUE;
+  }
   /* [retriever] whiten: learned from the database, applied to both sides */
   const M3retRetrieverSettings *rs = &m3ret_pipeline_get_settings (pipeline)->retriever;
   g_autoptr (M3retEmbeddings) q_post = NULL;
@@ -318,6 +325,16 @@ cmd_eval (gint argc, gchar **argv)
   g_array_sort (ks, compare_uint);
 
   GError *error = NULL;
+  /* Under mpirun or srun: each rank embeds a share, rank 0 scores. */
+  M3retDist *dist = m3ret_dist_get (&error);
+  if (dist == NULL) {
+    gint failed = cli_fail (error);
+    g_clear_error (&error);
+    g_strfreev (common.plugin_paths);
+    return failed;
+  }
+  gboolean lead = m3ret_dist_get_rank (dist) == 0, report;
+  cli_set_quiet_rank (!lead);
   gint status = M3RET_EXIT_OK;
   M3retRegistry *registry = cli_registry (&common);
   M3retPipeline *pipeline = NULL;
@@ -334,7 +351,7 @@ cmd_eval (gint argc, gchar **argv)
   Side d = { database, "--database", "database", NULL, NULL };
   g_autoptr (M3retRunFiles) files = m3ret_run_files_new ();
   if ((pipeline = m3ret_pipeline_load (registry, argv[1], &error)) == NULL)
-    goto fail;
+    goto agree;
   cli_add_pipeline_inputs (files, argv[1], pipeline);
   if (m3ret_checkpoint_is_file (checkpoint))
     m3ret_run_files_add_input (files, checkpoint, "--checkpoint");
@@ -344,7 +361,7 @@ cmd_eval (gint argc, gchar **argv)
   m3ret_run_files_add_output (files, json, "--json report", "--json");
   if (!side_load (&q, pipeline, files, &error) || !side_load (&d, pipeline, files, &error) ||
       !m3ret_run_files_check (files, &error))
-    goto fail;
+    goto agree;
   if (n_scored > 1 && (q.embeddings != NULL || d.embeddings != NULL)) {
     if (baseline != NULL) {
       status = cli_usage_error ("eval", "--baseline embeds with other weights, so it needs "
@@ -360,16 +377,29 @@ cmd_eval (gint argc, gchar **argv)
   for (guint i = 0; i < n_scored; i++) {
     const gchar *weights = &scored[i] == trained ? checkpoint : scored[i].name;
     if ((scored[i].embedder = m3ret_embedder_new (registry, pipeline, weights, &error)) == NULL)
-      goto fail;
+      goto agree;
     m3ret_embedder_set_skips (scored[i].embedder, skips);
+    m3ret_embedder_set_dist (scored[i].embedder, dist);
   }
   /* Once, before any encoder runs, so each notice is printed once. */
   if ((q.manifest != NULL && !cli_resolve_manifest (trained->embedder, q.manifest, modality, &error)) ||
       (d.manifest != NULL && !cli_resolve_manifest (trained->embedder, d.manifest, modality, &error)))
-    goto fail;
-  for (guint i = 0; i < n_scored; i++)
-    if (!evaluate (pipeline, &scored[i], &q, &d, (guint) batch, allow_mismatch, ks, &error))
+    goto agree;
+agree:
+  /* The ranks fail together before the heavy work, the lowest failing one
+   * printing its reason. */
+  if (!cli_ranks_ok (dist, error == NULL, &report)) {
+    if (report)
       goto fail;
+    status = M3RET_EXIT_FAILURE;
+    g_clear_error (&error);
+    goto out;
+  }
+  for (guint i = 0; i < n_scored; i++)
+    if (!evaluate (pipeline, &scored[i], &q, &d, (guint) batch, allow_mismatch, ks, dist, &error))
+      goto fail;
+  if (!lead)
+    goto out;
   printf ("checkpoint: %s\n", checkpoint);
   m3ret_metrics_table_print (trained->table, stdout);
   printf ("\n");
@@ -397,5 +427,6 @@ out:
   m3ret_pipeline_free (pipeline);
   m3ret_registry_free (registry);
   g_strfreev (common.plugin_paths);
+  m3ret_dist_finalize (dist);
   return status;
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dist-private.h"
 #include "m3ret-trainer.h"
 
 /* Set from the signal handler; the loop finishes its step, then saves. */
@@ -79,12 +80,22 @@ cmd_train (gint argc, gchar **argv)
     return M3RET_EXIT_USAGE;
   }
 
-  M3retRegistry *registry = cli_registry (&common);
   GError *error = NULL;
+  /* Under mpirun or srun: one rank of a data-parallel run. */
+  M3retDist *dist = m3ret_dist_get (&error);
+  if (dist == NULL) {
+    gint failed = cli_fail (error);
+    g_clear_error (&error);
+    g_strfreev (common.plugin_paths);
+    return failed;
+  }
+  gboolean parallel = m3ret_dist_is_parallel (dist);
+  gboolean lead = m3ret_dist_get_rank (dist) == 0;
+  M3retRegistry *registry = cli_registry (&common);
   gint status = M3RET_EXIT_OK;
   M3retPipeline *pipeline = m3ret_pipeline_load (registry, argv[1], &error);
   M3retTrainer *trainer = NULL;
-  if (pipeline == NULL)
+  if (pipeline == NULL && !parallel)
     goto fail;
   M3retTrainOptions options = {
     .out_dir = out ? out : "m3ret-out",
@@ -92,29 +103,48 @@ cmd_train (gint argc, gchar **argv)
     .resume = resume,
     .stop_at = stop_at,
     .progress = isatty (STDERR_FILENO),
-    .quiet = quiet,
+    .quiet = quiet || !lead,
+    .dist = dist,
   };
-  if (!check_files (argv[1], pipeline, options.out_dir, resume, &error))
-    goto fail;
-  trainer = m3ret_trainer_new (registry, pipeline, &options, &error);
-  if (trainer == NULL)
-    goto fail;
+  if (pipeline != NULL && check_files (argv[1], pipeline, options.out_dir, resume, &error))
+    trainer = m3ret_trainer_new (registry, pipeline, &options, &error);
+  /* The ranks fail together before the first step, the lowest failing
+   * one printing its reason. */
+  gboolean report;
+  if (!cli_ranks_ok (dist, trainer != NULL, &report)) {
+    if (report)
+      goto fail;
+    g_clear_error (&error);
+    status = M3RET_EXIT_FAILURE;
+    goto out;
+  }
   gint64 was = m3ret_trainer_get_resumed_total (trainer), now = m3ret_trainer_get_total (trainer);
-  if (was > 0 && was != now)
+  if (was > 0 && was != now && lead)
     fprintf (stderr, "m3ret train: note: %s comes from a run of %" G_GINT64_FORMAT " steps, this "
              "one has %" G_GINT64_FORMAT ": the learning-rate and weight-decay schedules (and "
              "the objective's own, such as a teacher's momentum) now end at step %"
              G_GINT64_FORMAT ", not %" G_GINT64_FORMAT "\n",
              resume, was, now, now, was);
-  cli_report_notices (m3ret_trainer_get_manifest (trainer));
+  if (lead)
+    cli_report_notices (m3ret_trainer_get_manifest (trainer));
 
   struct sigaction sa = { 0 };
   sa.sa_handler = on_signal;
   sigemptyset (&sa.sa_mask);
   sigaction (SIGINT, &sa, NULL);
   sigaction (SIGTERM, &sa, NULL);
-  if (!m3ret_trainer_run (trainer, &stop_signal, &error))
+  if (!m3ret_trainer_run (trainer, &stop_signal, &error)) {
+    /* The other ranks may wait for this one in a collective: the job
+     * ends here, with this rank's reason, rather than hanging. */
+    cli_rank_abort (dist, error);
     goto fail;
+  }
+  /* Every rank stopped after the same step; they report the same signal. */
+  stop_signal = (gint) m3ret_dist_allreduce_max (dist, stop_signal);
+  if (!lead) {
+    status = stop_signal != 0 ? 128 + stop_signal : M3RET_EXIT_OK;
+    goto out;
+  }
   if (stop_signal != 0) {
     fprintf (stderr, "m3ret train: stopped by signal %d after step %" G_GINT64_FORMAT
              "; continue with --resume %s\n", stop_signal, m3ret_trainer_get_step (trainer),
@@ -141,5 +171,6 @@ out:
   m3ret_pipeline_free (pipeline);
   m3ret_registry_free (registry);
   g_strfreev (common.plugin_paths);
+  m3ret_dist_finalize (dist);
   return status;
 }

@@ -47,6 +47,7 @@ struct _M3retLoader {
   GQueue pending;             /* Pending*, in batch order */
   guint64 next_number;
   guint cursor;               /* SEQUENTIAL: next manifest entry */
+  guint end;                  /* SEQUENTIAL: one past the last entry */
   gboolean stop;
   GPtrArray *threads;
 };
@@ -132,7 +133,7 @@ plan_batch (M3retLoader *l)
   guint64 number = l->next_number;
   M3retBatch *b;
   if (l->opts.mode == M3RET_LOADER_SEQUENTIAL) {
-    guint total = m3ret_manifest_size (l->manifest);
+    guint total = l->end;
     if (l->cursor >= total)
       return NULL;
     M3retLayout layout = m3ret_manifest_get_layout (l->manifest, l->cursor);
@@ -151,8 +152,10 @@ plan_batch (M3retLoader *l)
       (g_rand_double (r) * total < l->layout_weight[0]) ? M3RET_LAYOUT_IMAGE : M3RET_LAYOUT_SEQUENCE;
     if (l->layout_weight[layout] <= 0.0) /* rounding at the edge */
       layout = layout == M3RET_LAYOUT_IMAGE ? M3RET_LAYOUT_SEQUENCE : M3RET_LAYOUT_IMAGE;
-    b = batch_new (l, number, l->opts.batch_size, layout);
-    for (guint j = 0; j < b->n; j++) {
+    /* The whole batch is drawn, so that a shard's draws are the whole's. */
+    guint n_shard = l->opts.shard_count > 0 ? l->opts.shard_count : l->opts.batch_size;
+    b = batch_new (l, number, n_shard, layout);
+    for (guint j = 0; j < l->opts.batch_size; j++) {
       gdouble u = g_rand_double (r) * l->layout_weight[layout];
       const Group *pick = NULL;
       for (guint g = 0; g < l->groups->len; g++) {
@@ -164,8 +167,10 @@ plan_batch (M3retLoader *l)
           break;
         u -= grp->weight;
       }
-      b->entries[j] = g_array_index (pick->entries, guint,
-                                     g_rand_int_range (r, 0, (gint32) pick->entries->len));
+      guint entry = g_array_index (pick->entries, guint,
+                                   g_rand_int_range (r, 0, (gint32) pick->entries->len));
+      if (j >= l->opts.shard_first && j - l->opts.shard_first < n_shard)
+        b->entries[j - l->opts.shard_first] = entry;
     }
     g_rand_free (r);
   }
@@ -208,7 +213,7 @@ read_entry (M3retLoader *l, M3retBatch *b, guint slot, guint entry)
   GRand *r = NULL;
   memcpy (views, l->opts.views, sizeof views);
   if (l->opts.mode == M3RET_LOADER_TRAIN)
-    r = rand_for (l->opts.seed, b->number, slot + 1, TAG_VIEW);
+    r = rand_for (l->opts.seed, b->number, l->opts.shard_first + slot + 1, TAG_VIEW);
   for (guint v = 0; v < l->opts.n_views; v++) {
     if (l->opts.mode == M3RET_LOADER_SEQUENTIAL)
       views[v].mode = M3RET_VIEW_EVAL;
@@ -252,7 +257,7 @@ static GError *
 redraw (M3retLoader *l, M3retBatch *b, guint slot, GError *error)
 {
   const Group *grp = group_of (l, b->entries[slot]);
-  GRand *r = rand_for (l->opts.seed, b->number, slot + 1, TAG_REDRAW);
+  GRand *r = rand_for (l->opts.seed, b->number, l->opts.shard_first + slot + 1, TAG_REDRAW);
   for (guint attempt = 0; attempt < MAX_REDRAWS && error != NULL; attempt++) {
     guint entry = g_array_index (grp->entries, guint,
                                  g_rand_int_range (r, 0, (gint32) grp->entries->len));
@@ -412,6 +417,15 @@ m3ret_loader_new (M3retManifest *manifest, const M3retModalities *set,
                  M3RET_LOADER_MAX_VIEWS);
     return NULL;
   }
+  if (options->mode == M3RET_LOADER_TRAIN &&
+      (options->shard_first >= options->batch_size ||
+       options->shard_count > options->batch_size - options->shard_first)) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_MANIFEST,
+                 "loader: a shard of samples %u to %u is not within a batch of %u",
+                 options->shard_first, options->shard_first + options->shard_count,
+                 options->batch_size);
+    return NULL;
+  }
   for (guint v = 0; v < options->n_views; v++) {
     const M3retView *view = &options->views[v];
     if (view->size == 0 || view->depth == 0 || view->image_depth == 0) {
@@ -428,6 +442,14 @@ m3ret_loader_new (M3retManifest *manifest, const M3retModalities *set,
   l->manifest = manifest;
   l->set = set;
   l->opts = *options;
+  if (options->mode != M3RET_LOADER_TRAIN)
+    l->opts.shard_first = l->opts.shard_count = 0;
+  l->end = m3ret_manifest_size (manifest);
+  if (options->mode == M3RET_LOADER_SEQUENTIAL) {
+    if (options->end_entry > 0)
+      l->end = MIN (l->end, options->end_entry);
+    l->cursor = MIN (options->first_entry, l->end);
+  }
   l->next_number = options->mode == M3RET_LOADER_TRAIN ? options->first_batch : 0;
   l->groups = g_array_new (FALSE, FALSE, sizeof (Group));
   g_mutex_init (&l->lock);
@@ -465,8 +487,7 @@ next_finished (M3retLoader *l)
       finish_slot (l, p, slot, e);
       continue;
     }
-    if (head == NULL && l->opts.mode == M3RET_LOADER_SEQUENTIAL &&
-        l->cursor >= m3ret_manifest_size (l->manifest))
+    if (head == NULL && l->opts.mode == M3RET_LOADER_SEQUENTIAL && l->cursor >= l->end)
       break;
     g_cond_broadcast (&l->cond);
     g_cond_wait (&l->cond, &l->lock);

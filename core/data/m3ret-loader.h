@@ -41,6 +41,17 @@ typedef struct {
   /* TRAIN: the number of the first batch delivered (a resumed run starts
    * where it stopped; batch b is the same whatever came before) */
   guint64 first_batch;
+  /* TRAIN, data-parallel: deliver only samples shard_first …
+   * shard_first + shard_count − 1 of each batch of batch_size, drawn and
+   * rendered exactly as the whole batch would be (a rank's share of the
+   * global batch); shard_count 0: the whole batch */
+  guint shard_first;
+  guint shard_count;
+  /* SEQUENTIAL: only entries first_entry … end_entry − 1 (end_entry 0:
+   * to the end), batched as a pass over the whole manifest batches them
+   * when first_entry starts one of its batches (a rank's share) */
+  guint first_entry;
+  guint end_entry;
   guint64 seed;
   /* TRAIN: sampling weight per modality name (any case); n_weights = 0
    * weighs every modality of the manifest equally, otherwise unlisted

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dist-private.h"
 #include "m3ret-embedder.h"
 #include "m3ret-encoder-context.h"
 #include "m3ret-loader.h"
@@ -21,6 +22,7 @@ struct _M3retEmbedder {
   /* the raw-pixel baseline: features from the views, no encoder */
   gboolean raw;
   gchar *raw_provenance;
+  const M3retDist *dist; /* NULL: one process */
 };
 
 void
@@ -119,6 +121,36 @@ m3ret_embedder_set_skips (M3retEmbedder *e, M3retSkips *skips)
   e->skips = skips;
 }
 
+void
+m3ret_embedder_set_dist (M3retEmbedder *e, const M3retDist *dist)
+{
+  e->dist = dist;
+}
+
+/* This rank's entries [*first, *end) of @manifest: whole batches of the
+ * pass one process makes (runs of one layout, @batch_size at most), the
+ * batches shared out in order, so every sample sees the batch it would. */
+static void
+rank_range (const M3retEmbedder *e, const M3retManifest *manifest, guint batch_size, guint *first,
+            guint *end)
+{
+  guint n = m3ret_manifest_size (manifest);
+  g_autoptr (GArray) starts = g_array_new (FALSE, FALSE, sizeof (guint));
+  for (guint at = 0; at < n;) {
+    g_array_append_val (starts, at);
+    M3retLayout layout = m3ret_manifest_get_layout (manifest, at);
+    guint len = 1;
+    while (len < batch_size && at + len < n && m3ret_manifest_get_layout (manifest, at + len) == layout)
+      len++;
+    at += len;
+  }
+  guint batches = starts->len, ranks = (guint) m3ret_dist_get_size (e->dist);
+  guint r = (guint) m3ret_dist_get_rank (e->dist);
+  guint b0 = (guint) ((guint64) batches * r / ranks), b1 = (guint) ((guint64) batches * (r + 1) / ranks);
+  *first = b0 < batches ? g_array_index (starts, guint, b0) : n;
+  *end = b1 < batches ? g_array_index (starts, guint, b1) : n;
+}
+
 /* Returns: (transfer full) the rows of @all marked in @embedded, in order. */
 static M3retEmbeddings *
 keep_embedded (const M3retEmbeddings *all, const gboolean *embedded, gsize kept)
@@ -172,10 +204,20 @@ m3ret_embedder_embed_manifest (M3retEmbedder *e, M3retManifest *manifest, guint 
   o.batch_size = MAX (1, batch_size);
   o.threads = e->loader_threads;
   o.skips = e->skips;
+  gboolean parallel = m3ret_dist_is_parallel (e->dist);
+  /* Data-parallel: every rank resolves the whole manifest (the same way),
+   * embeds its share, and rank 0 gathers the rows bit for bit. */
+  if (parallel && !m3ret_embedder_resolve (e, manifest, error))
+    return NULL;
+  if (parallel)
+    rank_range (e, manifest, o.batch_size, &o.first_entry, &o.end_entry);
+  if (parallel && o.first_entry == o.end_entry)
+    o.first_entry = o.end_entry = m3ret_manifest_size (manifest); /* nothing for this rank */
   g_autoptr (M3retLoader) loader = m3ret_loader_new (manifest, e->modalities, &o, error);
   if (loader == NULL)
     return NULL;
   gsize n = m3ret_manifest_size (manifest);
+  progress = progress && m3ret_dist_get_rank (e->dist) == 0;
   guint dim = m3ret_embedder_get_dim (e);
   g_autoptr (M3retEmbeddings) out = m3ret_embeddings_new (n, dim);
   out->provenance = g_strdup (m3ret_embedder_get_provenance (e));
@@ -208,6 +250,16 @@ m3ret_embedder_embed_manifest (M3retEmbedder *e, M3retManifest *manifest, guint 
     done += batch->n;
     if (progress)
       progress_bar (label, done, n, start);
+  }
+  if (parallel) {
+    g_assert (sizeof (gboolean) == sizeof (guint32) && sizeof (gfloat) == sizeof (guint32));
+    m3ret_dist_gather_or (e->dist, (guint32 *) out->data, n * dim);
+    m3ret_dist_gather_or (e->dist, (guint32 *) embedded, n);
+    done = 0;
+    for (gsize i = 0; i < n; i++)
+      done += embedded[i] != 0;
+    if (m3ret_dist_get_rank (e->dist) != 0)
+      done = n; /* rank 0 alone has the rows */
   }
   if (progress && done < n)
     fputc ('\n', stderr);

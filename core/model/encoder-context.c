@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "config-private.h"
+#include "dist-private.h"
 #include "m3ret-checkpoint.h"
 #include "m3ret-encoder-context.h"
 #include "m3ret-fileio.h"
@@ -52,6 +53,11 @@ m3ret_encoder_device_new (const M3retPipeline *pipeline, GError **error)
   const M3retPlugin *plugin = m3ret_pipeline_get_plugin (pipeline, M3RET_PLUGIN_BACKEND);
   M3retConfig *config = m3ret_pipeline_get_config (pipeline, "pipeline");
   gint threads = (gint) m3ret_pipeline_get_settings (pipeline)->pipeline.threads;
+  /* Ranks of one machine share its cores: a threads the file does not
+   * write is held to their share (an explicit one is taken as written). */
+  gint local_ranks = m3ret_dist_launcher_local_size ();
+  if (local_ranks > 1 && m3ret_config_is_default (config, "threads"))
+    threads = MAX (1, MIN (threads, (gint) g_get_num_processors () / local_ranks));
   GError *local = NULL;
   M3retDevice *device = m3ret_device_new (plugin, config, threads, &local);
   if (device == NULL) {

@@ -12,6 +12,7 @@
 
 #include <glib.h>
 
+#include "m3ret-dist.h"
 #include "m3ret-embeddings.h"
 #include "m3ret-manifest.h"
 #include "m3ret-modalities.h"
@@ -52,6 +53,13 @@ const M3retModalities *m3ret_embedder_get_modalities (const M3retEmbedder *embed
  * outlive the embedding calls) and left out; NULL (the default): the first
  * bad entry fails the call. */
 void m3ret_embedder_set_skips (M3retEmbedder *embedder, M3retSkips *skips);
+
+/* Data-parallel embedding (@dist, transfer none; NULL: one process): each
+ * rank embeds a share of every manifest (whole batches of the one-process
+ * pass) and m3ret_embedder_embed_manifest() returns the whole result on
+ * rank 0, bit for bit a single process's; on the other ranks its rows are
+ * not filled in.  A collective call then: every rank makes it. */
+void m3ret_embedder_set_dist (M3retEmbedder *embedder, const M3retDist *dist);
 
 /* Resolves @manifest with the embedder's modalities (and its skips: a bad
  * entry is recorded and dropped) as m3ret_embedder_embed_manifest() would,

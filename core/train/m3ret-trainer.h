@@ -19,6 +19,7 @@
 
 #include <glib.h>
 
+#include "m3ret-dist.h"
 #include "m3ret-manifest.h"
 #include "m3ret-pipeline.h"
 #include "m3ret-registry.h"
@@ -42,6 +43,9 @@ typedef struct {
   gint64 stop_at;         /* > 0: stop (and checkpoint) after this step, as if interrupted */
   gboolean progress;      /* one updating line (a terminal) instead of log lines */
   gboolean quiet;         /* no progress output at all */
+  /* the ranks of a data-parallel run (NULL: one process); rank 0 alone
+   * writes the outputs and reports, every rank steps the same model */
+  const M3retDist *dist;
 } M3retTrainOptions;
 
 typedef struct _M3retTrainer M3retTrainer;
@@ -59,6 +63,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (M3retTrainer, m3ret_trainer_free)
  * [train] checkpoint_every steps and at the end (also when stopped), then
  * the loss curve. */
 gboolean m3ret_trainer_run (M3retTrainer *trainer, const volatile gint *stop, GError **error);
+
+/* This process's rank in a data-parallel run (0 for one process): rank 0
+ * alone writes the outputs. */
+gint m3ret_trainer_get_rank (const M3retTrainer *trainer);
 
 /* Optimiser steps done so far, and the total. */
 gint64 m3ret_trainer_get_step (const M3retTrainer *trainer);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config-private.h"
+#include "dist-private.h"
 #include "m3ret.h"
 #include "m3ret-checkpoint.h"
 #include "m3ret-encoder-context.h"
@@ -53,6 +54,15 @@ struct _M3retTrainer {
   gdouble min_lr;
   gdouble clip;
   FILE *log;
+  gboolean started;       /* the first batch was read */
+
+  /* data-parallel: rank 0 alone writes and reports */
+  const M3retDist *dist;  /* NULL: one process */
+  gint rank, n_ranks;
+  gfloat *grads;          /* one flat host buffer of every trainable gradient */
+  gsize n_grads;
+  gint64 comm_us;         /* spent averaging gradients (copies and all-reduce) */
+  gint64 steps_us;        /* spent in steps, this run */
 };
 
 void
@@ -73,6 +83,7 @@ m3ret_trainer_free (M3retTrainer *t)
   g_free (t->out_dir);
   g_free (t->checkpoint_path);
   g_free (t->log_path);
+  g_free (t->grads);
   g_free (t);
 }
 
@@ -127,6 +138,9 @@ trim_log (const gchar *path, gint64 step, GError **error)
 static gboolean
 open_log (M3retTrainer *t, GError **error)
 {
+  t->started = TRUE;
+  if (t->rank != 0)
+    return TRUE;
   if (g_mkdir_with_parents (t->out_dir, 0755) != 0) {
     g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
                  "%s: cannot create the output folder: %s", t->out_dir, g_strerror (errno));
@@ -212,6 +226,11 @@ build_data (M3retTrainer *t, GError **error)
   }
   /* One batch per optimiser step: resuming at step s starts at batch s. */
   o->first_batch = (guint64) t->step;
+  /* A rank's share of the global batch one process would draw. */
+  if (t->n_ranks > 1) {
+    o->shard_count = (guint) (t->batch / t->n_ranks);
+    o->shard_first = (guint) t->rank * o->shard_count;
+  }
   t->skips = m3ret_skips_new_for (m3ret_pipeline_get_settings (t->pipeline)->data.on_error);
   o->skips = t->skips;
   t->loader = m3ret_loader_new (t->manifest, t->modalities, o, error);
@@ -238,6 +257,17 @@ m3ret_trainer_new (M3retRegistry *registry, const M3retPipeline *pipeline,
   if (options->steps > 0 && !m3ret_pipeline_check_run_length (pipeline, t->total, "--steps", error))
     goto fail;
   t->batch = (gint) train->batch;
+  t->dist = options->dist;
+  t->rank = m3ret_dist_get_rank (t->dist);
+  t->n_ranks = m3ret_dist_get_size (t->dist);
+  if (t->batch % t->n_ranks != 0) {
+    m3ret_config_key_error (m3ret_pipeline_get_config (pipeline, "train"), error,
+                            M3RET_CONFIG_ERROR_OUT_OF_RANGE, "batch",
+                            "the global batch %d does not split over %d ranks; make it a "
+                            "multiple of %d (each rank takes batch/ranks samples)", t->batch,
+                            t->n_ranks, t->n_ranks);
+    goto fail;
+  }
   t->warmup = train->warmup;
   t->checkpoint_every = train->checkpoint_every;
   t->peak_lr = m3ret_lr_for_batch (train->lr, t->batch);
@@ -268,6 +298,7 @@ m3ret_trainer_new (M3retRegistry *registry, const M3retPipeline *pipeline,
   setup.params = t->params;
   setup.encoder = t->vit;
   setup.init_rng = m3ret_encoder_context_get_init_rng (t->context);
+  setup.dist = t->dist;
   GError *local = NULL;
   M3retConfig *objective = m3ret_pipeline_get_config (pipeline, "objective");
   t->objective = vt->create (objective, &setup, &local);
@@ -303,6 +334,10 @@ fail:
 static gboolean
 save (M3retTrainer *t, GError **error)
 {
+  if (t->rank != 0) { /* rank 0 writes the one checkpoint of every rank's model */
+    t->saved_step = t->step;
+    return TRUE;
+  }
   /* The rows before a checkpoint reach the disk before it does, so a
    * resume from it always finds them (the log itself is appended in place). */
   if (fflush (t->log) != 0 || fsync (fileno (t->log)) != 0) {
@@ -333,6 +368,8 @@ save (M3retTrainer *t, GError **error)
 static gboolean
 plot_log (M3retTrainer *t, GError **error)
 {
+  if (t->rank != 0)
+    return TRUE;
   g_autofree gchar *text = NULL;
   if (!g_file_get_contents (t->log_path, &text, NULL, error))
     return FALSE;
@@ -373,7 +410,7 @@ format_duration (gchar *out, gsize size, gdouble seconds)
 static void
 report (M3retTrainer *t, gdouble loss, gdouble lr, gdouble images_per_s, gdouble eta)
 {
-  if (t->options.quiet)
+  if (t->options.quiet || t->rank != 0)
     return;
   gchar eta_text[32];
   format_duration (eta_text, sizeof eta_text, eta);
@@ -389,6 +426,46 @@ report (M3retTrainer *t, gdouble loss, gdouble lr, gdouble images_per_s, gdouble
   }
 }
 
+/* Data-parallel: every rank's gradients replaced by the ranks' mean,
+ * through one flat host buffer and one all-reduce. */
+static void
+average_gradients (M3retTrainer *t)
+{
+  if (t->n_ranks <= 1)
+    return;
+  guint n = m3ret_params_get_n (t->params);
+  if (t->grads == NULL) {
+    for (guint i = 0; i < n; i++)
+      if (m3ret_params_is_trainable (t->params, i))
+        t->n_grads += m3ret_params_get_tensor (t->params, i)->numel;
+    t->grads = g_new (gfloat, MAX (t->n_grads, 1));
+  }
+  gsize at = 0;
+  for (guint i = 0; i < n; i++) {
+    if (!m3ret_params_is_trainable (t->params, i))
+      continue;
+    M3retTensor *p = m3ret_params_get_tensor (t->params, i);
+    if (p->grad != NULL)
+      m3ret_tensor_download_grad (p, t->grads + at);
+    else
+      memset (t->grads + at, 0, p->numel * sizeof (gfloat));
+    at += p->numel;
+  }
+  m3ret_dist_allreduce_sum_floats (t->dist, t->grads, t->n_grads);
+  gfloat ranks = (gfloat) t->n_ranks;
+  for (gsize j = 0; j < t->n_grads; j++)
+    t->grads[j] /= ranks;
+  at = 0;
+  for (guint i = 0; i < n; i++) {
+    if (!m3ret_params_is_trainable (t->params, i))
+      continue;
+    M3retTensor *p = m3ret_params_get_tensor (t->params, i);
+    if (p->grad != NULL)
+      m3ret_device_upload (t->device, p->grad, t->grads + at, p->numel * sizeof (gfloat));
+    at += p->numel;
+  }
+}
+
 gboolean
 m3ret_trainer_run (M3retTrainer *t, const volatile gint *stop, GError **error)
 {
@@ -396,7 +473,10 @@ m3ret_trainer_run (M3retTrainer *t, const volatile gint *stop, GError **error)
   gint64 start = g_get_monotonic_time ();
   gint64 first = t->step;
   gint64 end = t->options.stop_at > 0 ? MIN (t->options.stop_at, t->total) : t->total;
-  while (t->step < end && !(stop != NULL && *stop)) {
+  /* A signal to any rank stops every rank after the same step: the ranks
+   * agree on it before each step (an all-reduce of one number). */
+  while (t->step < end &&
+         !m3ret_dist_allreduce_max (t->dist, stop != NULL && *stop ? 1 : 0)) {
     gint64 t0 = g_get_monotonic_time ();
     g_autoptr (M3retBatch) batch = m3ret_loader_next (t->loader, error);
     if (batch == NULL) {
@@ -404,13 +484,17 @@ m3ret_trainer_run (M3retTrainer *t, const volatile gint *stop, GError **error)
         g_set_error (error, M3RET_TRAIN_ERROR, M3RET_TRAIN_ERROR_CONFIG, "the loader ended early");
       return FALSE;
     }
-    if (t->log == NULL) { /* the first batch read: the run really starts */
+    if (!t->started) { /* the first batch read: the run really starts */
       if (!open_log (t, error))
         return FALSE;
-      if (!t->options.quiet)
+      if (!t->options.quiet && t->rank == 0) {
         fprintf (stderr, "m3ret train: %s from step %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT
                  "; checkpoints in %s\n", m3ret_pipeline_get_source (t->pipeline), t->step,
                  t->total, t->out_dir);
+        if (t->n_ranks > 1)
+          fprintf (stderr, "m3ret train: %d ranks, %d samples each of the global batch of %d\n",
+                   t->n_ranks, t->batch / t->n_ranks, t->batch);
+      }
     }
     m3ret_graph_reset (t->graph);
     M3retTensor *loss = t->objective_vt->loss (t->objective, t->graph, batch, t->step, error);
@@ -422,7 +506,15 @@ m3ret_trainer_run (M3retTrainer *t, const volatile gint *stop, GError **error)
     m3ret_params_zero_grad (t->params);
     if (!m3ret_graph_backward (t->graph, loss, error))
       return FALSE;
+    /* The global loss is the ranks' mean, as the gradient is. */
     gdouble loss_value = m3ret_tensor_item (loss);
+    if (t->n_ranks > 1) {
+      gint64 c0 = g_get_monotonic_time ();
+      average_gradients (t);
+      t->comm_us += g_get_monotonic_time () - c0;
+      m3ret_dist_allreduce_sum (t->dist, &loss_value, 1);
+      loss_value /= t->n_ranks;
+    }
     if (!isfinite (loss_value)) {
       g_set_error (error, M3RET_TRAIN_ERROR, M3RET_TRAIN_ERROR_DIVERGED,
                    "the loss became %g at step %" G_GINT64_FORMAT "; lower [train] lr or set "
@@ -446,23 +538,37 @@ m3ret_trainer_run (M3retTrainer *t, const volatile gint *stop, GError **error)
     }
 
     gint64 t1 = g_get_monotonic_time ();
-    gdouble images_per_s = batch->n / MAX (1e-9, (t1 - t0) / 1e6);
+    t->steps_us += t1 - t0;
+    gdouble images_per_s = (gdouble) batch->n * t->n_ranks / MAX (1e-9, (t1 - t0) / 1e6);
     gdouble elapsed = (t1 - start) / 1e6;
     t->step++;
     /* Rows count steps done, from 1, as the terminal and the checkpoint do. */
-    fprintf (t->log, "%" G_GINT64_FORMAT ",%.6g,%.6g,%.6g,%.6g,%.3f,%.3f\n", t->step, loss_value,
-             lr, wd, grad_norm, images_per_s, elapsed);
-    fflush (t->log);
+    if (t->log != NULL) {
+      fprintf (t->log, "%" G_GINT64_FORMAT ",%.6g,%.6g,%.6g,%.6g,%.3f,%.3f\n", t->step,
+               loss_value, lr, wd, grad_norm, images_per_s, elapsed);
+      fflush (t->log);
+    }
     gdouble eta = elapsed / (t->step - first) * (t->total - t->step);
     report (t, loss_value, lr, images_per_s, eta);
     if (t->checkpoint_every > 0 && t->step % t->checkpoint_every == 0 && !save (t, error))
       return FALSE;
   }
-  if (t->log == NULL && !open_log (t, error))
+  if (!t->started && !open_log (t, error))
     return FALSE;
+  if (t->n_ranks > 1 && t->rank == 0 && !t->options.quiet && t->steps_us > 0)
+    fprintf (stderr, "m3ret train: %d ranks: %.1f ms a step, %.1f%% of it averaging %.1f MB of "
+             "gradients (rank 0)\n", t->n_ranks,
+             t->steps_us / 1e3 / MAX (1, t->step - first), 100.0 * t->comm_us / t->steps_us,
+             t->n_grads * 4 / 1e6);
   if (t->step != t->saved_step && !save (t, error))
     return FALSE;
   return plot_log (t, error);
+}
+
+gint
+m3ret_trainer_get_rank (const M3retTrainer *t)
+{
+  return t->rank;
 }
 
 gint64

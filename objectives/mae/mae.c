@@ -8,12 +8,18 @@
  * squared error per tubelet against the tubelet (normalised by its own
  * mean and unbiased variance with norm_pix), averaged over the masked
  * tubelets only.  Names follow MAE's PyTorch state dict.
+ *
+ * Data-parallel (setup->dist): rank r's samples are samples r·b … of the
+ * global batch, masked with the draws a single process makes for them, and
+ * the masked count the mean divides by is the global batch's (all-reduced),
+ * so N ranks of B/N compute the loss of one process of B.
  */
 #include "config.h"
 
 #include <string.h>
 
 #include "m3ret-plugin.h"
+#include "m3ret-dist.h"
 #include "m3ret-ops.h"
 #include "m3ret-optim.h"
 #include "m3ret-vit.h"
@@ -54,6 +60,7 @@ static const M3retKeySpec mae_keys[] = {
 
 typedef struct {
   M3retVit *encoder;            /* not owned */
+  const M3retDist *dist;        /* the ranks (NULL: one process) */
   M3retVitConfig vit;           /* the encoder's */
   gdouble mask_ratio;
   gboolean norm_pix;
@@ -155,6 +162,7 @@ mae_create (const M3retConfig *config, const M3retObjectiveSetup *setup, GError 
     return NULL;
   Mae *mae = g_new0 (Mae, 1);
   mae->encoder = setup->encoder;
+  mae->dist = setup->dist;
   mae->vit = *m3ret_vit_get_config (setup->encoder);
   mae->mask_ratio = set.mask_ratio;
   mae->norm_pix = set.norm_pix;
@@ -268,12 +276,18 @@ mae_loss (gpointer self, M3retGraph *g, const M3retBatch *batch, gint64 step, GE
                   v->tubelet, patches);
   float *target = g_new (float, rows * p);
   mae_patch_targets (patches, rows, p, mae->norm_pix, target);
-  gint32 *keep = g_new (gint32, (gsize) b * k);
-  gint32 *restore = g_new (gint32, rows);
-  gfloat *mask = g_new (gfloat, rows);
+  /* The masks of the global batch's first (rank + 1)·b samples, this
+   * rank's the last b of them. */
+  gsize first = (gsize) m3ret_dist_get_rank (mae->dist) * b;
+  gint32 *keep_all = g_new (gint32, (first + b) * k);
+  gint32 *restore_all = g_new (gint32, (first + b) * l);
+  gfloat *mask_all = g_new (gfloat, (first + b) * l);
   M3retRng rng;
   mae_step_rng (&rng, mae->seed, step);
-  mae_random_masking (&rng, b, l, k, keep, restore, mask);
+  mae_random_masking (&rng, (gint) (first + b), l, k, keep_all, restore_all, mask_all);
+  const gint32 *keep = keep_all + first * k;
+  const gint32 *restore = restore_all + first * l;
+  const gfloat *mask = mask_all + first * l;
 
   gint64 patch_shape[3] = { b, l, p }, mask_shape[1] = { (gint64) rows };
   M3retTensor *x = m3ret_graph_from_host (g, 3, patch_shape, patches, FALSE);
@@ -295,12 +309,24 @@ mae_loss (gpointer self, M3retGraph *g, const M3retBatch *batch, gint64 step, GE
   h = m3ret_op_linear (g, h, mae->pred_w, mae->pred_b);
   M3retTensor *pred = m3ret_op_slice_tokens (g, h, 1, l);
   M3retTensor *loss = m3ret_op_mse (g, pred, y, m);
+  if (m3ret_dist_get_size (mae->dist) > 1) {
+    /* This rank's mean over its masked tubelets, reweighted so that the
+     * ranks' mean is the mean over the global batch's masked tubelets. */
+    gdouble counts[2] = { 0.0, 0.0 };
+    for (gsize i = 0; i < rows; i++)
+      counts[0] += mask[i];
+    counts[1] = counts[0];
+    m3ret_dist_allreduce_sum (mae->dist, counts + 1, 1);
+    gdouble weight = m3ret_dist_get_size (mae->dist) * counts[0] / MAX (counts[1], 1.0);
+    if (weight != 1.0)
+      loss = m3ret_op_scale (g, loss, (gfloat) weight);
+  }
 
   g_free (patches);
   g_free (target);
-  g_free (keep);
-  g_free (restore);
-  g_free (mask);
+  g_free (keep_all);
+  g_free (restore_all);
+  g_free (mask_all);
   if (loss == NULL) {
     if (!m3ret_graph_check (g, error))
       return NULL;

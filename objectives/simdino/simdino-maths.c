@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "m3ret-plugin.h"
+#include "m3ret-dist.h"
 #include "m3ret-ops.h"
 #include "m3ret-optim.h"
 #include "m3ret-vit.h"
@@ -55,6 +56,27 @@ simdino_expansion (M3retGraph *g, M3retTensor *const *teacher, M3retTensor *cons
   for (guint v = 0; v < n_global; v++) {
     M3retTensor *z = m3ret_op_scale (g, m3ret_op_add (g, student[v], teacher[v]), 0.5f);
     M3retTensor *r = simdino_coding_rate (g, z, eps);
+    total = total ? m3ret_op_add (g, total, r) : r;
+  }
+  gdouble gamma = (p + b) / (p * b);
+  return m3ret_op_scale (g, total, (gfloat) (gamma / n_global));
+}
+
+M3retTensor *
+simdino_expansion_dist (M3retGraph *g, const M3retDist *dist, M3retTensor *const *teacher,
+                        M3retTensor *const *student, guint n_global, gdouble eps)
+{
+  if (n_global == 0 || student[0] == NULL)
+    return NULL;
+  gdouble b = (gdouble) student[0]->shape[0] * m3ret_dist_get_size (dist);
+  gdouble p = (gdouble) student[0]->shape[1];
+  M3retTensor *total = NULL;
+  for (guint v = 0; v < n_global; v++) {
+    M3retTensor *z = m3ret_op_scale (g, m3ret_op_add (g, student[v], teacher[v]), 0.5f);
+    M3retTensor *gram = m3ret_op_allreduce_sum (g, dist, m3ret_op_gram (g, z));
+    M3retTensor *a = m3ret_op_add_diagonal (g, m3ret_op_scale (g, gram, (gfloat) (p / (b * eps))),
+                                            1.0f);
+    M3retTensor *r = m3ret_op_scale (g, m3ret_op_logdet (g, a), 0.5f);
     total = total ? m3ret_op_add (g, total, r) : r;
   }
   gdouble gamma = (p + b) / (p * b);

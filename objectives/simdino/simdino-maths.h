@@ -10,6 +10,7 @@
 
 #include <glib.h>
 
+#include "m3ret-dist.h"
 #include "m3ret-graph.h"
 
 G_BEGIN_DECLS
@@ -28,6 +29,14 @@ M3retTensor *simdino_coding_rate (M3retGraph *g, M3retTensor *z, gdouble eps);
  * global views, γ = (p + b)/(p·b).  (transfer none) */
 M3retTensor *simdino_expansion (M3retGraph *g, M3retTensor *const *teacher,
                                 M3retTensor *const *student, guint n_global, gdouble eps);
+
+/* simdino_expansion() over the global batch of the ranks of @dist: b is
+ * the global batch and Z_vᵀZ_v the sum over the ranks of theirs (an
+ * all-reduce on the graph), so every rank gets the one-process value.
+ * Collective: every rank calls it.  (transfer none) */
+M3retTensor *simdino_expansion_dist (M3retGraph *g, const M3retDist *dist,
+                                     M3retTensor *const *teacher, M3retTensor *const *student,
+                                     guint n_global, gdouble eps);
 
 /* The teacher's EMA momentum after optimiser step @step of @total: a
  * half cosine from @start to 1. */

@@ -13,6 +13,10 @@
  *               Z_v = (student_v + teacher_v)/2 over global views v,
  *               γ = (p + b)/(p·b)
  *   loss      = −coeff·alignment − expansion
+ * Data-parallel (setup->dist): b is the global batch and Z_vᵀZ_v the sum
+ * over the ranks of theirs (m3ret_op_allreduce_sum, whose backward brings
+ * every rank its share of the gradient), the alignment each rank's mean,
+ * which the trainer averages: N ranks of B/N compute one process's loss of B.
  * Local crops are drawn at the same grid size as the global ones (from a
  * smaller part of the field of view): the encoder's position table is for
  * the full grid.
@@ -22,6 +26,7 @@
 #include <string.h>
 
 #include "m3ret-plugin.h"
+#include "m3ret-dist.h"
 #include "m3ret-ops.h"
 #include "m3ret-optim.h"
 #include "m3ret-vit.h"
@@ -77,6 +82,7 @@ typedef struct {
   Branch student, teacher;
   M3retParams *student_params; /* not owned */
   M3retParams *teacher_params; /* owned */
+  const M3retDist *dist;       /* the ranks (NULL: one process) */
   M3retVitConfig vit;
   gint head_hidden, head_out;
   guint n_global, n_local;
@@ -162,6 +168,7 @@ simdino_create (const M3retConfig *config, const M3retObjectiveSetup *setup, GEr
     return NULL;
   SimDino *sd = g_new0 (SimDino, 1);
   sd->student_params = setup->params;
+  sd->dist = setup->dist;
   sd->student.vit = setup->encoder;
   sd->vit = *m3ret_vit_get_config (setup->encoder);
   sd->head_hidden = (gint) set.head_hidden;
@@ -289,7 +296,9 @@ simdino_loss (gpointer self, M3retGraph *g, const M3retBatch *batch, gint64 step
     }
   }
   M3retTensor *align = simdino_alignment (g, teacher, sd->n_global, student, batch->n_views);
-  M3retTensor *expand = simdino_expansion (g, teacher, student, sd->n_global, sd->eps);
+  M3retTensor *expand = m3ret_dist_get_size (sd->dist) > 1
+    ? simdino_expansion_dist (g, sd->dist, teacher, student, sd->n_global, sd->eps)
+    : simdino_expansion (g, teacher, student, sd->n_global, sd->eps);
   M3retTensor *loss = m3ret_op_sub (g, m3ret_op_scale (g, align, (gfloat) -sd->coeff), expand);
   if (loss == NULL && m3ret_graph_check (g, error))
     g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_UNSUPPORTED,
