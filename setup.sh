@@ -24,7 +24,8 @@ packages="build-essential autoconf automake libtool pkg-config
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
   libnifti2-dev zlib1g-dev libcairo2-dev libjson-glib-dev check libhnswlib-dev libtorch-dev
   valgrind clang libclang-rt-14-dev
-  python3-numpy libopenmpi-dev openmpi-bin"
+  python3-numpy libopenmpi-dev openmpi-bin
+  mricron-data python3-nibabel"
 
 missing=""
 for p in $packages; do
