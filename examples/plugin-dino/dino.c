@@ -13,7 +13,8 @@
  *
  *   p_t = softmax((teacher_t − c)/τt)      over the global views t
  *   loss = mean over pairs (t, s ≠ t) of (1/b)·Σ_i H(p_t[i], softmax(student_s[i]/τs))
- *   c ← m·c + (1 − m)·mean of the teacher logits of the batch (after the step)
+ *   c ← m·c + (1 − m)·mean of the teacher logits of the batch (after the step;
+ *       data-parallel: the global batch, an all-reduce of the ranks' means)
  *
  * The center is a buffer ("center") in the trained collection, so the
  * teacher, made like the student, holds "center" too and the EMA copies it
@@ -24,6 +25,7 @@
 #include <string.h>
 
 #include "m3ret-plugin.h"
+#include "m3ret-dist.h"
 #include "m3ret-graph.h"
 #include "m3ret-ops.h"
 #include "m3ret-optim.h"
@@ -94,6 +96,7 @@ typedef struct {
   Net student, teacher;
   M3retParams *student_params; /* not owned */
   M3retParams *teacher_params; /* owned */
+  const M3retDist *dist;       /* the ranks (NULL: one process) */
   M3retVitConfig vit;
   guint n_global, n_local;
   gint64 total_steps;
@@ -184,6 +187,7 @@ dino_create (const M3retConfig *config, const M3retObjectiveSetup *setup, GError
   if (!m3ret_config_fill (config, dino_keys, &d->set, error) || !check_keys (config, &d->set, error))
     goto fail;
   d->student_params = setup->params;
+  d->dist = setup->dist;
   d->student.vit = setup->encoder;
   d->vit = *m3ret_vit_get_config (setup->encoder);
   d->n_global = (guint) d->set.global_crops;
@@ -367,6 +371,17 @@ dino_after_step (gpointer self, gint64 step)
   if (d->have_batch_center) {
     gint64 k = d->set.out_dim;
     gdouble m = d->set.center_momentum;
+    /* data-parallel: the mean over the ranks of their batch means (DINO's
+     * all_reduce); every rank calls after_step, so the collective is safe */
+    gint ranks = m3ret_dist_get_size (d->dist);
+    if (ranks > 1) {
+      g_autofree gdouble *sum = g_new (gdouble, k);
+      for (gint64 i = 0; i < k; i++)
+        sum[i] = d->batch_center[i];
+      m3ret_dist_allreduce_sum (d->dist, sum, (gsize) k);
+      for (gint64 i = 0; i < k; i++)
+        d->batch_center[i] = (gfloat) (sum[i] / ranks);
+    }
     g_autofree gfloat *c = m3ret_tensor_to_host (d->student.center);
     for (gint64 i = 0; i < k; i++)
       c[i] = (gfloat) (m * c[i] + (1.0 - m) * d->batch_center[i]);
