@@ -20,7 +20,7 @@ esac
 
 # Everything the build, the tests, the benchmarks and the fuzzers need.
 packages="build-essential autoconf automake libtool pkg-config
-  libglib2.0-dev libopenblas-dev libpng-dev
+  libglib2.0-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev libjpeg-turbo-progs
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
   libnifti2-dev zlib1g-dev libcairo2-dev libjson-glib-dev check libhnswlib-dev libtorch-dev
   valgrind clang libclang-rt-14-dev

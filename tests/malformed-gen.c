@@ -131,6 +131,35 @@ w_png_bad_signature (const MgContext *c, const gchar *path)
   put_text (path, "GIF89a\x10\x00\x10\x00 an image of another format");
 }
 
+/* ---- JPEG ---- */
+
+static void
+w_jpeg_truncated (const MgContext *c, const gchar *path)
+{
+  guint8 v[32 * 32];
+  for (guint i = 0; i < G_N_ELEMENTS (v); i++)
+    v[i] = (guint8) (i * 7);
+  fx_write_jpeg (path, 32, 32, 1, v, 90, 0);
+  g_autoptr (GByteArray) b = slurp (path);
+  put (path, b->data, b->len / 2);
+}
+
+static void
+w_jpeg_huge_dims (const MgContext *c, const gchar *path)
+{
+  guint8 v[16 * 16];
+  memset (v, 128, sizeof v);
+  fx_write_jpeg (path, 16, 16, 1, v, 90, 0);
+  g_autoptr (GByteArray) b = slurp (path);
+  for (guint i = 2; i + 9 < b->len; i++)
+    if (b->data[i] == 0xFF && b->data[i + 1] == 0xC0) { /* SOF0: 60000×60000 */
+      b->data[i + 5] = b->data[i + 7] = 0xEA;
+      b->data[i + 6] = b->data[i + 8] = 0x60;
+      break;
+    }
+  put (path, b->data, b->len);
+}
+
 static void
 w_png_huge_dims (const MgContext *c, const gchar *path)
 {
@@ -616,6 +645,8 @@ static const MgCase cases[] = {
   { "png-wide-strip.png", MG_IMAGE, "xray", "max_pixels", w_png_wide_strip },
   { "png-zero-width.png", MG_IMAGE, "xray", "corrupt or truncated PNG", w_png_zero_width },
   { "png-bad-crc.png", MG_IMAGE, "xray", "CRC", w_png_bad_crc },
+  { "jpeg-truncated.jpg", MG_IMAGE, "xray", "corrupt or truncated JPEG", w_jpeg_truncated },
+  { "jpeg-huge-dims.jpg", MG_IMAGE, "endoscopy", "max_pixels", w_jpeg_huge_dims },
   { "png-no-image-data.png", MG_IMAGE, "xray", "corrupt or truncated PNG", w_png_no_image_data },
   { "png-empty.png", MG_IMAGE, "xray", "not a PNG file", w_empty },
   { "png-over-file-size.png", MG_IMAGE, "xray", "max_file_size", w_png_over_file_size },

@@ -1,4 +1,4 @@
-/* test-modality-fixtures.c — writers of test files (PNG, NIfTI-1, video). */
+/* test-modality-fixtures.c — writers of test files (PNG, JPEG, NIfTI-1, video). */
 #include "config.h"
 
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 #include <png.h>
+#include <jpeglib.h>
 
 #include "test-modality-fixtures.h"
 
@@ -205,4 +206,44 @@ fx_truncate_copy (const gchar *src, const gchar *dst, gsize keep)
   gsize len = 0;
   FX_CHECK (g_file_get_contents (src, &data, &len, NULL));
   FX_CHECK (g_file_set_contents (dst, data, MIN (keep, len), NULL));
+}
+
+void
+fx_write_jpeg (const gchar *path, guint width, guint height, guint channels, const guint8 *values,
+               gint quality, guint orientation)
+{
+  FILE *f = fopen (path, "wb");
+  FX_CHECK (f != NULL);
+  struct jpeg_compress_struct c;
+  struct jpeg_error_mgr err;
+  c.err = jpeg_std_error (&err);
+  jpeg_create_compress (&c);
+  jpeg_stdio_dest (&c, f);
+  c.image_width = width;
+  c.image_height = height;
+  c.input_components = (int) channels;
+  c.in_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  jpeg_set_defaults (&c);
+  jpeg_set_quality (&c, quality, TRUE);
+  if (channels == 3) { /* no chroma subsampling: values near exact at quality 100 */
+    for (int k = 0; k < 3; k++)
+      c.comp_info[k].h_samp_factor = c.comp_info[k].v_samp_factor = 1;
+  }
+  if (orientation != 0) /* no JFIF APP0: an Exif file */
+    c.write_JFIF_header = FALSE;
+  jpeg_start_compress (&c, TRUE);
+  if (orientation != 0) {
+    /* Exif, little-endian TIFF, one IFD entry: Orientation (0x0112) SHORT 1. */
+    guint8 exif[6 + 8 + 2 + 12 + 4] = { 'E', 'x', 'i', 'f', 0, 0, 'I', 'I', 42, 0, 8, 0, 0, 0,
+                                        1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0,
+                                        (guint8) orientation, 0, 0, 0, 0, 0, 0, 0 };
+    jpeg_write_marker (&c, JPEG_APP0 + 1, exif, sizeof exif);
+  }
+  while (c.next_scanline < height) {
+    JSAMPROW row = (JSAMPROW) (values + (gsize) c.next_scanline * width * channels);
+    jpeg_write_scanlines (&c, &row, 1);
+  }
+  jpeg_finish_compress (&c);
+  jpeg_destroy_compress (&c);
+  FX_CHECK (fclose (f) == 0);
 }

@@ -31,6 +31,13 @@ void fx_write_nifti (const gchar *path, guint nx, guint ny, guint nz, guint nt, 
 gboolean fx_write_video (const gchar *path, const gchar *codec_name, guint width, guint height,
                          guint n_frames, guint r0);
 
+/* A baseline JPEG of @width×@height, @channels 1 (grey) or 3 (RGB,
+ * values[(y*w+x)*3+c], no chroma subsampling) at @quality (1..100); with
+ * @orientation 1..8 an Exif APP1 holding that orientation replaces JFIF
+ * (0: a plain JFIF file). */
+void fx_write_jpeg (const gchar *path, guint width, guint height, guint channels,
+                    const guint8 *values, gint quality, guint orientation);
+
 /* Copies the first @keep bytes of @src to @dst. */
 void fx_truncate_copy (const gchar *src, const gchar *dst, gsize keep);
 

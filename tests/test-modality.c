@@ -11,6 +11,7 @@
 
 #include "m3ret-check.h"
 #include "m3ret-modalities.h"
+#include "m3ret-readers.h"
 #include "test-modality-fixtures.h"
 
 /* Last: nifti1.h redefines DT_UNKNOWN, which <dirent.h> (via Check) declares. */
@@ -1146,6 +1147,190 @@ START_TEST (test_inspect_many_files)
 }
 END_TEST
 
+/* ---- JPEG: X-ray, ultrasound and endoscopy stills ---- */
+
+/* @path decoded by djpeg (libjpeg-turbo-progs: a separate decoder program,
+ * which ignores EXIF) as PNM: fills *w, *h, *channels; (transfer full). */
+static guint8 *
+djpeg_decode (const gchar *path, guint *w, guint *h, guint *channels)
+{
+  g_autofree gchar *prog = g_find_program_in_path ("djpeg");
+  ck_assert_msg (prog != NULL, "djpeg not found: install libjpeg-turbo-progs (setup.sh does)");
+  const gchar *argv[] = { prog, "-pnm", path, NULL };
+  g_autofree gchar *out = NULL;
+  gsize len = 0;
+  gint status = 0;
+  gchar *stdout_buf = NULL;
+  GError *error = NULL;
+  ck_assert_msg (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+                               &stdout_buf, NULL, &status, &error),
+                 "%s", error ? error->message : "");
+  out = stdout_buf;
+  ck_assert_msg (g_spawn_check_wait_status (status, NULL), "djpeg failed on %s", path);
+  /* P5/P6 W H 255\n data: out holds binary, so the length comes from the header. */
+  guint maxval = 0;
+  gchar magic[3] = { 0 };
+  int consumed = 0;
+  ck_assert (sscanf (out, "%2s %u %u %u%n", magic, w, h, &maxval, &consumed) == 4);
+  ck_assert_uint_eq (maxval, 255);
+  *channels = g_str_equal (magic, "P5") ? 1 : 3;
+  len = (gsize) *w * *h * *channels;
+  return g_memdup2 (out + consumed + 1, len);
+}
+
+static guint8 *
+jpeg_test_picture (guint w, guint h, guint channels)
+{
+  guint8 *v = g_new (guint8, (gsize) w * h * channels);
+  for (guint y = 0; y < h; y++)
+    for (guint x = 0; x < w; x++)
+      for (guint c = 0; c < channels; c++)
+        v[((gsize) y * w + x) * channels + c] = (guint8) ((x * 29 + y * 17 + c * 80) % 256);
+  return v;
+}
+
+/* Our decode equals djpeg's for both colour kinds, and is close to what was written. */
+START_TEST (test_jpeg_against_djpeg)
+{
+  for (guint channels = 1; channels <= 3; channels += 2) {
+    g_autofree gchar *path = path_in_tmp (channels == 1 ? "grey.jpg" : "colour.jpg");
+    const guint w = 19, h = 13;
+    g_autofree guint8 *pixels = jpeg_test_picture (w, h, channels);
+    fx_write_jpeg (path, w, h, channels, pixels, 95, 0);
+    M3retLimits limits;
+    m3ret_limits_init_default (&limits);
+    M3retReadersJpegInfo info;
+    GError *error = NULL;
+    g_autoptr (M3retVolume) vol = m3ret_readers_jpeg_read (path, &limits, &info, &error);
+    ck_assert_msg (vol != NULL, "%s", error ? error->message : "");
+    ck_assert_uint_eq (info.channels, channels);
+    ck_assert_uint_eq (info.orientation, 1);
+    ck_assert_uint_eq (vol->channels, channels);
+    ck_assert_uint_eq (vol->width, w);
+    ck_assert_uint_eq (vol->height, h);
+    guint dw, dh, dc;
+    g_autofree guint8 *ref = djpeg_decode (path, &dw, &dh, &dc);
+    ck_assert_uint_eq (dw, w);
+    ck_assert_uint_eq (dh, h);
+    ck_assert_uint_eq (dc, channels);
+    gsize plane = (gsize) w * h;
+    gdouble err_written = 0;
+    for (guint y = 0; y < h; y++)
+      for (guint x = 0; x < w; x++)
+        for (guint c = 0; c < channels; c++) {
+          gdouble v = vol->data[c * plane + (gsize) y * w + x] * 255.0;
+          gsize k = ((gsize) y * w + x) * channels + c;
+          ck_assert_msg (fabs (v - ref[k]) < 1e-3, "(%u,%u,%u): %g, djpeg %u", x, y, c, v,
+                         ref[k]);
+          err_written = MAX (err_written, fabs (v - pixels[k]));
+        }
+    /* Quality 95, no subsampling: within 24 levels of what was written (lossy). */
+    ck_assert_msg (err_written <= 24, "max error %g against the written values", err_written);
+    /* Through the plugin's probe by magic bytes, under a name that says nothing. */
+    g_autofree gchar *plain = path_in_tmp (channels == 1 ? "grey.dat" : "colour.dat");
+    fx_truncate_copy (path, plain, G_MAXSIZE);
+    guint score = 0;
+    ck_assert_str_eq (probe (plain, &score), channels == 1 ? "xray" : "endoscopy");
+    ck_assert_uint_eq (score, 60);
+    static const gchar *const names[] = { "xray", "ultrasound", "endoscopy" };
+    for (guint m = 0; m < G_N_ELEMENTS (names); m++) {
+      M3retLayout layout = M3RET_LAYOUT_SEQUENCE;
+      ck_assert (m3ret_modalities_layout (set, names[m], plain, &layout, NULL));
+      ck_assert_int_eq (layout, M3RET_LAYOUT_IMAGE);
+      M3retSample *sample = read_eval (names[m], plain, 16, 2, 2);
+      ck_assert_ptr_nonnull (sample);
+      m3ret_sample_free (sample);
+    }
+  }
+}
+END_TEST
+
+/* Every EXIF orientation gives the picture as shown: the stored one (djpeg
+ * ignores EXIF) transformed as the standard says. */
+START_TEST (test_jpeg_exif_orientation)
+{
+  const guint w = 24, h = 16;
+  g_autofree guint8 *pixels = jpeg_test_picture (w, h, 3);
+  for (guint o = 1; o <= 8; o++) {
+    g_autofree gchar *name = g_strdup_printf ("o%u.jpg", o);
+    g_autofree gchar *path = path_in_tmp (name);
+    fx_write_jpeg (path, w, h, 3, pixels, 90, o);
+    guint dw, dh, dc;
+    g_autofree guint8 *ref = djpeg_decode (path, &dw, &dh, &dc);
+    M3retLimits limits;
+    m3ret_limits_init_default (&limits);
+    M3retReadersJpegInfo info;
+    GError *error = NULL;
+    g_autoptr (M3retVolume) vol = m3ret_readers_jpeg_read (path, &limits, &info, &error);
+    ck_assert_msg (vol != NULL, "%s", error ? error->message : "");
+    ck_assert_uint_eq (info.orientation, o);
+    guint ow = o >= 5 ? h : w, oh = o >= 5 ? w : h;
+    ck_assert_uint_eq (vol->width, ow);
+    ck_assert_uint_eq (vol->height, oh);
+    for (guint y = 0; y < oh; y++)
+      for (guint x = 0; x < ow; x++) {
+        /* The EXIF definitions written out: where shown (x, y) was stored. */
+        guint sx, sy;
+        switch (o) {
+        case 1: sx = x; sy = y; break;
+        case 2: sx = w - 1 - x; sy = y; break;           /* mirrored left-right */
+        case 3: sx = w - 1 - x; sy = h - 1 - y; break;   /* upside down */
+        case 4: sx = x; sy = h - 1 - y; break;           /* mirrored top-bottom */
+        case 5: sx = y; sy = x; break;                   /* transposed */
+        case 6: sx = y; sy = h - 1 - x; break;           /* turn 90° clockwise to show */
+        case 7: sx = w - 1 - y; sy = h - 1 - x; break;   /* transversed */
+        default: sx = w - 1 - y; sy = x; break;          /* turn 90° anticlockwise */
+        }
+        for (guint c = 0; c < 3; c++) {
+          gdouble v = vol->data[(gsize) c * ow * oh + (gsize) y * ow + x] * 255.0;
+          guint8 r = ref[((gsize) sy * w + sx) * 3 + c];
+          ck_assert_msg (fabs (v - r) < 1e-3, "orientation %u (%u,%u,%u): %g, expected %u", o,
+                         x, y, c, v, r);
+        }
+      }
+  }
+}
+END_TEST
+
+START_TEST (test_jpeg_bad_input)
+{
+  g_autofree gchar *path = path_in_tmp ("good.jpg");
+  g_autofree guint8 *pixels = jpeg_test_picture (32, 32, 1);
+  fx_write_jpeg (path, 32, 32, 1, pixels, 90, 0);
+  gsize len = 0;
+  g_autofree gchar *data = NULL;
+  ck_assert (g_file_get_contents (path, &data, &len, NULL));
+
+  g_autofree gchar *cut = path_in_tmp ("cut.jpg");
+  fx_truncate_copy (path, cut, len / 2);
+  assert_read_fails ("xray", cut, M3RET_DATA_ERROR_CORRUPT, "truncated");
+  g_autofree gchar *header_only = path_in_tmp ("header.jpg");
+  fx_truncate_copy (path, header_only, 40);
+  assert_read_fails ("xray", header_only, M3RET_DATA_ERROR_CORRUPT, "JPEG");
+
+  /* A 60000×60000 frame header (libjpeg itself stops at 65500): refused by
+   * the limit before any allocation. */
+  g_autofree gchar *huge = path_in_tmp ("huge.jpg");
+  gboolean patched = FALSE;
+  for (gsize i = 2; i + 9 < len; i++)
+    if ((guint8) data[i] == 0xFF && (guint8) data[i + 1] == 0xC0) {
+      data[i + 5] = data[i + 7] = (gchar) 0xEA;
+      data[i + 6] = data[i + 8] = (gchar) 0x60;
+      patched = TRUE;
+      break;
+    }
+  ck_assert (patched);
+  ck_assert (g_file_set_contents (huge, data, (gssize) len, NULL));
+  assert_read_fails ("xray", huge, M3RET_DATA_ERROR_TOO_LARGE, "max_pixels");
+  assert_limit_refuses ("endoscopy", path, "max_pixels", "1000");
+
+  /* Another format under a .jpg name is not read as JPEG. */
+  g_autofree gchar *fake = path_in_tmp ("fake.jpg");
+  ck_assert (g_file_set_contents (fake, "\xff\xd8\xff\xe0garbage", 11, NULL));
+  assert_read_fails ("endoscopy", fake, M3RET_DATA_ERROR_CORRUPT, "JPEG");
+}
+END_TEST
+
 static Suite *
 modality_suite (void)
 {
@@ -1160,6 +1345,9 @@ modality_suite (void)
   tcase_add_test (png, test_probe_close_scores);
   tcase_add_test (png, test_names_any_case);
   tcase_add_test (png, test_inspect_notes);
+  tcase_add_test (png, test_jpeg_against_djpeg);
+  tcase_add_test (png, test_jpeg_exif_orientation);
+  tcase_add_test (png, test_jpeg_bad_input);
   suite_add_tcase (s, png);
   TCase *nifti = tcase_create ("nifti");
   tcase_add_checked_fixture (nifti, setup, teardown);

@@ -1,6 +1,6 @@
 /* m3ret-readers.h — the readers the modality plugins share (libm3ret-readers).
  *
- * Readers for the three file families (PNG, NIfTI, video), each decoding a
+ * Readers for the file families (PNG, JPEG, NIfTI, video), each decoding a
  * file into an M3retVolume at its own resolution with raw intensities, the
  * keys every modality declares (normalisation, augmentation) and the glue
  * around them (limits, statistics for `m3ret inspect`, a cache of decoded
@@ -135,6 +135,38 @@ gboolean m3ret_readers_png_read_views (const gchar *path, const M3retLimits *lim
 /* Fills @info for `m3ret inspect`; statistics in stored units. */
 gboolean m3ret_readers_png_inspect (const gchar *path, const M3retLimits *limits,
                                     M3retInspectInfo *info, GError **error);
+
+/* ---- JPEG (libjpeg-turbo) ---- */
+
+typedef struct {
+  guint width, height;  /* as shown: after the EXIF orientation (sniff: as stored) */
+  guint components;     /* in the frame header: 1 grey, 3 YCbCr/RGB, 4 CMYK */
+  guint channels;       /* of the decoded volume: 1 grey, 3 RGB (sniff: 0 when no SOF in head) */
+  guint orientation;    /* EXIF orientation applied, 1..8 (1: none or no EXIF) */
+} M3retReadersJpegInfo;
+
+/* TRUE when @head starts with a JPEG SOI marker (FF D8 FF); fills @info
+ * from a frame header found within @head (zeros otherwise). */
+gboolean m3ret_readers_jpeg_sniff (const guint8 *head, gsize head_len,
+                                   M3retReadersJpegInfo *info);
+/* Whether the file @path starts with a JPEG SOI marker. */
+gboolean m3ret_readers_jpeg_sniff_file (const gchar *path);
+
+/* Decodes @path (baseline, progressive, 8-bit): grey → 1 channel, YCbCr or
+ * RGB → 3, values / 255, the EXIF orientation applied; spacing from the
+ * JFIF density (dots per inch or cm → mm).  Refuses more than max_pixels
+ * pixels right after the header, before allocating; CMYK and truncated
+ * data are refused.  Returns: (transfer full). */
+M3retVolume *m3ret_readers_jpeg_read (const gchar *path, const M3retLimits *limits,
+                                      M3retReadersJpegInfo *info, GError **error);
+/* Decodes @path once and renders every view (a still: M3RET_LAYOUT_IMAGE). */
+gboolean m3ret_readers_jpeg_read_views (const gchar *path, const M3retLimits *limits,
+                                        const M3retRenderOptions *options,
+                                        const M3retView *views, guint n_views,
+                                        M3retSample **out, GError **error);
+/* Fills @info for `m3ret inspect`; statistics in stored units (0..255). */
+gboolean m3ret_readers_jpeg_inspect (const gchar *path, const M3retLimits *limits,
+                                     M3retInspectInfo *info, GError **error);
 
 /* ---- NIfTI-1 (nifticlib) ---- */
 

@@ -1,4 +1,8 @@
-/* endoscopy.c — RGB endoscopy video: T frames of a clip, RGB to [0,1].
+/* endoscopy.c — RGB endoscopy video (T frames of a clip) and JPEG stills
+ * (HyperKvasir's labelled images), RGB to [0,1].
+ *
+ * A JPEG (by its magic bytes) is a 2D still: colour 60 (ultrasound 40,
+ * X-ray 10), grey 10 (X-ray 60).
  *
  * Any container and codec the FFmpeg libraries decode.  Evaluation views
  * take T frames spread evenly over the clip; training views a random clip of
@@ -33,13 +37,16 @@ endoscopy_init (GError **error)
 static guint
 endoscopy_probe (const gchar *path, const guint8 *head, gsize head_len)
 {
+  M3retReadersJpegInfo jpeg;
+  if (m3ret_readers_jpeg_sniff (head, head_len, &jpeg))
+    return jpeg.channels == 1 ? 10 : 60;
   return m3ret_readers_video_sniff (path, head, head_len) ? 60 : 0;
 }
 
 static M3retLayout
 endoscopy_layout (gpointer self, const gchar *path, GError **error)
 {
-  return M3RET_LAYOUT_SEQUENCE;
+  return m3ret_readers_jpeg_sniff_file (path) ? M3RET_LAYOUT_IMAGE : M3RET_LAYOUT_SEQUENCE;
 }
 
 static gboolean
@@ -47,6 +54,9 @@ endoscopy_read (gpointer self, const gchar *path, const M3retView *views, guint 
                 M3retSample **out, GError **error)
 {
   M3retReadersVideoModality *e = self;
+  if (m3ret_readers_jpeg_sniff_file (path))
+    return m3ret_readers_jpeg_read_views (path, &e->common.limits, &e->common.options, views,
+                                          n_views, out, error);
   return m3ret_readers_video_read_views (e, path, views, n_views, out, error);
 }
 
@@ -54,6 +64,8 @@ static gboolean
 endoscopy_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
 {
   M3retReadersVideoModality *e = self;
+  if (m3ret_readers_jpeg_sniff_file (path))
+    return m3ret_readers_jpeg_inspect (path, &e->common.limits, info, error);
   return m3ret_readers_video_inspect (e->cache, path, &e->common.limits, info, error);
 }
 
@@ -68,5 +80,5 @@ static const M3retModalityVTable endoscopy_vtable = {
 };
 
 M3RET_PLUGIN_DEFINE (endoscopy, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,
-                     "endoscopy: RGB video (h264, mpeg4, ffv1, ...) as T frames of a clip",
+                     "endoscopy: RGB video (h264, mpeg4, ffv1, ...) as T frames of a clip; JPEG stills as 2D images",
                      "MIT", endoscopy_keys, endoscopy_init, &endoscopy_vtable)

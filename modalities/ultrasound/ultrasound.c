@@ -1,4 +1,4 @@
-/* ultrasound.c — ultrasound stills (grey or colour PNG) and cine loops (video).
+/* ultrasound.c — ultrasound stills (grey or colour PNG or JPEG) and cine loops (video).
  *
  * Stills become 2D samples like X-rays; cine loops become T frames like
  * endoscopy, so the layout depends on the file: PNG → image, video →
@@ -6,7 +6,9 @@
  * PNG scores 60 here (X-ray 40), a colour or palette PNG 50 (X-ray 10), a
  * 16-bit grey PNG 20 (X-ray 80); a video scores 20 here (endoscopy 60)
  * unless its path says ultrasound ("ultrasound", "cine", "sonograph"
- * anywhere in it): then 70.  The manifest's modality column overrides all.
+ * anywhere in it): then 90.  A JPEG (by its magic bytes) scores 40 (X-ray
+ * takes grey ones with 60, endoscopy colour ones with 60) or 90 with such a
+ * word in the path.  The manifest's modality column overrides all.
  */
 #include "config.h"
 
@@ -39,13 +41,16 @@ ultrasound_init (GError **error)
 static guint
 ultrasound_probe (const gchar *path, const guint8 *head, gsize head_len)
 {
+  static const gchar *const words[] = { "ultrasound", "cine", "sonograph", NULL };
+  M3retReadersJpegInfo jpeg;
+  if (m3ret_readers_jpeg_sniff (head, head_len, &jpeg))
+    return m3ret_readers_path_mentions (path, words) ? 90 : 40;
   M3retReadersPngInfo png;
   if (m3ret_readers_png_sniff (head, head_len, &png)) {
     if (png.color_type == PNG_COLOR_TYPE_GRAY || png.color_type == PNG_COLOR_TYPE_GRAY_ALPHA)
       return png.bit_depth == 16 ? 20 : 60;
     return 50;
   }
-  static const gchar *const words[] = { "ultrasound", "cine", "sonograph", NULL };
   if (!m3ret_readers_video_sniff (path, head, head_len))
     return 0;
   /* A word in the path decides over endoscopy's 60 (by more than the margin). */
@@ -56,7 +61,7 @@ static gboolean
 is_still (const gchar *path)
 {
   static const gchar *const suffixes[] = { ".png", NULL };
-  return m3ret_readers_has_suffix (path, suffixes);
+  return m3ret_readers_has_suffix (path, suffixes) || m3ret_readers_jpeg_sniff_file (path);
 }
 
 static M3retLayout
@@ -70,6 +75,9 @@ ultrasound_read (gpointer self, const gchar *path, const M3retView *views, guint
                  M3retSample **out, GError **error)
 {
   M3retReadersVideoModality *u = self;
+  if (m3ret_readers_jpeg_sniff_file (path))
+    return m3ret_readers_jpeg_read_views (path, &u->common.limits, &u->common.options, views,
+                                          n_views, out, error);
   if (is_still (path))
     return m3ret_readers_png_read_views (path, &u->common.limits, &u->common.options, views,
                                          n_views, out, error);
@@ -80,6 +88,8 @@ static gboolean
 ultrasound_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
 {
   M3retReadersVideoModality *u = self;
+  if (m3ret_readers_jpeg_sniff_file (path))
+    return m3ret_readers_jpeg_inspect (path, &u->common.limits, info, error);
   if (is_still (path))
     return m3ret_readers_png_inspect (path, &u->common.limits, info, error);
   return m3ret_readers_video_inspect (u->cache, path, &u->common.limits, info, error);
@@ -96,5 +106,5 @@ static const M3retModalityVTable ultrasound_vtable = {
 };
 
 M3RET_PLUGIN_DEFINE (ultrasound, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,
-                     "ultrasound: PNG stills as 2D images, cine loops (any FFmpeg video) as T frames",
+                     "ultrasound: PNG and JPEG stills as 2D images, cine loops (any FFmpeg video) as T frames",
                      "MIT", ultrasound_keys, ultrasound_init, &ultrasound_vtable)

@@ -1,4 +1,8 @@
-/* xray.c — radiographs: grey PNG (16-bit usually), read as a 2D still.
+/* xray.c — radiographs: grey PNG (16-bit usually) or JPEG (CheXpert,
+ * MIMIC-CXR-JPG), read as a 2D still.
+ *
+ * JPEG, by its magic bytes: grey 60 (ultrasound 40, endoscopy 10), colour
+ * 10 (endoscopy 60, ultrasound 40).
  *
  * Probe rule shared with the ultrasound plugin (both read PNG): a 16-bit
  * grey PNG is an X-ray (80, ultrasound 20); an 8-bit grey one leans to
@@ -42,6 +46,9 @@ xray_create (const M3retConfig *config, GError **error)
 static guint
 xray_probe (const gchar *path, const guint8 *head, gsize head_len)
 {
+  M3retReadersJpegInfo jpeg;
+  if (m3ret_readers_jpeg_sniff (head, head_len, &jpeg))
+    return jpeg.channels == 3 ? 10 : 60;
   M3retReadersPngInfo png;
   if (!m3ret_readers_png_sniff (head, head_len, &png))
     return 0;
@@ -61,6 +68,9 @@ xray_read (gpointer self, const gchar *path, const M3retView *views, guint n_vie
            M3retSample **out, GError **error)
 {
   Xray *x = self;
+  if (m3ret_readers_jpeg_sniff_file (path))
+    return m3ret_readers_jpeg_read_views (path, &x->common.limits, &x->common.options, views,
+                                          n_views, out, error);
   return m3ret_readers_png_read_views (path, &x->common.limits, &x->common.options, views,
                                        n_views, out, error);
 }
@@ -69,6 +79,8 @@ static gboolean
 xray_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
 {
   Xray *x = self;
+  if (m3ret_readers_jpeg_sniff_file (path))
+    return m3ret_readers_jpeg_inspect (path, &x->common.limits, info, error);
   return m3ret_readers_png_inspect (path, &x->common.limits, info, error);
 }
 
@@ -83,5 +95,5 @@ static const M3retModalityVTable xray_vtable = {
 };
 
 M3RET_PLUGIN_DEFINE (xray, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,
-                     "X-ray radiographs: grey PNG (8/16-bit) as 2D stills, bit depth to [0,1]",
+                     "X-ray radiographs: grey PNG (8/16-bit) or JPEG as 2D stills, bit depth to [0,1]",
                      "MIT", xray_keys, NULL, &xray_vtable)

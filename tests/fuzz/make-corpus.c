@@ -47,6 +47,20 @@ write_pngs (const gchar *root)
 }
 
 static void
+write_jpegs (const gchar *root)
+{
+  guint8 v[12 * 10 * 3];
+  for (guint i = 0; i < G_N_ELEMENTS (v); i++)
+    v[i] = (guint8) (i * 37);
+  g_autofree gchar *a = out_path (root, "jpeg", "grey.jpg");
+  g_autofree gchar *b = out_path (root, "jpeg", "rgb.jpg");
+  g_autofree gchar *c = out_path (root, "jpeg", "rgb-exif6.jpg");
+  fx_write_jpeg (a, 12, 10, 1, v, 90, 0);
+  fx_write_jpeg (b, 12, 10, 3, v, 75, 0);
+  fx_write_jpeg (c, 10, 12, 3, v, 75, 6);
+}
+
+static void
 write_niftis (const gchar *root)
 {
   gdouble v[4 * 4 * 3 * 2];
@@ -143,6 +157,7 @@ main (int argc, char **argv)
     return 2;
   }
   write_pngs (argv[1]);
+  write_jpegs (argv[1]);
   write_niftis (argv[1]);
   write_videos (argv[1]);
   write_tensors (argv[1]);
