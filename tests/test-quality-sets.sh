@@ -40,6 +40,6 @@ done
 "$M3RET_BIN" inspect -m mri "$tmp/a/$cube" "$tmp/a/level/band00_R_0.nii.gz" \
   >"$tmp/inspect.txt" 2>&1 || { cat "$tmp/inspect.txt"; echo "FAIL: inspect"; exit 1; }
 grep -q "^  modality *mri" "$tmp/inspect.txt" || { cat "$tmp/inspect.txt"; echo "FAIL: not read as MRI"; exit 1; }
-grep -q "24 *[x×] *24 *[x×] *24\|24×24×24" "$tmp/inspect.txt" ||
+grep -qF "dims        24 × 24 × 24 " "$tmp/inspect.txt" ||
   { cat "$tmp/inspect.txt"; echo "FAIL: the cube is not 24 mm"; exit 1; }
 echo "PASS: brain sets built, deterministic, side-disjoint, readable"
