@@ -849,10 +849,15 @@ register_variant (const gchar *name, guint abi_minor, void (*edit) (M3retBackend
     return name;
   const M3retPlugin *cpu = m3ret_registry_lookup (registry, M3RET_PLUGIN_BACKEND, "cpu");
   ck_assert_ptr_nonnull (cpu);
-  M3retBackendVTable *vt = g_new (M3retBackendVTable, 1); /* lives as long as the registry */
+  /* static: the registry keeps pointing at them */
+  static M3retBackendVTable vts[4];
+  static M3retPluginDesc descs[4];
+  static guint n_variants;
+  g_assert (n_variants < G_N_ELEMENTS (vts));
+  M3retBackendVTable *vt = &vts[n_variants];
   *vt = *(const M3retBackendVTable *) m3ret_plugin_get_vtable (cpu);
   edit (vt);
-  M3retPluginDesc *desc = g_new (M3retPluginDesc, 1);
+  M3retPluginDesc *desc = &descs[n_variants++];
   *desc = *m3ret_plugin_get_desc (cpu);
   desc->name = name;
   desc->abi_minor = abi_minor;
