@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "finite-diff.h"
+#include "graph-private.h"
 #include "m3ret-check.h"
 
 static M3retRegistry *registry;
@@ -485,6 +486,85 @@ START_TEST (test_encoder_gradient)
 }
 END_TEST
 
+typedef struct {
+  M3retTensor **tensors;
+  float **at_report; /* each gradient as it was when reported */
+  guint reports;
+} Reports;
+
+static void
+on_grad_ready (gpointer user_data, guint i)
+{
+  Reports *r = user_data;
+  ck_assert_msg (r->at_report[i] == NULL, "tensor %u reported twice", i);
+  M3retTensor *t = r->tensors[i];
+  r->at_report[i] = g_new0 (float, t->numel);
+  if (t->grad != NULL)
+    m3ret_tensor_download_grad (t, r->at_report[i]);
+  r->reports++;
+}
+
+/* graph_backward_notify() (data-parallel training sends each gradient when
+ * reported): every parameter reported once, its gradient already final
+ * then, and the gradients those of a plain backward. */
+START_TEST (test_backward_reports_final_gradients)
+{
+  Model m;
+  model_init (&m, 1, 31, 16, 2);
+  float *x = random_images (32, 2, 2, 16);
+  float target[2 * 64];
+  M3retRng rng;
+  m3ret_rng_init (&rng, 33, 33);
+  m3ret_rng_fill_normal (&rng, target, 2 * 64, 0.0f, 1.0f);
+  guint n = m3ret_params_get_n (m.params);
+  M3retTensor **tensors = g_new (M3retTensor *, n);
+  for (guint i = 0; i < n; i++)
+    tensors[i] = m3ret_params_get_tensor (m.params, i);
+  float **plain = g_new0 (float *, n);
+  Reports r = { tensors, g_new0 (float *, n), 0 };
+  for (gint pass = 0; pass < 2; pass++) {
+    M3retGraph *g = m.graph;
+    M3retTensor *patches = m3ret_vit_patchify (g, m.vit, x, 2, 2);
+    M3retTensor *pooled = m3ret_vit_pool (g, m.vit, m3ret_vit_forward (g, m.vit, patches, NULL, 0));
+    M3retTensor *t = m3ret_graph_from_host (g, 2, pooled->shape, target, FALSE);
+    M3retTensor *loss = m3ret_op_mse (g, pooled, t, NULL);
+    /* cls_token read twice: its gradient is final only after the earlier reader */
+    M3retTensor *cls = m3ret_params_lookup (m.params, "cls_token");
+    loss = m3ret_op_add (g, loss, m3ret_op_sum (g, m3ret_op_scale (g, cls, 0.5f)));
+    m3ret_params_zero_grad (m.params);
+    g_autoptr (GError) error = NULL;
+    gboolean ok = pass == 0 ? m3ret_graph_backward (g, loss, &error)
+                            : graph_backward_notify (g, loss, tensors, n, on_grad_ready, &r, &error);
+    ck_assert_msg (ok, "%s", error ? error->message : "");
+    for (guint i = 0; i < n; i++) {
+      float *now = g_new0 (float, tensors[i]->numel);
+      if (tensors[i]->grad != NULL)
+        m3ret_tensor_download_grad (tensors[i], now);
+      if (pass == 0) {
+        plain[i] = now;
+        continue;
+      }
+      ck_assert_msg (memcmp (now, r.at_report[i], tensors[i]->numel * sizeof (float)) == 0,
+                     "%s changed after it was reported", m3ret_params_get_name (m.params, i));
+      ck_assert_msg (memcmp (now, plain[i], tensors[i]->numel * sizeof (float)) == 0,
+                     "%s differs from a plain backward", m3ret_params_get_name (m.params, i));
+      g_free (now);
+    }
+    m3ret_graph_reset (g);
+  }
+  ck_assert_uint_eq (r.reports, n);
+  for (guint i = 0; i < n; i++) {
+    g_free (plain[i]);
+    g_free (r.at_report[i]);
+  }
+  g_free (plain);
+  g_free (r.at_report);
+  g_free (tensors);
+  g_free (x);
+  model_clear (&m);
+}
+END_TEST
+
 static Suite *
 vit_suite (void)
 {
@@ -500,6 +580,7 @@ vit_suite (void)
   tcase_add_test (tc, test_overfit_flat_memory);
   tcase_add_test (tc, test_seeded);
   tcase_add_test (tc, test_encoder_gradient);
+  tcase_add_test (tc, test_backward_reports_final_gradients);
   suite_add_tcase (s, tc);
   return s;
 }

@@ -92,6 +92,19 @@ M3retTensor *graph_view (M3retGraph *graph, M3retTensor *src, gint ndim, const g
 M3retTensor *graph_const_view_at (M3retGraph *graph, const M3retTensor *src, gsize offset,
                                   gint ndim, const gint64 *shape);
 
+/* Called during graph_backward_notify() with the position in its @watch of
+ * a tensor whose gradient is now final: no node still to be walked adds
+ * into it. */
+typedef void (*GraphGradReady) (gpointer user_data, guint index);
+
+/* m3ret_graph_backward(), calling @ready once for each of @watch (leaves,
+ * such as parameters) as soon as its gradient is final: data-parallel
+ * training sends gradients while the rest of the backward runs.  Tensors
+ * no node reads are reported first. */
+gboolean graph_backward_notify (M3retGraph *graph, M3retTensor *loss, M3retTensor *const *watch,
+                                guint n_watch, GraphGradReady ready, gpointer user_data,
+                                GError **error);
+
 /* A point in the step to come back to: see graph_rewind(). */
 typedef struct {
   ArenaMark arena;

@@ -384,6 +384,47 @@ graph_pass_grad (M3retGraph *g, GraphNode *n, M3retTensor *t)
 gboolean
 m3ret_graph_backward (M3retGraph *g, M3retTensor *loss, GError **error)
 {
+  return graph_backward_notify (g, loss, NULL, 0, NULL, NULL, error);
+}
+
+/* For each of @watch, the first node of the tape that reads it (-1: none);
+ * backward adds into a tensor only from the nodes that read it, so its
+ * gradient is final once the walk has passed that node. */
+static gint *
+first_readers (const M3retGraph *g, M3retTensor *const *watch, guint n_watch)
+{
+  gint *first = g_new (gint, MAX (n_watch, 1));
+  g_autoptr (GHashTable) index = g_hash_table_new (NULL, NULL);
+  for (guint k = 0; k < n_watch; k++) {
+    first[k] = -1;
+    g_hash_table_insert (index, watch[k], GUINT_TO_POINTER (k + 1));
+  }
+  for (guint i = 0; i < g->nodes->len; i++) {
+    const GraphNode *n = &g_array_index (g->nodes, GraphNode, i);
+    for (guint j = 0; j < GRAPH_NODE_MAX_IN; j++) {
+      guint k = n->in[j] ? GPOINTER_TO_UINT (g_hash_table_lookup (index, n->in[j])) : 0;
+      if (k > 0 && first[k - 1] < 0)
+        first[k - 1] = (gint) i;
+    }
+  }
+  return first;
+}
+
+/* Unread tensors (-1) first, then by first reader, latest first. */
+static gint
+by_first_reader (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  const gint *first = user_data;
+  gint fa = first[*(const guint *) a], fb = first[*(const guint *) b];
+  if ((fa < 0) != (fb < 0))
+    return fa < 0 ? -1 : 1;
+  return fa > fb ? -1 : fa < fb ? 1 : 0;
+}
+
+gboolean
+graph_backward_notify (M3retGraph *g, M3retTensor *loss, M3retTensor *const *watch, guint n_watch,
+                       GraphGradReady ready, gpointer user_data, GError **error)
+{
   if (!m3ret_graph_check (g, error))
     return FALSE;
   g_return_val_if_fail (loss != NULL && loss->numel == 1, FALSE);
@@ -393,22 +434,35 @@ m3ret_graph_backward (M3retGraph *g, M3retTensor *loss, GError **error)
   if (seed == NULL)
     return m3ret_graph_check (g, error);
   g->vt->fill (g->ctx, seed, 1, 1.0f);
+  g_autofree gint *first = ready != NULL ? first_readers (g, watch, n_watch) : NULL;
+  /* the watched tensors, latest first reader first: reported in that order */
+  g_autofree guint *order = ready != NULL ? g_new (guint, MAX (n_watch, 1)) : NULL;
+  guint next = 0;
+  if (ready != NULL) {
+    for (guint k = 0; k < n_watch; k++)
+      order[k] = k;
+    g_qsort_with_data (order, n_watch, sizeof (guint), by_first_reader, first);
+    while (next < n_watch && first[order[next]] < 0)
+      ready (user_data, order[next++]); /* nothing reads it: its gradient stays as it is */
+  }
   /* nodes after the loss's own do not contribute to it */
   gint last = loss->node >= 0 ? loss->node : (gint) g->nodes->len - 1;
-  for (gint i = last; i >= 0; i--) {
+  for (gint i = (gint) g->nodes->len - 1; i >= 0; i--) {
     GraphNode *n = &g_array_index (g->nodes, GraphNode, i);
-    if (n->out->grad == NULL)
-      continue; /* not on a path to the loss */
-    n->backward (g, n);
-    if (graph_failed (g))
-      break;
-    /* every reader of out->grad came later on the tape: it is dead now,
-     * unless the backward passed it on to an input (graph_pass_grad) */
-    if (n->out->grad != NULL) {
-      SpareGrad spare = { n->out->numel * sizeof (float), n->out->grad };
-      g_array_append_val (g->spare, spare);
-      n->out->grad = NULL;
+    if (i <= last && n->out->grad != NULL) { /* else not on a path to the loss */
+      n->backward (g, n);
+      if (graph_failed (g))
+        break;
+      /* every reader of out->grad came later on the tape: it is dead now,
+       * unless the backward passed it on to an input (graph_pass_grad) */
+      if (n->out->grad != NULL) {
+        SpareGrad spare = { n->out->numel * sizeof (float), n->out->grad };
+        g_array_append_val (g->spare, spare);
+        n->out->grad = NULL;
+      }
     }
+    while (ready != NULL && next < n_watch && first[order[next]] == i)
+      ready (user_data, order[next++]);
   }
   return m3ret_graph_check (g, error);
 }

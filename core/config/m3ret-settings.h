@@ -66,6 +66,7 @@ typedef struct {
   gint64 warmup;
   gdouble clip_grad;
   gint64 checkpoint_every;
+  gint64 allreduce_bucket_kb;
 } M3retTrainSettings;
 
 typedef struct {

@@ -68,6 +68,8 @@ static const M3retKeySpec train_keys[] = {
   M3RET_KEY_INT_FIELD (M3retTrainSettings, warmup, "warmup", "200", 0, 1e9, "linear warm-up steps; at most steps"),
   M3RET_KEY_DOUBLE_FIELD (M3retTrainSettings, clip_grad, "clip_grad", "0", 0, 1e6, "clip the global gradient norm to this; 0 = off"),
   M3RET_KEY_INT_FIELD (M3retTrainSettings, checkpoint_every, "checkpoint_every", "500", 0, 1e9, "steps between checkpoints; 0 = only at the end"),
+  M3RET_KEY_INT_FIELD (M3retTrainSettings, allreduce_bucket_kb, "allreduce_bucket_kb", "1024", 0, 1048576,
+                       "with several ranks, gradients are averaged in buckets of this many KiB, each sent while the backward goes on; 0 = one all-reduce after the backward"),
   M3RET_KEY_END
 };
 

@@ -45,8 +45,10 @@ m3ret_dist_get (GError **error)
   MPI_Initialized (&initialised);
   if (!initialised) {
     int provided = 0;
-    /* Loader threads never call MPI: only the main thread does. */
-    if (MPI_Init_thread (NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+    /* Loader threads never call MPI; the main thread and the gradient
+     * reducer's (dist-reducer-mpi.c) do, at once, on two communicators.
+     * An MPI that gives less than MULTIPLE gets no reducer. */
+    if (MPI_Init_thread (NULL, NULL, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS) {
       g_set_error (error, M3RET_DIST_ERROR, M3RET_DIST_ERROR_FAILED, "MPI_Init failed");
       return NULL;
     }

@@ -60,6 +60,27 @@ void m3ret_dist_barrier (const M3retDist *dist);
  * with one rank. */
 void m3ret_dist_abort (const M3retDist *dist, gint status);
 
+/* Sums of host float buffers over the ranks, run on a thread of their own
+ * while the caller goes on (gradients, during the backward). */
+typedef struct _M3retDistReducer M3retDistReducer;
+
+/* Collective.  Returns: (transfer full) a reducer, or NULL with one rank
+ * or where this MPI cannot take calls from two threads at once (then sum
+ * after the backward with m3ret_dist_allreduce_sum_floats()). */
+M3retDistReducer *m3ret_dist_reducer_new (const M3retDist *dist);
+
+/* Collective: starts replacing @values (@n floats, kept alive and left
+ * alone until the wait) by their sum over the ranks.  Every rank sends
+ * the same pieces in the same order. */
+void m3ret_dist_reducer_send (M3retDistReducer *reducer, gfloat *values, gsize n);
+
+/* Blocks until every piece sent is summed.  Returns the microseconds the
+ * reducer's thread spent in MPI on them. */
+gint64 m3ret_dist_reducer_wait (M3retDistReducer *reducer);
+
+/* Collective (accepts NULL). */
+void m3ret_dist_reducer_free (M3retDistReducer *reducer);
+
 /* Ends MPI when it was started (at exit; accepts NULL). */
 void m3ret_dist_finalize (M3retDist *dist);
 

@@ -10,6 +10,7 @@
 
 #include "config-private.h"
 #include "dist-private.h"
+#include "grad-average.h"
 #include "m3ret.h"
 #include "m3ret-checkpoint.h"
 #include "m3ret-encoder-context.h"
@@ -59,9 +60,7 @@ struct _M3retTrainer {
   /* data-parallel: rank 0 alone writes and reports */
   const M3retDist *dist;  /* NULL: one process */
   gint rank, n_ranks;
-  gfloat *grads;          /* one flat host buffer of every trainable gradient */
-  gsize n_grads;
-  gint64 comm_us;         /* spent averaging gradients (copies and all-reduce) */
+  GradAverage *average;   /* NULL: one process */
   gint64 steps_us;        /* spent in steps, this run */
 };
 
@@ -83,7 +82,7 @@ m3ret_trainer_free (M3retTrainer *t)
   g_free (t->out_dir);
   g_free (t->checkpoint_path);
   g_free (t->log_path);
-  g_free (t->grads);
+  grad_average_free (t->average);
   g_free (t);
 }
 
@@ -318,6 +317,9 @@ m3ret_trainer_new (M3retRegistry *registry, const M3retPipeline *pipeline,
   if (t->optimizer == NULL)
     goto fail;
   t->graph = m3ret_graph_new (t->device);
+  if (t->n_ranks > 1)
+    t->average = grad_average_new (t->dist, t->device, t->params,
+                                   (gsize) train->allreduce_bucket_kb * 1024 / sizeof (gfloat));
 
   if (options->resume != NULL && !resume (t, options->resume, error))
     goto fail;
@@ -426,44 +428,25 @@ report (M3retTrainer *t, gdouble loss, gdouble lr, gdouble images_per_s, gdouble
   }
 }
 
-/* Data-parallel: every rank's gradients replaced by the ranks' mean,
- * through one flat host buffer and one all-reduce. */
+/* What data parallelism cost this run, on rank 0's clock. */
 static void
-average_gradients (M3retTrainer *t)
+report_averaging (const M3retTrainer *t, gint64 steps)
 {
-  if (t->n_ranks <= 1)
-    return;
-  guint n = m3ret_params_get_n (t->params);
-  if (t->grads == NULL) {
-    for (guint i = 0; i < n; i++)
-      if (m3ret_params_is_trainable (t->params, i))
-        t->n_grads += m3ret_params_get_tensor (t->params, i)->numel;
-    t->grads = g_new (gfloat, MAX (t->n_grads, 1));
-  }
-  gsize at = 0;
-  for (guint i = 0; i < n; i++) {
-    if (!m3ret_params_is_trainable (t->params, i))
-      continue;
-    M3retTensor *p = m3ret_params_get_tensor (t->params, i);
-    if (p->grad != NULL)
-      m3ret_tensor_download_grad (p, t->grads + at);
-    else
-      memset (t->grads + at, 0, p->numel * sizeof (gfloat));
-    at += p->numel;
-  }
-  m3ret_dist_allreduce_sum_floats (t->dist, t->grads, t->n_grads);
-  gfloat ranks = (gfloat) t->n_ranks;
-  for (gsize j = 0; j < t->n_grads; j++)
-    t->grads[j] /= ranks;
-  at = 0;
-  for (guint i = 0; i < n; i++) {
-    if (!m3ret_params_is_trainable (t->params, i))
-      continue;
-    M3retTensor *p = m3ret_params_get_tensor (t->params, i);
-    if (p->grad != NULL)
-      m3ret_device_upload (t->device, p->grad, t->grads + at, p->numel * sizeof (gfloat));
-    at += p->numel;
-  }
+  gint64 reduce = grad_average_get_reduce_us (t->average);
+  gint64 waited = grad_average_get_waited_us (t->average);
+  fprintf (stderr, "m3ret train: %d ranks: %.1f ms a step, %.1f%% of it averaging %.1f MB of "
+           "gradients after the backward (rank 0)\n", t->n_ranks,
+           t->steps_us / 1e3 / MAX (1, steps),
+           100.0 * grad_average_get_after_us (t->average) / t->steps_us,
+           grad_average_get_floats (t->average) * 4 / 1e6);
+  if (grad_average_overlaps (t->average))
+    fprintf (stderr, "m3ret train: all-reduce %.1f ms a step, %.0f%% of it hidden behind the "
+             "backward\n", reduce / 1e3 / MAX (1, steps),
+             reduce > 0 ? 100.0 * MAX (0, reduce - waited) / reduce : 0.0);
+  else
+    fprintf (stderr, "m3ret train: all-reduce %.1f ms a step, after the backward "
+             "([train] allreduce_bucket_kb=0, or an MPI without MPI_THREAD_MULTIPLE)\n",
+             reduce / 1e3 / MAX (1, steps));
 }
 
 gboolean
@@ -504,14 +487,12 @@ m3ret_trainer_run (M3retTrainer *t, const volatile gint *stop, GError **error)
       return FALSE;
     }
     m3ret_params_zero_grad (t->params);
-    if (!m3ret_graph_backward (t->graph, loss, error))
+    if (!(t->average != NULL ? grad_average_backward (t->average, t->graph, loss, error)
+                             : m3ret_graph_backward (t->graph, loss, error)))
       return FALSE;
     /* The global loss is the ranks' mean, as the gradient is. */
     gdouble loss_value = m3ret_tensor_item (loss);
     if (t->n_ranks > 1) {
-      gint64 c0 = g_get_monotonic_time ();
-      average_gradients (t);
-      t->comm_us += g_get_monotonic_time () - c0;
       m3ret_dist_allreduce_sum (t->dist, &loss_value, 1);
       loss_value /= t->n_ranks;
     }
@@ -555,11 +536,8 @@ m3ret_trainer_run (M3retTrainer *t, const volatile gint *stop, GError **error)
   }
   if (!t->started && !open_log (t, error))
     return FALSE;
-  if (t->n_ranks > 1 && t->rank == 0 && !t->options.quiet && t->steps_us > 0)
-    fprintf (stderr, "m3ret train: %d ranks: %.1f ms a step, %.1f%% of it averaging %.1f MB of "
-             "gradients (rank 0)\n", t->n_ranks,
-             t->steps_us / 1e3 / MAX (1, t->step - first), 100.0 * t->comm_us / t->steps_us,
-             t->n_grads * 4 / 1e6);
+  if (t->average != NULL && t->rank == 0 && !t->options.quiet && t->steps_us > 0)
+    report_averaging (t, t->step - first);
   if (t->step != t->saved_step && !save (t, error))
     return FALSE;
   return plot_log (t, error);
