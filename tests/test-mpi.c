@@ -488,6 +488,52 @@ START_TEST (test_embed_and_eval_across_ranks)
 }
 END_TEST
 
+/* From "m3ret embed: skipped" to the end of @err: the skip summary. */
+static const gchar *
+skip_summary (const gchar *err)
+{
+  const gchar *at = strstr (err, "m3ret embed: skipped");
+  ck_assert_msg (at != NULL, "no skip summary: %s", err);
+  return at;
+}
+
+/* With on_error=skip, rank 0's summary lists the files every rank left
+ * out: the one a single process prints. */
+START_TEST (test_skips_of_every_rank_reported)
+{
+  g_autofree gchar *manifest = g_build_filename (dir, "data", "manifest.csv", NULL);
+  g_autofree gchar *bad = g_build_filename (dir, "data", "skips.csv", NULL);
+  g_autofree gchar *text = NULL;
+  ck_assert (g_file_get_contents (manifest, &text, NULL, NULL));
+  /* one bad file first and one last: the first and the last share */
+  const gchar *rows = strchr (text, '\n') + 1;
+  g_autofree gchar *header = g_strndup (text, rows - text);
+  g_autofree gchar *with_bad = g_strconcat (header, "missing-first.png,xray,head,query\n", rows,
+                                            "missing-last.png,xray,head,query\n", NULL);
+  ck_assert (g_file_set_contents (bad, with_bad, -1, NULL));
+  g_autofree gchar *ini = write_pipeline ("skips.ini", "mae", MAE_KEYS, 6, 2, 0);
+  g_autofree gchar *pipeline = NULL;
+  ck_assert (g_file_get_contents (ini, &pipeline, NULL, NULL));
+  g_auto (GStrv) parts = g_strsplit (pipeline, "loader_threads=1\n", 2);
+  g_autofree gchar *edited = g_strjoin ("loader_threads=1\non_error=skip\n", parts[0], parts[1],
+                                        NULL);
+  ck_assert (g_file_set_contents (ini, edited, -1, NULL));
+  M3retCheckRun runs[2];
+  for (gint i = 0; i < 2; i++) {
+    g_autofree gchar *npy = g_strdup_printf ("%s/skips-%d.npy", dir, i + 1);
+    const gchar *args[] = { "embed", ini, "--checkpoint", "random", "--manifest", bad, "--out", npy,
+                            "-b", "4", NULL };
+    runs[i] = run_ranks (i == 0 ? 0 : 2, args);
+    ck_assert_msg (runs[i].status == 0, "%s", runs[i].err);
+  }
+  const gchar *one = skip_summary (runs[0].err), *two = skip_summary (runs[1].err);
+  ck_assert_msg (strstr (one, "missing-first.png") && strstr (one, "missing-last.png"), "%s", one);
+  ck_assert_str_eq (one, two);
+  m3ret_check_run_clear (&runs[0]);
+  m3ret_check_run_clear (&runs[1]);
+}
+END_TEST
+
 START_TEST (test_batch_must_divide)
 {
   g_autofree gchar *ini = write_pipeline ("odd.ini", "mae", MAE_KEYS, 5, 2, 0);
@@ -520,6 +566,7 @@ mpi_suite (void)
   tcase_add_test (tc, test_buckets_match_one_allreduce);
   tcase_add_test (tc, test_batch_must_divide);
   tcase_add_test (tc, test_embed_and_eval_across_ranks);
+  tcase_add_test (tc, test_skips_of_every_rank_reported);
   suite_add_tcase (s, tc);
   return s;
 }

@@ -170,6 +170,17 @@ cli_report_skips (const gchar *command, M3retSkips *skips)
 }
 
 void
+cli_gather_skips (const M3retDist *dist, M3retSkips *skips)
+{
+  if (skips == NULL || !m3ret_dist_is_parallel (dist))
+    return;
+  g_autofree gchar *mine = m3ret_skips_to_text (skips);
+  g_autofree gchar *all = m3ret_dist_gather_text (dist, mine);
+  if (all != NULL)
+    m3ret_skips_add_text (skips, all);
+}
+
+void
 cli_report_notices (const M3retManifest *manifest)
 {
   for (guint i = 0; !quiet_rank && manifest != NULL && i < m3ret_manifest_n_notices (manifest); i++)

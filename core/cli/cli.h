@@ -80,6 +80,11 @@ gint cli_failf (const gchar *format, ...) G_GNUC_PRINTF (1, 2);
  * and one line per reason); nothing when @skips is NULL or empty. */
 void cli_report_skips (const gchar *command, M3retSkips *skips);
 
+/* Collective, once every rank has done its share: rank 0's @skips gains
+ * what the other ranks left out, so its report covers the whole job
+ * (nothing with one process or NULL @skips). */
+void cli_gather_skips (const M3retDist *dist, M3retSkips *skips);
+
 /* Prints each notice of @manifest (rows listed twice, probes between close
  * scores; m3ret-manifest.h) as "m3ret: warning: NOTICE" on stderr. */
 void cli_report_notices (const M3retManifest *manifest);

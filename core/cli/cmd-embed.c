@@ -99,6 +99,7 @@ cmd_embed (gint argc, gchar **argv)
                                      isatty (STDERR_FILENO), &error);
   if (e == NULL)
     cli_rank_abort (dist, error);
+  cli_gather_skips (dist, skips);
   if (!lead) {
     m3ret_embeddings_free (g_steal_pointer (&e));
     goto out;

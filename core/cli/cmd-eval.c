@@ -114,7 +114,8 @@ transformed (const M3retTransform *t, const M3retEmbeddings *e, const gchar *wha
  * and the spread of their similarities. */
 static gboolean
 evaluate (const M3retPipeline *pipeline, Scored *s, const Side *query, const Side *database,
-          guint batch, gboolean allow_mismatch, GArray *ks, const M3retDist *dist, GError **error)
+          guint batch, gboolean allow_mismatch, GArray *ks, const M3retDist *dist,
+          M3retSkips *skips, GError **error)
 {
   g_autoptr (M3retEmbeddings) q_made = NULL;
   g_autoptr (M3retEmbeddings) d_made = NULL;
@@ -126,6 +127,7 @@ evaluate (const M3retPipeline *pipeline, Scored *s, const Side *query, const Sid
     cli_rank_abort (dist, *error); /* the other ranks may wait for this one */
     return FALSE;
   }
+  cli_gather_skips (dist, skips);
   if (m3ret_dist_get_rank (dist) != 0) { /* rank 0 alone has the rows, and scores them */
     s->table = m3ret_metrics_table_new ((const guint *) ks->data, ks->len);
     return TRUE;
@@ -396,7 +398,8 @@ agree:
     goto out;
   }
   for (guint i = 0; i < n_scored; i++)
-    if (!evaluate (pipeline, &scored[i], &q, &d, (guint) batch, allow_mismatch, ks, dist, &error))
+    if (!evaluate (pipeline, &scored[i], &q, &d, (guint) batch, allow_mismatch, ks, dist, skips,
+                   &error))
       goto fail;
   if (!lead)
     goto out;

@@ -141,6 +141,7 @@ cmd_train (gint argc, gchar **argv)
   }
   /* Every rank stopped after the same step; they report the same signal. */
   stop_signal = (gint) m3ret_dist_allreduce_max (dist, stop_signal);
+  cli_gather_skips (dist, m3ret_trainer_get_skips (trainer));
   if (!lead) {
     status = stop_signal != 0 ? 128 + stop_signal : M3RET_EXIT_OK;
     goto out;

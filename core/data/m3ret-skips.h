@@ -43,6 +43,13 @@ guint m3ret_skips_count (M3retSkips *skips);
  * Each entry's full message goes to g_info() when it is recorded (-v). */
 gchar *m3ret_skips_summary (M3retSkips *skips);
 
+/* Returns: (transfer full) the record as text, for another process to
+ * merge with m3ret_skips_add_text() (data-parallel ranks gather theirs). */
+gchar *m3ret_skips_to_text (M3retSkips *skips);
+
+/* Records every entry of @text (from m3ret_skips_to_text()) not yet recorded. */
+void m3ret_skips_add_text (M3retSkips *skips, const gchar *text);
+
 G_END_DECLS
 
 #endif /* M3RET_SKIPS_H */

@@ -86,17 +86,24 @@ m3ret_skips_free (M3retSkips *s)
   g_free (s);
 }
 
-gboolean
-m3ret_skips_add (M3retSkips *s, const gchar *path, const GError *reason)
+static gboolean
+add_for (M3retSkips *s, const gchar *path, Reason r)
 {
   g_mutex_lock (&s->lock);
   gboolean fresh = !g_hash_table_contains (s->seen, path);
   if (fresh) {
     gchar *key = g_strdup (path);
     g_hash_table_add (s->seen, key);
-    g_ptr_array_add (s->paths[reason_of (reason)], key);
+    g_ptr_array_add (s->paths[r], key);
   }
   g_mutex_unlock (&s->lock);
+  return fresh;
+}
+
+gboolean
+m3ret_skips_add (M3retSkips *s, const gchar *path, const GError *reason)
+{
+  gboolean fresh = add_for (s, path, reason_of (reason));
   if (fresh) /* the whole reason, for -v */
     g_info ("skipped: %s", reason != NULL ? reason->message : path);
   return fresh;
@@ -142,4 +149,34 @@ m3ret_skips_summary (M3retSkips *s)
   }
   g_mutex_unlock (&s->lock);
   return g_string_free (out, FALSE);
+}
+
+/* One line per entry: the reason's number, a tab, the path escaped (a
+ * path may hold a newline). */
+gchar *
+m3ret_skips_to_text (M3retSkips *s)
+{
+  GString *out = g_string_new (NULL);
+  g_mutex_lock (&s->lock);
+  for (guint r = 0; r < N_REASONS; r++)
+    for (guint i = 0; i < s->paths[r]->len; i++) {
+      g_autofree gchar *escaped = g_strescape (s->paths[r]->pdata[i], NULL);
+      g_string_append_printf (out, "%u\t%s\n", r, escaped);
+    }
+  g_mutex_unlock (&s->lock);
+  return g_string_free (out, FALSE);
+}
+
+void
+m3ret_skips_add_text (M3retSkips *s, const gchar *text)
+{
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++) {
+    gchar *tab = strchr (lines[i], '\t');
+    if (tab == NULL)
+      continue; /* the last, empty line */
+    guint64 r = g_ascii_strtoull (lines[i], NULL, 10);
+    g_autofree gchar *path = g_strcompress (tab + 1);
+    add_for (s, path, r < N_REASONS ? (Reason) r : REASON_OTHER);
+  }
 }

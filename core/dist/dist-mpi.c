@@ -3,6 +3,7 @@
 
 #include <mpi.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "dist-private.h"
 
@@ -108,6 +109,32 @@ m3ret_dist_gather_or (const M3retDist *dist, guint32 *values, gsize n)
   for (gsize at = 0; at < n; at += MAX_PIECE)
     MPI_Reduce (dist->rank == 0 ? MPI_IN_PLACE : values + at, values + at,
                 (int) MIN (MAX_PIECE, n - at), MPI_UINT32_T, MPI_BOR, 0, MPI_COMM_WORLD);
+}
+
+gchar *
+m3ret_dist_gather_text (const M3retDist *dist, const gchar *text)
+{
+  if (!m3ret_dist_is_parallel (dist))
+    return g_strdup (text);
+  /* MPI counts are ints: no rank may push the total past one */
+  int length = (int) MIN (strlen (text), (gsize) (G_MAXINT / dist->size));
+  gboolean root = dist->rank == 0;
+  int *lengths = root ? g_new (int, dist->size) : NULL, *at = root ? g_new (int, dist->size) : NULL;
+  MPI_Gather (&length, 1, MPI_INT, lengths, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  gchar *all = NULL;
+  if (root) {
+    gsize total = 0;
+    for (gint r = 0; r < dist->size; r++) {
+      at[r] = (int) total;
+      total += (gsize) lengths[r];
+    }
+    all = g_malloc (total + 1);
+    all[total] = '\0';
+  }
+  MPI_Gatherv (text, length, MPI_CHAR, all, lengths, at, MPI_CHAR, 0, MPI_COMM_WORLD);
+  g_free (lengths);
+  g_free (at);
+  return all;
 }
 
 gint64

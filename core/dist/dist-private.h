@@ -49,6 +49,10 @@ void m3ret_dist_allreduce_sum_floats (const M3retDist *dist, gfloat *values, gsi
  * rows each rank filled alone, zeros elsewhere, gathered bit for bit. */
 void m3ret_dist_gather_or (const M3retDist *dist, guint32 *values, gsize n);
 
+/* Collective: returns (transfer full) on rank 0 every rank's @text joined
+ * in rank order, NULL on the others. */
+gchar *m3ret_dist_gather_text (const M3retDist *dist, const gchar *text);
+
 /* Collective: the largest of every rank's @value. */
 gint64 m3ret_dist_allreduce_max (const M3retDist *dist, gint64 value);
 

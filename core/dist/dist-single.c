@@ -83,6 +83,12 @@ m3ret_dist_finalize (M3retDist *dist)
 {
 }
 
+gchar *
+m3ret_dist_gather_text (const M3retDist *dist, const gchar *text)
+{
+  return g_strdup (text);
+}
+
 M3retDistReducer *
 m3ret_dist_reducer_new (const M3retDist *dist)
 {
