@@ -151,7 +151,12 @@ block (gint kc, const float *a, gssize rs, gssize cs, const float *bp, float *c,
       bias1 = _mm256_loadu_ps (edge + 8);
     }
   }
-  for (gint i = 0; i < mr; i++, c += ldc) {
+  /* unrolled over MR so the accumulators stay in registers: a loop to a
+   * run-time @mr made GCC keep them on the stack, stored at every step */
+#pragma GCC unroll 6
+  for (gint i = 0; i < MR; i++, c += ldc) {
+    if (i >= mr)
+      break;
     __m256 r0 = _mm256_fmadd_ps (acc[i][0], va, bias0);
     __m256 r1 = _mm256_fmadd_ps (acc[i][1], va, bias1);
     if (nr == NR) {
