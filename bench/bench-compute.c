@@ -12,6 +12,10 @@
  *   M3RET_BENCH_STEPS=N        timed steps per backend and round, after
  *                              two warm-up steps (default 1: a SimDINO
  *                              step of batch 32 is 6 views, seconds each)
+ *   M3RET_BENCH_OBJECTIVES=mae only these objectives (comma-separated;
+ *                              default mae,simdino)
+ *   M3RET_BENCH_CPU_SIMD=avx2  the cpu backend's simd= (bench-sgemm.h):
+ *                              its loops and its sgemm kernel
  *
  * A round measures sgemm twice, OpenBLAS on THREADS threads and the cpu
  * backend's own gemm entry (the better of two 2048³ products each; the
@@ -58,11 +62,27 @@ now (void)
  * steps (the step arena settles into one block at the second), then @steps
  * timed.  @flops gets the step's FLOPs.  0 when the
  * backend cannot run here (@error says why). */
+static gboolean
+objective_wanted (const gchar *objective)
+{
+  const gchar *only = g_getenv ("M3RET_BENCH_OBJECTIVES");
+  g_auto (GStrv) wanted = only != NULL && *only ? g_strsplit (only, ",", -1) : NULL;
+  return wanted == NULL || g_strv_contains ((const gchar *const *) wanted, objective);
+}
+
+/* The settings of a device of @backend: the forced simd= for cpu. */
+static const gchar *const *
+settings_for (const gchar *backend)
+{
+  return strcmp (backend, "cpu") == 0 ? bench_cpu_settings () : NULL;
+}
+
 static gdouble
 step_rate (M3retRegistry *registry, const gchar *backend, const gchar *objective, gint threads,
            gint steps, gdouble *flops, GError **error)
 {
-  g_autoptr (M3retDevice) device = m3ret_device_new_by_name (registry, backend, threads, NULL, error);
+  g_autoptr (M3retDevice) device = m3ret_device_new_by_name (registry, backend, threads,
+                                                            settings_for (backend), error);
   if (device == NULL)
     return 0;
   BackendStepSpec spec = base_spec;
@@ -94,7 +114,8 @@ rss_child (const gchar *backend, gint threads)
 {
   M3retRegistry *registry = m3ret_check_registry ();
   g_autoptr (GError) error = NULL;
-  g_autoptr (M3retDevice) device = m3ret_device_new_by_name (registry, backend, threads, NULL, &error);
+  g_autoptr (M3retDevice) device = m3ret_device_new_by_name (registry, backend, threads,
+                                                            settings_for (backend), &error);
   if (device == NULL)
     return EXIT_UNUSABLE;
   BackendStep *step = backend_step_new (registry, device, &base_spec, &error);
@@ -156,12 +177,13 @@ main (int argc, char **argv)
       rate[o][b] = g_new0 (gdouble, rounds);
   for (gint r = 0; r < rounds; r++) {
     sgemm[r] = bench_sgemm_rate (2048, threads);
-    M3retDevice *cpu = m3ret_device_new_by_name (registry, "cpu", threads, NULL, NULL);
+    M3retDevice *cpu = m3ret_device_new_by_name (registry, "cpu", threads, settings_for ("cpu"),
+                                                 NULL);
     own[r] = cpu != NULL ? bench_backend_sgemm_rate (cpu, 2048) : 0;
     m3ret_device_free (cpu);
     for (guint o = 0; o < N_OBJECTIVES; o++)
       for (guint b = 0; b < N_BACKENDS; b++) {
-        if (!usable[b])
+        if (!usable[b] || !objective_wanted (objectives[o]))
           continue;
         g_autoptr (GError) error = NULL;
         gdouble flops = 0;
@@ -187,13 +209,15 @@ main (int argc, char **argv)
 
   g_autofree gchar *loadavg = NULL;
   g_file_get_contents ("/proc/loadavg", &loadavg, NULL, NULL);
+  g_autofree gchar *machine = bench_cpu_machine ();
   printf ("\nm3ret training benchmark — ViT-tiny, 2-D 64×64, tubelet 2×8×8 (64 tokens + CLS), "
-          "batch %d, %d thread%s; medians of %d rounds of %d steps\n\n", base_spec.batch,
-          threads, threads == 1 ? "" : "s", rounds, steps);
+          "batch %d, %d thread%s; medians of %d rounds of %d steps\n(%s)\n\n", base_spec.batch,
+          threads, threads == 1 ? "" : "s", rounds, steps, machine);
   printf ("| measure | cpu | torch | cpu ÷ torch |\n|---|---|---|---|\n");
   for (guint o = 0; o < N_OBJECTIVES; o++)
-    printf ("| %s step, images/s | %.2f | %.2f | %.2f |\n", objectives[o], med[o][0], med[o][1],
-            med[o][1] > 0 ? med[o][0] / med[o][1] : 0);
+    if (objective_wanted (objectives[o]))
+      printf ("| %s step, images/s | %.2f | %.2f | %.2f |\n", objectives[o], med[o][0],
+              med[o][1], med[o][1] > 0 ? med[o][0] / med[o][1] : 0);
   printf ("| peak RSS of a process training MAE | %.0f MiB | %.0f MiB | %.2f |\n",
           rss[0] / 1048576, rss[1] / 1048576, rss[1] > 0 ? rss[0] / rss[1] : 0);
   printf ("\n| measure | value |\n|---|---|\n");
@@ -211,11 +235,12 @@ main (int argc, char **argv)
                                              base_spec.batch, threads);
   g_autofree gchar *mae = g_strdup_printf ("MAE train step, %s", stage);
   g_autofree gchar *simdino = g_strdup_printf ("SimDINO step (2 global + 4 local), %s", stage);
-  if (usable[1]) {
+  if (usable[1] && objective_wanted ("mae"))
     bench_row (mae, "images/s", med[0][0], "torch", med[0][1], ">=1.5");
+  if (usable[1] && objective_wanted ("simdino"))
     bench_row (simdino, "images/s", med[1][0], "torch", med[1][1], ">=1.5");
-  }
-  bench_row (mae, "GFLOP/s ÷ sgemm", achieved / 1e9, "sgemm", peak / 1e9, ">=0.6");
+  if (objective_wanted ("mae"))
+    bench_row (mae, "GFLOP/s ÷ sgemm", achieved / 1e9, "sgemm", peak / 1e9, ">=0.6");
   if (rss[0] > 0 && rss[1] > 0)
     bench_row ("training peak RSS, ViT-tiny MAE batch 32", "MiB", rss[0] / 1048576, "torch",
                rss[1] / 1048576, "<=0.8");

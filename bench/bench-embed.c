@@ -97,7 +97,8 @@ main (void)
   gdouble rates[N_BACKENDS][N_INPUTS][rounds], sgemm[rounds], flops[N_INPUTS] = { 0 };
   for (gint r = 0; r < rounds; r++) {
     sgemm[r] = bench_sgemm_rate (2048, threads);
-    M3retDevice *cpu = m3ret_device_new_by_name (registry, "cpu", threads, NULL, NULL);
+    M3retDevice *cpu = m3ret_device_new_by_name (registry, "cpu", threads, bench_cpu_settings (),
+                                                 NULL);
     if (cpu != NULL)
       sgemm[r] = MAX (sgemm[r], bench_backend_sgemm_rate (cpu, 2048));
     m3ret_device_free (cpu);
@@ -107,7 +108,8 @@ main (void)
       g_auto (GStrv) wanted = only ? g_strsplit (only, ",", -1) : NULL;
       M3retDevice *device = NULL;
       if (wanted == NULL || g_strv_contains ((const gchar *const *) wanted, backends[b]))
-        device = m3ret_device_new_by_name (registry, backends[b], threads, NULL, &error);
+        device = m3ret_device_new_by_name (registry, backends[b], threads,
+                                           b == 0 ? bench_cpu_settings () : NULL, &error);
       else
         g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "not in M3RET_BENCH_BACKENDS");
       usable[b] = device != NULL;
@@ -120,8 +122,9 @@ main (void)
     }
   }
 
-  printf ("\nEmbedding, ViT-tiny, tubelet 2x8x8, %d threads, medians of %d rounds of %d batches\n",
-          threads, rounds, steps);
+  g_autofree gchar *machine = bench_cpu_machine ();
+  printf ("\nEmbedding, ViT-tiny, tubelet 2x8x8, %d threads, medians of %d rounds of %d batches\n"
+          "(%s)\n", threads, rounds, steps, machine);
   gdouble peak = bench_median (sgemm, rounds);
   printf ("sgemm (2048³, %d threads, the faster of OpenBLAS and the cpu backend's): "
           "%.1f GFLOP/s\n", threads, peak / 1e9);

@@ -1,6 +1,7 @@
-/* bench-gemm.c — the cpu backend's own sgemm kernel beside OpenBLAS, one
- * thread, on the products a ViT-tiny step runs (backends/cpu/cpu-sgemm.h).
- * Prints a table; asserts nothing.
+/* bench-gemm.c — the cpu backend's own sgemm kernels (AVX-512 and AVX2 +
+ * FMA, each where the CPU runs it) beside OpenBLAS, one thread, on the
+ * products a ViT-tiny step runs (backends/cpu/cpu-sgemm.h).  Prints a
+ * table; asserts nothing.
  *
  *   M3RET_BENCH_ROUNDS=N   rounds (default 5); figures are the best round
  *
@@ -57,20 +58,29 @@ rate (CpuSgemmKernel kernel, const Shape *s, const float *a, const float *b, flo
   return best;
 }
 
+/* The own kernels, widest first. */
+static const CpuSgemmKernel own[] = { CPU_SGEMM_AVX512, CPU_SGEMM_AVX2 };
+
 int
 main (void)
 {
   gint rounds = bench_env_int ("M3RET_BENCH_ROUNDS", 5);
   openblas_set_num_threads (1); /* one thread each, as the backend's workers call it */
-  if (!cpu_sgemm_have_avx512 ()) {
-    printf ("bench-gemm: this CPU has no AVX-512; the cpu backend runs OpenBLAS alone\n");
+  gboolean runs[G_N_ELEMENTS (own)];
+  gboolean any = FALSE;
+  for (guint o = 0; o < G_N_ELEMENTS (own); o++)
+    any |= runs[o] = cpu_sgemm_can_run (own[o]);
+  if (!any) {
+    printf ("bench-gemm: this CPU has neither AVX2 + FMA nor AVX-512; the cpu backend runs "
+            "OpenBLAS alone\n");
     return 0;
   }
-  printf ("\nsgemm on one thread, the cpu backend's AVX-512 kernel beside OpenBLAS "
+  printf ("\nsgemm on one thread, the cpu backend's kernels beside OpenBLAS "
           "(OPENBLAS_CORETYPE=%s), best of %d rounds\n\n",
           g_getenv ("OPENBLAS_CORETYPE") ? g_getenv ("OPENBLAS_CORETYPE") : "unset", rounds);
-  printf ("| product | op | m × n × k | ours GFLOP/s | OpenBLAS GFLOP/s | ours ÷ OpenBLAS |\n");
-  printf ("|---|---|---|---|---|---|\n");
+  printf ("| product | op | m × n × k | avx512 GFLOP/s | avx2 GFLOP/s | OpenBLAS GFLOP/s | "
+          "avx512 ÷ OpenBLAS | avx2 ÷ OpenBLAS |\n");
+  printf ("|---|---|---|---|---|---|---|---|\n");
   for (guint i = 0; i < G_N_ELEMENTS (shapes); i++) {
     const Shape *s = &shapes[i];
     gsize na = (gsize) s->m * s->k, nb = (gsize) s->k * s->n;
@@ -80,10 +90,24 @@ main (void)
       a[j] = (float) (j % 7) * 0.1f;
     for (gsize j = 0; j < nb; j++)
       b[j] = (float) (j % 5) * 0.1f;
-    gdouble ours = rate (CPU_SGEMM_AVX512, s, a, b, c, rounds);
+    gdouble ours[G_N_ELEMENTS (own)];
+    for (guint o = 0; o < G_N_ELEMENTS (own); o++)
+      ours[o] = runs[o] ? rate (own[o], s, a, b, c, rounds) : 0;
     gdouble peer = rate (CPU_SGEMM_OPENBLAS, s, a, b, c, rounds);
-    printf ("| %s | %c%c | %d × %d × %d | %.1f | %.1f | %.2f |\n", s->what, s->ta ? 'T' : 'N',
-            s->tb ? 'T' : 'N', s->m, s->n, s->k, ours / 1e9, peer / 1e9, ours / peer);
+    printf ("| %s | %c%c | %d × %d × %d |", s->what, s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->m,
+            s->n, s->k);
+    for (guint o = 0; o < G_N_ELEMENTS (own); o++)
+      if (runs[o])
+        printf (" %.1f |", ours[o] / 1e9);
+      else
+        printf (" — |");
+    printf (" %.1f |", peer / 1e9);
+    for (guint o = 0; o < G_N_ELEMENTS (own); o++)
+      if (runs[o])
+        printf (" %.2f |", ours[o] / peer);
+      else
+        printf (" — |");
+    printf ("\n");
   }
   return 0;
 }

@@ -17,4 +17,16 @@ gdouble bench_sgemm_rate (gint n, gint threads);
  * memory cannot be had. */
 gdouble bench_backend_sgemm_rate (M3retDevice *device, gint n);
 
+/* The [pipeline] settings a benchmark's cpu devices get: "simd=LEVEL"
+ * when M3RET_BENCH_CPU_SIMD=LEVEL (auto, avx512, avx2 or generic) forces
+ * the backend's instruction set, else none (NULL). */
+const gchar *const *bench_cpu_settings (void);
+
+/* (transfer full) "CPU MODEL, SIMD LEVEL (CPU has: ...), sgemm KERNEL":
+ * what a cpu device of this run computes with, the sgemm kernel being
+ * the one the backend picks under that simd= (cpu-sgemm.h).  Also
+ * printed as the M3RET-BENCH-MACHINE line the `make bench` driver puts
+ * in its table header (bench-table.sh). */
+gchar *bench_cpu_machine (void);
+
 #endif

@@ -6,7 +6,11 @@
 # others still run; the exit status is then 1.
 #
 #   M3RET_BENCH_ONLY="bench-compute bench-embed"   run only these programs
+#   M3RET_BENCH_CPU_SIMD=avx2   the cpu backend's simd= in bench-compute and
+#                               bench-embed (its loops and sgemm kernel)
 # Each program reads its own knobs (M3RET_BENCH_THREADS, _ROUNDS, _STEPS, ...).
+# The header names the machine as the programs' M3RET-BENCH-MACHINE lines
+# say: CPU model, the SIMD level the cpu backend ran and its sgemm kernel.
 
 rows=$(mktemp "${TMPDIR:-/tmp}/m3ret-bench.XXXXXX") || exit 1
 trap 'rm -f "$rows"' EXIT
@@ -22,8 +26,14 @@ for program in "$@"; do
     tee -a "$rows" | grep -v '^M3RET-BENCH'
 done
 echo
+machine=$(awk -F '\t' '$1 == "M3RET-BENCH-MACHINE" && !seen[$2]++ { printf "%s%s", n++ ? "; " : "", $2 }' "$rows")
+if [ -z "$machine" ]; then
+  machine="$(sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo | head -n 1), SIMD $(
+    if grep -qw avx512f /proc/cpuinfo; then echo avx512
+    elif grep -qw avx2 /proc/cpuinfo; then echo avx2; else echo generic; fi)"
+fi
 echo "== issue 8 targets ($(date -u '+%Y-%m-%d %H:%M UTC'), $(($(date +%s) - start)) s;" \
-  "load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  "load average $(cut -d' ' -f1-3 /proc/loadavg); $machine)"
 awk -F '\t' '
   /^M3RET-BENCH-FAILED / { failed = failed " " substr($0, 20); next }
   $1 != "M3RET-BENCH" { next }

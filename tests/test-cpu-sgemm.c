@@ -3,10 +3,11 @@
  * cross every edge of its blocking (12-row blocks, 32-column panels, 256
  * deep passes, 1024-column packs), all four transpositions, leading
  * dimensions wider than the matrix, alpha, beta and a bias row; beta 0 must write C
- * without reading it, and nothing outside C may change; the AVX-512 kernel
- * also with B packed once and shared by two row ranges.  Then the choice
- * M3RET_CPU_SGEMM makes.  The AVX-512 kernel's cases skip, saying so, on a
- * CPU without AVX-512; the OpenBLAS path is checked everywhere.
+ * without reading it, and nothing outside C may change; the own kernels
+ * (AVX2 + FMA, AVX-512) also with B packed once and shared by two row
+ * ranges.  Then the choice simd= and M3RET_CPU_SGEMM make.  Every kernel
+ * this CPU runs is checked (the AVX2 one on an AVX-512 CPU too); one it
+ * cannot run skips, saying so; the OpenBLAS path is checked everywhere.
  */
 #include "config.h"
 
@@ -24,7 +25,7 @@ typedef struct {
   gboolean bias; /* a bias row added to every row of C */
 } Case;
 
-/* How the product is run: one call, or (AVX-512 only) B packed by two
+/* How the product is run: one call, or (own kernels only) B packed by two
  * "threads" for its two halves of panels, then C computed in two row
  * ranges against the shared packing, as the backend's pool does. */
 typedef enum { WHOLE, SHARED_PACKING } Mode;
@@ -38,16 +39,17 @@ run_product (CpuSgemmKernel kernel, Mode mode, const Case *c, const float *a, co
                     c->beta, bias, out, c->ldc);
     return;
   }
-  gsize floats = cpu_sgemm_avx512_packed_floats (c->n, c->k);
+  gsize floats = cpu_sgemm_packed_floats (kernel, c->n, c->k);
+  ck_assert (c->k <= 0 || floats >= (gsize) c->n * c->k);
   float *packed = g_aligned_alloc (MAX (floats, 1), sizeof (float), 64);
-  gint panels = cpu_sgemm_avx512_panels (c->n), half = panels / 2, rows = c->m / 2;
-  cpu_sgemm_avx512_pack (c->tb, b, c->ldb, c->n, c->k, half, panels, packed);
-  cpu_sgemm_avx512_pack (c->tb, b, c->ldb, c->n, c->k, 0, half, packed);
+  gint panels = cpu_sgemm_panels (kernel, c->n), half = panels / 2, rows = c->m / 2;
+  cpu_sgemm_pack (kernel, c->tb, b, c->ldb, c->n, c->k, half, panels, packed);
+  cpu_sgemm_pack (kernel, c->tb, b, c->ldb, c->n, c->k, 0, half, packed);
   for (gint part = 0; part < 2; part++) {
     gint lo = part ? rows : 0, hi = part ? c->m : rows;
     const float *a_part = c->ta ? a + lo : a + (gsize) lo * c->lda;
-    ck_assert (cpu_sgemm_avx512_packed (c->ta, hi - lo, c->n, c->k, c->alpha, a_part, c->lda,
-                                        packed, c->beta, bias, out + (gsize) lo * c->ldc, c->ldc));
+    ck_assert (cpu_sgemm_packed (kernel, c->ta, hi - lo, c->n, c->k, c->alpha, a_part, c->lda,
+                                 packed, c->beta, bias, out + (gsize) lo * c->ldc, c->ldc));
   }
   g_aligned_free (packed);
 }
@@ -98,7 +100,9 @@ check_case (CpuSgemmKernel kernel, Mode mode, const Case *c, GRand *rand)
   }
 }
 
-static const gint dims[] = { 1, 2, 11, 12, 13, 16, 17, 31, 32, 33, 64, 65, 97 };
+/* the edges of both kernels' blocks: 6 and 12 rows, 16 and 32 columns,
+ * 8 and 16 deep in the transposed packing */
+static const gint dims[] = { 1, 2, 5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 31, 32, 33, 64, 65, 97 };
 
 static void
 random_cases (CpuSgemmKernel kernel, Mode mode, guint seed, guint n_cases)
@@ -162,45 +166,86 @@ START_TEST (test_openblas)
 }
 END_TEST
 
-START_TEST (test_avx512)
+/* Every own kernel, in turn, where the CPU runs it. */
+static const CpuSgemmKernel own_kernels[] = { CPU_SGEMM_AVX2, CPU_SGEMM_AVX512 };
+
+START_TEST (test_own_kernel)
 {
-  if (!cpu_sgemm_have_avx512 ()) {
-    g_print ("test_avx512: skipped, this CPU has no AVX-512\n");
+  CpuSgemmKernel kernel = own_kernels[_i];
+  if (!cpu_sgemm_can_run (kernel)) {
+    g_print ("test_own_kernel %s: skipped, this CPU cannot run it\n",
+             cpu_sgemm_kernel_name (kernel));
     return;
   }
-  random_cases (CPU_SGEMM_AVX512, WHOLE, 12, 600);
-  long_cases (CPU_SGEMM_AVX512, WHOLE);
-  degenerate_cases (CPU_SGEMM_AVX512);
+  random_cases (kernel, WHOLE, 12 + _i, 600);
+  long_cases (kernel, WHOLE);
+  degenerate_cases (kernel);
 }
 END_TEST
 
 /* B packed once and shared by two row ranges (the pool's split along m) */
-START_TEST (test_avx512_shared_packing)
+START_TEST (test_own_kernel_shared_packing)
 {
-  if (!cpu_sgemm_have_avx512 ()) {
-    g_print ("test_avx512_shared_packing: skipped, this CPU has no AVX-512\n");
+  CpuSgemmKernel kernel = own_kernels[_i];
+  if (!cpu_sgemm_can_run (kernel)) {
+    g_print ("test_own_kernel_shared_packing %s: skipped, this CPU cannot run it\n",
+             cpu_sgemm_kernel_name (kernel));
     return;
   }
-  random_cases (CPU_SGEMM_AVX512, SHARED_PACKING, 13, 300);
-  long_cases (CPU_SGEMM_AVX512, SHARED_PACKING);
+  random_cases (kernel, SHARED_PACKING, 20 + _i, 300);
+  long_cases (kernel, SHARED_PACKING);
 }
 END_TEST
 
+/* OpenBLAS packs for itself: no shared packing to offer. */
+START_TEST (test_openblas_no_packing)
+{
+  ck_assert_uint_eq (cpu_sgemm_packed_floats (CPU_SGEMM_OPENBLAS, 40, 40), 0);
+  ck_assert_int_eq (cpu_sgemm_panels (CPU_SGEMM_OPENBLAS, 40), 0);
+  gfloat a = 1, c = 0;
+  ck_assert (!cpu_sgemm_packed (CPU_SGEMM_OPENBLAS, FALSE, 1, 1, 1, 1.0f, &a, 1, &a, 0.0f, NULL,
+                                &c, 1));
+}
+END_TEST
+
+/* The widest kernel the CPU runs, under both the backend's simd= ceiling
+ * and M3RET_CPU_SGEMM. */
+static CpuSgemmKernel
+expected (CpuSgemmKernel ceiling, CpuSgemmKernel limit)
+{
+  CpuSgemmKernel k = MIN (ceiling, limit);
+  while (k > CPU_SGEMM_OPENBLAS && !cpu_sgemm_can_run (k))
+    k--;
+  return k;
+}
+
 START_TEST (test_choice)
 {
-  CpuSgemmKernel best = cpu_sgemm_have_avx512 () ? CPU_SGEMM_AVX512 : CPU_SGEMM_OPENBLAS;
+  ck_assert (!cpu_sgemm_have_avx512 () || cpu_sgemm_have_avx2 ());
+  ck_assert_str_eq (cpu_sgemm_kernel_name (CPU_SGEMM_AVX2), "avx2");
+  static const CpuSgemmKernel ceilings[] = { CPU_SGEMM_AVX512, CPU_SGEMM_AVX2, CPU_SGEMM_OPENBLAS };
+  for (guint i = 0; i < G_N_ELEMENTS (ceilings); i++) {
+    CpuSgemmKernel ceiling = ceilings[i];
+    g_unsetenv ("M3RET_CPU_SGEMM");
+    ck_assert_int_eq (cpu_sgemm_default_kernel (ceiling), expected (ceiling, CPU_SGEMM_AVX512));
+    g_setenv ("M3RET_CPU_SGEMM", "auto", TRUE);
+    ck_assert_int_eq (cpu_sgemm_default_kernel (ceiling), expected (ceiling, CPU_SGEMM_AVX512));
+    g_setenv ("M3RET_CPU_SGEMM", "avx512", TRUE);
+    ck_assert_int_eq (cpu_sgemm_default_kernel (ceiling), expected (ceiling, CPU_SGEMM_AVX512));
+    g_setenv ("M3RET_CPU_SGEMM", "avx2", TRUE);
+    ck_assert_int_eq (cpu_sgemm_default_kernel (ceiling), expected (ceiling, CPU_SGEMM_AVX2));
+    g_setenv ("M3RET_CPU_SGEMM", "openblas", TRUE);
+    ck_assert_int_eq (cpu_sgemm_default_kernel (ceiling), CPU_SGEMM_OPENBLAS);
+  }
+  /* an AVX-512 CPU held to AVX2 by simd=avx2 runs the AVX2 kernel */
   g_unsetenv ("M3RET_CPU_SGEMM");
-  ck_assert_int_eq (cpu_sgemm_default_kernel (), best);
-  g_setenv ("M3RET_CPU_SGEMM", "auto", TRUE);
-  ck_assert_int_eq (cpu_sgemm_default_kernel (), best);
-  g_setenv ("M3RET_CPU_SGEMM", "avx512", TRUE);
-  ck_assert_int_eq (cpu_sgemm_default_kernel (), best);
-  g_setenv ("M3RET_CPU_SGEMM", "openblas", TRUE);
-  ck_assert_int_eq (cpu_sgemm_default_kernel (), CPU_SGEMM_OPENBLAS);
+  if (cpu_sgemm_have_avx2 ())
+    ck_assert_int_eq (cpu_sgemm_default_kernel (CPU_SGEMM_AVX2), CPU_SGEMM_AVX2);
+  CpuSgemmKernel best = expected (CPU_SGEMM_AVX512, CPU_SGEMM_AVX512);
   g_setenv ("M3RET_CPU_SGEMM", "mkl", TRUE);
   m3ret_check_expect_log ("M3RET_CPU_SGEMM=mkl: unknown kernel", 1);
-  ck_assert_int_eq (cpu_sgemm_default_kernel (), best);
-  ck_assert_int_eq (cpu_sgemm_default_kernel (), best); /* said once */
+  ck_assert_int_eq (cpu_sgemm_default_kernel (CPU_SGEMM_AVX512), best);
+  ck_assert_int_eq (cpu_sgemm_default_kernel (CPU_SGEMM_AVX512), best); /* said once */
   m3ret_check_expected_done ();
   g_unsetenv ("M3RET_CPU_SGEMM");
 }
@@ -212,8 +257,9 @@ cpu_sgemm_suite (void)
   Suite *s = suite_create ("cpu-sgemm");
   TCase *tc = tcase_create ("kernels");
   tcase_add_test (tc, test_openblas);
-  tcase_add_test (tc, test_avx512);
-  tcase_add_test (tc, test_avx512_shared_packing);
+  tcase_add_loop_test (tc, test_own_kernel, 0, G_N_ELEMENTS (own_kernels));
+  tcase_add_loop_test (tc, test_own_kernel_shared_packing, 0, G_N_ELEMENTS (own_kernels));
+  tcase_add_test (tc, test_openblas_no_packing);
   tcase_add_test (tc, test_choice);
   suite_add_tcase (s, tc);
   return s;

@@ -76,7 +76,7 @@ static void
 pack_chunk (gpointer data, gsize lo, gsize hi, gint tid)
 {
   GemmJob *j = data;
-  cpu_sgemm_avx512_pack (j->tb, j->b, j->ldb, j->n, j->k, (gint) lo, (gint) hi, j->packed);
+  cpu_sgemm_pack (j->kernel, j->tb, j->b, j->ldb, j->n, j->k, (gint) lo, (gint) hi, j->packed);
 }
 
 static void
@@ -85,8 +85,8 @@ packed_gemm_chunk (gpointer data, gsize lo, gsize hi, gint tid)
   GemmJob *j = data;
   const float *a = j->ta ? j->a + lo : j->a + lo * (gsize) j->lda;
   float *c = j->c + lo * (gsize) j->ldc;
-  if (!cpu_sgemm_avx512_packed (j->ta, (gint) (hi - lo), j->n, j->k, j->alpha, a, j->lda,
-                                j->packed, j->beta, j->bias, c, j->ldc))
+  if (!cpu_sgemm_packed (j->kernel, j->ta, (gint) (hi - lo), j->n, j->k, j->alpha, a, j->lda,
+                         j->packed, j->beta, j->bias, c, j->ldc))
     cpu_sgemm_bias (CPU_SGEMM_OPENBLAS, j->ta, j->tb, (gint) (hi - lo), j->n, j->k, j->alpha, a,
                     j->lda, j->b, j->ldb, j->beta, j->bias, c, j->ldc);
 }
@@ -111,7 +111,7 @@ packed_buffer (Cpu *cpu, gsize floats)
 
 /* Runs @j on the pool, split along the longer of m and n: both halves
  * keep the kernels busy.  Split along m, every thread would pack all of
- * B for its rows: with the AVX-512 kernel and a B of up to 2 MiB the
+ * B for its rows: with an own kernel and a B of up to 2 MiB the
  * threads pack B's panels once, between them, and then share them. */
 static void
 run_gemm (gpointer self, GemmJob *j)
@@ -129,12 +129,12 @@ run_gemm (gpointer self, GemmJob *j)
    * of a layer): a larger one is read back from L3 or memory, where
    * packing 256 × 1024 at a time next to its use keeps it in L2 (2048³:
    * 231–237 GFLOP/s per call against 209–220 shared, 2 threads). */
-  gsize packed_floats = cpu_sgemm_avx512_packed_floats (j->n, j->k);
-  if (j->split_m && j->kernel == CPU_SGEMM_AVX512 && j->k > 0 && j->alpha != 0.0f &&
+  gsize packed_floats = cpu_sgemm_packed_floats (j->kernel, j->n, j->k);
+  if (j->split_m && j->kernel != CPU_SGEMM_OPENBLAS && j->k > 0 && j->alpha != 0.0f &&
       packed_floats <= ((gsize) 2 << 20) / sizeof (float)) {
     j->packed = packed_buffer (cpu, packed_floats);
     if (j->packed != NULL) {
-      cpu_pool_run (cpu->pool, (gsize) cpu_sgemm_avx512_panels (j->n), 1, pack_chunk, j);
+      cpu_pool_run (cpu->pool, (gsize) cpu_sgemm_panels (j->kernel, j->n), 1, pack_chunk, j);
       cpu_pool_run (cpu->pool, (gsize) j->m, 1, packed_gemm_chunk, j);
       return;
     }

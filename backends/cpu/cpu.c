@@ -1,7 +1,9 @@
 /* cpu.c — the `cpu` backend plugin: host memory, sgemm, own threads.
  *
  * Products run on the backend's own AVX-512 kernel where the CPU has
- * it, on OpenBLAS elsewhere (cpu-sgemm.h; M3RET_CPU_SGEMM chooses).
+ * it, its AVX2 + FMA kernel where it has those, OpenBLAS elsewhere
+ * (cpu-sgemm.h); `simd=` caps the kernel as it picks the other loops'
+ * table, and M3RET_CPU_SGEMM can cap it further.
  *
  * Threads: `threads=` of [pipeline] workers run every loop, each chunk
  * calling its product single-threaded (openblas_set_num_threads(1) at
@@ -47,6 +49,18 @@ kernels_for (const M3retConfig *config, GError **error)
   return kernels;
 }
 
+/* The widest sgemm kernel the loops' table allows: simd=avx2 (or an
+ * AVX2-only CPU) runs the AVX2 sgemm, simd=generic OpenBLAS. */
+static CpuSgemmKernel
+sgemm_ceiling (const CpuKernels *kernels)
+{
+  if (strcmp (kernels->name, "avx512") == 0)
+    return CPU_SGEMM_AVX512;
+  if (strcmp (kernels->name, "avx2") == 0)
+    return CPU_SGEMM_AVX2;
+  return CPU_SGEMM_OPENBLAS;
+}
+
 guint
 cpu_score (const M3retConfig *config, GError **error)
 {
@@ -64,9 +78,8 @@ cpu_create (const M3retConfig *config, guint threads, GError **error)
   Cpu *cpu = g_new0 (Cpu, 1);
   cpu->kernels = kernels;
   cpu->n_threads = n_threads;
-  cpu->sgemm = cpu_sgemm_default_kernel ();
-  g_debug ("sgemm: %s; other loops: %s", cpu->sgemm == CPU_SGEMM_AVX512 ? "own AVX-512 kernel" : "OpenBLAS",
-           kernels->name);
+  cpu->sgemm = cpu_sgemm_default_kernel (sgemm_ceiling (kernels));
+  g_debug ("sgemm: %s; other loops: %s", cpu_sgemm_kernel_name (cpu->sgemm), kernels->name);
   cpu->pool = cpu_pool_new (n_threads);
   cpu->scratch = g_new0 (gpointer, n_threads);
   cpu->scratch_size = g_new0 (gsize, n_threads);
@@ -132,6 +145,6 @@ cpu_copy (gpointer self, gpointer dst, gconstpointer src, gsize nbytes)
 }
 
 M3RET_PLUGIN_DEFINE (cpu, M3RET_PLUGIN_BACKEND, "0.1.0",
-                     "float32 on the CPU: own AVX-512 sgemm (else OpenBLAS), "
+                     "float32 on the CPU: own AVX-512 or AVX2 sgemm (else OpenBLAS), "
                      "AVX-512/AVX2/generic loops picked at run time, own threads",
                      "LGPL-2.1-or-later", cpu_keys, NULL, &cpu_vtable)
