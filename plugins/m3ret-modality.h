@@ -85,8 +85,14 @@ struct _M3retModalityVTable {
    * without this entry, the defaults apply (m3ret_limits_init_default()).
    * The core itself checks max_file_size before read() and inspect(). */
   void (*set_limits) (gpointer self, const M3retLimits *limits);
+  /* optional, since ABI minor 8: asked only when no plugin's probe claimed
+   * @path; when @path is of a format this plugin decodes but refuses on
+   * purpose (a DICOM report without pixels, a DICOM modality no plugin
+   * maps), (transfer full) the sentence that says why, else NULL.  The
+   * core puts it in the error, so a user learns why, not only that. */
+  gchar *(*refusal) (const gchar *path, const guint8 *head, gsize head_len);
   /*< private >*/
-  gpointer _m3ret_reserved[4];
+  gpointer _m3ret_reserved[3];
 };
 
 /* Frees what @info owns and zeroes it; accepts NULL. */

@@ -24,6 +24,7 @@ START_TEST (test_sizes)
   /* The kinds' tables and the structs plugins fill or read. */
   ck_assert_uint_eq (sizeof (M3retModalityVTable), 88);
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retModalityVTable, set_limits), 48); /* minor 1 */
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retModalityVTable, refusal), 56); /* minor 8 */
   ck_assert_uint_eq (sizeof (M3retLimits), 64);
   ck_assert_uint_eq (sizeof (M3retObjectiveVTable), 120);
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retObjectiveVTable, check), 56); /* minor 4 */

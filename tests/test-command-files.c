@@ -321,6 +321,8 @@ START_TEST (test_error_format)
   g_autofree gchar *want_missing = g_strdup_printf ("error: %s: no such file", missing);
   g_autofree gchar *want_missing_csv = g_strdup_printf ("error: %s: no such file", missing_csv);
   g_autofree gchar *want_folder = g_strdup_printf ("error: %s: is a folder, not a file", folder);
+  /* A data input may be a folder (a DICOM series): this one holds none. */
+  g_autofree gchar *want_no_series = g_strdup_printf ("error: %s: a folder without DICOM image files", folder);
   g_autofree gchar *file = in_dir ("data/xray/head_000.png");
   g_autofree gchar *nowhere = in_dir ("nodir/e.npy");
   g_autofree gchar *want_nowhere = g_strdup_printf (
@@ -372,7 +374,7 @@ START_TEST (test_error_format)
       { "eval", pipeline, "--checkpoint", "random", "--query", database, "--database", database,
         "--json", folder } },
     { 2, "error: plugins: unknown kind 'decoder'", { "plugins", "--kind", "decoder" } },
-    { 1, want_folder, { "inspect", folder } },
+    { 1, want_no_series, { "inspect", folder } },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     const gchar *const *a = cases[i].args;

@@ -729,11 +729,11 @@ START_TEST (test_manifest_close_probe_and_default)
                     "unknown modality 'derm' (valid: ct, endoscopy, mri, ultrasound, xray)");
   g_clear_error (&error);
 
-  /* A folder where a file is expected is named as one. */
+  /* A folder is read as a DICOM series: an empty one is named as such. */
   g_autoptr (M3retManifest) dir =
     m3ret_manifest_load_data ("path\nscans\n", -1, "d.csv", tmp, NULL);
   ck_assert (!m3ret_manifest_resolve (dir, set, &error));
-  g_autofree gchar *dir_msg = g_strdup_printf ("d.csv:2: %s: is a folder, not a file", folder);
+  g_autofree gchar *dir_msg = g_strdup_printf ("d.csv:2: %s: a folder without DICOM image files", folder);
   ck_assert_str_eq (error->message, dir_msg);
   g_clear_error (&error);
 

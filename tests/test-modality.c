@@ -1100,7 +1100,7 @@ START_TEST (test_inspect_many_files)
   ck_assert_msg (strstr (r.out, ct_head) != NULL, "%s", r.out);
   ck_assert_msg (strstr (r.out, grey_head) != NULL, "%s", r.out);
   ck_assert_uint_eq (m3ret_check_count_lines (r.err), 2);
-  g_autofree gchar *folder_line = g_strdup_printf ("m3ret: error: %s: is a folder, not a file\n",
+  g_autofree gchar *folder_line = g_strdup_printf ("m3ret: error: %s: a folder without DICOM image files\n",
                                                    folder);
   ck_assert_msg (g_str_has_prefix (r.err, "m3ret: error: ") && strstr (r.err, bad) != NULL, "%s",
                  r.err);

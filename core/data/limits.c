@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <glib/gstdio.h>
@@ -59,6 +61,36 @@ m3ret_limits_check_file (const M3retLimits *limits, const gchar *path, GError **
     g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_TOO_LARGE,
                  "%s: file of %" G_GUINT64_FORMAT " bytes exceeds [data] max_file_size=%"
                  G_GUINT64_FORMAT, path, (guint64) st.st_size, limits->max_file_size);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+m3ret_limits_is_folder_input (const gchar *path)
+{
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    return TRUE;
+  if (g_file_test (path, G_FILE_TEST_EXISTS))
+    return FALSE;
+  const gchar *hash = strrchr (path, '#');
+  if (hash == NULL || hash == path || hash[1] == '\0')
+    return FALSE;
+  g_autofree gchar *folder = g_strndup (path, (gsize) (hash - path));
+  return g_file_test (folder, G_FILE_TEST_IS_DIR);
+}
+
+gboolean
+m3ret_limits_check_input (const M3retLimits *limits, const gchar *path, GError **error)
+{
+  if (!m3ret_limits_is_folder_input (path))
+    return m3ret_limits_check_file (limits, path, error);
+  const gchar *hash = g_file_test (path, G_FILE_TEST_IS_DIR) ? NULL : strrchr (path, '#');
+  g_autofree gchar *folder = hash ? g_strndup (path, (gsize) (hash - path)) : g_strdup (path);
+  if (g_access (folder, R_OK | X_OK) != 0) {
+    int saved = errno;
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s: %s", folder,
+                 m3ret_file_reason (saved));
     return FALSE;
   }
   return TRUE;

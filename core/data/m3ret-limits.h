@@ -47,6 +47,17 @@ void m3ret_limits_init (M3retLimits *limits, const struct _M3retDataSettings *da
  * bigger than max_file_size. */
 gboolean m3ret_limits_check_file (const M3retLimits *limits, const gchar *path, GError **error);
 
+/* Whether @path names a folder or a part of one as FOLDER#MEMBER (the
+ * FOLDER exists, the whole path does not): what plugins read as one input
+ * made of several files, such as a DICOM series.  An existing file whose
+ * name holds '#' is a file. */
+gboolean m3ret_limits_is_folder_input (const gchar *path);
+
+/* m3ret_limits_check_file() for a data input, which may also be a folder or
+ * FOLDER#MEMBER (m3ret_limits_is_folder_input()): a folder must be readable;
+ * its files are checked one by one by the plugin that reads them. */
+gboolean m3ret_limits_check_input (const M3retLimits *limits, const gchar *path, GError **error);
+
 /* FALSE with M3RET_DATA_ERROR_TOO_LARGE when a @width × @height frame
  * (computed without overflow) is over max_pixels; M3RET_DATA_ERROR_CORRUPT
  * when a side is 0.  @what names it in the message, e.g. "PNG". */

@@ -428,10 +428,11 @@ static gboolean
 resolve_entry (M3retManifest *m, Entry *e, const M3retModalities *set, GError **error)
 {
   g_autofree gchar *at = where (m, e);
-  if (!g_file_test (e->path, G_FILE_TEST_IS_REGULAR)) {
-    gboolean folder = g_file_test (e->path, G_FILE_TEST_IS_DIR);
+  /* A folder or FOLDER#MEMBER is one input too (a DICOM series); whether a
+   * plugin reads it is the probe's or the read's to say. */
+  if (!g_file_test (e->path, G_FILE_TEST_IS_REGULAR) && !m3ret_limits_is_folder_input (e->path)) {
     g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s%s: %s", at, e->path,
-                 folder ? "is a folder, not a file" : "no such file");
+                 g_file_test (e->path, G_FILE_TEST_EXISTS) ? "not a regular file" : "no such file");
     return FALSE;
   }
   GError *local = NULL;

@@ -169,21 +169,21 @@ m3ret_modalities_probe (const M3retModalities *set, const gchar *path, guint *sc
                         guint *scores, GError **error)
 {
   guint8 head[M3RET_PROBE_HEAD_BYTES];
-  /* fopen() opens a folder and reads nothing: say what it is. */
-  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
-    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s: is a folder, not a file",
-                 path);
-    return NULL;
+  gsize len = 0;
+  /* A folder (or FOLDER#MEMBER) has no first bytes: plugins that read
+   * folders, as a DICOM series, are asked with head_len 0. */
+  gboolean folder = m3ret_limits_is_folder_input (path);
+  if (!folder) {
+    FILE *f = g_fopen (path, "rb");
+    if (f == NULL) {
+      int saved = errno;
+      g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s: %s", path,
+                   m3ret_file_reason (saved));
+      return NULL;
+    }
+    len = fread (head, 1, sizeof head, f);
+    fclose (f);
   }
-  FILE *f = g_fopen (path, "rb");
-  if (f == NULL) {
-    int saved = errno;
-    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_IO, "%s: %s", path,
-                 m3ret_file_reason (saved));
-    return NULL;
-  }
-  gsize len = fread (head, 1, sizeof head, f);
-  fclose (f);
   const gchar *best = NULL;
   guint best_score = 0;
   for (guint i = 0; i < set->entries->len; i++) {
@@ -198,10 +198,23 @@ m3ret_modalities_probe (const M3retModalities *set, const gchar *path, guint *sc
   }
   if (score != NULL)
     *score = best_score;
+  /* A plugin that knows the format may say why it declined. */
+  for (guint i = 0; best == NULL && i < set->entries->len; i++) {
+    const Entry *e = &g_array_index (set->entries, Entry, i);
+    g_autofree gchar *why =
+      e->desc->abi_minor >= 8 && e->vtable->refusal != NULL ? e->vtable->refusal (path, head, len)
+                                                            : NULL;
+    if (why != NULL) {
+      g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_UNSUPPORTED, "%s: %s", path, why);
+      return NULL;
+    }
+  }
   if (best == NULL)
     g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_NO_PLUGIN,
-                 "%s: no modality plugin recognises this file; name its modality "
-                 "(-m/--modality NAME, or a 'modality' column in the manifest) or add a plugin",
+                 folder ? "%s: no modality plugin reads this folder (a folder or FOLDER#SERIES_UID "
+                          "is read as a DICOM series of single-slice files)"
+                        : "%s: no modality plugin recognises this file; name its modality "
+                          "(-m/--modality NAME, or a 'modality' column in the manifest) or add a plugin",
                  path);
   return best;
 }
@@ -275,7 +288,7 @@ m3ret_modalities_read (const M3retModalities *set, const gchar *name, const gcha
 {
   memset (out, 0, n_views * sizeof *out);
   const Entry *e = require (set, name, path, error);
-  if (e == NULL || !m3ret_limits_check_file (&set->limits, path, error))
+  if (e == NULL || !m3ret_limits_check_input (&set->limits, path, error))
     return FALSE;
   GError *local = NULL;
   M3retLayout layout = e->vtable->layout (e->instance, path, &local);
@@ -314,7 +327,7 @@ m3ret_modalities_inspect (const M3retModalities *set, const gchar *name, const g
 {
   memset (info, 0, sizeof *info);
   const Entry *e = require (set, name, path, error);
-  if (e == NULL || !m3ret_limits_check_file (&set->limits, path, error))
+  if (e == NULL || !m3ret_limits_check_input (&set->limits, path, error))
     return FALSE;
   if (e->vtable->inspect == NULL) {
     g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_UNSUPPORTED,

@@ -10,6 +10,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gstdio.h>
 
 #include "readers-private.h"
@@ -90,8 +92,17 @@ gboolean
 readers_file_stamp (const gchar *path, gint64 *size, gint64 *mtime)
 {
   GStatBuf st;
-  if (g_stat (path, &st) != 0)
-    return FALSE;
+  /* FOLDER#MEMBER (a DICOM series) is stamped by its folder, whose time
+   * changes when a file is added or removed. */
+  g_autofree gchar *folder = NULL;
+  if (g_stat (path, &st) != 0) {
+    const gchar *hash = strrchr (path, '#');
+    if (hash == NULL)
+      return FALSE;
+    folder = g_strndup (path, (gsize) (hash - path));
+    if (g_stat (folder, &st) != 0)
+      return FALSE;
+  }
   *size = (gint64) st.st_size;
   /* Nanoseconds where the platform has them: a file rewritten within the
    * same second with the same size must still read as changed. */

@@ -289,31 +289,33 @@ decode (const gchar *path, const ReadersDicomHeader *h, gfloat *out, guint *chan
     *reason = g_strdup ("not a DICOM image GDCM can parse (truncated or malformed)");
     return FALSE;
   }
-  gdcm::Image image = reader.GetImage ();
+  /* Each filter's output is referenced while the filter lives: copying an
+   * output back over its input frees shared pixel data twice. */
+  const gdcm::Image *current = &reader.GetImage ();
   /* Compressed pixel data is decoded first, so that what follows sees the
    * photometric interpretation of the decoded samples (a JPEG's YBR comes
    * out as RGB, JPEG 2000's YBR_ICT/RCT too). */
-  if (image.GetTransferSyntax ().IsEncapsulated ()) {
-    gdcm::ImageChangeTransferSyntax change;
+  gdcm::ImageChangeTransferSyntax change;
+  if (current->GetTransferSyntax ().IsEncapsulated ()) {
     change.SetTransferSyntax (gdcm::TransferSyntax::ExplicitVRLittleEndian);
-    change.SetInput (image);
+    change.SetInput (*current);
     if (!change.Change ()) {
       *reason = g_strdup_printf ("cannot decode its %s pixel data", h->syntax_name);
       return FALSE;
     }
-    image = change.GetOutput ();
+    current = &change.GetOutput ();
   }
-  gdcm::PhotometricInterpretation pi = image.GetPhotometricInterpretation ();
-  if (pi == gdcm::PhotometricInterpretation::PALETTE_COLOR) {
-    gdcm::ImageApplyLookupTable lut;
-    lut.SetInput (image);
+  gdcm::ImageApplyLookupTable lut;
+  if (current->GetPhotometricInterpretation () == gdcm::PhotometricInterpretation::PALETTE_COLOR) {
+    lut.SetInput (*current);
     if (!lut.Apply ()) {
       *reason = g_strdup ("its palette colour lookup table cannot be applied");
       return FALSE;
     }
-    image = lut.GetOutput ();
-    pi = image.GetPhotometricInterpretation ();
+    current = &lut.GetOutput ();
   }
+  const gdcm::Image &image = *current;
+  gdcm::PhotometricInterpretation pi = image.GetPhotometricInterpretation ();
   const gdcm::PixelFormat &pf = image.GetPixelFormat ();
   const guint bytes = pf.GetBitsAllocated () / 8;
   const guint samples = pf.GetSamplesPerPixel ();

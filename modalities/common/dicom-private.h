@@ -3,7 +3,6 @@
 #define M3RET_DICOM_PRIVATE_H
 
 #include "dicom-gdcm.h"
-#include "dicom-api.h"
 #include "readers-private.h"
 
 G_BEGIN_DECLS

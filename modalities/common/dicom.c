@@ -122,6 +122,40 @@ m3ret_readers_dicom_plugin_of (const gchar *path, GError **error)
   return plugin;
 }
 
+/* The last path probed and its plugin: every modality plugin probes the
+ * same input in turn, and a series would otherwise be scanned once per
+ * plugin.  Keyed by the path and its stamp, so a changed file is read again. */
+static struct {
+  GMutex lock;
+  gchar *path;
+  gint64 size, mtime;
+  const gchar *plugin;
+} memo;
+
+static const gchar *
+plugin_of_memo (const gchar *path)
+{
+  gint64 size = -1, mtime = -1;
+  readers_file_stamp (path, &size, &mtime);
+  g_mutex_lock (&memo.lock);
+  if (memo.path != NULL && strcmp (memo.path, path) == 0 && memo.size == size
+      && memo.mtime == mtime) {
+    const gchar *plugin = memo.plugin;
+    g_mutex_unlock (&memo.lock);
+    return plugin;
+  }
+  g_mutex_unlock (&memo.lock);
+  const gchar *plugin = m3ret_readers_dicom_plugin_of (path, NULL);
+  g_mutex_lock (&memo.lock);
+  g_free (memo.path);
+  memo.path = g_strdup (path);
+  memo.size = size;
+  memo.mtime = mtime;
+  memo.plugin = plugin;
+  g_mutex_unlock (&memo.lock);
+  return plugin;
+}
+
 guint
 m3ret_readers_dicom_probe (const gchar *path, const guint8 *head, gsize head_len,
                            const gchar *plugin, guint score)
@@ -131,8 +165,79 @@ m3ret_readers_dicom_probe (const gchar *path, const guint8 *head, gsize head_len
     return 0;
   if (head_len == 0 && !m3ret_readers_dicom_series_path (path, NULL, NULL))
     return 0;
-  const gchar *mine = m3ret_readers_dicom_plugin_of (path, NULL);
+  const gchar *mine = plugin_of_memo (path);
   return mine != NULL && strcmp (mine, plugin) == 0 ? score : 0;
+}
+
+gchar *
+m3ret_readers_dicom_refusal (const gchar *path, const guint8 *head, gsize head_len)
+{
+  if (head_len > 0 ? !m3ret_readers_dicom_sniff (head, head_len)
+                   : !m3ret_readers_dicom_series_path (path, NULL, NULL))
+    return NULL;
+  GError *error = NULL;
+  if (m3ret_readers_dicom_plugin_of (path, &error) != NULL)
+    return NULL;
+  /* The message names the path already; the core adds it again. */
+  const gchar *why = error->message;
+  if (g_str_has_prefix (why, path) && why[strlen (path)] == ':')
+    why += strlen (path) + 2;
+  gchar *text = g_strdup (why);
+  g_error_free (error);
+  return text;
+}
+
+gboolean
+m3ret_readers_dicom_sniff_file (const gchar *path)
+{
+  if (m3ret_readers_dicom_series_path (path, NULL, NULL))
+    return TRUE;
+  guint8 head[132];
+  FILE *f = g_fopen (path, "rb");
+  if (f == NULL)
+    return FALSE;
+  gsize len = fread (head, 1, sizeof head, f);
+  fclose (f);
+  return m3ret_readers_dicom_sniff (head, len);
+}
+
+/* A DICOM object or series decoded for a 2D or sequence modality: grey
+ * scaled to [0,1] by its stored range, colour as RGB. */
+static M3retVolume *
+decode_unit_range (gpointer limits, const gchar *path, GError **error)
+{
+  return m3ret_readers_dicom_read (path, limits, M3RET_READERS_DICOM_UNIT_RANGE, NULL, error);
+}
+
+gboolean
+m3ret_readers_dicom_read_views (M3retReadersVolumeCache *cache, const gchar *path,
+                                const M3retLimits *limits, const M3retRenderOptions *options,
+                                guint stride, const M3retView *views, guint n_views,
+                                M3retSample **out, GError **error)
+{
+  ReadersCachedVolume *kept = readers_volume_cache_lookup (cache, path);
+  if (kept == NULL) {
+    M3retVolume *decoded = decode_unit_range ((gpointer) limits, path, error);
+    if (decoded == NULL)
+      return FALSE;
+    kept = readers_volume_cache_insert (cache, path, decoded);
+  }
+  const M3retVolume *vol = readers_cached_volume_get (kept);
+  if (vol->depth == 1) {
+    m3ret_readers_render_views (vol, M3RET_LAYOUT_IMAGE, options, views, n_views, out);
+  } else {
+    /* Frames of a cine loop or run, picked as a video's are. */
+    for (guint i = 0; i < n_views; i++) {
+      g_autofree guint64 *picks = g_new (guint64, views[i].depth);
+      g_autofree guint *slots = g_new (guint, views[i].depth);
+      m3ret_select_frames (vol->depth, views[i].depth, stride, &views[i], picks);
+      for (guint t = 0; t < views[i].depth; t++)
+        slots[t] = (guint) picks[t];
+      out[i] = m3ret_render_frames (vol, slots, views[i].depth, &views[i], options);
+    }
+  }
+  readers_cached_volume_unref (kept);
+  return TRUE;
 }
 
 gboolean

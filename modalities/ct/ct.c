@@ -1,8 +1,11 @@
-/* ct.c — CT volumes in Hounsfield units (NIfTI-1, .nii or .nii.gz).
+/* ct.c — CT volumes in Hounsfield units: NIfTI-1/2 (.nii or .nii.gz), DICOM
+ * objects (Modality CT) and DICOM series (a folder, or FOLDER#SERIES_UID).
  *
  * Intensities: the HU window maps to [0,1] (clamped).  The volume is
  * reoriented to RAS so T runs along the superior axis (axial slices), and
  * resampled to T×size×size with its voxel spacing respected in-plane.
+ * DICOM pixels pass through the Modality LUT, so the window is in HU there
+ * too; a DICOM object says its modality, so its probe is near certain (95).
  */
 #include "config.h"
 
@@ -72,7 +75,9 @@ ct_probe (const gchar *path, const guint8 *head, gsize head_len)
 {
   /* MRI reads the same format: 40 there (a close call: inspect and the
    * commands say so), or 90 when the path says MRI. */
-  return m3ret_readers_nifti_sniff (path, head, head_len) ? 60 : 0;
+  if (m3ret_readers_nifti_sniff (path, head, head_len))
+    return 60;
+  return m3ret_readers_dicom_probe (path, head, head_len, "ct", 95);
 }
 
 static M3retLayout
@@ -86,7 +91,11 @@ static M3retVolume *
 ct_decode (gpointer self, const gchar *path, GError **error)
 {
   Ct *ct = self;
-  M3retVolume *vol = m3ret_readers_nifti_read (path, ct->volume, &ct->common.limits, NULL, error);
+  M3retVolume *vol =
+    m3ret_readers_dicom_sniff_file (path)
+      ? m3ret_readers_dicom_read (path, &ct->common.limits, M3RET_READERS_DICOM_MODALITY_UNITS,
+                                  NULL, error)
+      : m3ret_readers_nifti_read (path, ct->volume, &ct->common.limits, NULL, error);
   if (vol != NULL)
     m3ret_volume_window (vol, ct->low, ct->high);
   return vol;
@@ -105,7 +114,11 @@ static gboolean
 ct_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
 {
   Ct *ct = self;
-  if (!m3ret_readers_nifti_inspect (path, ct->volume, &ct->common.limits, info, error))
+  gboolean ok = m3ret_readers_dicom_sniff_file (path)
+                  ? m3ret_readers_dicom_inspect (path, &ct->common.limits,
+                                                 M3RET_READERS_DICOM_MODALITY_UNITS, info, error)
+                  : m3ret_readers_nifti_inspect (path, ct->volume, &ct->common.limits, info, error);
+  if (!ok)
     return FALSE;
   m3ret_readers_add_note (info, "window [%g, %g] HU maps to [0,1]", ct->low, ct->high);
   return TRUE;
@@ -122,5 +135,5 @@ static const M3retModalityVTable ct_vtable = {
 };
 
 M3RET_PLUGIN_DEFINE (ct, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,
-                     "CT volumes in HU (NIfTI-1 .nii/.nii.gz): HU window to [0,1], T axial slices",
+                     "CT volumes in HU (NIfTI-1/2 .nii/.nii.gz, DICOM objects and series): HU window to [0,1], T axial slices",
                      "MIT", ct_keys, NULL, &ct_vtable)

@@ -37,6 +37,9 @@ endoscopy_init (GError **error)
 static guint
 endoscopy_probe (const gchar *path, const guint8 *head, gsize head_len)
 {
+  guint dicom = m3ret_readers_dicom_probe (path, head, head_len, "endoscopy", 95);
+  if (dicom > 0)
+    return dicom;
   M3retReadersJpegInfo jpeg;
   if (m3ret_readers_jpeg_sniff (head, head_len, &jpeg))
     return jpeg.channels == 1 ? 10 : 60;
@@ -46,6 +49,8 @@ endoscopy_probe (const gchar *path, const guint8 *head, gsize head_len)
 static M3retLayout
 endoscopy_layout (gpointer self, const gchar *path, GError **error)
 {
+  if (m3ret_readers_dicom_sniff_file (path))
+    return m3ret_readers_dicom_layout (path);
   return m3ret_readers_jpeg_sniff_file (path) ? M3RET_LAYOUT_IMAGE : M3RET_LAYOUT_SEQUENCE;
 }
 
@@ -54,6 +59,9 @@ endoscopy_read (gpointer self, const gchar *path, const M3retView *views, guint 
                 M3retSample **out, GError **error)
 {
   M3retReadersVideoModality *e = self;
+  if (m3ret_readers_dicom_sniff_file (path))
+    return m3ret_readers_dicom_read_views (e->clips, path, &e->common.limits, &e->common.options,
+                                           e->stride, views, n_views, out, error);
   if (m3ret_readers_jpeg_sniff_file (path))
     return m3ret_readers_jpeg_read_views (path, &e->common.limits, &e->common.options, views,
                                           n_views, out, error);
@@ -64,6 +72,9 @@ static gboolean
 endoscopy_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
 {
   M3retReadersVideoModality *e = self;
+  if (m3ret_readers_dicom_sniff_file (path))
+    return m3ret_readers_dicom_inspect (path, &e->common.limits, M3RET_READERS_DICOM_UNIT_RANGE,
+                                        info, error);
   if (m3ret_readers_jpeg_sniff_file (path))
     return m3ret_readers_jpeg_inspect (path, &e->common.limits, info, error);
   return m3ret_readers_video_inspect (e->cache, path, &e->common.limits, info, error);

@@ -75,7 +75,7 @@ mri_probe (const gchar *path, const guint8 *head, gsize head_len)
 {
   static const gchar *const words[] = { "mri", "t1w", "t2w", "flair", NULL };
   if (!m3ret_readers_nifti_sniff (path, head, head_len))
-    return 0;
+    return m3ret_readers_dicom_probe (path, head, head_len, "mri", 95);
   /* A word in the path is meant to decide (90 clears ct's 60 by more than
    * M3RET_PROBE_CLOSE_MARGIN); without one a NIfTI file is a guess. */
   return m3ret_readers_path_mentions (path, words) ? 90 : 40;
@@ -98,7 +98,11 @@ static M3retVolume *
 mri_decode (gpointer self, const gchar *path, GError **error)
 {
   Mri *mri = self;
-  M3retVolume *vol = m3ret_readers_nifti_read (path, mri->volume, &mri->common.limits, NULL, error);
+  M3retVolume *vol =
+    m3ret_readers_dicom_sniff_file (path)
+      ? m3ret_readers_dicom_read (path, &mri->common.limits, M3RET_READERS_DICOM_MODALITY_UNITS,
+                                  NULL, error)
+      : m3ret_readers_nifti_read (path, mri->volume, &mri->common.limits, NULL, error);
   if (vol == NULL)
     return NULL;
   gdouble low, high;
@@ -120,6 +124,9 @@ static gboolean
 mri_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
 {
   Mri *mri = self;
+  if (m3ret_readers_dicom_sniff_file (path))
+    return m3ret_readers_dicom_inspect (path, &mri->common.limits,
+                                        M3RET_READERS_DICOM_MODALITY_UNITS, info, error);
   return m3ret_readers_nifti_inspect (path, mri->volume, &mri->common.limits, info, error);
 }
 
@@ -134,5 +141,5 @@ static const M3retModalityVTable mri_vtable = {
 };
 
 M3RET_PLUGIN_DEFINE (mri, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,
-                     "MRI volumes (NIfTI-1 .nii/.nii.gz): 0.5-99.5 percentiles to [0,1], T slices",
+                     "MRI volumes (NIfTI-1/2 .nii/.nii.gz, DICOM objects and series): 0.5-99.5 percentiles to [0,1], T slices",
                      "MIT", mri_keys, NULL, &mri_vtable)

@@ -41,6 +41,9 @@ ultrasound_init (GError **error)
 static guint
 ultrasound_probe (const gchar *path, const guint8 *head, gsize head_len)
 {
+  guint dicom = m3ret_readers_dicom_probe (path, head, head_len, "ultrasound", 95);
+  if (dicom > 0)
+    return dicom;
   static const gchar *const words[] = { "ultrasound", "cine", "sonograph", NULL };
   M3retReadersJpegInfo jpeg;
   if (m3ret_readers_jpeg_sniff (head, head_len, &jpeg))
@@ -67,6 +70,8 @@ is_still (const gchar *path)
 static M3retLayout
 ultrasound_layout (gpointer self, const gchar *path, GError **error)
 {
+  if (m3ret_readers_dicom_sniff_file (path))
+    return m3ret_readers_dicom_layout (path);
   return is_still (path) ? M3RET_LAYOUT_IMAGE : M3RET_LAYOUT_SEQUENCE;
 }
 
@@ -75,6 +80,9 @@ ultrasound_read (gpointer self, const gchar *path, const M3retView *views, guint
                  M3retSample **out, GError **error)
 {
   M3retReadersVideoModality *u = self;
+  if (m3ret_readers_dicom_sniff_file (path))
+    return m3ret_readers_dicom_read_views (u->clips, path, &u->common.limits, &u->common.options,
+                                           u->stride, views, n_views, out, error);
   if (m3ret_readers_jpeg_sniff_file (path))
     return m3ret_readers_jpeg_read_views (path, &u->common.limits, &u->common.options, views,
                                           n_views, out, error);
@@ -88,6 +96,9 @@ static gboolean
 ultrasound_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
 {
   M3retReadersVideoModality *u = self;
+  if (m3ret_readers_dicom_sniff_file (path))
+    return m3ret_readers_dicom_inspect (path, &u->common.limits, M3RET_READERS_DICOM_UNIT_RANGE,
+                                        info, error);
   if (m3ret_readers_jpeg_sniff_file (path))
     return m3ret_readers_jpeg_inspect (path, &u->common.limits, info, error);
   if (is_still (path))

@@ -1,5 +1,6 @@
 /* xray.c — radiographs: grey PNG (16-bit usually) or JPEG (CheXpert,
- * MIMIC-CXR-JPG), read as a 2D still.
+ * MIMIC-CXR-JPG), or DICOM (Modality CR, DX, MG, XA, RF, PX, IO: 95), read
+ * as a 2D still; a multi-frame XA/RF run is a sequence.
  *
  * JPEG, by its magic bytes: grey 60 (ultrasound 40, endoscopy 10), colour
  * 10 (endoscopy 60, ultrasound 40).
@@ -49,6 +50,9 @@ xray_probe (const gchar *path, const guint8 *head, gsize head_len)
   M3retReadersJpegInfo jpeg;
   if (m3ret_readers_jpeg_sniff (head, head_len, &jpeg))
     return jpeg.channels == 3 ? 10 : 60;
+  guint dicom = m3ret_readers_dicom_probe (path, head, head_len, "xray", 95);
+  if (dicom > 0)
+    return dicom;
   M3retReadersPngInfo png;
   if (!m3ret_readers_png_sniff (head, head_len, &png))
     return 0;
@@ -60,6 +64,9 @@ xray_probe (const gchar *path, const guint8 *head, gsize head_len)
 static M3retLayout
 xray_layout (gpointer self, const gchar *path, GError **error)
 {
+  /* An XA or RF run in one DICOM object is a sequence of frames. */
+  if (m3ret_readers_dicom_sniff_file (path))
+    return m3ret_readers_dicom_layout (path);
   return M3RET_LAYOUT_IMAGE;
 }
 
@@ -68,6 +75,9 @@ xray_read (gpointer self, const gchar *path, const M3retView *views, guint n_vie
            M3retSample **out, GError **error)
 {
   Xray *x = self;
+  if (m3ret_readers_dicom_sniff_file (path))
+    return m3ret_readers_dicom_read_views (NULL, path, &x->common.limits, &x->common.options, 1,
+                                           views, n_views, out, error);
   if (m3ret_readers_jpeg_sniff_file (path))
     return m3ret_readers_jpeg_read_views (path, &x->common.limits, &x->common.options, views,
                                           n_views, out, error);
@@ -79,6 +89,9 @@ static gboolean
 xray_inspect (gpointer self, const gchar *path, M3retInspectInfo *info, GError **error)
 {
   Xray *x = self;
+  if (m3ret_readers_dicom_sniff_file (path))
+    return m3ret_readers_dicom_inspect (path, &x->common.limits, M3RET_READERS_DICOM_UNIT_RANGE,
+                                        info, error);
   if (m3ret_readers_jpeg_sniff_file (path))
     return m3ret_readers_jpeg_inspect (path, &x->common.limits, info, error);
   return m3ret_readers_png_inspect (path, &x->common.limits, info, error);
@@ -92,8 +105,10 @@ static const M3retModalityVTable xray_vtable = {
   .read = xray_read,
   .inspect = xray_inspect,
   .set_limits = m3ret_readers_set_limits,
+  /* says why a DICOM object no modality claims is refused */
+  .refusal = m3ret_readers_dicom_refusal,
 };
 
 M3RET_PLUGIN_DEFINE (xray, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,
-                     "X-ray radiographs: grey PNG (8/16-bit) or JPEG as 2D stills, bit depth to [0,1]",
+                     "X-ray radiographs: grey PNG (8/16-bit), JPEG or DICOM (CR, DX, MG, XA, RF) as 2D stills, bit depth to [0,1]",
                      "MIT", xray_keys, NULL, &xray_vtable)
