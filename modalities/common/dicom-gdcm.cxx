@@ -266,6 +266,55 @@ stored_value (const guint8 *p, guint bytes, guint bits_stored, guint high_bit, g
   return (gint64) v;
 }
 
+/* The three tables of a palette colour image (PS3.3 C.7.6.3.1.5). */
+struct Palette {
+  std::vector<guint16> table[3];
+  gint64 first[3];
+  guint bits;
+};
+
+/* Reads the red, green and blue descriptors (0028,1101-1103) and data
+ * (0028,1201-1203); FALSE when they are absent (segmented tables) or
+ * disagree with each other. */
+gboolean
+read_palette (const gdcm::DataSet &ds, Palette *p)
+{
+  p->bits = 0;
+  for (guint c = 0; c < 3; c++) {
+    const gdcm::Tag desc_tag (0x0028, 0x1101 + c), data_tag (0x0028, 0x1201 + c);
+    if (!ds.FindDataElement (desc_tag) || !ds.FindDataElement (data_tag))
+      return FALSE;
+    const gdcm::ByteValue *desc = ds.GetDataElement (desc_tag).GetByteValue ();
+    const gdcm::ByteValue *data = ds.GetDataElement (data_tag).GetByteValue ();
+    if (desc == NULL || desc->GetLength () < 6 || data == NULL)
+      return FALSE;
+    guint16 d[3];
+    memcpy (d, desc->GetPointer (), 6);
+    gsize entries = d[0] == 0 ? 65536 : d[0];
+    guint bits = d[2];
+    if ((bits != 8 && bits != 16) || (p->bits != 0 && bits != p->bits))
+      return FALSE;
+    p->bits = bits;
+    p->first[c] = d[1];
+    const guint8 *raw = (const guint8 *) data->GetPointer ();
+    std::vector<guint16> &t = p->table[c];
+    /* 16-bit entries one per word; 8-bit ones packed two per word or one. */
+    if (bits == 16 && data->GetLength () >= entries * 2) {
+      t.resize (entries);
+      memcpy (t.data (), raw, entries * 2);
+    } else if (bits == 8 && data->GetLength () >= entries * 2) {
+      t.resize (entries);
+      for (gsize k = 0; k < entries; k++)
+        t[k] = (guint16) (raw[2 * k] | raw[2 * k + 1] << 8) & 0xff;
+    } else if (bits == 8 && data->GetLength () >= entries) {
+      t.assign (raw, raw + entries);
+    } else {
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 /* YBR_FULL to RGB (PS3.3 C.7.6.3.1.2), for 8-bit or wider samples. */
 inline void
 ybr_to_rgb (gdouble y, gdouble cb, gdouble cr, gdouble half, gdouble top, gfloat *r, gfloat *g,
@@ -292,6 +341,21 @@ decode (const gchar *path, const ReadersDicomHeader *h, gfloat *out, guint *chan
   /* Each filter's output is referenced while the filter lives: copying an
    * output back over its input frees shared pixel data twice. */
   const gdcm::Image *current = &reader.GetImage ();
+  /* Native pixel data shorter than its header claims would be read past
+   * (GDCM copies what the header's size says). */
+  if (!current->GetTransferSyntax ().IsEncapsulated ()) {
+    const gdcm::ByteValue *bv = current->GetDataElement ().GetByteValue ();
+    guint64 need = (guint64) h->rows * h->cols * h->frames * MAX (h->samples, 1u)
+                   * (h->bits_allocated / 8);
+    if (strcmp (h->photometric, "YBR_FULL_422") == 0)
+      need = need * 2 / 3;
+    if (bv == NULL || bv->GetLength () < need) {
+      *reason = g_strdup_printf ("its pixel data holds %" G_GUINT64_FORMAT " bytes where the "
+                                 "header's size needs %" G_GUINT64_FORMAT,
+                                 bv != NULL ? (guint64) bv->GetLength () : (guint64) 0, need);
+      return FALSE;
+    }
+  }
   /* Compressed pixel data is decoded first, so that what follows sees the
    * photometric interpretation of the decoded samples (a JPEG's YBR comes
    * out as RGB, JPEG 2000's YBR_ICT/RCT too). */
@@ -305,8 +369,16 @@ decode (const gchar *path, const ReadersDicomHeader *h, gfloat *out, guint *chan
     }
     current = &change.GetOutput ();
   }
+  /* Palette colour: through its own tables at their full depth (GDCM's
+   * filter gives 8-bit RGB from 16-bit tables); segmented tables, which
+   * only GDCM expands, through its filter. */
+  Palette palette;
+  const gboolean is_palette =
+    current->GetPhotometricInterpretation () == gdcm::PhotometricInterpretation::PALETTE_COLOR;
+  const gboolean own_palette =
+    is_palette && read_palette (reader.GetFile ().GetDataSet (), &palette);
   gdcm::ImageApplyLookupTable lut;
-  if (current->GetPhotometricInterpretation () == gdcm::PhotometricInterpretation::PALETTE_COLOR) {
+  if (is_palette && !own_palette) {
     lut.SetInput (*current);
     if (!lut.Apply ()) {
       *reason = g_strdup ("its palette colour lookup table cannot be applied");
@@ -332,7 +404,7 @@ decode (const gchar *path, const ReadersDicomHeader *h, gfloat *out, guint *chan
                            : bits_stored - 1;
   const gboolean is_signed = pf.GetPixelRepresentation () == 1;
   const gboolean grey = pi == gdcm::PhotometricInterpretation::MONOCHROME1
-                        || pi == gdcm::PhotometricInterpretation::MONOCHROME2;
+                        || pi == gdcm::PhotometricInterpretation::MONOCHROME2 || own_palette;
   const gboolean ybr422 = pi == gdcm::PhotometricInterpretation::YBR_FULL_422;
   const gboolean ybr = pi == gdcm::PhotometricInterpretation::YBR_FULL || ybr422;
   const gboolean rgb = pi == gdcm::PhotometricInterpretation::RGB
@@ -363,6 +435,20 @@ decode (const gchar *path, const ReadersDicomHeader *h, gfloat *out, guint *chan
     return FALSE;
   }
   const gdouble top = (gdouble) ((1u << MIN (bits_stored, 31u)) - 1);
+  if (own_palette) {
+    *channels = 3;
+    for (gsize i = 0; i < n_pixels; i++) {
+      gint64 index = stored_value (data + i * bytes, bytes, bits_stored, high_bit, FALSE);
+      for (guint c = 0; c < 3; c++) {
+        const std::vector<guint16> &t = palette.table[c];
+        gint64 k = CLAMP (index - palette.first[c], (gint64) 0, (gint64) t.size () - 1);
+        out[c * n_pixels + i] = t[k];
+      }
+    }
+    *range_min = 0;
+    *range_max = (gdouble) ((1u << palette.bits) - 1);
+    return TRUE;
+  }
   if (grey) {
     *channels = 1;
     for (gsize i = 0; i < n_pixels; i++)
@@ -426,18 +512,9 @@ readers_dicom_gdcm_header (const gchar *path, const gchar *label_keyword, Reader
       *reason = g_strdup ("not a DICOM object GDCM can parse (truncated or malformed header)");
       return FALSE;
     }
-    /* ReadUpToTag stops before the pixel data: its presence is asked of the
-     * file again, cheaply, by looking for the tag itself. */
-    gboolean ok = fill_header (reader.GetFile (), label_keyword, h, reason);
-    if (ok && !h->has_pixels) {
-      gdcm::Reader probe;
-      probe.SetFileName (path);
-      std::set<gdcm::Tag> tags;
-      tags.insert (gdcm::Tag (0x7fe0, 0x0010));
-      h->has_pixels = probe.ReadSelectedTags (tags, false)
-                      && probe.GetFile ().GetDataSet ().FindDataElement (gdcm::Tag (0x7fe0, 0x0010));
-    }
-    return ok;
+    /* ReadUpToTag stops before the pixel data: whether there is any is
+     * the caller's to know (dicom-guard.c walks the whole file). */
+    return fill_header (reader.GetFile (), label_keyword, h, reason);
   } catch (const std::exception &e) {
     readers_dicom_header_clear (h);
     *reason = g_strdup_printf ("malformed DICOM (%s)", e.what ());

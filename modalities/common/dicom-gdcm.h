@@ -19,7 +19,7 @@ typedef struct {
   gchar transfer_syntax[65]; /* UID of the transfer syntax */
   const gchar *syntax_name;  /* (static) e.g. "JPEG-LS lossless" */
   gchar photometric[20];     /* (0028,0004) as stored */
-  gboolean has_pixels;       /* Pixel Data (7FE0,0010) present */
+  gboolean has_pixels;       /* Pixel Data (7FE0,0010) present (set by dicom.c) */
   guint rows, cols, frames, samples;
   guint bits_allocated, bits_stored, high_bit;
   gboolean is_signed;        /* Pixel Representation 1 */

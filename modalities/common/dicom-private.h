@@ -7,7 +7,14 @@
 
 G_BEGIN_DECLS
 
-/* readers_dicom_gdcm_header() with the failure as a GError naming @path. */
+/* dicom-guard.c: TRUE when the element structure of @path (tags, VRs,
+ * lengths, sequences, fragments) fits in its bytes, so GDCM, whose Debian
+ * build keeps its assert()s, can be given it; *@has_pixels tells whether
+ * the top-level data set holds Pixel Data.  FALSE with @reason (owned). */
+gboolean dicom_guard (const gchar *path, gboolean *has_pixels, gchar **reason);
+
+/* readers_dicom_gdcm_header() after dicom_guard(), with the failure as a
+ * GError naming @path. */
 gboolean dicom_read_header (const gchar *path, const gchar *label_keyword, ReadersDicomHeader *h,
                             GError **error);
 /* Refuses objects without pixels (SR, RTSTRUCT, PR, KO…) and empty geometry. */

@@ -70,11 +70,15 @@ dicom_read_header (const gchar *path, const gchar *label_keyword, ReadersDicomHe
                    GError **error)
 {
   gchar *reason = NULL;
-  if (!readers_dicom_gdcm_header (path, label_keyword, h, &reason)) {
+  gboolean has_pixels = FALSE;
+  if (!dicom_guard (path, &has_pixels, &reason)
+      || !readers_dicom_gdcm_header (path, label_keyword, h, &reason)) {
+    memset (h, 0, sizeof *h);
     g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT, "%s: %s", path, reason);
     g_free (reason);
     return FALSE;
   }
+  h->has_pixels = has_pixels;
   return TRUE;
 }
 
