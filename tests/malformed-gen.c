@@ -161,86 +161,12 @@ w_jpeg_huge_dims (const MgContext *c, const gchar *path)
   put (path, b->data, b->len);
 }
 
-/* ---- DICOM: a small CT object written here byte by byte (explicit VR
- * little endian, PS3.5 7.1.2), then broken one way per case. ---- */
-
-static void
-dcm_element (GByteArray *b, guint16 group, guint16 element, const gchar *vr, const void *value,
-             guint32 len)
-{
-  guint8 head[12] = { group & 0xff, group >> 8, element & 0xff, element >> 8, vr[0], vr[1] };
-  gboolean long_form = strcmp (vr, "OB") == 0 || strcmp (vr, "OW") == 0 || strcmp (vr, "SQ") == 0;
-  if (long_form) {
-    head[8] = len & 0xff, head[9] = (len >> 8) & 0xff, head[10] = (len >> 16) & 0xff;
-    head[11] = len >> 24;
-  } else {
-    head[6] = len & 0xff, head[7] = (len >> 8) & 0xff;
-  }
-  g_byte_array_append (b, head, long_form ? 12 : 8);
-  if (value != NULL && len != 0xffffffffu)
-    g_byte_array_append (b, value, len);
-}
-
-static void
-dcm_text (GByteArray *b, guint16 group, guint16 element, const gchar *vr, const gchar *text)
-{
-  gsize n = strlen (text);
-  g_autofree gchar *padded = g_strdup_printf ("%s%s", text, n % 2 ? (strcmp (vr, "UI") == 0 ? "\0" : " ") : "");
-  dcm_element (b, group, element, vr, padded, (guint32) (n + n % 2));
-}
-
-static void
-dcm_us (GByteArray *b, guint16 group, guint16 element, guint16 v)
-{
-  guint8 le[2] = { v & 0xff, v >> 8 };
-  dcm_element (b, group, element, "US", le, 2);
-}
-
-/* A 16×16 CT object in @syntax; with @fragment, its pixel data is that
- * encapsulated fragment instead of native pixels. */
-static GByteArray *
-dcm_object (const gchar *syntax, const guint8 *fragment, guint32 fragment_len)
-{
-  GByteArray *b = g_byte_array_new ();
-  guint8 preamble[128] = { 0 };
-  g_byte_array_append (b, preamble, sizeof preamble);
-  g_byte_array_append (b, (const guint8 *) "DICM", 4);
-  dcm_text (b, 0x0002, 0x0010, "UI", syntax);
-  dcm_text (b, 0x0008, 0x0060, "CS", "CT");
-  dcm_text (b, 0x0020, 0x000e, "UI", "1.2.3.4.5");
-  dcm_us (b, 0x0028, 0x0002, 1);
-  dcm_text (b, 0x0028, 0x0004, "CS", "MONOCHROME2");
-  dcm_us (b, 0x0028, 0x0010, 16);
-  dcm_us (b, 0x0028, 0x0011, 16);
-  dcm_us (b, 0x0028, 0x0100, 16);
-  dcm_us (b, 0x0028, 0x0101, 12);
-  dcm_us (b, 0x0028, 0x0102, 11);
-  dcm_us (b, 0x0028, 0x0103, 0);
-  if (fragment == NULL) {
-    guint16 px[16 * 16];
-    for (guint i = 0; i < G_N_ELEMENTS (px); i++)
-      px[i] = (guint16) GUINT16_TO_LE (i * 13 % 4096);
-    dcm_element (b, 0x7fe0, 0x0010, "OW", px, sizeof px);
-    return b;
-  }
-  dcm_element (b, 0x7fe0, 0x0010, "OB", NULL, 0xffffffffu);
-  const guint8 empty_table[8] = { 0xfe, 0xff, 0x00, 0xe0, 0, 0, 0, 0 };
-  g_byte_array_append (b, empty_table, sizeof empty_table);
-  guint8 item[8] = { 0xfe, 0xff, 0x00, 0xe0, fragment_len & 0xff, (fragment_len >> 8) & 0xff,
-                     (fragment_len >> 16) & 0xff, fragment_len >> 24 };
-  g_byte_array_append (b, item, sizeof item);
-  g_byte_array_append (b, fragment, fragment_len);
-  const guint8 end[8] = { 0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0 };
-  g_byte_array_append (b, end, sizeof end);
-  return b;
-}
-
-#define DCM_EXPLICIT_LE "1.2.840.10008.1.2.1"
+#define DCM_EXPLICIT_LE FX_DICOM_EXPLICIT_LE
 
 static void
 w_dicom_truncated (const MgContext *c, const gchar *path)
 {
-  g_autoptr (GByteArray) b = dcm_object (DCM_EXPLICIT_LE, NULL, 0);
+  g_autoptr (GByteArray) b = fx_dicom_object (DCM_EXPLICIT_LE, NULL, 0);
   put (path, b->data, b->len - 200);
 }
 
@@ -248,14 +174,14 @@ static void
 w_dicom_truncated_meta (const MgContext *c, const gchar *path)
 {
   /* Cut inside the meta group: where Debian's GDCM would assert. */
-  g_autoptr (GByteArray) b = dcm_object (DCM_EXPLICIT_LE, NULL, 0);
+  g_autoptr (GByteArray) b = fx_dicom_object (DCM_EXPLICIT_LE, NULL, 0);
   put (path, b->data, 140);
 }
 
 static void
 w_dicom_lying_length (const MgContext *c, const gchar *path)
 {
-  g_autoptr (GByteArray) b = dcm_object (DCM_EXPLICIT_LE, NULL, 0);
+  g_autoptr (GByteArray) b = fx_dicom_object (DCM_EXPLICIT_LE, NULL, 0);
   /* The Modality element (0008,0060) claims 0x7ff0 bytes. */
   for (guint i = 132; i + 8 < b->len; i++)
     if (memcmp (b->data + i, "\x08\x00\x60\x00" "CS", 6) == 0) {
@@ -268,7 +194,7 @@ w_dicom_lying_length (const MgContext *c, const gchar *path)
 static void
 w_dicom_huge_dims (const MgContext *c, const gchar *path)
 {
-  g_autoptr (GByteArray) b = dcm_object (DCM_EXPLICIT_LE, NULL, 0);
+  g_autoptr (GByteArray) b = fx_dicom_object (DCM_EXPLICIT_LE, NULL, 0);
   for (guint i = 132; i + 10 < b->len; i++)
     if (memcmp (b->data + i, "\x28\x00\x10\x00" "US", 6) == 0
         || memcmp (b->data + i, "\x28\x00\x11\x00" "US", 6) == 0)
@@ -283,7 +209,7 @@ w_dicom_bad_fragment (const MgContext *c, const gchar *path)
   guint8 noise[96] = { 0xff, 0xd8 };
   for (guint i = 2; i < sizeof noise; i++)
     noise[i] = (guint8) (i * 37 + 11);
-  g_autoptr (GByteArray) b = dcm_object ("1.2.840.10008.1.2.4.80", noise, sizeof noise);
+  g_autoptr (GByteArray) b = fx_dicom_object ("1.2.840.10008.1.2.4.80", noise, sizeof noise);
   put (path, b->data, b->len);
 }
 
@@ -292,17 +218,10 @@ w_dicom_series_of_one (const MgContext *c, const gchar *path)
 {
   /* A folder: one slice with a position and an orientation. */
   g_assert (g_mkdir (path, 0755) == 0);
-  g_autoptr (GByteArray) b = g_byte_array_new ();
-  g_autoptr (GByteArray) good = dcm_object (DCM_EXPLICIT_LE, NULL, 0);
-  /* Insert (0020,0032) and (0020,0037) before (0028,0002), sorted as the
-   * standard wants. */
-  guint at = 132;
-  while (at + 8 < good->len && memcmp (good->data + at, "\x28\x00\x02\x00", 4) != 0)
-    at += 8 + (good->data[at + 6] | good->data[at + 7] << 8);
-  g_byte_array_append (b, good->data, at);
-  dcm_text (b, 0x0020, 0x0032, "DS", "0\\0\\0");
-  dcm_text (b, 0x0020, 0x0037, "DS", "1\\0\\0\\0\\1\\0");
-  g_byte_array_append (b, good->data + at, good->len - at);
+  guint16 px[16 * 16] = { 0 };
+  FxDicom d = { .modality = "CT", .width = 16, .height = 16, .frames = 1, .bits_stored = 12,
+                .has_position = TRUE, .z = 0 };
+  g_autoptr (GByteArray) b = fx_dicom_image (&d, px, NULL, 0);
   g_autofree gchar *slice = g_build_filename (path, "slice-1.dcm", NULL);
   put (slice, b->data, b->len);
 }

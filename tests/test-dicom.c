@@ -255,6 +255,44 @@ START_TEST (test_truncated_and_damaged)
 }
 END_TEST
 
+START_TEST (test_decoder_crash_is_an_error)
+{
+  /* An input on which Debian's GDCM asserts (it aborted this process
+   * before GDCM ran in a decoder process of its own): now an error naming
+   * the file, and the next file reads with a fresh decoder. */
+  g_autofree gchar *bad = m3ret_check_srcfile ("fuzz/regressions/dicom/gdcm-asserts-zspacing.dcm");
+  for (guint round = 0; round < 2; round++) {
+    GError *error = NULL;
+    g_autoptr (M3retVolume) vol =
+      m3ret_readers_dicom_read (bad, &limits, M3RET_READERS_DICOM_MODALITY_UNITS, NULL, &error);
+    ck_assert (vol == NULL);
+    ck_assert_msg (g_str_has_prefix (error->message, bad), "%s", error->message);
+    ck_assert_msg (strstr (error->message, "malformed DICOM") != NULL, "%s", error->message);
+    g_clear_error (&error);
+    g_autofree gchar *good = fixture ("mr-jpegls.dcm");
+    g_autoptr (M3retVolume) ok =
+      m3ret_readers_dicom_read (good, &limits, M3RET_READERS_DICOM_MODALITY_UNITS, NULL, &error);
+    ck_assert_msg (ok != NULL, "%s", error ? error->message : "");
+  }
+}
+END_TEST
+
+START_TEST (test_decoder_missing)
+{
+  /* A decoder that cannot be started is named, with the way out (each
+   * test runs in a process of its own: no decoder was started before). */
+  g_setenv ("M3RET_DICOM_DECODER", "/nonexistent/m3ret-dicom-decode", TRUE);
+  g_autofree gchar *good = fixture ("ct-s16.dcm");
+  GError *error = NULL;
+  ck_assert (m3ret_readers_dicom_plugin_of (good, &error) == NULL);
+  ck_assert_msg (strstr (error->message, "/nonexistent/m3ret-dicom-decode") != NULL
+                   && strstr (error->message, "M3RET_DICOM_DECODER") != NULL,
+                 "%s", error->message);
+  g_clear_error (&error);
+  g_unsetenv ("M3RET_DICOM_DECODER");
+}
+END_TEST
+
 /* pydicom's decode of a file it reads without extra codecs, as float32;
  * *@n values. */
 static gfloat *
@@ -384,6 +422,8 @@ dicom_suite (void)
   tcase_add_test (t, test_fixture_cases);
   tcase_add_test (t, test_limits_before_allocation);
   tcase_add_test (t, test_truncated_and_damaged);
+  tcase_add_test (t, test_decoder_crash_is_an_error);
+  tcase_add_test (t, test_decoder_missing);
   tcase_add_test (t, test_debian_files);
   tcase_add_test (t, test_no_patient_data_in_outputs);
   suite_add_tcase (s, t);

@@ -247,3 +247,100 @@ fx_write_jpeg (const gchar *path, guint width, guint height, guint channels, con
   jpeg_destroy_compress (&c);
   FX_CHECK (fclose (f) == 0);
 }
+
+/* ---- DICOM, written byte by byte (explicit VR little endian, PS3.5 7.1.2) ---- */
+
+static void
+dicom_element (GByteArray *b, guint16 group, guint16 element, const gchar *vr, const void *value,
+               guint32 len)
+{
+  guint8 head[12] = { group & 0xff, group >> 8, element & 0xff, element >> 8, vr[0], vr[1] };
+  gboolean long_form = strcmp (vr, "OB") == 0 || strcmp (vr, "OW") == 0 || strcmp (vr, "SQ") == 0;
+  if (long_form) {
+    head[8] = len & 0xff, head[9] = (len >> 8) & 0xff, head[10] = (len >> 16) & 0xff;
+    head[11] = len >> 24;
+  } else {
+    head[6] = len & 0xff, head[7] = (len >> 8) & 0xff;
+  }
+  g_byte_array_append (b, head, long_form ? 12 : 8);
+  if (value != NULL && len != 0xffffffffu)
+    g_byte_array_append (b, value, len);
+}
+
+void
+fx_dicom_text (GByteArray *b, guint16 group, guint16 element, const gchar *vr, const gchar *text)
+{
+  /* Even lengths: UIDs pad with a NUL, text with a space. */
+  gsize n = strlen (text);
+  g_autofree gchar *padded = g_malloc0 (n + 2);
+  memcpy (padded, text, n);
+  if (n % 2)
+    padded[n] = strcmp (vr, "UI") == 0 ? '\0' : ' ';
+  dicom_element (b, group, element, vr, padded, (guint32) (n + n % 2));
+}
+
+static void
+dicom_us (GByteArray *b, guint16 group, guint16 element, guint16 v)
+{
+  guint8 le[2] = { v & 0xff, v >> 8 };
+  dicom_element (b, group, element, "US", le, 2);
+}
+
+GByteArray *
+fx_dicom_image (const FxDicom *d, const guint16 *pixels, const guint8 *fragment,
+                guint32 fragment_len)
+{
+  GByteArray *b = g_byte_array_new ();
+  guint8 preamble[128] = { 0 };
+  g_byte_array_append (b, preamble, sizeof preamble);
+  g_byte_array_append (b, (const guint8 *) "DICM", 4);
+  fx_dicom_text (b, 0x0002, 0x0010, "UI", d->syntax ? d->syntax : FX_DICOM_EXPLICIT_LE);
+  fx_dicom_text (b, 0x0008, 0x0060, "CS", d->modality);
+  fx_dicom_text (b, 0x0020, 0x000e, "UI", d->series_uid ? d->series_uid : "1.2.3.4.5");
+  if (d->has_position) {
+    g_autofree gchar *pos = g_strdup_printf ("0\\0\\%g", d->z);
+    fx_dicom_text (b, 0x0020, 0x0032, "DS", pos);
+    fx_dicom_text (b, 0x0020, 0x0037, "DS", "1\\0\\0\\0\\1\\0");
+  }
+  dicom_us (b, 0x0028, 0x0002, 1);
+  fx_dicom_text (b, 0x0028, 0x0004, "CS", "MONOCHROME2");
+  if (d->frames > 1) {
+    g_autofree gchar *n = g_strdup_printf ("%u", d->frames);
+    fx_dicom_text (b, 0x0028, 0x0008, "IS", n);
+  }
+  dicom_us (b, 0x0028, 0x0010, (guint16) d->height);
+  dicom_us (b, 0x0028, 0x0011, (guint16) d->width);
+  dicom_us (b, 0x0028, 0x0100, 16);
+  dicom_us (b, 0x0028, 0x0101, (guint16) d->bits_stored);
+  dicom_us (b, 0x0028, 0x0102, (guint16) (d->bits_stored - 1));
+  dicom_us (b, 0x0028, 0x0103, 0);
+  if (fragment == NULL) {
+    gsize n = (gsize) d->width * d->height * MAX (d->frames, 1u);
+    g_autofree guint16 *le = g_new (guint16, n);
+    for (gsize i = 0; i < n; i++)
+      le[i] = GUINT16_TO_LE (pixels[i]);
+    dicom_element (b, 0x7fe0, 0x0010, "OW", le, (guint32) (n * 2));
+    return b;
+  }
+  dicom_element (b, 0x7fe0, 0x0010, "OB", NULL, 0xffffffffu);
+  const guint8 empty_table[8] = { 0xfe, 0xff, 0x00, 0xe0, 0, 0, 0, 0 };
+  g_byte_array_append (b, empty_table, sizeof empty_table);
+  guint8 item[8] = { 0xfe, 0xff, 0x00, 0xe0, fragment_len & 0xff, (fragment_len >> 8) & 0xff,
+                     (fragment_len >> 16) & 0xff, fragment_len >> 24 };
+  g_byte_array_append (b, item, sizeof item);
+  g_byte_array_append (b, fragment, fragment_len);
+  const guint8 end[8] = { 0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0 };
+  g_byte_array_append (b, end, sizeof end);
+  return b;
+}
+
+GByteArray *
+fx_dicom_object (const gchar *syntax, const guint8 *fragment, guint32 fragment_len)
+{
+  guint16 px[16 * 16];
+  for (guint i = 0; i < G_N_ELEMENTS (px); i++)
+    px[i] = (guint16) (i * 13 % 4096);
+  FxDicom d = { .modality = "CT", .syntax = syntax, .width = 16, .height = 16, .frames = 1,
+                .bits_stored = 12 };
+  return fx_dicom_image (&d, px, fragment, fragment_len);
+}

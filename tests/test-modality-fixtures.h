@@ -41,4 +41,26 @@ void fx_write_jpeg (const gchar *path, guint width, guint height, guint channels
 /* Copies the first @keep bytes of @src to @dst. */
 void fx_truncate_copy (const gchar *src, const gchar *dst, gsize keep);
 
+/* DICOM written byte by byte, explicit VR little endian: what a run reads
+ * of a grey object, nothing else (tests/dicom-fixtures.py writes the full
+ * range of pixel formats with pydicom). */
+#define FX_DICOM_EXPLICIT_LE "1.2.840.10008.1.2.1"
+typedef struct {
+  const gchar *modality;   /* e.g. "CT" */
+  const gchar *syntax;     /* transfer syntax UID; NULL: explicit VR little endian */
+  const gchar *series_uid; /* NULL: 1.2.3.4.5 */
+  guint width, height, frames, bits_stored; /* 16 bits allocated, unsigned */
+  gboolean has_position;   /* axial Image Position/Orientation (Patient) at z */
+  gdouble z;
+} FxDicom;
+/* The bytes of an object with native @pixels (width × height × frames), or,
+ * when @fragment is not NULL, that one encapsulated fragment instead. */
+GByteArray *fx_dicom_image (const FxDicom *d, const guint16 *pixels, const guint8 *fragment,
+                            guint32 fragment_len);
+/* A 16×16 CT object, 12 bits stored, in @syntax. */
+GByteArray *fx_dicom_object (const gchar *syntax, const guint8 *fragment, guint32 fragment_len);
+/* Appends a text element (even length) to @b. */
+void fx_dicom_text (GByteArray *b, guint16 group, guint16 element, const gchar *vr,
+                    const gchar *text);
+
 #endif

@@ -24,7 +24,6 @@
 #include <gdcmGlobal.h>
 #include <gdcmImage.h>
 #include <gdcmImageApplyLookupTable.h>
-#include <gdcmImageChangeTransferSyntax.h>
 #include <gdcmImageHelper.h>
 #include <gdcmImageReader.h>
 #include <gdcmReader.h>
@@ -356,18 +355,16 @@ decode (const gchar *path, const ReadersDicomHeader *h, gfloat *out, guint *chan
       return FALSE;
     }
   }
-  /* Compressed pixel data is decoded first, so that what follows sees the
-   * photometric interpretation of the decoded samples (a JPEG's YBR comes
-   * out as RGB, JPEG 2000's YBR_ICT/RCT too). */
-  gdcm::ImageChangeTransferSyntax change;
-  if (current->GetTransferSyntax ().IsEncapsulated ()) {
-    change.SetTransferSyntax (gdcm::TransferSyntax::ExplicitVRLittleEndian);
-    change.SetInput (*current);
-    if (!change.Change ()) {
-      *reason = g_strdup_printf ("cannot decode its %s pixel data", h->syntax_name);
-      return FALSE;
-    }
-    current = &change.GetOutput ();
+  /* The pixel data is decoded first (GetBuffer runs the codec), so that
+   * what follows sees the photometric interpretation and pixel format of
+   * the decoded samples, which GDCM sets on the image as its codec reports
+   * them (a JPEG's YBR comes out as RGB, JPEG 2000's YBR_ICT/RCT too).
+   * ImageChangeTransferSyntax does the same but leaks its codec's buffers
+   * when the data does not decode (LeakSanitizer, fuzz-dicom). */
+  std::vector<char> buffer (current->GetBufferLength ());
+  if (!current->GetBuffer (buffer.data ())) {
+    *reason = g_strdup_printf ("cannot decode its %s pixel data", h->syntax_name);
+    return FALSE;
   }
   /* Palette colour: through its own tables at their full depth (GDCM's
    * filter gives 8-bit RGB from 16-bit tables); segmented tables, which
@@ -385,6 +382,11 @@ decode (const gchar *path, const ReadersDicomHeader *h, gfloat *out, guint *chan
       return FALSE;
     }
     current = &lut.GetOutput ();
+    buffer.resize (current->GetBufferLength ());
+    if (!current->GetBuffer (buffer.data ())) {
+      *reason = g_strdup ("its palette colour lookup table cannot be applied");
+      return FALSE;
+    }
   }
   const gdcm::Image &image = *current;
   gdcm::PhotometricInterpretation pi = image.GetPhotometricInterpretation ();
@@ -419,11 +421,6 @@ decode (const gchar *path, const ReadersDicomHeader *h, gfloat *out, guint *chan
   }
   const gsize plane = (gsize) h->rows * h->cols;
   const gsize n_pixels = plane * h->frames;
-  std::vector<char> buffer (image.GetBufferLength ());
-  if (!image.GetBuffer (buffer.data ())) {
-    *reason = g_strdup ("its pixel data cannot be read (short or undecodable)");
-    return FALSE;
-  }
   const guint8 *data = (const guint8 *) buffer.data ();
   const gsize full = n_pixels * samples * bytes;
   /* Uncompressed YBR_FULL_422: two Y, one Cb, one Cr per pair of pixels. */

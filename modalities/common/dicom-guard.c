@@ -26,6 +26,7 @@ typedef struct {
   gsize len;
   gboolean explicit_vr, big_endian;
   gboolean has_pixels;
+  gboolean rle; /* RLE Lossless: each frame's fragment has its own header */
   const gchar *why; /* static text of the first problem */
 } Walk;
 
@@ -57,13 +58,46 @@ long_vr (const guint8 *vr)
   return FALSE;
 }
 
+/* The VRs of PS3.5 6.2: any other pair of letters is not DICOM. */
+static gboolean
+known_vr (const guint8 *vr)
+{
+  static const gchar vrs[] = "AEASATCSDADSDTFDFLISLOLTOBODOFOLOVOWPNSHSLSQSSSTSVTMUCUIULUNURUSUTUV";
+  for (guint i = 0; i + 1 < sizeof vrs; i += 2)
+    if (vr[0] == vrs[i] && vr[1] == vrs[i + 1])
+      return TRUE;
+  return FALSE;
+}
+
 static gboolean walk_set (Walk *w, gsize *pos, gsize end, gboolean in_item, guint depth);
+
+/* An RLE fragment's header (PS3.5 G.5): 1 to 15 segments whose offsets
+ * start right after the 64-byte header, ascend, and stay in the fragment.
+ * GDCM's RLE decoder follows them unchecked. */
+static gboolean
+rle_header_fits (const Walk *w, gsize at, guint32 len)
+{
+  if (len < 64)
+    return FALSE;
+  Walk le = *w;
+  le.big_endian = FALSE; /* the header is little endian in every syntax */
+  guint32 n = u32 (&le, at);
+  if (n < 1 || n > 15 || u32 (&le, at + 4) != 64)
+    return FALSE;
+  for (guint i = 1; i < n; i++) {
+    guint32 prev = u32 (&le, at + 4 * i), next = u32 (&le, at + 4 * (i + 1));
+    if (next <= prev || next >= len)
+      return FALSE;
+  }
+  return TRUE;
+}
 
 /* The items of a sequence (or the fragments of encapsulated pixel data)
  * from *@pos up to @end, or to its delimiter when @undefined. */
 static gboolean
 walk_items (Walk *w, gsize *pos, gsize end, gboolean undefined, gboolean fragments, guint depth)
 {
+  gboolean first = TRUE;
   while (*pos < end) {
     if (end - *pos < 8) {
       w->why = "an item header runs past the end of the file";
@@ -95,6 +129,12 @@ walk_items (Walk *w, gsize *pos, gsize end, gboolean undefined, gboolean fragmen
     gsize item_end = *pos + len;
     if (!fragments && !walk_set (w, pos, item_end, FALSE, depth + 1))
       return FALSE;
+    /* The first item is the basic offset table, the others frames. */
+    if (fragments && w->rle && !first && !rle_header_fits (w, *pos, len)) {
+      w->why = "an RLE fragment whose segment offsets do not fit it";
+      return FALSE;
+    }
+    first = FALSE;
     *pos = item_end;
   }
   if (undefined) {
@@ -131,7 +171,7 @@ walk_set (Walk *w, gsize *pos, gsize end, gboolean in_item, guint depth)
     gboolean sq = FALSE;
     if (w->explicit_vr) {
       const guint8 *vr = w->p + at + 4;
-      if (!g_ascii_isupper (vr[0]) || !g_ascii_isupper (vr[1])) {
+      if (!known_vr (vr)) {
         w->why = "an element without a valid VR";
         return FALSE;
       }
@@ -168,6 +208,15 @@ walk_set (Walk *w, gsize *pos, gsize end, gboolean in_item, guint depth)
     gsize value_end = *pos + len;
     if (sq && !walk_items (w, pos, value_end, FALSE, FALSE, depth))
       return FALSE;
+    /* The retired Recognition Code: GDCM asserts on any but these. */
+    if (group == 0x0008 && element == 0x0010 && depth == 0 && len > 0) {
+      const gchar *v = (const gchar *) w->p + *pos;
+      if (!(len >= 8 && memcmp (v, "ACR-NEMA", 8) == 0) && !(len >= 7 && memcmp (v, "ACRNEMA", 7) == 0)
+          && !(len >= 8 && memcmp (v, "MIPS 2.0", 8) == 0)) {
+        w->why = "a Recognition Code (0008,0010) that is not ACR-NEMA";
+        return FALSE;
+      }
+    }
     *pos = value_end;
   }
   if (in_item) {
@@ -222,7 +271,7 @@ dicom_guard (const gchar *path, gboolean *has_pixels, gchar **reason)
     return FALSE;
   }
   Walk w = { (const guint8 *) g_mapped_file_get_contents (map), g_mapped_file_get_length (map),
-             TRUE, FALSE, FALSE, NULL };
+             TRUE, FALSE, FALSE, FALSE, NULL };
   gsize pos = 0;
   gboolean ok = TRUE;
   gchar syntax[65] = "";
@@ -240,7 +289,8 @@ dicom_guard (const gchar *path, gboolean *has_pixels, gchar **reason)
         len = u16 (&w, at + 6);
         pos = at + 8;
       }
-      ok = ok && g_ascii_isupper (w.p[at + 4]) && g_ascii_isupper (w.p[at + 5])
+      /* No sequences and no undefined lengths in the meta group. */
+      ok = ok && known_vr (w.p + at + 4) && memcmp (w.p + at + 4, "SQ", 2) != 0
            && len <= w.len - pos;
       if (ok && u16 (&w, at + 2) == 0x0010) {
         gsize n = MIN (len, sizeof syntax - 1);
@@ -265,6 +315,7 @@ dicom_guard (const gchar *path, gboolean *has_pixels, gchar **reason)
     w.explicit_vr = FALSE;
   else if (strcmp (syntax, "1.2.840.10008.1.2.2") == 0)
     w.big_endian = TRUE;
+  w.rle = strcmp (syntax, "1.2.840.10008.1.2.5") == 0;
   guint8 *inflated = NULL;
   if (ok && strcmp (syntax, "1.2.840.10008.1.2.1.99") == 0) {
     gsize n = 0;

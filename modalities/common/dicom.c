@@ -97,6 +97,38 @@ dicom_check_image (const gchar *path, const ReadersDicomHeader *h, GError **erro
                  "%s: DICOM header lacks Rows, Columns or Bits Allocated", path);
     return FALSE;
   }
+  /* The pixel format, checked before GDCM decodes: its Debian build
+   * asserts (aborts) on some values the standard rules out. */
+  static const gchar *const photometrics[] = { "MONOCHROME1", "MONOCHROME2", "RGB", "YBR_FULL",
+                                               "YBR_FULL_422", "PALETTE COLOR", "YBR_ICT",
+                                               "YBR_RCT", NULL };
+  gboolean colour = h->samples == 3;
+  gboolean known = FALSE;
+  for (guint i = 0; photometrics[i] && !known; i++)
+    known = strcmp (h->photometric, photometrics[i]) == 0;
+  gboolean grey_like = g_str_has_prefix (h->photometric, "MONOCHROME")
+                       || strcmp (h->photometric, "PALETTE COLOR") == 0;
+  const gchar *bad = NULL;
+  if (h->bits_allocated != 8 && h->bits_allocated != 16 && h->bits_allocated != 32)
+    bad = "Bits Allocated is not 8, 16 or 32";
+  else if (h->bits_stored == 0 || h->bits_stored > h->bits_allocated)
+    bad = "Bits Stored is 0 or more than Bits Allocated";
+  else if (h->high_bit >= h->bits_allocated || h->high_bit + 1 < h->bits_stored)
+    bad = "High Bit does not fit Bits Stored and Bits Allocated";
+  else if (h->samples != 1 && h->samples != 3)
+    bad = "Samples per Pixel is not 1 or 3";
+  else if (h->planar > 1)
+    bad = "Planar Configuration is not 0 or 1";
+  else if (!known)
+    bad = "its Photometric Interpretation is not MONOCHROME1/2, RGB, YBR_FULL(_422), "
+          "YBR_ICT/RCT or PALETTE COLOR";
+  else if (grey_like == colour)
+    bad = "its Photometric Interpretation does not match its Samples per Pixel";
+  if (bad != NULL) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_UNSUPPORTED, "%s: DICOM pixel format: %s",
+                 path, bad);
+    return FALSE;
+  }
   return TRUE;
 }
 

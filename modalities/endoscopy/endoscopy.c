@@ -91,5 +91,5 @@ static const M3retModalityVTable endoscopy_vtable = {
 };
 
 M3RET_PLUGIN_DEFINE (endoscopy, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,
-                     "endoscopy: RGB video (h264, mpeg4, ffv1, ...) as T frames of a clip; JPEG stills as 2D images",
+                     "endoscopy: RGB video (h264, mpeg4, ffv1, ...) or multi-frame DICOM as T frames of a clip; JPEG and DICOM stills as 2D images",
                      "MIT", endoscopy_keys, endoscopy_init, &endoscopy_vtable)

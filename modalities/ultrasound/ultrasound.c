@@ -117,5 +117,5 @@ static const M3retModalityVTable ultrasound_vtable = {
 };
 
 M3RET_PLUGIN_DEFINE (ultrasound, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,
-                     "ultrasound: PNG and JPEG stills as 2D images, cine loops (any FFmpeg video) as T frames",
+                     "ultrasound: PNG, JPEG and DICOM stills as 2D images, cine loops (any FFmpeg video, multi-frame DICOM) as T frames",
                      "MIT", ultrasound_keys, ultrasound_init, &ultrasound_vtable)
