@@ -369,6 +369,28 @@ gboolean m3ret_readers_dicom_inspect (const gchar *path, const M3retLimits *limi
                                       M3retReadersDicomUnits units, M3retInspectInfo *info,
                                       GError **error);
 
+/* Whether @keyword is a keyword of the DICOM dictionary (e.g. "BodyPartExamined"). */
+gboolean m3ret_readers_dicom_keyword_known (const gchar *keyword);
+
+/* The value of the attribute @keyword of the DICOM object @path, trimmed
+ * ("" when absent).  Returns: (transfer full) or NULL with @error for an
+ * unknown keyword or an unreadable header. */
+gchar *m3ret_readers_dicom_attribute (const gchar *path, const gchar *keyword, GError **error);
+
+/* ---- what `m3ret manifest` asks (the attribute and series_key entries) ---- */
+
+/* The attribute entry of a modality that reads DICOM: @name "dicom:KEYWORD";
+ * "" for files of other formats. */
+gchar *m3ret_readers_attribute (gpointer self, const gchar *path, const gchar *name,
+                                GError **error);
+/* The series_key entry of a volume modality (CT, MRI): the Series Instance
+ * UID of a DICOM object, joined (one input per series) when it holds one
+ * frame. */
+gchar *m3ret_readers_volume_series_key (gpointer self, const gchar *path, gboolean *joins);
+/* The series_key entry of a 2D or sequence modality: the Series Instance UID
+ * of a DICOM object, never joined (each file stays an input). */
+gchar *m3ret_readers_still_series_key (gpointer self, const gchar *path, gboolean *joins);
+
 G_END_DECLS
 
 #endif /* M3RET_READERS_H */
