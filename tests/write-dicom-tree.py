@@ -8,7 +8,8 @@ with pydicom (Debian's python3-pydicom) from known pixels:
                             3 slices side by side (CHEST), and a text file
   ROOT/abdomen/us/          two ultrasound stills of one series (ABDOMEN)
 
-Slices are written out of order: the file names do not follow the
+Series Instance UIDs are fixed (SERIES below) so the test can name the
+rows; slices are written out of order: the file names do not follow the
 positions.  Prints nothing; exits non-zero on failure.
 """
 import os
@@ -21,6 +22,8 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 MR_IMAGE = "1.2.840.10008.5.1.4.1.1.4"
 US_IMAGE = "1.2.840.10008.5.1.4.1.1.6.1"
+SERIES = {"head": "1.2.826.0.1.3680043.8.498.10", "chest-ct": "1.2.826.0.1.3680043.8.498.20",
+          "chest-mr": "1.2.826.0.1.3680043.8.498.30", "us": "1.2.826.0.1.3680043.8.498.40"}
 
 
 def write(path, modality, sop_class, series_uid, body_part, pixels, position=None):
@@ -63,13 +66,11 @@ def write(path, modality, sop_class, series_uid, body_part, pixels, position=Non
     ds.save_as(path, write_like_original=False)
 
 
-def series(folder, modality, sop_class, body_part, n, names):
-    uid = generate_uid()
+def series(folder, uid, modality, sop_class, body_part, n, names):
     for k in range(n):
         pixels = (numpy.arange(16 * 16, dtype=numpy.uint16).reshape(16, 16) + 100 * k)
         write(os.path.join(folder, names[k]), modality, sop_class, uid, body_part, pixels,
               position=2.0 * k)
-    return uid
 
 
 def main():
@@ -77,14 +78,14 @@ def main():
     for sub in ("head/ct-series", "chest/mixed", "abdomen/us"):
         os.makedirs(os.path.join(root, sub), exist_ok=True)
     # names in an order the positions do not follow
-    series(os.path.join(root, "head/ct-series"), "CT", CT_IMAGE, "HEAD", 4,
+    series(os.path.join(root, "head/ct-series"), SERIES["head"], "CT", CT_IMAGE, "HEAD", 4,
            ["IM3", "IM1", "IM4", "IM2"])
     mixed = os.path.join(root, "chest/mixed")
-    series(mixed, "CT", CT_IMAGE, "CHEST", 3, ["ct-b", "ct-c", "ct-a"])
-    series(mixed, "MR", MR_IMAGE, "CHEST", 3, ["mr-2", "mr-1", "mr-3"])
+    series(mixed, SERIES["chest-ct"], "CT", CT_IMAGE, "CHEST", 3, ["ct-b", "ct-c", "ct-a"])
+    series(mixed, SERIES["chest-mr"], "MR", MR_IMAGE, "CHEST", 3, ["mr-2", "mr-1", "mr-3"])
     with open(os.path.join(mixed, "notes.txt"), "w") as f:
         f.write("not an image\n")
-    uid = generate_uid()
+    uid = SERIES["us"]
     for k in range(2):
         rgb = numpy.full((12, 12, 3), 40 * (k + 1), dtype=numpy.uint8)
         write(os.path.join(root, "abdomen/us", "still-%d.dcm" % k), "US", US_IMAGE, uid,

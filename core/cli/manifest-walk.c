@@ -32,10 +32,35 @@ identity_equal (gconstpointer a, gconstpointer b)
   return x->dev == y->dev && x->ino == y->ino;
 }
 
+/* The first name a file or folder was reached by. */
+typedef struct {
+  gchar *rel;
+  gint file;     /* its index in walk->files, -1 for a folder */
+  gboolean link; /* reached through a symbolic link */
+} Seen;
+
+static void
+seen_free (gpointer p)
+{
+  Seen *s = p;
+  g_free (s->rel);
+  g_free (s);
+}
+
 typedef struct {
   ManifestWalk *walk;
-  GHashTable *seen; /* Identity → (owned) the first relative name */
+  GHashTable *seen; /* Identity → Seen */
 } Walker;
+
+static void
+remember (Walker *w, const Identity *id, const gchar *rel, gint file, gboolean link)
+{
+  Seen *s = g_new0 (Seen, 1);
+  s->rel = g_strdup (rel);
+  s->file = file;
+  s->link = link;
+  g_hash_table_insert (w->seen, g_memdup2 (id, sizeof *id), s);
+}
 
 static void
 file_free (gpointer p)
@@ -162,14 +187,14 @@ walk_entry (Walker *w, const gchar *folder, const gchar *rel_folder, const gchar
       (*entries)++;
   }
   Identity id = { st.st_dev, st.st_ino };
-  const gchar *first = g_hash_table_lookup (w->seen, &id);
+  Seen *first = g_hash_table_lookup (w->seen, &id);
   if (S_ISDIR (st.st_mode)) {
     if (first != NULL) {
       manifest_walk_skip (walk, path, "the folder %s is walked already (a symbolic link to "
-                          "it, or a loop), not walked again", *first ? first : ".");
+                          "it, or a loop), not walked again", *first->rel ? first->rel : ".");
       return;
     }
-    g_hash_table_insert (w->seen, g_memdup2 (&id, sizeof id), g_strdup (rel));
+    remember (w, &id, rel, -1, link);
     walk_folder (w, path, rel);
     return;
   }
@@ -177,11 +202,26 @@ walk_entry (Walker *w, const gchar *folder, const gchar *rel_folder, const gchar
     manifest_walk_skip (walk, path, "%s, not a file to read", kind_of (st.st_mode));
     return;
   }
-  if (first != NULL) {
-    manifest_walk_skip (walk, path, "the same file as %s (a link), listed once", first);
+  if (first != NULL && !(first->link && !link)) {
+    manifest_walk_skip (walk, path, "the same file as %s (a link), listed once", first->rel);
     return;
   }
-  g_hash_table_insert (w->seen, g_memdup2 (&id, sizeof id), g_strdup (rel));
+  if (first != NULL) {
+    /* Reached by a link first, by its own name now: the file keeps its own. */
+    ManifestWalkFile *old = walk->files->pdata[first->file];
+    manifest_walk_skip (walk, old->path, "the same file as %s (a link), listed once", rel);
+    g_free (old->path);
+    g_free (old->rel);
+    g_free (old->folder);
+    old->path = g_steal_pointer (&path);
+    old->rel = g_strdup (rel);
+    old->folder = g_strdup (folder);
+    g_free (first->rel);
+    first->rel = g_steal_pointer (&rel);
+    first->link = FALSE;
+    return;
+  }
+  remember (w, &id, rel, (gint) walk->files->len, link);
   ManifestWalkFile *f = g_new0 (ManifestWalkFile, 1);
   f->path = g_steal_pointer (&path);
   f->rel = g_steal_pointer (&rel);
@@ -239,9 +279,9 @@ manifest_walk (const gchar *root, GError **error)
   walk->files = g_ptr_array_new_with_free_func (file_free);
   walk->skipped = g_ptr_array_new_with_free_func (skip_free);
   walk->entries = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  Walker w = { walk, g_hash_table_new_full (identity_hash, identity_equal, g_free, g_free) };
+  Walker w = { walk, g_hash_table_new_full (identity_hash, identity_equal, g_free, seen_free) };
   Identity id = { st.st_dev, st.st_ino };
-  g_hash_table_insert (w.seen, g_memdup2 (&id, sizeof id), g_strdup (""));
+  remember (&w, &id, "", -1, FALSE);
   walk_folder (&w, walk->root, "");
   g_hash_table_unref (w.seen);
   return walk;
