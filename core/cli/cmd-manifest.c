@@ -261,8 +261,27 @@ compare_units (gconstpointer a, gconstpointer b)
   return strcmp (x->unit, y->unit);
 }
 
-/* Marks about @fraction of the rows of each modality and label as queries,
- * whole units at a time, in the order of their seeded hash. */
+typedef struct {
+  guint start, end;  /* its units in the sorted array */
+  guint rows;
+  guint target;      /* rows to draw as queries */
+  gdouble remainder; /* of fraction × rows, for the largest-remainder rounding */
+  guint64 order;     /* ties between equal remainders, by the seed */
+} Stratum;
+
+static gint
+compare_remainders (gconstpointer a, gconstpointer b)
+{
+  const Stratum *x = *(Stratum *const *) a, *y = *(Stratum *const *) b;
+  if (x->remainder != y->remainder)
+    return x->remainder > y->remainder ? -1 : 1;
+  return (x->order > y->order) - (x->order < y->order);
+}
+
+/* Marks about @fraction of the rows as queries, whole units at a time:
+ * each modality and label (a stratum) gets its share, rounded so that the
+ * shares add up to fraction × rows (largest remainders first), and draws
+ * its units in the order of their seeded hash. */
 static void
 draw_split (GPtrArray *rows, gdouble fraction, guint64 seed)
 {
@@ -281,21 +300,38 @@ draw_split (GPtrArray *rows, gdouble fraction, guint64 seed)
     }
     g_ptr_array_add (g_array_index (units, Unit, GPOINTER_TO_UINT (found) - 1).rows, r);
   }
-  g_hash_table_remove_all (by_unit); /* its keys are the rows'; the order below is its own */
   g_array_sort (units, compare_units);
+  g_autoptr (GArray) strata = g_array_new (FALSE, TRUE, sizeof (Stratum));
+  guint assigned = 0;
   for (guint start = 0; start < units->len;) {
-    const gchar *stratum = g_array_index (units, Unit, start).stratum;
-    guint end = start, n_rows = 0;
-    while (end < units->len && g_str_equal (g_array_index (units, Unit, end).stratum, stratum))
-      n_rows += g_array_index (units, Unit, end++).rows->len;
-    guint target = (guint) (fraction * n_rows + 0.5), taken = 0;
-    for (guint u = start; u < end && taken < target; u++) {
+    Stratum st = { start, start, 0, 0, 0, 0 };
+    const gchar *name = g_array_index (units, Unit, start).stratum;
+    while (st.end < units->len && g_str_equal (g_array_index (units, Unit, st.end).stratum, name))
+      st.rows += g_array_index (units, Unit, st.end++).rows->len;
+    gdouble share = fraction * st.rows;
+    st.target = (guint) share;
+    st.remainder = share - st.target;
+    st.order = seeded_hash (name, seed);
+    assigned += st.target;
+    g_array_append_val (strata, st);
+    start = st.end;
+  }
+  guint total = (guint) (fraction * rows->len + 0.5);
+  g_autoptr (GPtrArray) by_remainder = g_ptr_array_new ();
+  for (guint k = 0; k < strata->len; k++)
+    g_ptr_array_add (by_remainder, &g_array_index (strata, Stratum, k));
+  g_ptr_array_sort (by_remainder, compare_remainders);
+  for (guint k = 0; k < by_remainder->len && assigned < total; k++, assigned++)
+    ((Stratum *) by_remainder->pdata[k])->target++;
+  for (guint k = 0; k < strata->len; k++) {
+    const Stratum *st = &g_array_index (strata, Stratum, k);
+    guint taken = 0;
+    for (guint u = st->start; u < st->end && taken < st->target; u++) {
       const Unit *unit = &g_array_index (units, Unit, u);
-      for (guint k = 0; k < unit->rows->len; k++)
-        ((Row *) unit->rows->pdata[k])->query = TRUE;
+      for (guint i = 0; i < unit->rows->len; i++)
+        ((Row *) unit->rows->pdata[i])->query = TRUE;
       taken += unit->rows->len;
     }
-    start = end;
   }
 }
 
@@ -388,9 +424,14 @@ print_summary (const gchar *dir, const gchar *out, GPtrArray *rows, const Manife
   for (guint i = 0; i < ambiguous->len; i++)
     printf ("    %s\n", (const gchar *) ambiguous->pdata[i]);
   printf ("  skipped: %u\n", walk->skipped->len);
+  gsize root_len = strlen (walk->root);
   for (guint i = 0; i < walk->skipped->len; i++) {
     const ManifestWalkSkip *s = walk->skipped->pdata[i];
-    printf ("    %s: %s\n", s->path, s->reason);
+    /* under the name DIR was given as, not the canonical one */
+    if (g_str_has_prefix (s->path, walk->root) && s->path[root_len] == G_DIR_SEPARATOR)
+      printf ("    %s/%s: %s\n", dir, s->path + root_len + 1, s->reason);
+    else
+      printf ("    %s: %s\n", s->path, s->reason);
   }
 }
 
