@@ -168,7 +168,7 @@ gboolean m3ret_readers_jpeg_read_views (const gchar *path, const M3retLimits *li
 gboolean m3ret_readers_jpeg_inspect (const gchar *path, const M3retLimits *limits,
                                      M3retInspectInfo *info, GError **error);
 
-/* ---- NIfTI-1 (nifticlib) ---- */
+/* ---- NIfTI-1 and NIfTI-2 (nifticlib) ---- */
 
 typedef struct {
   guint nx, ny, nz;          /* after reorientation */
@@ -199,8 +199,9 @@ gboolean m3ret_readers_nifti_inspect (const gchar *path, guint64 volume_index,
                                       const M3retLimits *limits, M3retInspectInfo *info,
                                       GError **error);
 
-/* TRUE for a NIfTI-1 header (either byte order) or a gzip stream with a
- * .nii.gz name. */
+/* TRUE for a NIfTI-1 header (sizeof_hdr 348, magic "n+1" or "ni1" at 344) or
+ * a NIfTI-2 one (sizeof_hdr 540, magic "n+2" or "ni2" at 4), either byte
+ * order, or a gzip stream with a .nii.gz name. */
 gboolean m3ret_readers_nifti_sniff (const gchar *path, const guint8 *head, gsize head_len);
 
 /* ---- video (libavformat/libavcodec/libswscale) ---- */

@@ -187,6 +187,12 @@ check_raw_header (const gchar *path, gdouble pixdim[3], gint *version, gboolean 
   gboolean swapped = FALSE;
   *version = header_version (raw.bytes, got, &swapped);
   *swapped_out = swapped;
+  if (*version == 0 && got < sizeof raw && m3ret_readers_nifti_sniff (path, raw.bytes, got)) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
+                 "%s: NIfTI-2 header cut short (%" G_GSIZE_FORMAT " of %u bytes)", path, got,
+                 (guint) sizeof raw);
+    return FALSE;
+  }
   if (*version == 0) {
     g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
                  "%s: not a NIfTI header (neither NIfTI-1: sizeof_hdr 348 and magic n+1 or ni1, "
