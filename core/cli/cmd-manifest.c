@@ -597,8 +597,8 @@ cmd_manifest (gint argc, gchar **argv)
       "folder (the first folder under DIR) or dicom:ATTRIBUTE (e.g. dicom:BodyPartExamined)",
       "SOURCE" },
     { "split", 0, 0, G_OPTION_ARG_STRING, &split,
-      "query=F: mark about F of each label's rows query, the rest database, whole series at a "
-      "time", "query=F" },
+      "query=F: mark about F of the rows query (each modality and label its share), the rest "
+      "database, whole series at a time", "query=F" },
     { "seed", 0, 0, G_OPTION_ARG_STRING, &seed, "Seed of the split draw (default 0)", "S" },
     G_OPTION_ENTRY_NULL
   };
