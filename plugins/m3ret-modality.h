@@ -91,8 +91,25 @@ struct _M3retModalityVTable {
    * maps), (transfer full) the sentence that says why, else NULL.  The
    * core puts it in the error, so a user learns why, not only that. */
   gchar *(*refusal) (const gchar *path, const guint8 *head, gsize head_len);
+  /* optional, since ABI minor 9, for `m3ret manifest --labels SCHEME:NAME`:
+   * (transfer full) the value of header attribute @name of @path, a file
+   * this plugin probed as its own (e.g. "dicom:BodyPartExamined": a scheme,
+   * a colon, a keyword of that format), "" when the file has none (another
+   * format, or the attribute absent); NULL with @error (M3RET_DATA_ERROR)
+   * when the plugin reads no such attribute (another scheme, an unknown
+   * keyword) or the header cannot be read.  With @path NULL it only checks
+   * @name: "" when it reads it, else NULL with @error. */
+  gchar *(*attribute) (gpointer self, const gchar *path, const gchar *name, GError **error);
+  /* optional, since ABI minor 9, for `m3ret manifest`: when @path is one
+   * file of a series (DICOM: an object with a Series Instance UID), the
+   * (transfer full) key its files share, else NULL.  *@joins says whether
+   * the files of one key in one folder are read together as one input (the
+   * slices of a CT or MR series: the folder, or FOLDER#KEY when it holds
+   * other files, is then that input) or stay inputs of their own that a
+   * query/database split keeps together (frames or stills of one series). */
+  gchar *(*series_key) (gpointer self, const gchar *path, gboolean *joins);
   /*< private >*/
-  gpointer _m3ret_reserved[3];
+  gpointer _m3ret_reserved[1];
 };
 
 /* Frees what @info owns and zeroes it; accepts NULL. */

@@ -356,6 +356,53 @@ w_nii_gz_truncated (const MgContext *c, const gchar *path)
   put (path, b->data, b->len * 2 / 3);
 }
 
+/* ---- NIfTI-2: header fields patched in a valid file written here ---- */
+
+#define NII2_DIM 16         /* int64 dim[8] */
+#define NII2_VOX_OFFSET 168 /* int64 */
+
+static void
+nii2_patched (const gchar *path, gsize offset, const gint64 *values, guint n)
+{
+  gdouble v[8 * 8 * 6] = { 0 };
+  fx_write_nifti2 (path, 8, 8, 6, 1, NIFTI_TYPE_INT16, v, 1, 1, 1, 0, 0, NULL, FALSE);
+  g_autoptr (GByteArray) b = slurp (path);
+  for (guint i = 0; i < n; i++) {
+    gint64 le = GINT64_TO_LE (values[i]);
+    memcpy (b->data + offset + 8 * i, &le, sizeof le);
+  }
+  put (path, b->data, b->len);
+}
+
+static void
+w_nii2_huge_claim (const MgContext *c, const gchar *path)
+{
+  const gint64 dim[4] = { 3, 1 << 20, 1 << 20, 1 << 20 }; /* 2^60 voxels */
+  nii2_patched (path, NII2_DIM, dim, 4);
+}
+
+static void
+w_nii2_lying_size (const MgContext *c, const gchar *path)
+{
+  const gint64 dim[4] = { 3, 40, 40, 40 };
+  nii2_patched (path, NII2_DIM, dim, 4);
+}
+
+static void
+w_nii2_bad_offset (const MgContext *c, const gchar *path)
+{
+  const gint64 offset = 100; /* inside the 540-byte header */
+  nii2_patched (path, NII2_VOX_OFFSET, &offset, 1);
+}
+
+static void
+w_nii2_short_header (const MgContext *c, const gchar *path)
+{
+  nii2_patched (path, NII2_VOX_OFFSET, NULL, 0);
+  g_autoptr (GByteArray) b = slurp (path);
+  put (path, b->data, 400);
+}
+
 static void
 nii_with_values (const gchar *path, gdouble bad)
 {
@@ -740,6 +787,10 @@ static const MgCase cases[] = {
   { "nii-complex.nii.gz", MG_IMAGE, "ct", "unsupported NIfTI datatype", w_nii_complex },
   { "nii-empty.nii.gz", MG_IMAGE, "ct", "NIfTI", w_empty },
   { "nii-over-file-size.nii", MG_IMAGE, "ct", "max_file_size", w_nii_over_file_size },
+  { "nii2-huge-claim.nii", MG_IMAGE, "ct", "max_voxels", w_nii2_huge_claim },
+  { "nii2-lying-size.nii", MG_IMAGE, "ct", "header promises", w_nii2_lying_size },
+  { "nii2-bad-offset.nii", MG_IMAGE, "ct", "vox_offset 100", w_nii2_bad_offset },
+  { "nii2-short-header.nii", MG_IMAGE, "ct", "NIfTI-2 header cut short", w_nii2_short_header },
   /* video */
   { "video-no-frames.mkv", MG_IMAGE, "endoscopy", "no frames", w_video_no_frames },
   { "video-truncated.mkv", MG_IMAGE, "endoscopy", "video", w_video_truncated },

@@ -25,6 +25,8 @@ START_TEST (test_sizes)
   ck_assert_uint_eq (sizeof (M3retModalityVTable), 88);
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retModalityVTable, set_limits), 48); /* minor 1 */
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retModalityVTable, refusal), 56); /* minor 8 */
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retModalityVTable, attribute), 64); /* minor 9 */
+  ck_assert_uint_eq (G_STRUCT_OFFSET (M3retModalityVTable, series_key), 72); /* minor 9 */
   ck_assert_uint_eq (sizeof (M3retLimits), 64);
   ck_assert_uint_eq (sizeof (M3retObjectiveVTable), 120);
   ck_assert_uint_eq (G_STRUCT_OFFSET (M3retObjectiveVTable, check), 56); /* minor 4 */

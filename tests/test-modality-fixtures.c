@@ -1,4 +1,4 @@
-/* test-modality-fixtures.c — writers of test files (PNG, JPEG, NIfTI-1, video). */
+/* test-modality-fixtures.c — writers of test files (PNG, JPEG, NIfTI-1 and -2, video). */
 #include "config.h"
 
 #include <stdio.h>
@@ -22,6 +22,7 @@
 
 /* After GLib: nifti1.h redefines DT_UNKNOWN, which <dirent.h> declares. */
 #include <nifti1_io.h>
+#include <nifti2.h>
 
 void
 fx_write_png (const gchar *path, guint width, guint height, gint bit_depth, gint color_type,
@@ -118,6 +119,95 @@ fx_write_nifti (const gchar *path, guint nx, guint ny, guint nz, guint nt, gint 
   nifti_image_write (nim);
   nifti_image_free (nim);
   FX_CHECK (g_file_test (path, G_FILE_TEST_EXISTS));
+}
+
+/* Stores @n values of @size bytes at @p in big-endian order (in place). */
+static void
+to_big_endian (void *p, gsize n, gsize size)
+{
+  if (G_BYTE_ORDER == G_BIG_ENDIAN || size == 1)
+    return;
+  guint8 *b = p;
+  for (gsize i = 0; i < n; i++, b += size)
+    for (gsize k = 0; k < size / 2; k++) {
+      guint8 t = b[k];
+      b[k] = b[size - 1 - k];
+      b[size - 1 - k] = t;
+    }
+}
+
+void
+fx_write_nifti2 (const gchar *path, guint nx, guint ny, guint nz, guint nt, gint datatype,
+                 const gdouble *values, gdouble dx, gdouble dy, gdouble dz, gdouble slope,
+                 gdouble inter, const gdouble *sform, gboolean big_endian)
+{
+  /* Written field by field from nifti2.h: nifticlib's nifti2_io exports
+   * the symbols of nifti1_io, so one process cannot hold both. */
+  nifti_2_header h;
+  memset (&h, 0, sizeof h);
+  h.sizeof_hdr = 540;
+  memcpy (h.magic, "n+2\0\r\n\032\n", 8);
+  gint nbyper = 0, swapsize = 0;
+  nifti_datatype_sizes (datatype, &nbyper, &swapsize);
+  FX_CHECK (nbyper > 0);
+  h.datatype = (gint16) datatype;
+  h.bitpix = (gint16) (8 * nbyper);
+  gint64 dims[8] = { nt > 1 ? 4 : 3, nx, ny, nz, nt, 1, 1, 1 };
+  memcpy (h.dim, dims, sizeof dims);
+  h.pixdim[0] = 1;
+  h.pixdim[1] = dx;
+  h.pixdim[2] = dy;
+  h.pixdim[3] = dz;
+  h.pixdim[4] = 1;
+  h.vox_offset = 544; /* the header and the 4 bytes saying "no extension" */
+  h.scl_slope = slope;
+  h.scl_inter = inter;
+  h.xyzt_units = NIFTI_UNITS_MM;
+  if (sform != NULL) {
+    h.sform_code = NIFTI_XFORM_SCANNER_ANAT;
+    for (gint c = 0; c < 4; c++) {
+      h.srow_x[c] = sform[c];
+      h.srow_y[c] = sform[4 + c];
+      h.srow_z[c] = sform[8 + c];
+    }
+  }
+  gsize n = (gsize) nx * ny * nz * nt;
+  g_autofree guint8 *data = g_malloc0 (n * (gsize) nbyper);
+  for (gsize i = 0; i < n; i++) {
+    gdouble v = values[i];
+    switch (datatype) {
+    case NIFTI_TYPE_UINT8: data[i] = (guint8) v; break;
+    case NIFTI_TYPE_INT16: ((gint16 *) data)[i] = (gint16) v; break;
+    case NIFTI_TYPE_UINT16: ((guint16 *) data)[i] = (guint16) v; break;
+    case NIFTI_TYPE_INT32: ((gint32 *) data)[i] = (gint32) v; break;
+    case NIFTI_TYPE_FLOAT32: ((gfloat *) data)[i] = (gfloat) v; break;
+    case NIFTI_TYPE_FLOAT64: ((gdouble *) data)[i] = v; break;
+    default: g_error ("fixture datatype %d not written", datatype);
+    }
+  }
+  if (big_endian) {
+    to_big_endian (&h.sizeof_hdr, 1, 4);
+    to_big_endian (&h.datatype, 1, 2);
+    to_big_endian (&h.bitpix, 1, 2);
+    to_big_endian (h.dim, 8, 8);
+    to_big_endian (h.pixdim, 8, 8);
+    to_big_endian (&h.vox_offset, 1, 8);
+    to_big_endian (&h.scl_slope, 1, 8);
+    to_big_endian (&h.scl_inter, 1, 8);
+    to_big_endian (&h.sform_code, 1, 4);
+    to_big_endian (&h.xyzt_units, 1, 4);
+    to_big_endian (h.srow_x, 4, 8);
+    to_big_endian (h.srow_y, 4, 8);
+    to_big_endian (h.srow_z, 4, 8);
+    to_big_endian (data, n, (gsize) nbyper);
+  }
+  static const guint8 no_extension[4] = { 0, 0, 0, 0 };
+  znzFile zf = znzopen (path, "wb", g_str_has_suffix (path, ".gz"));
+  FX_CHECK (!znz_isnull (zf));
+  FX_CHECK (znzwrite (&h, 1, sizeof h, zf) == sizeof h);
+  FX_CHECK (znzwrite (no_extension, 1, 4, zf) == 4);
+  FX_CHECK (znzwrite (data, 1, n * (gsize) nbyper, zf) == n * (gsize) nbyper);
+  znzclose (zf);
 }
 
 static void

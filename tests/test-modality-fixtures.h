@@ -24,6 +24,12 @@ void fx_write_nifti (const gchar *path, guint nx, guint ny, guint nz, guint nt, 
                      const gdouble *values, gdouble dx, gdouble dy, gdouble dz, gdouble slope,
                      gdouble inter, const gdouble *sform);
 
+/* The same as NIfTI-2 (a single-file "n+2" .nii or .nii.gz; no qform),
+ * in big-endian byte order when @big_endian. */
+void fx_write_nifti2 (const gchar *path, guint nx, guint ny, guint nz, guint nt, gint datatype,
+                      const gdouble *values, gdouble dx, gdouble dy, gdouble dz, gdouble slope,
+                      gdouble inter, const gdouble *sform, gboolean big_endian);
+
 /* A video of @n_frames frames of @width×@height with @codec_name ("ffv1",
  * "mpeg4", "libx264"); frame k is filled with RGB (r0 + 10k, g, b) where
  * g, b vary across the frame as x*4 and y*4.  @n_frames may be 0 (a header

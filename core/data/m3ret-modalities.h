@@ -92,6 +92,25 @@ gboolean m3ret_modalities_read (const M3retModalities *set, const gchar *name, c
 gboolean m3ret_modalities_inspect (const M3retModalities *set, const gchar *name,
                                    const gchar *path, M3retInspectInfo *info, GError **error);
 
+/* ---- what `m3ret manifest` asks (the plugins' attribute and series_key
+ * entries, ABI minor 9; plugins without them answer nothing) ---- */
+
+/* Whether some modality reads header attribute @name ("dicom:BodyPartExamined");
+ * FALSE with @error saying why not (an unknown keyword, no plugin that reads
+ * attributes). */
+gboolean m3ret_modalities_attribute_known (const M3retModalities *set, const gchar *name,
+                                           GError **error);
+/* Returns: (transfer full) the value of @attribute of @path as modality @name
+ * reads it ("" when the file has none, or the plugin reads no attributes),
+ * or NULL with @error. */
+gchar *m3ret_modalities_attribute (const M3retModalities *set, const gchar *name,
+                                   const gchar *path, const gchar *attribute, GError **error);
+/* Returns: (transfer full) the key of the series @path belongs to under
+ * modality @name, or NULL; *@joins: whether the files of one key in one
+ * folder make one input (see series_key in m3ret-modality.h). */
+gchar *m3ret_modalities_series_key (const M3retModalities *set, const gchar *name,
+                                    const gchar *path, gboolean *joins);
+
 G_END_DECLS
 
 #endif /* M3RET_MODALITIES_H */

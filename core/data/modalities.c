@@ -340,3 +340,72 @@ m3ret_modalities_inspect (const M3retModalities *set, const gchar *name, const g
   }
   return TRUE;
 }
+
+/* The attribute and series_key entries, for plugins that know them. */
+static gboolean
+has_manifest_entries (const Entry *e)
+{
+  return e->desc->abi_minor >= 9;
+}
+
+gboolean
+m3ret_modalities_attribute_known (const M3retModalities *set, const gchar *name, GError **error)
+{
+  GError *first = NULL;
+  for (guint i = 0; i < set->entries->len; i++) {
+    const Entry *e = &g_array_index (set->entries, Entry, i);
+    if (!has_manifest_entries (e) || e->vtable->attribute == NULL)
+      continue;
+    GError *local = NULL;
+    g_autofree gchar *ok = e->vtable->attribute (e->instance, NULL, name, &local);
+    if (ok != NULL) {
+      g_clear_error (&first);
+      return TRUE;
+    }
+    if (first == NULL)
+      first = local;
+    else
+      g_clear_error (&local);
+  }
+  if (first != NULL)
+    g_propagate_error (error, first);
+  else
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_NO_PLUGIN,
+                 "attribute '%s': no modality plugin reads header attributes", name);
+  return FALSE;
+}
+
+gchar *
+m3ret_modalities_attribute (const M3retModalities *set, const gchar *name, const gchar *path,
+                            const gchar *attribute, GError **error)
+{
+  const Entry *e = require (set, name, path, error);
+  if (e == NULL)
+    return NULL;
+  if (!has_manifest_entries (e) || e->vtable->attribute == NULL)
+    return g_strdup ("");
+  GError *local = NULL;
+  gchar *value = e->vtable->attribute (e->instance, path, attribute, &local);
+  if (value == NULL) {
+    if (local == NULL)
+      g_set_error (&local, M3RET_DATA_ERROR, M3RET_DATA_ERROR_CORRUPT,
+                   "%s: modality '%s' gave no attribute '%s' and did not say why", path, name,
+                   attribute);
+    g_propagate_error (error, local);
+  }
+  return value;
+}
+
+gchar *
+m3ret_modalities_series_key (const M3retModalities *set, const gchar *name, const gchar *path,
+                             gboolean *joins)
+{
+  *joins = FALSE;
+  const Entry *e = find (set, name);
+  if (e == NULL || !has_manifest_entries (e) || e->vtable->series_key == NULL)
+    return NULL;
+  gchar *key = e->vtable->series_key (e->instance, path, joins);
+  if (key == NULL)
+    *joins = FALSE;
+  return key;
+}

@@ -473,3 +473,26 @@ m3ret_readers_dicom_inspect (const gchar *path, const M3retLimits *limits,
                             : "Modality LUT units (CT: HU)");
   return TRUE;
 }
+
+gboolean
+m3ret_readers_dicom_keyword_known (const gchar *keyword)
+{
+  return keyword != NULL && *keyword != '\0' && readers_dicom_gdcm_keyword_known (keyword);
+}
+
+gchar *
+m3ret_readers_dicom_attribute (const gchar *path, const gchar *keyword, GError **error)
+{
+  if (!m3ret_readers_dicom_keyword_known (keyword)) {
+    g_set_error (error, M3RET_DATA_ERROR, M3RET_DATA_ERROR_UNSUPPORTED,
+                 "'%s' is not a keyword of the DICOM dictionary (e.g. BodyPartExamined)",
+                 keyword ? keyword : "");
+    return NULL;
+  }
+  ReadersDicomHeader h;
+  if (!dicom_read_header (path, keyword, &h, error))
+    return NULL;
+  gchar *value = g_strdup (h.label != NULL ? g_strstrip (h.label) : "");
+  readers_dicom_header_clear (&h);
+  return value;
+}

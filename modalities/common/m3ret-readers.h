@@ -168,7 +168,7 @@ gboolean m3ret_readers_jpeg_read_views (const gchar *path, const M3retLimits *li
 gboolean m3ret_readers_jpeg_inspect (const gchar *path, const M3retLimits *limits,
                                      M3retInspectInfo *info, GError **error);
 
-/* ---- NIfTI-1 (nifticlib) ---- */
+/* ---- NIfTI-1 and NIfTI-2 (nifticlib) ---- */
 
 typedef struct {
   guint nx, ny, nz;          /* after reorientation */
@@ -199,8 +199,9 @@ gboolean m3ret_readers_nifti_inspect (const gchar *path, guint64 volume_index,
                                       const M3retLimits *limits, M3retInspectInfo *info,
                                       GError **error);
 
-/* TRUE for a NIfTI-1 header (either byte order) or a gzip stream with a
- * .nii.gz name. */
+/* TRUE for a NIfTI-1 header (sizeof_hdr 348, magic "n+1" or "ni1" at 344) or
+ * a NIfTI-2 one (sizeof_hdr 540, magic "n+2" or "ni2" at 4), either byte
+ * order, or a gzip stream with a .nii.gz name. */
 gboolean m3ret_readers_nifti_sniff (const gchar *path, const guint8 *head, gsize head_len);
 
 /* ---- video (libavformat/libavcodec/libswscale) ---- */
@@ -368,6 +369,28 @@ M3retVolume *m3ret_readers_dicom_read (const gchar *path, const M3retLimits *lim
 gboolean m3ret_readers_dicom_inspect (const gchar *path, const M3retLimits *limits,
                                       M3retReadersDicomUnits units, M3retInspectInfo *info,
                                       GError **error);
+
+/* Whether @keyword is a keyword of the DICOM dictionary (e.g. "BodyPartExamined"). */
+gboolean m3ret_readers_dicom_keyword_known (const gchar *keyword);
+
+/* The value of the attribute @keyword of the DICOM object @path, trimmed
+ * ("" when absent).  Returns: (transfer full) or NULL with @error for an
+ * unknown keyword or an unreadable header. */
+gchar *m3ret_readers_dicom_attribute (const gchar *path, const gchar *keyword, GError **error);
+
+/* ---- what `m3ret manifest` asks (the attribute and series_key entries) ---- */
+
+/* The attribute entry of a modality that reads DICOM: @name "dicom:KEYWORD";
+ * "" for files of other formats. */
+gchar *m3ret_readers_attribute (gpointer self, const gchar *path, const gchar *name,
+                                GError **error);
+/* The series_key entry of a volume modality (CT, MRI): the Series Instance
+ * UID of a DICOM object, joined (one input per series) when it holds one
+ * frame. */
+gchar *m3ret_readers_volume_series_key (gpointer self, const gchar *path, gboolean *joins);
+/* The series_key entry of a 2D or sequence modality: the Series Instance UID
+ * of a DICOM object, never joined (each file stays an input). */
+gchar *m3ret_readers_still_series_key (gpointer self, const gchar *path, gboolean *joins);
 
 G_END_DECLS
 

@@ -132,6 +132,8 @@ static const M3retModalityVTable ct_vtable = {
   .read = ct_read,
   .inspect = ct_inspect,
   .set_limits = m3ret_readers_set_limits,
+  .attribute = m3ret_readers_attribute,
+  .series_key = m3ret_readers_volume_series_key,
 };
 
 M3RET_PLUGIN_DEFINE (ct, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,

@@ -88,6 +88,8 @@ static const M3retModalityVTable endoscopy_vtable = {
   .read = endoscopy_read,
   .inspect = endoscopy_inspect,
   .set_limits = m3ret_readers_set_limits,
+  .attribute = m3ret_readers_attribute,
+  .series_key = m3ret_readers_still_series_key,
 };
 
 M3RET_PLUGIN_DEFINE (endoscopy, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,

@@ -138,6 +138,8 @@ static const M3retModalityVTable mri_vtable = {
   .read = mri_read,
   .inspect = mri_inspect,
   .set_limits = m3ret_readers_set_limits,
+  .attribute = m3ret_readers_attribute,
+  .series_key = m3ret_readers_volume_series_key,
 };
 
 M3RET_PLUGIN_DEFINE (mri, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,

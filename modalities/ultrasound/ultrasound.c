@@ -114,6 +114,8 @@ static const M3retModalityVTable ultrasound_vtable = {
   .read = ultrasound_read,
   .inspect = ultrasound_inspect,
   .set_limits = m3ret_readers_set_limits,
+  .attribute = m3ret_readers_attribute,
+  .series_key = m3ret_readers_still_series_key,
 };
 
 M3RET_PLUGIN_DEFINE (ultrasound, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,

@@ -107,6 +107,8 @@ static const M3retModalityVTable xray_vtable = {
   .set_limits = m3ret_readers_set_limits,
   /* says why a DICOM object no modality claims is refused */
   .refusal = m3ret_readers_dicom_refusal,
+  .attribute = m3ret_readers_attribute,
+  .series_key = m3ret_readers_still_series_key,
 };
 
 M3RET_PLUGIN_DEFINE (xray, M3RET_PLUGIN_MODALITY, PACKAGE_VERSION,

@@ -79,6 +79,11 @@ write_niftis (const gchar *root)
   fx_write_nifti (c, 3, 3, 2, 2, NIFTI_TYPE_FLOAT32, v, 1, 1, 1, 0, 0, NULL);
   fx_write_nifti (d, 3, 3, 3, 1, NIFTI_TYPE_FLOAT64, v, 1, 1, 1, 0, 0, NULL);
   fx_write_nifti (e, 4, 3, 2, 1, NIFTI_TYPE_INT16, v, 0.5, 0.5, 3, 2, -1024, sform);
+  /* NIfTI-2: the reader's own header decoding, in both byte orders. */
+  g_autofree gchar *f = out_path (root, "nifti", "n2-i16-scl-sform.nii");
+  g_autofree gchar *g = out_path (root, "nifti", "n2-be-f32-4d.nii");
+  fx_write_nifti2 (f, 4, 3, 2, 1, NIFTI_TYPE_INT16, v, 0.5, 0.5, 3, 2, -1024, sform, FALSE);
+  fx_write_nifti2 (g, 3, 3, 2, 2, NIFTI_TYPE_FLOAT32, v, 1, 1, 1, 0, 0, NULL, TRUE);
 }
 
 static void
