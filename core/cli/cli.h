@@ -98,5 +98,6 @@ gint cmd_query (gint argc, gchar **argv);
 gint cmd_inspect (gint argc, gchar **argv);
 gint cmd_index (gint argc, gchar **argv);
 gint cmd_synth (gint argc, gchar **argv);
+gint cmd_serve (gint argc, gchar **argv);
 
 #endif

@@ -23,6 +23,7 @@ static const Command commands[] = {
   { "index", "PIPELINE.ini --embeddings E.npy --out INDEX", cmd_index },
   { "query", "PIPELINE.ini --checkpoint CKPT --index INDEX [-k K] [--montage OUT.png] FILE...", cmd_query },
   { "eval", "PIPELINE.ini --checkpoint CKPT|random --query Q.csv --database D.csv [-k 1,5,10]", cmd_eval },
+  { "serve", "PIPELINE.ini --checkpoint CKPT --index INDEX [--listen ADDR:PORT]  web page and JSON API", cmd_serve },
 };
 
 static void
