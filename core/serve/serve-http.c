@@ -329,7 +329,16 @@ serve_server_new (ServeEngine *engine, const ServeHttpOptions *options, GError *
   soup_server_add_handler (s->soup, "/", handler, s, NULL);
   g_autoptr (GSocketAddress) where = g_inet_socket_address_new (inet, options->port);
   SoupServerListenOptions listen = options->tls_cert ? SOUP_SERVER_LISTEN_HTTPS : 0;
-  if (!soup_server_listen (s->soup, where, listen, error)) {
+  /* Our own socket: GLib's default backlog of 10 resets a burst of clients
+   * before the queue can answer them 503. */
+  g_autoptr (GSocket) socket = g_socket_new (g_inet_address_get_family (inet),
+                                             G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+  if (socket != NULL) {
+    g_socket_set_listen_backlog (socket, 256);
+    if (!g_socket_bind (socket, where, TRUE, error) || !g_socket_listen (socket, error))
+      g_clear_object (&socket);
+  }
+  if (socket == NULL || !soup_server_listen_socket (s->soup, socket, listen, error)) {
     g_prefix_error (error, "serve: --listen %s:%u: ", options->address, options->port);
     serve_server_free (s);
     return NULL;
