@@ -274,6 +274,39 @@ def test_queue_limit(archive):
         check(server.stop() == 0, 'queue server exit')
 
 
+def test_connection_limits(archive):
+    # one request at a time: while one waits 700 ms to be batched, the next gets 503
+    server = fx.Server(archive, '--max-connections', '1', '--batch', '8', '--batch-wait', '700',
+                       '--idle-timeout', '1')
+    try:
+        first = []
+        t = threading.Thread(target=lambda: first.append(
+            server.post_file('/api/query', archive.query_of('xray'))))
+        t.start()
+        time.sleep(0.3)
+        status, headers, body = server.get('/api/info')
+        check(status == 503 and headers.get('Retry-After') == '1' and b'too many' in body,
+              'over --max-connections: %d %s' % (status, body))
+        t.join()
+        check(first and first[0][0] == 200, 'the request within the limit: %s' %
+              (first[0][:1] if first else None))
+        # a client that stops half-way through its request is cut off
+        import socket
+        sock = socket.create_connection(('127.0.0.1', server.port), timeout=10)
+        sock.sendall(b'POST /api/query HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nab')
+        start = time.time()
+        try:
+            data = sock.recv(100)
+        except OSError:
+            data = b''
+        waited = time.time() - start
+        sock.close()
+        check(data == b'' and waited < 5, 'a silent client kept for %.1f s (%r)' % (waited, data))
+        check(server.get('/api/health')[0] == 200, 'no answer after the silent client')
+    finally:
+        check(server.stop() == 0, 'connection-limit server exit')
+
+
 def test_add_item(archive):
     index = os.path.join(archive.dir, 'live.index')
     shutil.copy(archive.index, index)
@@ -380,7 +413,8 @@ def main():
         check(' POST /api/query 200 in=' in log and ' ms=' in log, 'access log: ' + log[-300:])
         check('filename' not in log and 'dermatology' not in log, 'the log shows request fields')
         for test in (test_size_limit, test_malformed_corpus, test_token, test_tls,
-                     test_queue_limit, test_add_item, test_sigterm_in_flight):
+                     test_queue_limit, test_connection_limits, test_add_item,
+                     test_sigterm_in_flight):
             test(archive)
     finally:
         shutil.rmtree(archive.dir, ignore_errors=True)

@@ -57,6 +57,7 @@ cmd_serve (gint argc, gchar **argv)
   g_autofree gchar *checkpoint = NULL, *index_path = NULL, *listen = NULL, *token_file = NULL,
                    *tls_cert = NULL, *tls_key = NULL, *items_dir = NULL, *access_log = NULL;
   gint timeout_s = 30, idle_s = 60, queue = 32, batch = 8, batch_wait_ms = 2, thumb_threads = 2;
+  gint max_in_flight = 64;
   gint64 max_request = 0;
   gboolean allow_mismatch = FALSE;
   GOptionEntry entries[] = {
@@ -68,7 +69,8 @@ cmd_serve (gint argc, gchar **argv)
     { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key, "The certificate's PEM private key", "FILE" },
     { "items-dir", 0, 0, G_OPTION_ARG_FILENAME, &items_dir, "Allow POST /api/items: keep added cases here and rewrite INDEX", "DIR" },
     { "access-log", 0, 0, G_OPTION_ARG_FILENAME, &access_log, "Append the access log here (default: stderr)", "FILE" },
-    { "max-request", 0, 0, G_OPTION_ARG_INT64, &max_request, "Bytes of one request (default: [data] max_file_size + 1 MiB)", "BYTES" },
+    { "max-request", 0, 0, G_OPTION_ARG_INT64, &max_request, "Bytes of one request (default: [data] max_file_size + 1 MiB, at most 257 MiB)", "BYTES" },
+    { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_in_flight, "Requests being read or answered at once; more get 503 (default 64)", "N" },
     { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout_s, "Seconds one request may take once read (default 30)", "S" },
     { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_s, "Seconds a connection may stay silent (default 60)", "S" },
     { "queue", 0, 0, G_OPTION_ARG_INT, &queue, "Requests waiting for the encoder at most; more get 503 (default 32)", "N" },
@@ -96,9 +98,11 @@ cmd_serve (gint argc, gchar **argv)
   if (usage_ok && (timeout_s < 1 || timeout_s > 3600 || idle_s < 1 || idle_s > 3600))
     usage_ok = cli_usage_error ("serve", "--timeout and --idle-timeout must be 1 to 3600 s") == 0;
   if (usage_ok && (queue < 1 || queue > 100000 || batch < 1 || batch > 256 || batch_wait_ms < 0 ||
-                   batch_wait_ms > 1000 || thumb_threads < 1 || thumb_threads > 64))
+                   batch_wait_ms > 1000 || thumb_threads < 1 || thumb_threads > 64 ||
+                   max_in_flight < 1 || max_in_flight > 100000))
     usage_ok = cli_usage_error ("serve", "--queue 1..100000, --batch 1..256, --batch-wait "
-                                         "0..1000, --thumbnail-threads 1..64") == 0;
+                                         "0..1000, --thumbnail-threads 1..64, "
+                                         "--max-connections 1..100000") == 0;
   if (usage_ok && max_request < 0)
     usage_ok = cli_usage_error ("serve", "--max-request must be positive") == 0;
   if (!usage_ok) {
@@ -144,8 +148,10 @@ cmd_serve (gint argc, gchar **argv)
   }
   ServeHttpOptions ho = {
     .address = address, .port = port, .token = token, .tls_cert = tls_cert, .tls_key = tls_key,
+    /* Bodies are held in memory: by default no more than 256 MiB of file each. */
     .max_request = max_request > 0 ? (guint64) max_request
-                                   : serve_engine_max_file_size (engine) + (1u << 20),
+                                   : MIN (serve_engine_max_file_size (engine), 256u << 20) + (1u << 20),
+    .max_in_flight = (guint) max_in_flight,
     .timeout_s = (guint) timeout_s, .idle_timeout_s = (guint) idle_s,
     .thumb_threads = (guint) thumb_threads, .access_log = log,
   };

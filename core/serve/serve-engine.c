@@ -30,7 +30,7 @@ struct _ServeEngine {
   GMutex cache_lock;
   GHashTable *cache;           /* "id/side" → GBytes */
   gsize cache_bytes;
-  gboolean index_dirty;        /* an add failed to save: the next add writes it again */
+  gint index_dirty;            /* atomic: an add failed to save; the next add writes it again */
 };
 
 /* The job that tells the thread to stop. */
@@ -343,6 +343,9 @@ run_add (ServeEngine *e, ServeJob *job)
     g_error_free (error);
     return;
   }
+  /* The client was told it timed out: keep nothing it did not get an answer for. */
+  if (g_atomic_int_get (&job->cancelled))
+    return;
   const gchar *modality = m3ret_manifest_get_modality (m, 0);
   gsize id = m3ret_index_count (e->index);
   g_autofree gchar *kept = keep_upload (e, job, id, &error);
@@ -363,14 +366,14 @@ run_add (ServeEngine *e, ServeJob *job)
   m3ret_index_set_items (e->index, items);
   g_mutex_unlock (&e->items_lock);
   if (!m3ret_index_save (e->index, e->index_path, &error)) {
-    e->index_dirty = TRUE;
+    g_atomic_int_set (&e->index_dirty, 1);
     g_warning ("%s", error->message);
     answer (job, 500, error_json ("the case is in the live index but the index file could not "
                                   "be written (see the server's log)"));
     g_error_free (error);
     return;
   }
-  e->index_dirty = FALSE;
+  g_atomic_int_set (&e->index_dirty, 0);
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
   g_mutex_lock (&e->items_lock);
@@ -642,6 +645,8 @@ serve_engine_info_json (ServeEngine *e)
   g_mutex_unlock (&e->items_lock);
   json_builder_set_member_name (b, "can_add");
   json_builder_add_boolean_value (b, serve_engine_can_add (e));
+  json_builder_set_member_name (b, "saved");
+  json_builder_add_boolean_value (b, !g_atomic_int_get (&e->index_dirty));
   json_builder_end_object (b);
   json_builder_set_member_name (b, "batch_max");
   json_builder_add_int_value (b, e->options.batch_max);

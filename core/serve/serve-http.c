@@ -166,6 +166,10 @@ early_handler (SoupServer *soup, SoupServerMessage *msg, const char *path, GHash
   if (s->draining) {
     serve_respond_busy (msg, "the server is stopping");
     soup_message_headers_replace (out, "Connection", "close");
+  } else if (s->in_flight > s->options.max_in_flight) {
+    /* Bodies are held in memory until read: their number bounds the memory. */
+    serve_respond_busy (msg, "too many requests at once: try again shortly");
+    soup_message_headers_replace (out, "Connection", "close");
   } else if (route == NULL && !known) {
     serve_respond_error (msg, 404, "no such resource");
   } else if (route == NULL) {
@@ -236,7 +240,7 @@ serve_hold_new (ServeServer *server, SoupServerMessage *msg, GCallback on_timeou
   hold->req = g_object_get_data (G_OBJECT (msg), REQUEST_KEY);
   hold->on_timeout = on_timeout;
   hold->data = data;
-  hold->timer = g_timeout_add_seconds (server->options.timeout_s, hold_timed_out, hold);
+  hold->timer = g_timeout_add (server->options.timeout_s * 1000, hold_timed_out, hold);
   soup_server_message_pause (msg);
   return hold;
 }

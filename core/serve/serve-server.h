@@ -24,6 +24,7 @@ typedef struct {
   gchar *token;            /* the bearer token, or NULL: none asked */
   gchar *tls_cert, *tls_key;
   guint64 max_request;     /* bytes of one request body */
+  guint max_in_flight;     /* requests read or answered at once; more get 503 */
   guint timeout_s;         /* seconds a request may take once read */
   guint idle_timeout_s;    /* seconds a connection may send nothing */
   guint thumb_threads;     /* threads drawing thumbnails */
