@@ -1,5 +1,5 @@
-/* serve-engine.c — the model and the index of `m3ret serve`, and the thread
- * that batches queries through the encoder and owns the index. */
+/* serve-engine.c — the model and the index of `m3ret serve`: the thread
+ * that batches queries through the encoder, and the one that owns the index. */
 #include "config.h"
 
 #include <errno.h>
@@ -24,9 +24,10 @@ struct _ServeEngine {
   M3retEmbedder *embedder;
   M3retIndex *index;           /* touched by the engine thread alone, but for its items */
   GMutex items_lock;           /* the index's items: the thumbnail threads read them */
-  GAsyncQueue *queue;
+  GAsyncQueue *queue;          /* jobs for the encoder's thread */
   gint pending;                /* atomic: jobs queued, not yet taken */
-  GThread *thread;
+  GAsyncQueue *searches;       /* Work for the search thread */
+  GThread *encoder, *searcher;
   GMutex cache_lock;
   GHashTable *cache;           /* "id/side" → GBytes */
   gsize cache_bytes;
@@ -259,14 +260,39 @@ embed (ServeEngine *e, M3retManifest *manifest, GError **error)
                                         NULL, FALSE, error);
 }
 
-/* Answers every query of @jobs: one batch through the encoder; when the
- * batch fails, each alone, so that each bad upload gets its own error. */
+/* What the encoder hands the search thread: a job, and its vector unless
+ * the job is answered already (an error, a timeout). */
+typedef struct {
+  ServeJob *job;       /* (transfer full) */
+  gfloat *vector;      /* dim floats, or NULL */
+  gchar *modality;     /* what the upload was read as */
+  gboolean close;      /* the probe guessed */
+} Work;
+
+static Work stop_work;
+
 static void
-run_queries (ServeEngine *e, GPtrArray *jobs)
+hand_on (ServeEngine *e, ServeJob *job, const gfloat *vector, const gchar *modality,
+         gboolean close)
 {
-  g_autoptr (GPtrArray) live = g_ptr_array_new ();
+  Work *w = g_new0 (Work, 1);
+  w->job = job;
+  if (vector != NULL)
+    w->vector = g_memdup2 (vector, m3ret_embedder_get_dim (e->embedder) * sizeof (gfloat));
+  w->modality = g_strdup (modality);
+  w->close = close;
+  g_async_queue_push (e->searches, w);
+}
+
+/* Embeds every job of @jobs (queries, or one add): one batch through the
+ * encoder; when the batch fails, each alone, so that each bad upload gets
+ * its own error.  Every job goes on to the search thread, in order. */
+static void
+embed_jobs (ServeEngine *e, GPtrArray *jobs)
+{
   g_autoptr (GPtrArray) manifests = g_ptr_array_new_with_free_func ((GDestroyNotify) m3ret_manifest_free);
   g_autoptr (GArray) close = g_array_new (FALSE, FALSE, sizeof (gboolean));
+  guint live = 0;
   for (guint i = 0; i < jobs->len; i++) {
     ServeJob *job = jobs->pdata[i];
     GError *error = NULL;
@@ -275,38 +301,43 @@ run_queries (ServeEngine *e, GPtrArray *jobs)
     if (m == NULL) {
       answer_error (job, error);
       g_error_free (error);
-      continue;
     }
-    g_ptr_array_add (live, job);
-    g_ptr_array_add (manifests, m);
+    live += m != NULL;
+    g_ptr_array_add (manifests, m); /* NULL: answered */
     g_array_append_val (close, c);
   }
-  if (live->len == 0)
-    return;
   GError *error = NULL;
   g_autoptr (M3retEmbeddings) all = NULL;
-  if (live->len > 1) {
-    g_autoptr (M3retManifest) batch = batch_manifest (manifests, &error);
+  if (live > 1) {
+    g_autoptr (GPtrArray) resolved = g_ptr_array_new ();
+    for (guint i = 0; i < manifests->len; i++)
+      if (manifests->pdata[i] != NULL)
+        g_ptr_array_add (resolved, manifests->pdata[i]);
+    g_autoptr (M3retManifest) batch = batch_manifest (resolved, &error);
     if (batch != NULL)
       all = embed (e, batch, &error);
     g_clear_error (&error);
   }
-  for (guint i = 0; i < live->len; i++) {
-    ServeJob *job = live->pdata[i];
-    const M3retManifest *m = manifests->pdata[i];
+  guint row = 0;
+  for (guint i = 0; i < jobs->len; i++) {
+    ServeJob *job = jobs->pdata[i];
+    M3retManifest *m = manifests->pdata[i];
+    if (m == NULL) {
+      hand_on (e, job, NULL, NULL, FALSE);
+      continue;
+    }
     const gchar *modality = m3ret_manifest_get_modality (m, 0);
     gboolean c = g_array_index (close, gboolean, i);
     if (all != NULL) {
-      search_and_answer (e, job, all->data + (gsize) i * all->dim, modality, c);
+      hand_on (e, job, all->data + (gsize) row++ * all->dim, modality, c);
       continue;
     }
-    g_autoptr (M3retEmbeddings) one = embed (e, manifests->pdata[i], &error);
+    g_autoptr (M3retEmbeddings) one = embed (e, m, &error);
     if (one == NULL) {
       answer_error (job, error);
       g_clear_error (&error);
-      continue;
     }
-    search_and_answer (e, job, one->data, modality, c);
+    hand_on (e, job, one ? one->data : NULL, modality, c);
   }
 }
 
@@ -331,25 +362,14 @@ keep_upload (ServeEngine *e, ServeJob *job, gsize id, GError **error)
   return path;
 }
 
+/* Appends the embedded case of @job to the index and writes the index file. */
 static void
-run_add (ServeEngine *e, ServeJob *job)
+add_case (ServeEngine *e, ServeJob *job, const gfloat *vector, const gchar *modality)
 {
   GError *error = NULL;
-  gboolean close = FALSE;
-  g_autoptr (M3retManifest) m = resolve_upload (e, job, &close, &error);
-  g_autoptr (M3retEmbeddings) one = m ? embed (e, m, &error) : NULL;
-  if (one == NULL) {
-    answer_error (job, error);
-    g_error_free (error);
-    return;
-  }
-  /* The client was told it timed out: keep nothing it did not get an answer for. */
-  if (g_atomic_int_get (&job->cancelled))
-    return;
-  const gchar *modality = m3ret_manifest_get_modality (m, 0);
   gsize id = m3ret_index_count (e->index);
   g_autofree gchar *kept = keep_upload (e, job, id, &error);
-  if (kept == NULL || !m3ret_index_add (e->index, one->data, 1, &error)) {
+  if (kept == NULL || !m3ret_index_add (e->index, vector, 1, &error)) {
     if (kept != NULL)
       g_unlink (kept);
     g_warning ("adding a case: %s", error->message);
@@ -385,7 +405,7 @@ run_add (ServeEngine *e, ServeJob *job)
   answer (job, 201, json_text (b));
 }
 
-/* ---- the thread ---- */
+/* ---- the threads ---- */
 
 static gboolean
 expired (ServeJob *job)
@@ -408,69 +428,82 @@ take (ServeEngine *e, guint64 wait_us)
   return job;
 }
 
+/* Hands @job's answer to the main context, which owns the messages. */
 static void
 finish (ServeJob *job)
 {
-  g_main_context_invoke_full (NULL, G_PRIORITY_DEFAULT, deliver,
-                              job, (GDestroyNotify) serve_job_unref);
+  g_main_context_invoke_full (NULL, G_PRIORITY_DEFAULT, deliver, job,
+                              (GDestroyNotify) serve_job_unref);
 }
 
+/* The encoder's thread: takes a job, and for a query waits up to
+ * batch_wait for more queries (up to batch_max), embeds them together and
+ * hands them to the search thread; an add is embedded alone. */
 static gpointer
-engine_thread (gpointer data)
+encoder_thread (gpointer data)
 {
   ServeEngine *e = data;
-  gboolean stopping = FALSE;
-  while (!stopping) {
-    ServeJob *first = take (e, G_MAXUINT64);
+  ServeJob *next = NULL; /* taken while batching, not of the batch */
+  for (;;) {
+    ServeJob *first = next != NULL ? next : take (e, G_MAXUINT64);
+    next = NULL;
     if (first == &stop_job)
       break;
     g_autoptr (GPtrArray) batch = g_ptr_array_new ();
     g_ptr_array_add (batch, first);
-    ServeJob *after = NULL; /* an add that ends the batch */
     if (first->kind == SERVE_JOB_QUERY) {
       gint64 until = g_get_monotonic_time () + e->options.batch_wait_us;
       while (batch->len < e->options.batch_max) {
         gint64 left = until - g_get_monotonic_time ();
-        ServeJob *next = take (e, (guint64) MAX (left, 0));
-        if (next == NULL)
+        ServeJob *job = take (e, (guint64) MAX (left, 0));
+        if (job == NULL)
           break;
-        if (next == &stop_job) {
-          stopping = TRUE;
-          break;
-        }
-        if (next->kind != SERVE_JOB_QUERY) {
-          after = next;
+        if (job == &stop_job || job->kind != SERVE_JOB_QUERY) {
+          next = job;
           break;
         }
-        g_ptr_array_add (batch, next);
+        g_ptr_array_add (batch, job);
       }
     }
-    g_autoptr (GPtrArray) queries = g_ptr_array_new ();
+    g_autoptr (GPtrArray) live = g_ptr_array_new ();
     for (guint i = 0; i < batch->len; i++) {
       ServeJob *job = batch->pdata[i];
-      if (!expired (job))
-        g_ptr_array_add (queries, job);
+      if (expired (job))
+        hand_on (e, job, NULL, NULL, FALSE);
+      else
+        g_ptr_array_add (live, job);
     }
-    if (first->kind == SERVE_JOB_ADD) {
-      if (queries->len > 0)
-        run_add (e, first);
-    } else {
-      run_queries (e, queries);
-    }
-    if (after != NULL) {
-      if (!expired (after))
-        run_add (e, after);
-      g_ptr_array_add (batch, after);
-    }
-    for (guint i = 0; i < batch->len; i++)
-      finish (batch->pdata[i]);
+    embed_jobs (e, live);
   }
   /* Answer what is left, so that no client waits for a thread that is gone. */
   for (ServeJob *job; (job = g_async_queue_try_pop (e->queue)) != NULL;) {
     if (job == &stop_job)
       continue;
     answer (job, 503, error_json ("the server is stopping"));
+    hand_on (e, job, NULL, NULL, FALSE);
+  }
+  g_async_queue_push (e->searches, &stop_work);
+  return NULL;
+}
+
+/* The search thread: owns the index.  Searches each query while the
+ * encoder embeds the next batch, appends each added case, in the order the
+ * jobs came, so that a query sent after an add is answered with it. */
+static gpointer
+search_thread (gpointer data)
+{
+  ServeEngine *e = data;
+  for (Work *w; (w = g_async_queue_pop (e->searches)) != &stop_work;) {
+    ServeJob *job = w->job;
+    if (w->vector != NULL && job->kind == SERVE_JOB_QUERY)
+      search_and_answer (e, job, w->vector, w->modality, w->close);
+    /* The client was told it timed out: keep nothing it got no answer for. */
+    else if (w->vector != NULL && !g_atomic_int_get (&job->cancelled))
+      add_case (e, job, w->vector, w->modality);
     finish (job);
+    g_free (w->vector);
+    g_free (w->modality);
+    g_free (w);
   }
   return NULL;
 }
@@ -532,11 +565,13 @@ serve_engine_new (M3retRegistry *registry, const ServeEngineOptions *options, GE
   g_mutex_init (&e->cache_lock);
   e->cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_bytes_unref);
   e->queue = g_async_queue_new ();
+  e->searches = g_async_queue_new ();
   if (!load (e, registry, error)) {
     serve_engine_free (e);
     return NULL;
   }
-  e->thread = g_thread_new ("serve-engine", engine_thread, e);
+  e->searcher = g_thread_new ("serve-search", search_thread, e);
+  e->encoder = g_thread_new ("serve-encoder", encoder_thread, e);
   return e;
 }
 
@@ -545,11 +580,13 @@ serve_engine_free (ServeEngine *e)
 {
   if (e == NULL)
     return;
-  if (e->thread != NULL) {
+  if (e->encoder != NULL) {
     g_async_queue_push (e->queue, &stop_job);
-    g_thread_join (e->thread);
+    g_thread_join (e->encoder); /* it stops the search thread after its last job */
+    g_thread_join (e->searcher);
   }
   g_async_queue_unref (e->queue);
+  g_async_queue_unref (e->searches);
   m3ret_index_free (e->index);
   m3ret_embedder_free (e->embedder);
   m3ret_pipeline_free (e->pipeline);

@@ -1,12 +1,15 @@
 /* serve-engine.h — private to `m3ret serve`: the model and the index, loaded
- * once, and the one thread that runs the encoder and owns the index.
+ * once, and two threads: one runs the encoder, one owns the index.
  *
- * Requests become jobs.  The engine's thread takes a job from a bounded
+ * Requests become jobs.  The encoder's thread takes a job from a bounded
  * queue, waits up to a short time for more queries to arrive and embeds
- * them as one batch (dynamic batching), then searches each and answers it.
- * A job that adds a case embeds it, appends it to the index and writes the
- * index file again atomically.  Every answer is JSON text and an HTTP
- * status, handed back on the main context, where libsoup runs.
+ * them as one batch (dynamic batching), then hands each vector to the
+ * search thread, which searches and answers while the next batch is
+ * embedded.  A job that adds a case is embedded alone; the search thread
+ * appends it to the index and writes the index file again atomically.
+ * Jobs leave both threads in the order they came.  Every answer is JSON
+ * text and an HTTP status, handed back on the main context, where libsoup
+ * runs.
  */
 #ifndef M3RET_SERVE_ENGINE_H
 #define M3RET_SERVE_ENGINE_H
