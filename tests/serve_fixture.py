@@ -78,12 +78,14 @@ class Server:
                  token=None, scheme='http'):
         self.log = tempfile.NamedTemporaryFile(prefix='m3ret-serve-', suffix='.log',
                                                delete=False)
-        cmd = [M3RET, 'serve', pipeline or archive.pipeline, '--checkpoint', 'random',
+        # M3RET_SERVE_PREFIX: a command to run the server under (valgrind, say)
+        prefix = os.environ.get('M3RET_SERVE_PREFIX', '').split()
+        cmd = [*prefix, M3RET, 'serve', pipeline or archive.pipeline, '--checkpoint', 'random',
                '--index', index or archive.index, '--listen', listen, *args]
         self.token = token
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log)
         self.url = None
-        deadline = time.time() + 30
+        deadline = time.time() + (300 if prefix else 30)
         line = b''
         while time.time() < deadline:
             ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)

@@ -107,6 +107,25 @@ got_chunk (SoupServerMessage *msg, GBytes *chunk, ServeRequest *req)
                                 "close");
 }
 
+/* libsoup before 3.4 keeps the reference g_socket_accept() gave it, so that
+ * every connection's GSocket outlives it (fixed upstream by "soup-listener:
+ * Plug a leak", in 3.4.0).  The connection holds its own reference by its
+ * first request: drop the stray one then, once per socket. */
+static void
+release_accepted_ref (GSocket *socket)
+{
+  static GQuark released;
+  if (socket == NULL || soup_get_major_version () > 3 ||
+      (soup_get_major_version () == 3 && soup_get_minor_version () >= 4))
+    return;
+  if (released == 0)
+    released = g_quark_from_static_string ("m3ret-serve-accept-ref-released");
+  if (g_object_get_qdata (G_OBJECT (socket), released) != NULL)
+    return;
+  g_object_set_qdata (G_OBJECT (socket), released, GINT_TO_POINTER (1));
+  g_object_unref (socket);
+}
+
 static void
 request_started (SoupServer *soup, SoupServerMessage *msg, ServeServer *s)
 {
@@ -125,6 +144,7 @@ request_started (SoupServer *soup, SoupServerMessage *msg, ServeServer *s)
   GSocket *socket = soup_server_message_get_socket (msg);
   if (socket != NULL)
     g_socket_set_timeout (socket, s->options.idle_timeout_s);
+  release_accepted_ref (socket);
 }
 
 /* Constant time: how long the comparison takes says nothing of the token. */
@@ -347,12 +367,14 @@ serve_server_new (ServeEngine *engine, const ServeHttpOptions *options, GError *
     serve_server_free (s);
     return NULL;
   }
-  GSList *uris = soup_server_get_uris (s->soup);
-  for (GSList *u = uris; u; u = u->next) {
-    g_autofree gchar *text = g_uri_to_string (u->data);
-    printf ("m3ret serve: listening on %s\n", text);
-  }
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  /* The URL from our own socket (libsoup 3.2's soup_server_get_uris() leaks
+   * the address it caches). */
+  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (socket, NULL);
+  guint port = bound ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)) : 0;
+  g_autofree gchar *host = g_inet_address_to_string (inet);
+  gboolean v6 = g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6;
+  printf ("m3ret serve: listening on %s://%s%s%s:%u/\n", options->tls_cert ? "https" : "http",
+          v6 ? "[" : "", host, v6 ? "]" : "", port);
   fflush (stdout);
   return s;
 }
