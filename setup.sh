@@ -26,7 +26,8 @@ packages="build-essential autoconf automake libtool pkg-config
   valgrind clang libclang-rt-14-dev
   python3-numpy libopenmpi-dev openmpi-bin
   mricron-data python3-nibabel
-  libgdcm-dev libgdcm-tools python3-pydicom"
+  libgdcm-dev libgdcm-tools python3-pydicom
+  libsoup-3.0-dev glib-networking chromium chromium-driver python3-selenium"
 
 missing=""
 for p in $packages; do

@@ -231,7 +231,7 @@ START_TEST (test_links_resolve)
   static const gchar *const docs[] = {
     "README.md", "docs/PIPELINE.md", "docs/METRICS.md", "docs/GRID.md", "docs/PLATFORM-NOTES.md",
     "docs/PERFORMANCE.md", "modalities/README.md", "backends/README.md", "objectives/README.md",
-    "retrievers/README.md", "tests/README.md", NULL
+    "retrievers/README.md", "tests/README.md", "docs/SERVE.md", NULL
   };
   g_autoptr (GString) broken = g_string_new (NULL);
   for (const gchar *const *d = docs; *d; d++) {

@@ -99,5 +99,6 @@ gint cmd_inspect (gint argc, gchar **argv);
 gint cmd_index (gint argc, gchar **argv);
 gint cmd_synth (gint argc, gchar **argv);
 gint cmd_manifest (gint argc, gchar **argv);
+gint cmd_serve (gint argc, gchar **argv);
 
 #endif

@@ -24,6 +24,7 @@ static const Command commands[] = {
   { "query", "PIPELINE.ini --checkpoint CKPT --index INDEX [-k K] [--montage OUT.png] FILE...", cmd_query },
   { "eval", "PIPELINE.ini --checkpoint CKPT|random --query Q.csv --database D.csv [-k 1,5,10]", cmd_eval },
   { "manifest", "DIR --out M.csv [--labels folder|dicom:ATTRIBUTE] [--split query=F --seed S]", cmd_manifest },
+  { "serve", "PIPELINE.ini --checkpoint CKPT --index INDEX [--listen ADDR:PORT]  web page and JSON API", cmd_serve },
 };
 
 static void

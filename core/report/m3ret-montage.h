@@ -25,6 +25,13 @@ gboolean m3ret_montage_write (const gchar *path, const M3retModalities *set, gui
                               guint depth, guint image_depth, const M3retMontageCell *cells,
                               guint n_rows, guint n_cols, GError **error);
 
+/* Returns: (transfer full) a PNG of @path's thumbnail as the montage draws
+ * it (the same view, middle frame or slice, contrast stretch), scaled to
+ * @side × @side; NULL with @error when the file cannot be read as @modality. */
+GBytes *m3ret_montage_thumbnail_png (const M3retModalities *set, guint size, guint depth,
+                                     guint image_depth, const gchar *modality, const gchar *path,
+                                     guint side, GError **error);
+
 G_END_DECLS
 
 #endif /* M3RET_MONTAGE_H */

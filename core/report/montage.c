@@ -46,6 +46,35 @@ thumbnail (const M3retSample *s)
   return img;
 }
 
+/* Reads @path through @set as the montage does: its evaluation view on a
+ * @size grid.  NULL with @error when it cannot be read. */
+static M3retSample *
+read_view (const M3retModalities *set, guint size, guint depth, guint image_depth,
+           const gchar *modality, const gchar *path, GError **error)
+{
+  M3retView view;
+  m3ret_view_init_eval (&view, size, depth, image_depth);
+  M3retSample *sample = NULL;
+  if (!m3ret_modalities_read (set, modality, path, &view, 1, &sample, error))
+    return NULL;
+  return sample;
+}
+
+/* Paints @sample's thumbnail scaled into the @side × @side square at (x, y). */
+static void
+paint_thumbnail (cairo_t *cr, const M3retSample *sample, gdouble x, gdouble y, gdouble side)
+{
+  cairo_surface_t *img = thumbnail (sample);
+  cairo_save (cr);
+  cairo_translate (cr, x, y);
+  cairo_scale (cr, side / sample->width, side / sample->height);
+  cairo_set_source_surface (cr, img, 0, 0);
+  cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_BILINEAR);
+  cairo_paint (cr);
+  cairo_restore (cr);
+  cairo_surface_destroy (img);
+}
+
 static void
 draw_cell (cairo_t *cr, const M3retModalities *set, guint size, guint depth, guint image_depth,
            const M3retMontageCell *cell, guint rank, gdouble x, gdouble y)
@@ -53,20 +82,10 @@ draw_cell (cairo_t *cr, const M3retModalities *set, guint size, guint depth, gui
   cairo_set_source_rgb (cr, 0.15, 0.15, 0.15);
   cairo_rectangle (cr, x, y, THUMB, THUMB);
   cairo_fill (cr);
-  M3retView view;
-  m3ret_view_init_eval (&view, size, depth, image_depth);
   M3retSample *sample = NULL;
   if (cell->modality != NULL && *cell->modality &&
-      m3ret_modalities_read (set, cell->modality, cell->path, &view, 1, &sample, NULL)) {
-    cairo_surface_t *img = thumbnail (sample);
-    cairo_save (cr);
-    cairo_translate (cr, x, y);
-    cairo_scale (cr, (gdouble) THUMB / sample->width, (gdouble) THUMB / sample->height);
-    cairo_set_source_surface (cr, img, 0, 0);
-    cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_BILINEAR);
-    cairo_paint (cr);
-    cairo_restore (cr);
-    cairo_surface_destroy (img);
+      (sample = read_view (set, size, depth, image_depth, cell->modality, cell->path, NULL))) {
+    paint_thumbnail (cr, sample, x, y, THUMB);
     m3ret_sample_free (sample);
   } else {
     cairo_set_source_rgb (cr, 0.8, 0.3, 0.3);
@@ -113,4 +132,37 @@ m3ret_montage_write (const gchar *path, const M3retModalities *set, guint size, 
   gboolean ok = m3ret_surface_write_png (surface, path, error);
   cairo_surface_destroy (surface);
   return ok;
+}
+
+static cairo_status_t
+append_chunk (void *closure, const unsigned char *data, unsigned int length)
+{
+  g_byte_array_append (closure, data, length);
+  return CAIRO_STATUS_SUCCESS;
+}
+
+GBytes *
+m3ret_montage_thumbnail_png (const M3retModalities *set, guint size, guint depth,
+                             guint image_depth, const gchar *modality, const gchar *path,
+                             guint side, GError **error)
+{
+  g_return_val_if_fail (set != NULL && modality != NULL && path != NULL && side > 0, NULL);
+  M3retSample *sample = read_view (set, size, depth, image_depth, modality, path, error);
+  if (sample == NULL)
+    return NULL;
+  cairo_surface_t *surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24, (gint) side, (gint) side);
+  cairo_t *cr = cairo_create (surface);
+  paint_thumbnail (cr, sample, 0, 0, side);
+  cairo_destroy (cr);
+  m3ret_sample_free (sample);
+  GByteArray *png = g_byte_array_new ();
+  cairo_status_t status = cairo_surface_write_to_png_stream (surface, append_chunk, png);
+  cairo_surface_destroy (surface);
+  if (status != CAIRO_STATUS_SUCCESS) {
+    g_byte_array_unref (png);
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_IO, "%s: cannot draw the thumbnail: %s", path,
+                 cairo_status_to_string (status));
+    return NULL;
+  }
+  return g_byte_array_free_to_bytes (png);
 }
