@@ -277,13 +277,3 @@ readers_dicom_gdcm_keyword_known (const gchar *keyword)
   decoder_put (d);
   return known == 1;
 }
-
-void
-readers_dicom_header_clear (ReadersDicomHeader *h)
-{
-  if (h == NULL)
-    return;
-  g_free (h->frame_positions);
-  g_free (h->label);
-  memset (h, 0, sizeof *h);
-}

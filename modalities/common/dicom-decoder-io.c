@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "dicom-decoder.h"
@@ -52,4 +53,15 @@ dicom_decoder_recv (gint fd, void *data, gsize len, gint timeout_ms)
     len -= (gsize) n;
   }
   return TRUE;
+}
+
+/* Both ends clear headers: one definition for the library and the decoder. */
+void
+readers_dicom_header_clear (ReadersDicomHeader *h)
+{
+  if (h == NULL)
+    return;
+  g_free (h->frame_positions);
+  g_free (h->label);
+  memset (h, 0, sizeof *h);
 }

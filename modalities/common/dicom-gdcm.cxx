@@ -523,16 +523,6 @@ readers_dicom_gdcm_header (const gchar *path, const gchar *label_keyword, Reader
   }
 }
 
-void
-readers_dicom_header_clear (ReadersDicomHeader *h)
-{
-  if (h == NULL)
-    return;
-  g_free (h->frame_positions);
-  g_free (h->label);
-  memset (h, 0, sizeof *h);
-}
-
 gboolean
 readers_dicom_gdcm_keyword_known (const gchar *keyword)
 {
