@@ -176,6 +176,12 @@ class Server:
                     return int(line.split()[1])
         return 0
 
+    def under_asan(self):
+        """Whether the server runs with AddressSanitizer, whose quarantine
+        keeps freed memory resident (its LeakSanitizer checks at exit)."""
+        with open('/proc/%d/maps' % self.proc.pid) as f:
+            return 'libasan' in f.read()
+
     def stop(self, sig=signal.SIGTERM, timeout=30):
         """Sends SIG; returns the exit status."""
         if self.proc.poll() is None:

@@ -31,7 +31,8 @@ fixture (const gchar *name)
 static gboolean
 make_fixtures (void)
 {
-  if (!g_file_test (PYTHON, G_FILE_TEST_IS_EXECUTABLE) || g_find_program_in_path ("gdcmconv") == NULL) {
+  g_autofree gchar *gdcmconv = g_find_program_in_path ("gdcmconv");
+  if (!g_file_test (PYTHON, G_FILE_TEST_IS_EXECUTABLE) || gdcmconv == NULL) {
     g_print ("test-dicom: SKIP: needs " PYTHON " with pydicom and GDCM's gdcmconv (setup.sh "
              "installs python3-pydicom and libgdcm-tools)\n");
     exit (77);
