@@ -200,6 +200,13 @@ START_TEST (test_bad_values)
                 "window", "[-4000, 4000]", NULL);
   expect_error (HEAD "[data]\nweights=tct:-1\n", M3RET_CONFIG_ERROR_OUT_OF_RANGE, "weights", NULL);
   expect_error (HEAD "[data]\nweights=tct\n", M3RET_CONFIG_ERROR_BAD_VALUE, "NAME:WEIGHT", NULL);
+  /* the read-out's blocks and cells */
+  expect_error (HEAD "[encoder]\npreset=micro\nreadout_block=3\n", M3RET_CONFIG_ERROR_OUT_OF_RANGE,
+                "readout_block", "past the last block of preset=micro (2 blocks)", NULL);
+  expect_error (HEAD "[encoder]\npreset=micro\nreadout_block=1\nreadout_mean=2\n",
+                M3RET_CONFIG_ERROR_OUT_OF_RANGE, "readout_mean", "cannot end at block 1", NULL);
+  expect_error (HEAD "[encoder]\npool=grid\npool_cells=3\n", M3RET_CONFIG_ERROR_OUT_OF_RANGE,
+                "pool_cells", "does not divide the 8×8 token grid", NULL);
 }
 END_TEST
 

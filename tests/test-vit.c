@@ -9,6 +9,7 @@
 #include "finite-diff.h"
 #include "graph-private.h"
 #include "m3ret-check.h"
+#include "m3ret-readout.h"
 
 static M3retRegistry *registry;
 
@@ -317,6 +318,77 @@ START_TEST (test_embedding_normalised)
 }
 END_TEST
 
+/* The mean over blocks: blocks 1..2 of a stack averaged equals the mean of
+ * what running 1 and 2 blocks gives, with and without a tape. */
+START_TEST (test_blocks_forward_mean)
+{
+  M3retDevice *device = new_device (1);
+  M3retParams *params = m3ret_params_new (device);
+  M3retRng rng;
+  m3ret_rng_init (&rng, 7, M3RET_RNG_STREAM_INIT);
+  M3retBlocks *blocks = m3ret_blocks_new (params, "b", 16, 3, 2, 64, 1e-6f, &rng, NULL);
+  ck_assert_ptr_nonnull (blocks);
+  M3retGraph *g = m3ret_graph_new (device);
+  gint64 shape[3] = { 2, 5, 16 };
+  float x[160];
+  for (gint i = 0; i < 160; i++)
+    x[i] = (gfloat) sin (0.37 * i);
+  for (gint taped = 0; taped < 2; taped++) {
+    m3ret_graph_set_grad_enabled (g, taped);
+    float *out[3];
+    const gint runs[3][2] = { { 2, 1 }, { 3, 1 }, { 3, 2 } };
+    for (gint r = 0; r < 3; r++) {
+      M3retTensor *in = m3ret_graph_from_host (g, 3, shape, x, FALSE);
+      M3retTensor *y = m3ret_blocks_forward_mean (g, blocks, in, runs[r][0], runs[r][1]);
+      ck_assert_ptr_nonnull (y);
+      out[r] = m3ret_tensor_to_host (y);
+      m3ret_graph_reset (g);
+    }
+    for (gint i = 0; i < 160; i++)
+      ck_assert_double_eq_tol (out[2][i], 0.5 * (out[0][i] + out[1][i]), 1e-5);
+    /* the whole stack is m3ret_blocks_forward() */
+    M3retTensor *in = m3ret_graph_from_host (g, 3, shape, x, FALSE);
+    g_autofree float *all = m3ret_tensor_to_host (m3ret_blocks_forward (g, blocks, in));
+    ck_assert_mem_eq (all, out[1], sizeof (float) * 160);
+    m3ret_graph_reset (g);
+    for (gint r = 0; r < 3; r++)
+      g_free (out[r]);
+  }
+  m3ret_graph_free (g);
+  m3ret_blocks_free (blocks);
+  m3ret_params_free (params);
+  m3ret_device_free (device);
+}
+END_TEST
+
+/* The host read-out of cls, mean and cls+mean is the graph's pooling. */
+START_TEST (test_readout_matches_graph_pool)
+{
+  Model m;
+  model_init (&m, 1, 5, 16, 2);
+  gint b = 3;
+  float *x = random_images (4, b, 2, 16);
+  const M3retPool pools[3] = { M3RET_POOL_CLS, M3RET_POOL_MEAN, M3RET_POOL_CLS_MEAN };
+  for (gint p = 0; p < 3; p++) {
+    m3ret_vit_set_pool (m.vit, pools[p]);
+    M3retTensor *patches = m3ret_vit_patchify (m.graph, m.vit, x, b, 2);
+    g_autofree float *want = m3ret_tensor_to_host (m3ret_vit_embed (m.graph, m.vit, patches));
+    g_autofree float *tokens = m3ret_tensor_to_host (m3ret_vit_forward (m.graph, m.vit, patches,
+                                                                        NULL, 0));
+    M3retReadout r = { .pool = pools[p], .cells = 1, .last = 2, .count = 1 };
+    guint width = m3ret_readout_dim (&r, 64);
+    ck_assert_int_eq (width, m3ret_vit_pool_dim (pools[p], 64));
+    g_autofree float *got = g_new (float, (gsize) b * width);
+    m3ret_readout_rows (&r, tokens, b, (const gint[]) { 1, 2, 2 }, 64, got);
+    for (guint i = 0; i < b * width; i++)
+      ck_assert_double_eq_tol (got[i], want[i], 1e-5);
+    m3ret_graph_reset (m.graph);
+  }
+  g_free (x);
+  model_clear (&m);
+}
+END_TEST
+
 /* One training step of the regression: pooled features → target. */
 static gfloat
 train_step (Model *m, M3retAdamW *opt, const float *x, gint b, const float *target, gdouble lr)
@@ -577,6 +649,8 @@ vit_suite (void)
   tcase_add_test (tc, test_pos_embed);
   tcase_add_test (tc, test_token_subset);
   tcase_add_test (tc, test_embedding_normalised);
+  tcase_add_test (tc, test_blocks_forward_mean);
+  tcase_add_test (tc, test_readout_matches_graph_pool);
   tcase_add_test (tc, test_overfit_flat_memory);
   tcase_add_test (tc, test_seeded);
   tcase_add_test (tc, test_encoder_gradient);

@@ -44,7 +44,10 @@ typedef enum {
 typedef enum {
   M3RET_POOL_CLS,      /* the final CLS token */
   M3RET_POOL_MEAN,     /* the mean of the final patch tokens */
-  M3RET_POOL_CLS_MEAN  /* both, each L2-normalised, concatenated (2·D wide) */
+  M3RET_POOL_CLS_MEAN, /* both, each L2-normalised, concatenated (2·D wide) */
+  /* computed on the host by m3ret_readout_rows() (m3ret-readout.h) only: */
+  M3RET_POOL_GEM,      /* generalised mean (p = 3) of the patch tokens clamped at 0 */
+  M3RET_POOL_GRID      /* in-plane cells × cells means, each L2-normalised, concatenated */
 } M3retPool;
 
 /* The name of @preset as [encoder] preset= writes it. */
@@ -55,7 +58,8 @@ void m3ret_vit_preset_shape (M3retPreset preset, gint *dim, gint *depth, gint *h
 gboolean m3ret_vit_preset_from_name (const gchar *name, M3retPreset *preset, GError **error);
 /* The name of @pool as [encoder] pool= writes it. */
 const gchar *m3ret_vit_pool_name (M3retPool pool);
-/* Width of the embedding of @pool from a D-wide encoder. */
+/* Width of the embedding of @pool from a D-wide encoder (0 for grid,
+ * whose width m3ret_readout_dim() gives). */
 gint m3ret_vit_pool_dim (M3retPool pool, gint dim);
 
 typedef struct _M3retVitConfig {
@@ -106,6 +110,10 @@ M3retBlocks *m3ret_blocks_new (M3retParams *params, const gchar *prefix, gint di
 void m3ret_blocks_free (M3retBlocks *blocks);
 /* x (B×N×D) through every block.  (transfer none) step tensor */
 M3retTensor *m3ret_blocks_forward (M3retGraph *g, const M3retBlocks *blocks, M3retTensor *x);
+/* x through blocks 1..@last; the mean of the outputs of the @count
+ * blocks ending at @last (1 ≤ @count ≤ @last ≤ depth).  (transfer none) */
+M3retTensor *m3ret_blocks_forward_mean (M3retGraph *g, const M3retBlocks *blocks, M3retTensor *x,
+                                        gint last, gint count);
 /* Floating-point operations of one forward over @rows = B·N rows of @n
  * tokens (multiply-add = 2). */
 gdouble m3ret_blocks_flops (const M3retBlocks *blocks, gdouble rows, gdouble n);
@@ -136,8 +144,14 @@ M3retTensor *m3ret_vit_embed_patches (M3retGraph *g, const M3retVit *vit, M3retT
  * Returns: (transfer none) B×(1+K)×D after the final norm, CLS first. */
 M3retTensor *m3ret_vit_forward (M3retGraph *g, const M3retVit *vit, M3retTensor *patches,
                                 const gint32 *keep, gint n_keep);
+/* m3ret_vit_forward() read out earlier: the final norm applied to the
+ * mean of the outputs of blocks @last − @count + 1 … @last (1-based),
+ * the blocks after @last not run. */
+M3retTensor *m3ret_vit_forward_blocks (M3retGraph *g, const M3retVit *vit, M3retTensor *patches,
+                                       const gint32 *keep, gint n_keep, gint last, gint count);
 /* Pooled per config, not normalised: B×D (cls, mean), or B×2D for
- * cls+mean (each half L2-normalised). */
+ * cls+mean (each half L2-normalised); gem and grid are host read-outs
+ * (m3ret-readout.h), refused here. */
 M3retTensor *m3ret_vit_pool (M3retGraph *g, const M3retVit *vit, M3retTensor *tokens);
 /* The retrieval embedding of patch rows: pooled and L2-normalised,
  * B×m3ret_vit_pool_dim(). */

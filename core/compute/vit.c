@@ -81,6 +81,8 @@ m3ret_vit_pool_name (M3retPool pool)
   switch (pool) {
   case M3RET_POOL_MEAN: return "mean";
   case M3RET_POOL_CLS_MEAN: return "cls+mean";
+  case M3RET_POOL_GEM: return "gem";
+  case M3RET_POOL_GRID: return "grid";
   case M3RET_POOL_CLS: break;
   }
   return "cls";
@@ -89,7 +91,8 @@ m3ret_vit_pool_name (M3retPool pool)
 gint
 m3ret_vit_pool_dim (M3retPool pool, gint dim)
 {
-  return pool == M3RET_POOL_CLS_MEAN ? 2 * dim : dim;
+  /* a grid's width depends on its cells: m3ret_readout_dim() */
+  return pool == M3RET_POOL_CLS_MEAN ? 2 * dim : pool == M3RET_POOL_GRID ? 0 : dim;
 }
 
 gboolean
@@ -299,6 +302,14 @@ block_forward (M3retGraph *g, const M3retBlocks *s, const Block *b, M3retTensor 
 M3retTensor *
 m3ret_blocks_forward (M3retGraph *g, const M3retBlocks *s, M3retTensor *x)
 {
+  return m3ret_blocks_forward_mean (g, s, x, s->depth, 1);
+}
+
+M3retTensor *
+m3ret_blocks_forward_mean (M3retGraph *g, const M3retBlocks *s, M3retTensor *x, gint last,
+                           gint count)
+{
+  g_return_val_if_fail (last >= 1 && last <= s->depth && count >= 1 && count <= last, NULL);
   /* Without a tape (embedding, a frozen teacher) nothing a block computes
    * outlives it but its output: that is copied into one of two carry
    * buffers and the block's memory goes back to the arena, so the step
@@ -308,27 +319,38 @@ m3ret_blocks_forward (M3retGraph *g, const M3retBlocks *s, M3retTensor *x)
   gboolean untaped = x != NULL && s->depth > 1
                      && (!m3ret_graph_get_grad_enabled (g)
                          || (!x->requires_grad && !s->blocks[0].qkv_w->requires_grad));
-  M3retTensor *carry[2] = { NULL, NULL };
+  M3retTensor *carry[2] = { NULL, NULL }, *sum = NULL;
   GraphMark mark;
   if (untaped) {
     carry[0] = m3ret_graph_new_tensor (g, x->ndim, x->shape);
     carry[1] = m3ret_graph_new_tensor (g, x->ndim, x->shape);
+    if (count > 1)
+      sum = m3ret_graph_new_tensor (g, x->ndim, x->shape);
     mark = graph_mark (g);
   }
   M3retTensor *h1 = NULL;
-  for (gint i = 0; i < s->depth; i++) {
-    const Block *next = !untaped && i + 1 < s->depth ? &s->blocks[i + 1] : NULL;
+  for (gint i = 0; i < last; i++) {
+    const Block *next = !untaped && i + 1 < last ? &s->blocks[i + 1] : NULL;
     x = block_forward (g, s, &s->blocks[i], x, h1, next, &h1);
-    if (x == NULL || carry[1] == NULL || x->requires_grad)
+    gboolean summed = count > 1 && i >= last - count;
+    if (x == NULL || carry[1] == NULL || x->requires_grad) {
+      /* with a tape: the sum of the read blocks' outputs as ops */
+      if (x != NULL && summed)
+        sum = i == last - count ? x : m3ret_op_add (g, sum, x);
       continue;
+    }
+    gint cols = (gint) x->shape[x->ndim - 1], rows = (gint) (x->numel / cols);
+    if (summed && sum != NULL)
+      graph_vt (g)->copy2d (graph_ctx (g), rows, cols, x->data, cols,
+                            i == last - count ? 0.0f : 1.0f, sum->data, cols);
     M3retTensor *keep = carry[i % 2];
-    gint cols = (gint) x->shape[x->ndim - 1];
-    graph_vt (g)->copy2d (graph_ctx (g), (gint) (x->numel / cols), cols, x->data, cols, 0.0f,
-                          keep->data, cols);
+    graph_vt (g)->copy2d (graph_ctx (g), rows, cols, x->data, cols, 0.0f, keep->data, cols);
     if (graph_rewind (g, &mark))
       x = keep;
   }
-  return x;
+  if (x == NULL || count == 1)
+    return x;
+  return m3ret_op_scale (g, sum, 1.0f / (gfloat) count);
 }
 
 gdouble
@@ -475,6 +497,13 @@ M3retTensor *
 m3ret_vit_forward (M3retGraph *g, const M3retVit *vit, M3retTensor *patches, const gint32 *keep,
                    gint n_keep)
 {
+  return m3ret_vit_forward_blocks (g, vit, patches, keep, n_keep, vit->config.depth, 1);
+}
+
+M3retTensor *
+m3ret_vit_forward_blocks (M3retGraph *g, const M3retVit *vit, M3retTensor *patches,
+                          const gint32 *keep, gint n_keep, gint last, gint count)
+{
   const M3retVitConfig *c = &vit->config;
   M3retTensor *x = m3ret_vit_embed_patches (g, vit, patches);
   if (x == NULL)
@@ -487,7 +516,7 @@ m3ret_vit_forward (M3retGraph *g, const M3retVit *vit, M3retTensor *patches, con
   M3retTensor *cls = m3ret_op_add (g, vit->cls_token, pos0);
   cls = m3ret_op_expand_tokens (g, cls, (gint) patches->shape[0], 1);
   x = m3ret_op_concat_tokens (g, cls, x);
-  x = m3ret_blocks_forward (g, vit->blocks, x);
+  x = m3ret_blocks_forward_mean (g, vit->blocks, x, last, count);
   return m3ret_op_layernorm (g, x, vit->norm_w, vit->norm_b, c->eps);
 }
 
@@ -501,6 +530,11 @@ m3ret_vit_pool (M3retGraph *g, const M3retVit *vit, M3retTensor *tokens)
   M3retTensor *cls = m3ret_op_reshape (g, m3ret_op_slice_tokens (g, tokens, 0, 1), 2, shape);
   if (vit->config.pool == M3RET_POOL_CLS)
     return cls;
+  if (vit->config.pool == M3RET_POOL_GEM || vit->config.pool == M3RET_POOL_GRID) {
+    g_critical ("vit: pool=%s is read out on the host (m3ret_readout_rows)",
+                m3ret_vit_pool_name (vit->config.pool));
+    return NULL;
+  }
   /* no patch token (cannot happen for a grid): their mean is the CLS */
   M3retTensor *mean = n > 1 ? m3ret_op_mean_tokens (g, m3ret_op_slice_tokens (g, tokens, 1,
                                                                               (gint) (n - 1)))

@@ -35,9 +35,19 @@ typedef struct {
   gint64 tubelet[3];      /* pt, ph, pw */
 } M3retInputSettings;
 
+/* [encoder] tta: test-time averaging of the embedding over views. */
+typedef enum {
+  M3RET_TTA_NONE, /* the view as loaded */
+  M3RET_TTA_FLIP  /* the mean of the view's row and its left-right mirror's */
+} M3retTta;
+
 typedef struct {
   M3retPreset preset;
   M3retPool pool;
+  gint64 pool_cells;      /* pool=grid: cells per side */
+  gint64 readout_block;   /* the last block read, 1-based; 0 = the last of the preset */
+  gint64 readout_mean;    /* blocks averaged, ending at readout_block */
+  M3retTta tta;
   const gchar *init;      /* as written, "" for none; resolve against the pipeline */
 } M3retEncoderSettings;
 

@@ -31,7 +31,11 @@ static const M3retKeySpec input_keys[] = {
 static const M3retKeySpec encoder_keys[] = {
   M3RET_KEY_ENUM_FIELD (M3retEncoderSettings, preset, "preset", "tiny", "micro|tiny|small|base",
                        "ViT size; the width, blocks and heads of each are in docs/PIPELINE.md"),
-  M3RET_KEY_ENUM_FIELD (M3retEncoderSettings, pool, "pool", "cls", "cls|mean|cls+mean", "retrieval embedding: final CLS, mean of patch tokens, or both concatenated"),
+  M3RET_KEY_ENUM_FIELD (M3retEncoderSettings, pool, "pool", "cls", "cls|mean|cls+mean|gem|grid", "retrieval embedding: the CLS token, the mean of the patch tokens, both concatenated, their generalised mean (p = 3), or pool_cells × pool_cells in-plane cell means concatenated"),
+  M3RET_KEY_INT_FIELD (M3retEncoderSettings, pool_cells, "pool_cells", "2", 1, 16, "pool=grid: cells per side of the token grid; must divide size / tubelet"),
+  M3RET_KEY_INT_FIELD (M3retEncoderSettings, readout_block, "readout_block", "0", 0, 64, "embed from the output of this block (1 = the first; 0 = the last); the final norm applies"),
+  M3RET_KEY_INT_FIELD (M3retEncoderSettings, readout_mean, "readout_mean", "1", 1, 64, "embed from the mean of this many blocks' outputs, ending at readout_block"),
+  M3RET_KEY_ENUM_FIELD (M3retEncoderSettings, tta, "tta", "none", "none|flip", "test-time averaging: none, or the mean of the embeddings of the view and of its left-right mirror"),
   M3RET_KEY_STRING_FIELD (M3retEncoderSettings, init, "init", "", "start from released ViT weights (.safetensors, timm/MAE/DINO layout); relative to this file"),
   M3RET_KEY_END
 };

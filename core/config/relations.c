@@ -27,6 +27,40 @@ check_tubelet (const M3retPipeline *p, const M3retInputSettings *input, GError *
   return FALSE;
 }
 
+/* The read-out's blocks exist in the preset, and grid cells tile the
+ * token grid in-plane. */
+static gboolean
+check_readout (const M3retPipeline *p, const M3retSettings *s, GError **error)
+{
+  const M3retEncoderSettings *e = &s->encoder;
+  gint dim, depth, heads;
+  m3ret_vit_preset_shape (e->preset, &dim, &depth, &heads);
+  M3retConfig *config = m3ret_pipeline_get_config (p, "encoder");
+  gint64 last = e->readout_block == 0 ? depth : e->readout_block;
+  if (e->readout_block > depth) {
+    m3ret_config_key_error (config, error, M3RET_CONFIG_ERROR_OUT_OF_RANGE, "readout_block",
+                            "%" G_GINT64_FORMAT " is past the last block of preset=%s (%d blocks)",
+                            e->readout_block, m3ret_vit_preset_name (e->preset), depth);
+    return FALSE;
+  }
+  if (e->readout_mean > last) {
+    m3ret_config_key_error (config, error, M3RET_CONFIG_ERROR_OUT_OF_RANGE, "readout_mean",
+                            "%" G_GINT64_FORMAT " blocks cannot end at block %" G_GINT64_FORMAT
+                            " (preset=%s)", e->readout_mean, last,
+                            m3ret_vit_preset_name (e->preset));
+    return FALSE;
+  }
+  gint64 gh = s->input.size / s->input.tubelet[1], gw = s->input.size / s->input.tubelet[2];
+  if (e->pool == M3RET_POOL_GRID && (gh % e->pool_cells != 0 || gw % e->pool_cells != 0)) {
+    m3ret_config_key_error (config, error, M3RET_CONFIG_ERROR_OUT_OF_RANGE, "pool_cells",
+                            "%" G_GINT64_FORMAT " does not divide the %" G_GINT64_FORMAT "×%"
+                            G_GINT64_FORMAT " token grid in-plane (size / tubelet)",
+                            e->pool_cells, gh, gw);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 gboolean
 m3ret_pipeline_check_run_length (const M3retPipeline *p, gint64 steps, const gchar *given_by,
                                  GError **error)
@@ -62,5 +96,6 @@ gboolean
 m3ret_pipeline_check_relations (const M3retPipeline *p, GError **error)
 {
   const M3retSettings *s = m3ret_pipeline_get_settings (p);
-  return check_tubelet (p, &s->input, error) && m3ret_pipeline_check_run_length (p, 0, NULL, error);
+  return check_tubelet (p, &s->input, error) && check_readout (p, s, error)
+         && m3ret_pipeline_check_run_length (p, 0, NULL, error);
 }

@@ -1,6 +1,7 @@
 /* embedder.c — manifests to embeddings with the frozen encoder. */
 #include "config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include "m3ret-loader.h"
 #include "m3ret-ops.h"
 #include "m3ret-raw-features.h"
+#include "m3ret-readout.h"
 
 struct _M3retEmbedder {
   const M3retPipeline *pipeline;
@@ -22,6 +24,7 @@ struct _M3retEmbedder {
   /* the raw-pixel baseline: features from the views, no encoder */
   gboolean raw;
   gchar *raw_provenance;
+  M3retReadout readout; /* how the encoder's tokens become rows */
   const M3retDist *dist; /* NULL: one process */
 };
 
@@ -60,6 +63,7 @@ m3ret_embedder_new (M3retRegistry *registry, const M3retPipeline *pipeline,
   m3ret_graph_set_grad_enabled (e->graph, FALSE);
   const M3retSettings *settings = m3ret_pipeline_get_settings (pipeline);
   e->loader_threads = (guint) settings->data.loader_threads;
+  m3ret_readout_from_settings (&e->readout, &settings->encoder, m3ret_vit_get_config (e->vit)->depth);
   if (raw) {
     gint tubelet[3] = { (gint) settings->input.tubelet[0], (gint) settings->input.tubelet[1],
                         (gint) settings->input.tubelet[2] };
@@ -88,8 +92,41 @@ m3ret_embedder_get_dim (const M3retEmbedder *e)
 {
   if (e->raw)
     return m3ret_raw_feature_dim ((guint) m3ret_vit_get_config (e->vit)->in_chans);
+  return m3ret_readout_dim (&e->readout, m3ret_vit_get_config (e->vit)->dim);
+}
+
+/* (transfer full) the read-out rows of @n samples @data laid out as @v's
+ * (B×C×T×H×W), on the host */
+static gfloat *
+encoder_rows (M3retEmbedder *e, const M3retBatchView *v, guint n, const gfloat *data,
+              GError **error)
+{
   const M3retVitConfig *c = m3ret_vit_get_config (e->vit);
-  return (guint) m3ret_vit_pool_dim (c->pool, c->dim);
+  m3ret_graph_reset (e->graph);
+  M3retTensor *patches = m3ret_vit_patchify (e->graph, e->vit, data, (gint) n, (gint) v->frames);
+  M3retTensor *tokens = m3ret_vit_forward_blocks (e->graph, e->vit, patches, NULL, 0,
+                                                  e->readout.last, e->readout.count);
+  if (tokens == NULL) {
+    m3ret_graph_check (e->graph, error);
+    return NULL;
+  }
+  g_autofree gfloat *host = m3ret_tensor_to_host (tokens);
+  const gint grid[3] = { (gint) v->frames / c->tubelet[0], c->grid[1], c->grid[2] };
+  gfloat *rows = g_new (gfloat, (gsize) n * m3ret_embedder_get_dim (e));
+  m3ret_readout_rows (&e->readout, host, (gint) n, grid, c->dim, rows);
+  return rows;
+}
+
+/* (transfer full) @v's @n samples mirrored left-right (along W) */
+static gfloat *
+mirror_view (const M3retBatchView *v, guint n)
+{
+  gsize w = v->width, lines = (gsize) n * v->channels * v->frames * v->height;
+  gfloat *out = g_new (gfloat, lines * w);
+  for (gsize l = 0; l < lines; l++)
+    for (gsize x = 0; x < w; x++)
+      out[l * w + x] = v->data[l * w + w - 1 - x];
+  return out;
 }
 
 /* (transfer full) the batch's embeddings, batch->n × dim, on the host */
@@ -104,15 +141,29 @@ embed_batch (M3retEmbedder *e, const M3retBatch *batch, GError **error)
       m3ret_raw_feature (v, j, host + (gsize) j * dim);
     return host;
   }
-  m3ret_graph_reset (e->graph);
-  M3retTensor *patches = m3ret_vit_patchify (e->graph, e->vit, v->data, (gint) batch->n,
-                                             (gint) v->frames);
-  M3retTensor *emb = m3ret_vit_embed (e->graph, e->vit, patches);
-  if (emb == NULL) {
-    m3ret_graph_check (e->graph, error);
+  guint dim = m3ret_embedder_get_dim (e);
+  gfloat *rows = encoder_rows (e, v, batch->n, v->data, error);
+  if (rows == NULL || e->readout.tta == M3RET_TTA_NONE)
+    return rows;
+  /* the mirror image's rows averaged in, then normalised again */
+  g_autofree gfloat *mirror = mirror_view (v, batch->n);
+  g_autofree gfloat *mirrored = encoder_rows (e, v, batch->n, mirror, error);
+  if (mirrored == NULL) {
+    g_free (rows);
     return NULL;
   }
-  return m3ret_tensor_to_host (emb);
+  for (guint j = 0; j < batch->n; j++) {
+    gfloat *row = rows + (gsize) j * dim;
+    gdouble ss = 0.0;
+    for (guint c = 0; c < dim; c++) {
+      row[c] += mirrored[(gsize) j * dim + c];
+      ss += (gdouble) row[c] * row[c];
+    }
+    gfloat inv = (gfloat) (1.0 / MAX (sqrt (ss), 1e-12));
+    for (guint c = 0; c < dim; c++)
+      row[c] *= inv;
+  }
+  return rows;
 }
 
 void

@@ -10,6 +10,7 @@
 #include "m3ret-fileio.h"
 #include "m3ret-pretrained.h"
 #include "m3ret-provenance.h"
+#include "m3ret-readout.h"
 #include "m3ret-settings.h"
 
 struct _M3retEncoderContext {
@@ -161,10 +162,14 @@ m3ret_encoder_context_new (M3retRegistry *registry, const M3retPipeline *pipelin
   if (options->checkpoint != NULL
       && !load_checkpoint (c, s->encoder.preset, options->checkpoint, error))
     goto fail;
-  if (options->provenance)
+  if (options->provenance) {
+    M3retReadout readout;
+    m3ret_readout_from_settings (&readout, &s->encoder, config.depth);
+    g_autofree gchar *read = m3ret_readout_describe (&readout, config.depth);
     c->provenance = m3ret_provenance_of_encoder (
       c->params, m3ret_vit_preset_name (s->encoder.preset), (guint) s->input.size,
-      (guint) s->input.depth, config.tubelet, m3ret_vit_pool_name (s->encoder.pool));
+      (guint) s->input.depth, config.tubelet, read);
+  }
   c->modalities = m3ret_modalities_new (registry, pipeline, error);
   if (c->modalities == NULL)
     goto fail;
