@@ -25,7 +25,7 @@ packages="build-essential autoconf automake libtool pkg-config
   libnifti2-dev zlib1g-dev libcairo2-dev libjson-glib-dev check libhnswlib-dev libtorch-dev
   valgrind clang libclang-rt-14-dev
   python3-numpy libopenmpi-dev openmpi-bin
-  mricron-data python3-nibabel
+  mricron-data python3-nibabel python3-matplotlib
   libgdcm-dev libgdcm-tools python3-pydicom
   libsoup-3.0-dev glib-networking chromium chromium-driver python3-selenium"
 

@@ -6,7 +6,7 @@
 #
 #   examples/readout-grid.sh PIPELINE.ini CHECKPOINT QUERY.csv DATABASE.csv
 #                                    (m3ret from $M3RET, else from PATH)
-# Environment: POOLS (default "cls mean cls+mean"), WHITEN (default
+# Environment: POOLS (default "cls mean cls+mean gem grid"), WHITEN (default
 # "none center pca:16 pca:32").
 set -eu
 
@@ -34,7 +34,7 @@ auc_of() {
 
 echo "| pool | whiten | raw P@10 / mAP@10 | random | trained | AUC raw / random / trained |"
 echo "|---|---|---|---|---|---|"
-for pool in ${POOLS:-cls mean cls+mean}; do
+for pool in ${POOLS:-cls mean cls+mean gem grid}; do
   for w in ${WHITEN:-none center pca:16 pca:32}; do
     kind=${w%%:*}
     dim=0
