@@ -126,6 +126,9 @@ def test_bad_requests(archive, server):
     # a file the readers cannot tell: the modality is guessed from nothing
     status, _, body = server.request('POST', '/api/query', body=b'hello, world' * 10)
     check(400 <= status < 500 and b'"error"' in body, 'text upload: %d %s' % (status, body))
+    # its advice is the API's, not the command line's
+    check(b"'modality' field" in body and b'--modality' not in body,
+          'text upload advice: %s' % body)
 
 
 def test_size_limit(archive):

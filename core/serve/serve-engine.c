@@ -88,6 +88,11 @@ public_message (const ServeJob *job, const GError *error)
   g_autoptr (GString) s = g_string_new (error->message);
   if (job->upload != NULL)
     g_string_replace (s, job->upload, "upload", 0);
+  /* the readers' advice names the command line's way to give a modality */
+  g_string_replace (s, "(-m/--modality NAME, or a 'modality' column in the manifest)",
+                    "(the request's 'modality' field)", 0);
+  g_string_replace (s, "give -m/--modality NAME or a 'modality' column in the manifest",
+                    "give the request's 'modality' field", 0);
   return g_string_free (g_steal_pointer (&s), FALSE);
 }
 
